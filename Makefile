@@ -1,0 +1,51 @@
+# dsdash build. Every target makes its own .venv from the pinned files, so a fresh clone needs
+# nothing but Python 3.11+, Node.js 20 and npm.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: test lint synth demo bench venv clean readme-catalog
+
+# The stamp is older than any pinned file it was built from, so editing a pin rebuilds the venv.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(STAMP) $(NPM_STAMP)
+
+test: venv
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy config contracts runtime_common metrics spoke_stackset/runtime hub_stack/runtime enrollment/runtime org_stack/runtime
+
+synth: venv
+	npx cdk synth --quiet
+
+demo: venv
+	$(BIN)/dsdash demo --out demo-output
+
+bench: venv
+	$(BIN)/python -m bench
+
+# Regenerates the metric catalog in README.md from the registry (a test fails when it is stale).
+readme-catalog: venv
+	$(BIN)/dsdash metrics list --markdown --update-readme README.md
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""Contracts that spokes, the hub, enrollment and users depend on (DESIGN.md §4).
+
+Everything here is stable: event sources and detail types, bus names, SSM parameter paths and the
+JSON Schemas of the metric and refresh events. Runtime packages import this module, so it must stay
+free of AWS clients and heavy imports.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+# Event identity. v1 (the sample's) and v2 metric events share source and detail-type; the
+# detail's SchemaVersion tells them apart.
+METRIC_EVENT_SOURCE: Final = "metric_extractor"
+METRIC_EVENT_DETAIL_TYPE: Final = "metric_extractor"
+REFRESH_EVENT_SOURCE: Final = "metric_fetch"
+REFRESH_EVENT_DETAIL_TYPE: Final = "metric_fetch"
+METRIC_EVENT_SCHEMA_VERSION: Final = 2
+
+# Dedicated buses, so we never rewrite the account's default bus policy.
+HUB_BUS_NAME: Final = "dsdash-hub"
+SPOKE_BUS_NAME: Final = "dsdash"
+
+# EventBridge limits (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
+PUT_EVENTS_MAX_ENTRIES: Final = 10
+PUT_EVENTS_MAX_ENTRY_BYTES: Final = 256 * 1024
+MAX_TARGETS_PER_RULE: Final = 5
+DEFAULT_RULES_PER_BUS_QUOTA: Final = 300
+BUS_POLICY_MAX_CHARS: Final = 10_240
+
+# SSM parameter layout.
+MONITORS_PREFIX: Final = "/monitors/"
+MONITORED_PROJECTS_PREFIX: Final = "/monitored_projects/"
+
+
+def monitor_parameter_name(hub_name: str) -> str:
+    """The spoke-side parameter that names its hub; its value is the hub account id."""
+    return f"{MONITORS_PREFIX}{hub_name}"
+
+
+def monitored_account_parameter_name(project: str, environment: str, account_id: str) -> str:
+    """The hub-side parameter for one enrolled spoke account; its value is the account id."""
+    return f"{MONITORED_PROJECTS_PREFIX}{project}/{environment}/{account_id}"
+
+
+def hub_bus_arn(partition: str, region: str, account_id: str) -> str:
+    return f"arn:{partition}:events:{region}:{account_id}:event-bus/{HUB_BUS_NAME}"
+
+
+def spoke_bus_arn(partition: str, region: str, account_id: str) -> str:
+    return f"arn:{partition}:events:{region}:{account_id}:event-bus/{SPOKE_BUS_NAME}"
+
+
+SCHEMA_FILES: Final = {
+    "metric-event-v1": "metric_event_v1.schema.json",
+    "metric-event-v2": "metric_event_v2.schema.json",
+    "refresh-event": "refresh_event.schema.json",
+}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Return one of the checked-in event schemas by its short name (see SCHEMA_FILES)."""
+    try:
+        file_name = SCHEMA_FILES[name]
+    except KeyError:
+        raise KeyError(f"unknown schema {name!r}; known: {', '.join(sorted(SCHEMA_FILES))}") from None
+    text = resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+# Names our stacks give to resources other units address by name. IAM names are global per
+# account, so the ones a per-region spoke stack creates carry the region.
+HUB_INGEST_FUNCTION_NAME: Final = "dsdash-hub-ingest"
+HUB_REFRESH_FUNCTION_NAME: Final = "dsdash-hub-refresh"
+HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
+SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
+SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
+
+# The management account's enrollment function runs as this role; the hub and spoke enrollment
+# roles trust exactly it.
+ENROLLMENT_FUNCTION_ROLE_NAME: Final = "dsdash-org-enrollment"
+HUB_ENROLLMENT_ROLE_NAME: Final = "dsdash-hub-enrollment"
+HUB_REFRESH_FORWARDER_ROLE_NAME: Final = "dsdash-hub-refresh-forwarder"
+
+
+def spoke_enrollment_role_name(region: str) -> str:
+    return f"dsdash-spoke-enrollment-{region}"
+
+
+def spoke_metric_forwarder_role_name(region: str) -> str:
+    return f"dsdash-spoke-metric-forwarder-{region}"

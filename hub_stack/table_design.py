@@ -1,0 +1,73 @@
+"""The hub's single DynamoDB table: key layout shared by the CDK stack, the runtime and the CLI.
+
+One table serves every access pattern of DESIGN.md §4 with Query, never Scan:
+
+| pattern                                   | key condition                                    |
+|-------------------------------------------|--------------------------------------------------|
+| history of one series                     | PK = SERIES#<project>#<env>#<metric>#<dims>, SK between two times |
+| latest values of a project                | PK = LATEST#<project> (one item per series and account)           |
+| latest values of everything               | one Query per project (cost ∝ number of series, not history)      |
+| spoke registry and freshness              | PK = SPOKE (one item per account)                                 |
+| the sample's (MetricName, ExtractionDate) | GSI `ByMetricName`: MetricName, ExtractionDate                    |
+| quarantined events                        | PK = QUARANTINE#<yyyy-mm-dd>, SK = <received-at>#<event id>       |
+
+Project and environment names are restricted by the config schema to `[a-z0-9-]`, and metric
+names to `[A-Za-z0-9_]`, so `#` is a safe separator. Dimension keys are canonicalised (sorted
+`name=value` joined by `,`; `-` when there are none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+PARTITION_KEY: Final = "PK"
+SORT_KEY: Final = "SK"
+TTL_ATTRIBUTE: Final = "ExpiresAt"
+
+BY_METRIC_NAME_INDEX: Final = "ByMetricName"
+BY_METRIC_NAME_PARTITION_KEY: Final = "MetricName"
+BY_METRIC_NAME_SORT_KEY: Final = "ExtractionDate"
+
+SPOKE_REGISTRY_PARTITION: Final = "SPOKE"
+NO_DIMENSIONS: Final = "-"
+
+
+def dimension_key(dimensions: Mapping[str, str]) -> str:
+    if not dimensions:
+        return NO_DIMENSIONS
+    return ",".join(f"{name}={dimensions[name]}" for name in sorted(dimensions))
+
+
+def series_partition_key(
+    project: str, environment: str, metric_name: str, dimensions: Mapping[str, str]
+) -> str:
+    return f"SERIES#{project}#{environment}#{metric_name}#{dimension_key(dimensions)}"
+
+
+def datapoint_sort_key(extraction_date: str, account_id: str) -> str:
+    """History is ordered by time; the account keeps two spokes of one environment apart."""
+    return f"{extraction_date}#{account_id}"
+
+
+def latest_partition_key(project: str) -> str:
+    return f"LATEST#{project}"
+
+
+def latest_sort_key(
+    environment: str, metric_name: str, dimensions: Mapping[str, str], account_id: str
+) -> str:
+    return f"{environment}#{metric_name}#{dimension_key(dimensions)}#{account_id}"
+
+
+def spoke_sort_key(account_id: str) -> str:
+    return account_id
+
+
+def quarantine_partition_key(received_day: str) -> str:
+    """`received_day` is the UTC date (YYYY-MM-DD) the hub received the event."""
+    return f"QUARANTINE#{received_day}"
+
+
+def quarantine_sort_key(received_at: str, event_id: str) -> str:
+    return f"{received_at}#{event_id}"

@@ -1,0 +1,27 @@
+"""Client construction for the runtimes: injected sessions, adaptive retries.
+
+Handlers never create clients at import time. They build them from a `boto3.Session` passed in
+(tests and the sandbox hand over another account's credentials) or from the default session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Adaptive mode adds client-side rate limiting on throttling errors, which matters when hundreds
+# of spokes refresh at once (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+ADAPTIVE_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
+
+
+def session_or_default(session: boto3.Session | None) -> boto3.Session:
+    return session if session is not None else boto3.Session()
+
+
+def client(session: boto3.Session | None, service_name: str, region_name: str | None = None) -> Any:
+    """A client with adaptive retries. Returns Any so callers may annotate with mypy_boto3 types."""
+    return session_or_default(session).client(
+        service_name, region_name=region_name, config=ADAPTIVE_RETRIES
+    )
