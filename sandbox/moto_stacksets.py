@@ -1,0 +1,247 @@
+"""Service-managed StackSet behaviour that moto 5.2.5 lacks, computed from moto's own state.
+
+moto gaps filled here (each patch below names the one it fills):
+- moto gap: CreateStackInstances with DeploymentTargets deploys only to accounts directly in the
+  requested OUs and in their direct children (grandchild OUs are skipped), ignores
+  AccountFilterType/Accounts, and deploys to the management account and to suspended accounts.
+  AWS covers the whole subtree, applies the filter, and never deploys to the management account.
+- moto gap: stack instance summaries carry no OrganizationalUnitId.
+- moto gap: UpdateStackInstances and DeleteStackInstances ignore DeploymentTargets (they read only
+  `Accounts`, which service-managed calls do not send), so they change nothing.
+- moto gap: every StackSet operation finishes inside the call, so OperationInProgressException
+  never happens. `start_running_operation` records a RUNNING operation on a StackSet and
+  `finish_operation` ends it; while one runs, create/update/delete raise
+  OperationInProgressException as CloudFormation does.
+
+Nothing is invented: accounts, OUs and states come from moto's Organizations backend, and the
+instances are moto's own. `install()` patches moto in-process and is idempotent; `uninstall()`
+restores it. The sandbox (`dsdash demo`) and the reconciler tests both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+from moto.cloudformation.models import cloudformation_backends
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.moto_api._internal import mock_random
+
+_ORIGINALS: dict[str, Any] = {}
+BUSY_STATUSES = frozenset({"RUNNING", "QUEUED", "STOPPING"})
+
+
+class OperationInProgressError(CloudFormationError):
+    code = "OperationInProgressException"
+
+    def __init__(self, stack_set_name: str, operation_id: str) -> None:
+        super().__init__(
+            f"Another Operation on StackSet {stack_set_name} is in progress: {operation_id}"
+        )
+
+
+def resolve_deployment_targets(
+    organizations_backend: Any, deployment_targets: Mapping[str, Any]
+) -> dict[str, str]:
+    """Map account id -> the requested OU it is reached through, as CloudFormation resolves
+    service-managed DeploymentTargets: the whole subtree of each OU (nearest requested OU wins),
+    the account filter applied, never the management account, only ACTIVE accounts."""
+    requested = set(deployment_targets.get("OrganizationalUnitIds") or [])
+    listed = set(deployment_targets.get("Accounts") or [])
+    filter_type = deployment_targets.get("AccountFilterType") or ("UNION" if listed else "NONE")
+    parents = {node.id: node.parent_id for node in organizations_backend.ou}
+    management_account_id = organizations_backend.org.master_account_id
+    resolved: dict[str, str] = {}
+    for account in organizations_backend.accounts:
+        if account.id == management_account_id or account.status != "ACTIVE":
+            continue
+        node: str | None = account.parent_id
+        while node is not None:
+            if node in requested:
+                resolved[account.id] = node
+                break
+            node = parents.get(node)
+    if filter_type == "INTERSECTION":
+        return {a: ou for a, ou in resolved.items() if a in listed}
+    if filter_type == "DIFFERENCE":
+        return {a: ou for a, ou in resolved.items() if a not in listed}
+    if filter_type == "UNION":
+        raise ValidationError(
+            message="moto_stacksets: UNION targets accounts outside the OUs; not emulated"
+        )
+    return resolved
+
+
+def _busy_operation(stack_set: Any) -> str | None:
+    for operation in stack_set.operations:
+        if operation["Status"] in BUSY_STATUSES:
+            return str(operation["OperationId"])
+    return None
+
+
+def _refuse_if_busy(stack_set: Any) -> None:
+    busy = _busy_operation(stack_set)
+    if busy is not None:
+        raise OperationInProgressError(stack_set.name, busy)
+
+
+def _create_instances(  # noqa: PLR0917 (moto calls it positionally)
+    self: Any,
+    accounts: list[str],
+    regions: list[str],
+    parameters: list[dict[str, Any]] | None,
+    deployment_targets: dict[str, Any],
+    permission_model: str,
+) -> list[dict[str, Any]]:
+    # moto gap: grandchild OUs, account filters, management and suspended accounts (see above).
+    if permission_model != "SERVICE_MANAGED":
+        return _ORIGINALS["create_instances"](  # type: ignore[no-any-return]
+            self, accounts, regions, parameters, deployment_targets, permission_model
+        )
+    targets = resolve_deployment_targets(self.org_backend, deployment_targets)
+    created = []
+    for region in regions:
+        for account_id, ou_id in sorted(targets.items()):
+            if self.get_instance(account_id, region) is not None:
+                continue
+            instance = cloudformation_models.StackInstance(
+                account_id=account_id,
+                region_name=region,
+                stackset_id=self.stackset_id,
+                stack_name=self.stack_name,
+                name=self.stackset_name,
+                template=self.template,
+                parameters=parameters,
+                permission_model=permission_model,
+            )
+            # Read back by _instance_to_dict; moto's class has no such field.
+            setattr(instance, "organizational_unit_id", ou_id)  # noqa: B010
+            self.stack_instances.append(instance)
+            created.append(instance.to_dict())
+    return created
+
+
+def _instance_to_dict(self: Any) -> dict[str, Any]:
+    # moto gap: no OrganizationalUnitId in summaries.
+    result: dict[str, Any] = _ORIGINALS["to_dict"](self)
+    ou_id = getattr(self, "organizational_unit_id", None)
+    if ou_id is not None:
+        result["OrganizationalUnitId"] = ou_id
+    return result
+
+
+def _existing_accounts(backend: Any, stack_set_name: str, targets: Mapping[str, Any]) -> list[str]:
+    stack_set = backend.describe_stack_set(stack_set_name)
+    resolved = resolve_deployment_targets(stack_set.instances.org_backend, targets)
+    present = {instance.account_id for instance in stack_set.instances.stack_instances}
+    return sorted(a for a in resolved if a in present)
+
+
+def _response_update_stack_instances(self: Any) -> Any:
+    # moto gap: DeploymentTargets ignored by UpdateStackInstances.
+    stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+    _refuse_if_busy(stack_set)
+    targets = self._get_params().get("DeploymentTargets")
+    if not targets:
+        return _ORIGINALS["update_response"](self)
+    accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
+    regions = self._get_param("Regions", [])
+    present = {(i.account_id, i.region_name) for i in stack_set.instances.stack_instances}
+    pairs = [(a, r) for a in accounts for r in regions if (a, r) in present]
+    for account_id, region in pairs:
+        stack_set.instances.update(
+            [account_id], [region], self._get_param("ParameterOverrides", [])
+        )
+    operation = stack_set._create_operation(
+        operation_id=str(mock_random.uuid4()),
+        action="UPDATE",
+        status="SUCCEEDED",
+        accounts=accounts,
+        regions=regions,
+    )
+    return ActionResult({"OperationId": operation["OperationId"]})
+
+
+def _response_delete_stack_instances(self: Any) -> Any:
+    # moto gap: DeploymentTargets ignored by DeleteStackInstances.
+    stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+    _refuse_if_busy(stack_set)
+    targets = self._get_params().get("DeploymentTargets")
+    if not targets:
+        return _ORIGINALS["delete_response"](self)
+    accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
+    regions = self._get_param("Regions", [])
+    stack_set.delete_stack_instances(accounts, regions)
+    return ActionResult({"OperationId": stack_set.operations[-1]["OperationId"]})
+
+
+def _response_create_stack_instances(self: Any) -> Any:
+    # moto gap: no OperationInProgressException.
+    stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+    _refuse_if_busy(stack_set)
+    return _ORIGINALS["create_response"](self)
+
+
+def install() -> None:
+    """Patch moto in-process (idempotent)."""
+    if _ORIGINALS:
+        return
+    instances_class = cloudformation_models.StackInstances
+    instance_class = cloudformation_models.StackInstance
+    response_class = cloudformation_responses.CloudFormationResponse
+    _ORIGINALS.update(
+        create_instances=instances_class.create_instances,
+        to_dict=instance_class.to_dict,
+        create_response=response_class.create_stack_instances,
+        update_response=response_class.update_stack_instances,
+        delete_response=response_class.delete_stack_instances,
+    )
+    instances_class.create_instances = _create_instances  # type: ignore[method-assign]
+    instance_class.to_dict = _instance_to_dict  # type: ignore[method-assign]
+    response_class.create_stack_instances = _response_create_stack_instances  # type: ignore[method-assign]
+    response_class.update_stack_instances = _response_update_stack_instances  # type: ignore[method-assign]
+    response_class.delete_stack_instances = _response_delete_stack_instances  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    if not _ORIGINALS:
+        return
+    cloudformation_models.StackInstances.create_instances = _ORIGINALS["create_instances"]  # type: ignore[method-assign]
+    cloudformation_models.StackInstance.to_dict = _ORIGINALS["to_dict"]  # type: ignore[method-assign]
+    response_class = cloudformation_responses.CloudFormationResponse
+    response_class.create_stack_instances = _ORIGINALS["create_response"]  # type: ignore[method-assign]
+    response_class.update_stack_instances = _ORIGINALS["update_response"]  # type: ignore[method-assign]
+    response_class.delete_stack_instances = _ORIGINALS["delete_response"]  # type: ignore[method-assign]
+    _ORIGINALS.clear()
+
+
+@contextmanager
+def service_managed_stacksets() -> Iterator[None]:
+    install()
+    try:
+        yield
+    finally:
+        uninstall()
+
+
+def _stack_set(account_id: str, region: str, stack_set_name: str) -> Any:
+    return cloudformation_backends[account_id][region].describe_stack_set(stack_set_name)
+
+
+def start_running_operation(account_id: str, region: str, stack_set_name: str) -> str:
+    """Record a RUNNING operation (as another actor's deploy would leave); returns its id."""
+    operation = _stack_set(account_id, region, stack_set_name)._create_operation(
+        operation_id=str(mock_random.uuid4()), action="UPDATE", status="RUNNING"
+    )
+    return str(operation["OperationId"])
+
+
+def finish_operation(account_id: str, region: str, stack_set_name: str, operation_id: str) -> None:
+    stack_set = _stack_set(account_id, region, stack_set_name)
+    stack_set.update_operation(operation_id, "SUCCEEDED")
+    stack_set.get_operation(operation_id)["EndTimestamp"] = utcnow()
