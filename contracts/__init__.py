@@ -81,6 +81,14 @@ HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
 SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
 SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
 
+# The hub table has a fixed name: the enrollment function (management account) and the CLI address
+# it across accounts, where CloudFormation exports cannot reach.
+HUB_TABLE_NAME: Final = "dsdash-hub-metrics"
+
+# Management-account functions.
+ORG_RECONCILER_FUNCTION_NAME: Final = "dsdash-org-reconciler"
+ORG_ENROLLMENT_FUNCTION_NAME: Final = "dsdash-org-enrollment"
+
 # The management account's enrollment function runs as this role; the hub and spoke enrollment
 # roles trust exactly it.
 ENROLLMENT_FUNCTION_ROLE_NAME: Final = "dsdash-org-enrollment"
