@@ -9,7 +9,7 @@ One table serves every access pattern of DESIGN.md §4 with Query, never Scan:
 | latest values of everything               | one Query per project (cost ∝ number of series, not history)      |
 | spoke registry and freshness              | PK = SPOKE (one item per account)                                 |
 | the sample's (MetricName, ExtractionDate) | GSI `ByMetricName`: MetricName, ExtractionDate                    |
-| quarantined events                        | PK = QUARANTINE#<yyyy-mm-dd>, SK = <received-at>#<event id>       |
+| quarantined events                        | PK = QUARANTINE#<yyyy-mm-dd>, SK = <received-at>#<SQS message id> |
 
 Project and environment names are restricted by the config schema to `[a-z0-9-]`, and metric
 names to `[A-Za-z0-9_]`, so `#` is a safe separator. Dimension keys are canonicalised (sorted
@@ -69,5 +69,7 @@ def quarantine_partition_key(received_day: str) -> str:
     return f"QUARANTINE#{received_day}"
 
 
-def quarantine_sort_key(received_at: str, event_id: str) -> str:
-    return f"{received_at}#{event_id}"
+def quarantine_sort_key(received_at: str, message_id: str) -> str:
+    """Keyed by the SQS message, not the event id: hostile events may share an event id, and a
+    redelivered message must rewrite its own record rather than add another."""
+    return f"{received_at}#{message_id}"

@@ -6,7 +6,7 @@ Handlers never create clients at import time. They build them from a `boto3.Sess
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -22,6 +22,7 @@ def session_or_default(session: boto3.Session | None) -> boto3.Session:
 
 def client(session: boto3.Session | None, service_name: str, region_name: str | None = None) -> Any:
     """A client with adaptive retries. Returns Any so callers may annotate with mypy_boto3 types."""
-    return session_or_default(session).client(
+    # The boto3 stubs only type literal service names; callers annotate the concrete client.
+    return cast(Any, session_or_default(session)).client(
         service_name, region_name=region_name, config=ADAPTIVE_RETRIES
     )

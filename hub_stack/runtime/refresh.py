@@ -1,0 +1,126 @@
+"""The hub's refresh Lambda: emit one `metric_fetch` event on the hub bus.
+
+The hub's fan-out rules forward it to every connected spoke bus, where it starts the extractor.
+The optional scope (ProjectName, Environment, AccountId) travels in the detail; each spoke's rule
+pattern matches the present fields against its own project, environment and account, so
+EventBridge, not the spoke code, enforces the scope (see contracts/refresh_event.schema.json).
+
+Invoked by the refresh schedule (an EventBridge "Scheduled Event", or an empty payload) and on
+demand (`dsdash refresh`, which calls `emit_refresh` directly or invokes the function with a
+scope payload). Environment: HUB_BUS_NAME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_lambda_powertools import Logger
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
+
+import contracts
+from hub_stack.runtime.store import format_timestamp
+from runtime_common.aws import client as aws_client
+from runtime_common.events import put_events
+
+if TYPE_CHECKING:
+    import boto3
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SCOPE_FIELDS: Final = ("ProjectName", "Environment", "AccountId")
+# What an EventBridge schedule rule delivers when its target has no custom input.
+_SCHEDULED_EVENT_DETAIL_TYPE: Final = "Scheduled Event"
+
+logger = Logger(service="dsdash-hub-refresh")
+
+
+class RefreshScopeError(ValueError):
+    """The requested refresh scope is not a valid project, environment or account filter."""
+
+
+class RefreshConfigurationError(Exception):
+    """The function's environment is missing or malformed."""
+
+
+def handler(event: Mapping[str, Any] | None, context: LambdaContext | None) -> dict[str, Any]:
+    bus_name = os.environ.get("HUB_BUS_NAME", "")
+    if not bus_name:
+        raise RefreshConfigurationError("environment variable HUB_BUS_NAME is not set")
+    scope = scope_from_invocation(event)
+    refresh_id = emit_refresh(None, bus_name, scope)
+    return {"RefreshId": refresh_id, "Scope": scope}
+
+
+def scope_from_invocation(event: Mapping[str, Any] | None) -> dict[str, str]:
+    """The scope of an invocation payload: none for a schedule, else the payload's fields."""
+    if not event or event.get("detail-type") == _SCHEDULED_EVENT_DETAIL_TYPE:
+        return {}
+    return normalized_scope(event)
+
+
+def normalized_scope(scope: Mapping[str, Any] | None) -> dict[str, str]:
+    """Drop absent (None) fields and refuse anything that is not a scope field."""
+    if scope is None:
+        return {}
+    if not isinstance(scope, Mapping):
+        raise RefreshScopeError(f"a refresh scope must be an object, got {type(scope).__name__}")
+    unknown = sorted(set(scope) - set(SCOPE_FIELDS))
+    if unknown:
+        raise RefreshScopeError(
+            f"unknown refresh scope field(s) {', '.join(map(str, unknown))}; "
+            f"allowed: {', '.join(SCOPE_FIELDS)}"
+        )
+    return {name: value for name, value in scope.items() if value is not None}
+
+
+def build_refresh_detail(
+    scope: Mapping[str, Any] | None, *, refresh_id: str, requested_at: datetime
+) -> dict[str, Any]:
+    """The refresh event's detail, validated against the refresh-event schema."""
+    detail: dict[str, Any] = {
+        "RefreshId": refresh_id,
+        "RequestedAt": format_timestamp(requested_at),
+        **normalized_scope(scope),
+    }
+    validator = Draft202012Validator(
+        contracts.load_schema("refresh-event"), format_checker=FormatChecker()
+    )
+    error = best_match(validator.iter_errors(detail))
+    if error is not None:
+        field = ".".join(str(part) for part in error.absolute_path) or "detail"
+        raise RefreshScopeError(f"invalid refresh scope: {field}: {error.message}")
+    return detail
+
+
+def emit_refresh(
+    session: boto3.Session | None,
+    bus_name: str,
+    scope: Mapping[str, Any] | None = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> str:
+    """Put one refresh event on `bus_name`; returns its RefreshId.
+
+    Raises RefreshScopeError before any AWS call if the scope is invalid, and
+    runtime_common.events.PutEventsFailed if EventBridge does not accept the event.
+    """
+    refresh_id = str(uuid.uuid4())
+    detail = build_refresh_detail(scope, refresh_id=refresh_id, requested_at=clock())
+    put_events(
+        aws_client(session, "events"),
+        [
+            {
+                "EventBusName": bus_name,
+                "Source": contracts.REFRESH_EVENT_SOURCE,
+                "DetailType": contracts.REFRESH_EVENT_DETAIL_TYPE,
+                "Detail": json.dumps(detail, separators=(",", ":")),
+            }
+        ],
+    )
+    logger.info("emitted refresh", extra={"bus_name": bus_name, **detail})
+    return refresh_id

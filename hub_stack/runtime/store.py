@@ -1,0 +1,809 @@
+"""Access to the hub's DynamoDB table: datapoints, latest values, spoke registry, quarantine.
+
+The key layout is `hub_stack.table_design`; this module is the only code that builds items from
+it. Ingest, the CLI (`dsdash status|query|dashboard`) and enrollment all go through `HubStore`,
+and every read is a Query (never a Scan), fully paginated.
+
+Timestamps are stored in one canonical form, `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, always with
+milliseconds), so that sort keys compare in time order as plain strings; see `format_timestamp`.
+
+Items and where they live:
+- datapoint (history): PK `SERIES#...`, SK `<ExtractionDate>#<AccountId>`; indexed by the GSI
+  `ByMetricName` (MetricName, ExtractionDate), the sample's access pattern.
+- latest value: PK `LATEST#<project>`, SK `<env>#<metric>#<dims>#<account>`; the same attributes
+  as the datapoint, written only when newer than what is stored.
+- spoke registry: PK `SPOKE`, SK account id.
+- quarantine: PK `QUARANTINE#<day>`, SK `<ReceivedAt>#<SQS message id>`.
+
+Latest items carry MetricName and ExtractionDate too, so they also appear in the GSI; the GSI
+query below keeps only `SERIES#` items (at most one latest item per series falls in any time
+range, so the filter costs little).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from hub_stack import table_design
+from runtime_common.aws import client as aws_client
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+BATCH_WRITE_MAX_ITEMS: Final = 25
+# Attempts for one chunk's UnprocessedItems before giving up. The client's adaptive retries handle
+# throttling *errors*; UnprocessedItems is a successful response, so botocore never retries it.
+BATCH_WRITE_MAX_ATTEMPTS: Final = 8
+BATCH_WRITE_BACKOFF_BASE_SECONDS: Final = 0.05
+BATCH_WRITE_BACKOFF_CAP_SECONDS: Final = 5.0
+
+# An item holds at most 400 KB (names and values, UTF-8). The raw event keeps well below that, so
+# the quarantine item's other attributes always fit.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+QUARANTINE_RAW_EVENT_MAX_BYTES: Final = 300_000
+QUARANTINE_REASON_MAX_CHARS: Final = 2_000
+QUARANTINE_CLAIM_MAX_CHARS: Final = 256
+QUARANTINE_EVENT_ID_MAX_CHARS: Final = 128
+DEFAULT_QUARANTINE_DAYS: Final = 7
+
+# Sorts after every account id (digits), so `<until>#~` bounds the last sort key of `until`.
+_AFTER_ACCOUNT_IDS: Final = "~"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class HubStoreError(Exception):
+    """Base class for errors of the hub store."""
+
+
+class UnprocessedWritesError(HubStoreError):
+    """BatchWriteItem still returned UnprocessedItems after every retry."""
+
+    def __init__(self, table_name: str, remaining_keys: Sequence[tuple[str, str]]) -> None:
+        self.table_name = table_name
+        self.remaining_keys = tuple(remaining_keys)
+        shown = ", ".join(f"{pk}/{sk}" for pk, sk in self.remaining_keys[:5])
+        super().__init__(
+            f"{len(self.remaining_keys)} item(s) stayed unprocessed in table {table_name} after "
+            f"{BATCH_WRITE_MAX_ATTEMPTS} BatchWriteItem attempts (first keys: {shown})"
+        )
+
+
+class InvalidSpokeStateError(HubStoreError, ValueError):
+    """A spoke state change was asked with missing or invalid fields."""
+
+
+class SpokeState(StrEnum):
+    PENDING = "pending"
+    ENROLLED = "enrolled"
+    FAILED = "failed"
+    OFFBOARDED = "offboarded"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """The canonical stored form: UTC, millisecond precision (truncated), `Z` suffix.
+
+    One fixed width makes string order equal time order, which every sort key relies on.
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {moment!r} has no timezone; dsdash stores UTC times only")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse a stored (or any ISO 8601 with offset) timestamp into an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no timezone offset")
+    return moment.astimezone(UTC)
+
+
+def epoch_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def truncate_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
+    """Cut `text` to at most `max_bytes` of UTF-8 without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text, False
+    return encoded[:max_bytes].decode("utf-8", errors="ignore"), True
+
+
+@dataclass(frozen=True)
+class DatapointRecord:
+    """One stored value of one series, as written to history and (if newest) to latest."""
+
+    project_name: str
+    environment: str
+    metric_name: str
+    value: Decimal
+    unit: str
+    dimensions: Mapping[str, str]
+    metadata: Mapping[str, Any]
+    account_id: str
+    region: str
+    extraction_date: str  # canonical, see format_timestamp
+    schema_version: int
+    event_id: str
+    expires_at: int  # epoch seconds (the table's TTL attribute)
+
+    @property
+    def series_key(self) -> str:
+        return table_design.series_partition_key(
+            self.project_name, self.environment, self.metric_name, self.dimensions
+        )
+
+    @property
+    def history_sort_key(self) -> str:
+        return table_design.datapoint_sort_key(self.extraction_date, self.account_id)
+
+    @property
+    def latest_sort_key(self) -> str:
+        return table_design.latest_sort_key(
+            self.environment, self.metric_name, self.dimensions, self.account_id
+        )
+
+    def _attributes(self) -> dict[str, Any]:
+        return {
+            "ProjectName": self.project_name,
+            "Environment": self.environment,
+            table_design.BY_METRIC_NAME_PARTITION_KEY: self.metric_name,
+            "MetricValue": self.value,
+            "Unit": self.unit,
+            "Dimensions": dict(self.dimensions),
+            "Metadata": dict(self.metadata),
+            "AccountId": self.account_id,
+            "Region": self.region,
+            table_design.BY_METRIC_NAME_SORT_KEY: self.extraction_date,
+            "SchemaVersion": self.schema_version,
+            "EventId": self.event_id,
+            table_design.TTL_ATTRIBUTE: self.expires_at,
+        }
+
+    def history_item(self) -> dict[str, Any]:
+        return {
+            table_design.PARTITION_KEY: self.series_key,
+            table_design.SORT_KEY: self.history_sort_key,
+            **self._attributes(),
+        }
+
+    def latest_item(self) -> dict[str, Any]:
+        return {
+            table_design.PARTITION_KEY: table_design.latest_partition_key(self.project_name),
+            table_design.SORT_KEY: self.latest_sort_key,
+            **self._attributes(),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> DatapointRecord:
+        return cls(
+            project_name=item["ProjectName"],
+            environment=item["Environment"],
+            metric_name=item[table_design.BY_METRIC_NAME_PARTITION_KEY],
+            value=item["MetricValue"],
+            unit=item["Unit"],
+            dimensions=dict(item.get("Dimensions", {})),
+            metadata=dict(item.get("Metadata", {})),
+            account_id=item["AccountId"],
+            region=item["Region"],
+            extraction_date=item[table_design.BY_METRIC_NAME_SORT_KEY],
+            schema_version=int(item["SchemaVersion"]),
+            event_id=item["EventId"],
+            expires_at=int(item[table_design.TTL_ATTRIBUTE]),
+        )
+
+
+@dataclass(frozen=True)
+class SpokeErrorEntry:
+    """A metric that failed in a spoke's extraction (the v2 event's `Errors` entry)."""
+
+    metric_name: str
+    error_code: str
+    message: str
+
+    def to_attribute(self) -> dict[str, str]:
+        return {
+            "MetricName": self.metric_name,
+            "ErrorCode": self.error_code,
+            "Message": self.message,
+        }
+
+    @classmethod
+    def from_attribute(cls, value: Mapping[str, Any]) -> SpokeErrorEntry:
+        return cls(str(value["MetricName"]), str(value["ErrorCode"]), str(value["Message"]))
+
+
+@dataclass(frozen=True)
+class SpokeRecord:
+    """One spoke account in the registry, with its enrollment state and freshness."""
+
+    account_id: str
+    project_name: str | None
+    environment: str | None
+    state: SpokeState
+    reason: str
+    updated_at: str | None
+    last_seen_at: str | None = None
+    last_extraction_date: str | None = None
+    last_errors: tuple[SpokeErrorEntry, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> SpokeRecord:
+        return cls(
+            account_id=item.get("AccountId", item[table_design.SORT_KEY]),
+            project_name=item.get("ProjectName"),
+            environment=item.get("Environment"),
+            state=SpokeState(item["State"]),
+            reason=item.get("Reason", ""),
+            updated_at=item.get("UpdatedAt"),
+            last_seen_at=item.get("LastSeenAt"),
+            last_extraction_date=item.get("LastExtractionDate"),
+            last_errors=tuple(
+                SpokeErrorEntry.from_attribute(e) for e in item.get("LastErrors", [])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """One rejected event: why, and the raw event as received (truncated if huge)."""
+
+    received_at: str  # canonical, see format_timestamp
+    event_id: str
+    reason_code: str
+    reason: str
+    raw_event: str
+    raw_event_truncated: bool
+    raw_event_bytes: int
+    message_id: str
+    claimed_account_id: str | None
+    claimed_project_name: str | None
+    claimed_environment: str | None
+    expires_at: int
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        received_at: datetime,
+        event_id: str,
+        reason_code: str,
+        reason: str,
+        raw_event: str,
+        message_id: str,
+        claimed_account_id: str | None,
+        claimed_project_name: str | None,
+        claimed_environment: str | None,
+        retention_days: int,
+    ) -> QuarantineRecord:
+        """Bound every attacker-controlled field so the item always fits DynamoDB's limits."""
+        stored_raw, truncated = truncate_utf8(raw_event, QUARANTINE_RAW_EVENT_MAX_BYTES)
+        return cls(
+            received_at=format_timestamp(received_at),
+            event_id=event_id[:QUARANTINE_EVENT_ID_MAX_CHARS],
+            reason_code=reason_code,
+            reason=reason[:QUARANTINE_REASON_MAX_CHARS],
+            raw_event=stored_raw,
+            raw_event_truncated=truncated,
+            raw_event_bytes=len(raw_event.encode("utf-8")),
+            message_id=message_id[:QUARANTINE_EVENT_ID_MAX_CHARS],
+            claimed_account_id=_bounded(claimed_account_id),
+            claimed_project_name=_bounded(claimed_project_name),
+            claimed_environment=_bounded(claimed_environment),
+            expires_at=epoch_seconds(received_at + timedelta(days=retention_days)),
+        )
+
+    def item(self) -> dict[str, Any]:
+        day = self.received_at[:10]
+        item: dict[str, Any] = {
+            table_design.PARTITION_KEY: table_design.quarantine_partition_key(day),
+            # The SQS message id, not the event id: a redelivered message keeps its id (so its
+            # quarantine item is rewritten, not duplicated), while two messages never share one,
+            # even when they carry the same event id (EventBridge delivers at least once).
+            table_design.SORT_KEY: table_design.quarantine_sort_key(
+                self.received_at, self.message_id
+            ),
+            "ReceivedAt": self.received_at,
+            "EventId": self.event_id,
+            "ReasonCode": self.reason_code,
+            "Reason": self.reason,
+            "RawEvent": self.raw_event,
+            "RawEventTruncated": self.raw_event_truncated,
+            "RawEventBytes": self.raw_event_bytes,
+            "MessageId": self.message_id,
+            table_design.TTL_ATTRIBUTE: self.expires_at,
+        }
+        optional = {
+            "ClaimedAccountId": self.claimed_account_id,
+            "ClaimedProjectName": self.claimed_project_name,
+            "ClaimedEnvironment": self.claimed_environment,
+        }
+        item.update({name: value for name, value in optional.items() if value is not None})
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> QuarantineRecord:
+        return cls(
+            received_at=item["ReceivedAt"],
+            event_id=item["EventId"],
+            reason_code=item["ReasonCode"],
+            reason=item["Reason"],
+            raw_event=item["RawEvent"],
+            raw_event_truncated=bool(item["RawEventTruncated"]),
+            raw_event_bytes=int(item["RawEventBytes"]),
+            message_id=item["MessageId"],
+            claimed_account_id=item.get("ClaimedAccountId"),
+            claimed_project_name=item.get("ClaimedProjectName"),
+            claimed_environment=item.get("ClaimedEnvironment"),
+            expires_at=int(item[table_design.TTL_ATTRIBUTE]),
+        )
+
+
+def _bounded(value: str | None) -> str | None:
+    return None if value is None else value[:QUARANTINE_CLAIM_MAX_CHARS]
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _time_range_condition(
+    attribute: str, since: datetime | None, until: datetime | None, *, until_suffix: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """The sort key part of a key condition (" AND ..."), inclusive at both ends, and its values.
+
+    `until_suffix` extends the upper bound past every sort key that starts with `until`'s
+    timestamp (history sort keys append the account id).
+    """
+    values: dict[str, Any] = {}
+    if since is not None:
+        values[":since"] = {"S": format_timestamp(since)}
+    if until is not None:
+        values[":until"] = {"S": format_timestamp(until) + until_suffix}
+    if since is not None and until is not None:
+        return f" AND {attribute} BETWEEN :since AND :until", values
+    if since is not None:
+        return f" AND {attribute} >= :since", values
+    if until is not None:
+        return f" AND {attribute} <= :until", values
+    return "", values
+
+
+def _is_conditional_check_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class HubStore:
+    """The hub table. Construct with the table name and an injectable session (or client)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        session: boto3.Session | None = None,
+        *,
+        dynamodb_client: DynamoDBClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.table_name = table_name
+        self._client: DynamoDBClient = (
+            dynamodb_client if dynamodb_client is not None else aws_client(session, "dynamodb")
+        )
+        self._sleep = sleep
+        self._clock = clock
+
+    # ----------------------------------------------------------------- datapoints and latest
+
+    def put_datapoints(self, datapoints: Sequence[DatapointRecord]) -> int:
+        """Write history items with BatchWriteItem (25 per call); return the number written.
+
+        Items with the same key are written once (the last wins): BatchWriteItem rejects a request
+        that names one key twice. Rewriting an existing datapoint with the same content is how a
+        replayed event stays idempotent.
+        """
+        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        for datapoint in datapoints:
+            unique[(datapoint.series_key, datapoint.history_sort_key)] = datapoint.history_item()
+        items = list(unique.values())
+        for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
+            self._batch_write_chunk(items[start : start + BATCH_WRITE_MAX_ITEMS])
+        return len(items)
+
+    def _batch_write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
+        requests: list[Any] = [{"PutRequest": {"Item": _serialize(item)}} for item in items]
+        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
+            if attempt:
+                # Exponential backoff, as AWS asks for UnprocessedItems:
+                # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
+                self._sleep(
+                    min(
+                        BATCH_WRITE_BACKOFF_CAP_SECONDS,
+                        BATCH_WRITE_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1),
+                    )
+                )
+            response = self._client.batch_write_item(RequestItems={self.table_name: requests})
+            requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
+            if not requests:
+                return
+        remaining = [
+            (
+                str(_deserializer.deserialize(r["PutRequest"]["Item"][table_design.PARTITION_KEY])),
+                str(_deserializer.deserialize(r["PutRequest"]["Item"][table_design.SORT_KEY])),
+            )
+            for r in requests
+        ]
+        raise UnprocessedWritesError(self.table_name, remaining)
+
+    def put_latest(self, datapoint: DatapointRecord) -> bool:
+        """Make `datapoint` the latest value of its series if it is newer than the stored one.
+
+        Returns False when the stored value is as new or newer (a late or replayed event): that
+        is the expected outcome of the condition, not an error.
+        """
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=_serialize(datapoint.latest_item()),
+                ConditionExpression="attribute_not_exists(#pk) OR #date < :date",
+                ExpressionAttributeNames={
+                    "#pk": table_design.PARTITION_KEY,
+                    "#date": table_design.BY_METRIC_NAME_SORT_KEY,
+                },
+                ExpressionAttributeValues={":date": {"S": datapoint.extraction_date}},
+            )
+        except ClientError as error:
+            if _is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def series_history(
+        self,
+        project_name: str,
+        environment: str,
+        metric_name: str,
+        dimensions: Mapping[str, str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DatapointRecord]:
+        """Every datapoint of one series between `since` and `until` (inclusive), oldest first."""
+        key = table_design.series_partition_key(
+            project_name, environment, metric_name, dimensions or {}
+        )
+        range_condition, range_values = _time_range_condition(
+            "#sk", since, until, until_suffix=f"#{_AFTER_ACCOUNT_IDS}"
+        )
+        names = {"#pk": table_design.PARTITION_KEY}
+        if range_condition:
+            names["#sk"] = table_design.SORT_KEY
+        items = self._query(
+            KeyConditionExpression="#pk = :pk" + range_condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":pk": {"S": key}, **range_values},
+        )
+        return [DatapointRecord.from_item(item) for item in items]
+
+    def latest_values(self, project_name: str) -> list[DatapointRecord]:
+        """The latest value of every series (and account) of one project: one paginated Query."""
+        items = self._query(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": table_design.latest_partition_key(project_name)}
+            },
+        )
+        return [DatapointRecord.from_item(item) for item in items]
+
+    def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
+        """Projects named by any registry item (any state: history outlives enrollment)."""
+        names = {spoke.project_name for spoke in self.list_spokes() if spoke.project_name}
+        return sorted(names.union(extra_projects))
+
+    def latest_values_all(
+        self, extra_projects: Sequence[str] = ()
+    ) -> dict[str, list[DatapointRecord]]:
+        """Latest values of every known project: one Query per project, never a Scan.
+
+        `extra_projects` adds names the registry may not know (for example from the config).
+        """
+        return {
+            project: self.latest_values(project) for project in self.known_projects(extra_projects)
+        }
+
+    def datapoints_by_metric(
+        self,
+        metric_name: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DatapointRecord]:
+        """The sample's pattern: every datapoint of a metric name between two times (GSI)."""
+        range_condition, range_values = _time_range_condition("#date", since, until)
+        names = {
+            "#metric": table_design.BY_METRIC_NAME_PARTITION_KEY,
+            "#pk": table_design.PARTITION_KEY,
+        }
+        if range_condition:
+            names["#date"] = table_design.BY_METRIC_NAME_SORT_KEY
+        items = self._query(
+            IndexName=table_design.BY_METRIC_NAME_INDEX,
+            KeyConditionExpression="#metric = :metric" + range_condition,
+            # Latest items carry the same two attributes; keep only history.
+            FilterExpression="begins_with(#pk, :series)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":metric": {"S": metric_name},
+                ":series": {"S": "SERIES#"},
+                **range_values,
+            },
+        )
+        return [DatapointRecord.from_item(item) for item in items]
+
+    # ------------------------------------------------------------------------ spoke registry
+
+    def list_spokes(self) -> list[SpokeRecord]:
+        """Every spoke of the registry, in any state (one paginated, consistent Query)."""
+        items = self._query(
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
+            ExpressionAttributeValues={":pk": {"S": table_design.SPOKE_REGISTRY_PARTITION}},
+            ConsistentRead=True,
+        )
+        return [SpokeRecord.from_item(item) for item in items]
+
+    def get_spoke(self, account_id: str) -> SpokeRecord | None:
+        response = self._client.get_item(
+            TableName=self.table_name,
+            Key=self._spoke_key(account_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return None if item is None else SpokeRecord.from_item(_deserialize(item))
+
+    def enrolled_accounts(self) -> dict[str, tuple[str, str]]:
+        """Account id -> (project, environment) of every spoke whose state is `enrolled`."""
+        return {
+            spoke.account_id: (spoke.project_name, spoke.environment)
+            for spoke in self.list_spokes()
+            if spoke.state is SpokeState.ENROLLED
+            and spoke.project_name is not None
+            and spoke.environment is not None
+        }
+
+    def set_spoke_state(
+        self,
+        account_id: str,
+        state: SpokeState | str,
+        *,
+        reason: str = "",
+        project_name: str | None = None,
+        environment: str | None = None,
+    ) -> SpokeRecord:
+        """Create or update a spoke's registry item; freshness attributes are left untouched.
+
+        `pending` and `enrolled` need the project and environment; `failed` and `offboarded`
+        keep the stored ones when none are given.
+        """
+        try:
+            new_state = SpokeState(state)
+        except ValueError:
+            known = ", ".join(s.value for s in SpokeState)
+            raise InvalidSpokeStateError(
+                f"unknown spoke state {state!r} for account {account_id}; known: {known}"
+            ) from None
+        needs_scope = new_state in (SpokeState.PENDING, SpokeState.ENROLLED)
+        if needs_scope and (not project_name or not environment):
+            raise InvalidSpokeStateError(
+                f"state {new_state.value} for account {account_id} needs a project and an "
+                f"environment (got project={project_name!r}, environment={environment!r})"
+            )
+        assignments = {
+            "AccountId": account_id,
+            "State": new_state.value,
+            "Reason": reason,
+            "UpdatedAt": format_timestamp(self._clock()),
+        }
+        if project_name is not None:
+            assignments["ProjectName"] = project_name
+        if environment is not None:
+            assignments["Environment"] = environment
+        names = {f"#a{index}": name for index, name in enumerate(assignments)}
+        values = {
+            f":a{index}": _serializer.serialize(value)
+            for index, value in enumerate(assignments.values())
+        }
+        update = "SET " + ", ".join(f"#a{index} = :a{index}" for index in range(len(assignments)))
+        response = self._client.update_item(
+            TableName=self.table_name,
+            Key=self._spoke_key(account_id),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return SpokeRecord.from_item(_deserialize(response["Attributes"]))
+
+    def record_spoke_freshness(
+        self,
+        account_id: str,
+        *,
+        extraction_date: str,
+        errors: Sequence[SpokeErrorEntry],
+        seen_at: datetime,
+    ) -> bool:
+        """Record that an accepted extraction of `account_id` arrived; only moves forward.
+
+        A newer extraction replaces LastSeenAt, LastExtractionDate and LastErrors. An older one
+        changes nothing. Another part of the same (split) extraction adds its errors to
+        LastErrors, without duplicates, so replaying any part changes nothing. Returns whether
+        the item changed. The item must exist (ingest only accepts registered spokes), so a
+        freshness update never creates a registry entry.
+        """
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key=self._spoke_key(account_id),
+                UpdateExpression=("SET #seen = :seen, #last = :extraction, #errors = :errors"),
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND (attribute_not_exists(#last) OR #last < :extraction)"
+                ),
+                ExpressionAttributeNames={
+                    "#pk": table_design.PARTITION_KEY,
+                    "#seen": "LastSeenAt",
+                    "#last": "LastExtractionDate",
+                    "#errors": "LastErrors",
+                },
+                ExpressionAttributeValues={
+                    ":seen": {"S": format_timestamp(seen_at)},
+                    ":extraction": {"S": extraction_date},
+                    ":errors": _serializer.serialize([e.to_attribute() for e in errors]),
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_check_failure(error):
+                raise
+        else:
+            return True
+        return bool(errors) and self._merge_errors_of_same_extraction(
+            account_id, extraction_date, errors
+        )
+
+    def _merge_errors_of_same_extraction(
+        self, account_id: str, extraction_date: str, errors: Sequence[SpokeErrorEntry]
+    ) -> bool:
+        # Optimistic concurrency on the list's size: two parts of one extraction may arrive in
+        # the same second on two Lambda instances. Each retry rereads the item.
+        for _ in range(BATCH_WRITE_MAX_ATTEMPTS):
+            spoke = self.get_spoke(account_id)
+            if spoke is None or spoke.last_extraction_date != extraction_date:
+                return False
+            merged = list(spoke.last_errors)
+            merged.extend(e for e in dict.fromkeys(errors) if e not in spoke.last_errors)
+            if len(merged) == len(spoke.last_errors):
+                return False
+            try:
+                self._client.update_item(
+                    TableName=self.table_name,
+                    Key=self._spoke_key(account_id),
+                    UpdateExpression="SET #errors = :merged",
+                    ConditionExpression="#last = :extraction AND size(#errors) = :known",
+                    ExpressionAttributeNames={
+                        "#last": "LastExtractionDate",
+                        "#errors": "LastErrors",
+                    },
+                    ExpressionAttributeValues={
+                        ":merged": _serializer.serialize([e.to_attribute() for e in merged]),
+                        ":extraction": {"S": extraction_date},
+                        ":known": {"N": str(len(spoke.last_errors))},
+                    },
+                )
+            except ClientError as error:
+                if _is_conditional_check_failure(error):
+                    continue
+                raise
+            return True
+        raise HubStoreError(
+            f"could not merge the errors of extraction {extraction_date} into spoke {account_id}: "
+            f"the item kept changing during {BATCH_WRITE_MAX_ATTEMPTS} attempts"
+        )
+
+    @staticmethod
+    def _spoke_key(account_id: str) -> dict[str, Any]:
+        return {
+            table_design.PARTITION_KEY: {"S": table_design.SPOKE_REGISTRY_PARTITION},
+            table_design.SORT_KEY: {"S": table_design.spoke_sort_key(account_id)},
+        }
+
+    # ---------------------------------------------------------------------------- quarantine
+
+    def quarantine(self, record: QuarantineRecord) -> None:
+        """Store a rejected event. The key is (received-at, SQS message id), both unchanged when
+        SQS redelivers a message, so a redelivery rewrites the same item instead of adding one."""
+        self._client.put_item(TableName=self.table_name, Item=_serialize(record.item()))
+
+    def recent_quarantine(
+        self, limit: int = 50, *, days: int = DEFAULT_QUARANTINE_DAYS
+    ) -> list[QuarantineRecord]:
+        """The newest quarantined events of the last `days` days (UTC), newest first."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        records: list[QuarantineRecord] = []
+        for day in self._recent_days(days):
+            remaining = limit - len(records)
+            items = self._query(
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
+                ExpressionAttributeValues={
+                    ":pk": {"S": table_design.quarantine_partition_key(day)}
+                },
+                ScanIndexForward=False,
+                max_items=remaining,
+            )
+            records.extend(QuarantineRecord.from_item(item) for item in items)
+            if len(records) >= limit:
+                break
+        return records[:limit]
+
+    def count_quarantine(self, *, days: int = DEFAULT_QUARANTINE_DAYS) -> int:
+        """How many events were quarantined in the last `days` days (UTC)."""
+        total = 0
+        for day in self._recent_days(days):
+            for page in self._query_pages(
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
+                ExpressionAttributeValues={
+                    ":pk": {"S": table_design.quarantine_partition_key(day)}
+                },
+                Select="COUNT",
+            ):
+                total += int(page.get("Count", 0))
+        return total
+
+    def _recent_days(self, days: int) -> Iterator[str]:
+        if days < 1:
+            raise ValueError(f"days must be at least 1, got {days}")
+        today = self._clock().astimezone(UTC).date()
+        for offset in range(days):
+            yield (today - timedelta(days=offset)).isoformat()
+
+    # ------------------------------------------------------------------------------- paging
+
+    def _query_pages(self, **arguments: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a Query. A page may be empty while LastEvaluatedKey remains (filters
+        apply after the 1 MB page is read), so paging continues until the key is gone.
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html
+        """
+        request = {"TableName": self.table_name, **arguments}
+        while True:
+            page: dict[str, Any] = dict(self._client.query(**request))
+            yield page
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    def _query(self, *, max_items: int | None = None, **arguments: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._query_pages(**arguments):
+            items.extend(_deserialize(item) for item in page.get("Items", []))
+            if max_items is not None and len(items) >= max_items:
+                return items[:max_items]
+        return items

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from hub_runtime_support import (
+    ALPHA_DEV_ACCOUNT,
+    BETA_PROD_ACCOUNT,
+    NOW,
+    OFFBOARDED_ACCOUNT,
+    REGION,
+    TABLE_NAME,
+    create_hub_table,
+)
+from moto import mock_aws
+
+from hub_stack.runtime.store import HubStore, SpokeState
+
+
+@dataclass
+class Hub:
+    session: boto3.Session
+    client: Any  # the DynamoDB client the store uses; tests hook into its events
+    store: HubStore
+    sleeps: list[float]
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    """An empty hub table in moto, and a store on it whose clock is NOW."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        client = session.client("dynamodb")
+        create_hub_table(client)
+        sleeps: list[float] = []
+        store = HubStore(TABLE_NAME, dynamodb_client=client, sleep=sleeps.append, clock=lambda: NOW)
+        yield Hub(session, client, store, sleeps)
+
+
+@pytest.fixture
+def enrolled_hub(hub: Hub) -> Hub:
+    """Two enrolled spokes (alpha/dev, beta/prod) and one offboarded former alpha/dev spoke."""
+    hub.store.set_spoke_state(
+        ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+    )
+    hub.store.set_spoke_state(
+        BETA_PROD_ACCOUNT, SpokeState.ENROLLED, project_name="beta", environment="prod"
+    )
+    hub.store.set_spoke_state(
+        OFFBOARDED_ACCOUNT,
+        SpokeState.OFFBOARDED,
+        reason="account closed",
+        project_name="alpha",
+        environment="dev",
+    )
+    return hub

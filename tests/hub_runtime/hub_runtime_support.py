@@ -1,0 +1,117 @@
+"""Shared helpers of the hub runtime tests: the table as the CDK stack creates it, events, SQS
+records. Imported by bare name (pytest puts this folder on sys.path), hence the unique name."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub_stack import table_design
+
+REGION = "eu-west-1"
+TABLE_NAME = "dsdash-hub-test"
+RETENTION_DAYS = 90
+# The hub's clock in every ingest test; the sample events were extracted two hours before.
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+ALPHA_DEV_ACCOUNT = "111111111111"
+BETA_PROD_ACCOUNT = "222222222222"
+OFFBOARDED_ACCOUNT = "333333333333"
+STRANGER_ACCOUNT = "444444444444"
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def create_hub_table(client: Any, table_name: str = TABLE_NAME) -> None:
+    """The table exactly as table_design describes it (and as the CDK stack must create it)."""
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": table_design.PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": table_design.SORT_KEY, "AttributeType": "S"},
+            {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": table_design.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": table_design.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": table_design.BY_METRIC_NAME_INDEX,
+                "KeySchema": [
+                    {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": table_design.TTL_ATTRIBUTE},
+    )
+
+
+def load_event(file_name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / file_name).read_text(encoding="utf-8"))
+    return event
+
+
+def v1_event(**detail_changes: Any) -> dict[str, Any]:
+    event = load_event("hub_metric_event_v1.json")
+    event["detail"].update(detail_changes)
+    return event
+
+
+def v2_event(**detail_changes: Any) -> dict[str, Any]:
+    event = load_event("hub_metric_event_v2.json")
+    event["detail"].update(detail_changes)
+    return event
+
+
+def with_envelope(event: dict[str, Any], **envelope_changes: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    changed.update(envelope_changes)
+    return changed
+
+
+def sqs_record(
+    body: str | dict[str, Any], message_id: str, sent_at: datetime = NOW
+) -> dict[str, Any]:
+    """An SQS record as Lambda receives it, shaped like tests/events/hub_sqs_message.json."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    record = load_event("hub_sqs_message.json")
+    record["messageId"] = message_id
+    record["body"] = text
+    # SQS itself puts the body's MD5 here; it is a checksum, not a security measure.
+    record["md5OfBody"] = hashlib.md5(text.encode("utf-8")).hexdigest()
+    record["attributes"]["SentTimestamp"] = str(int(sent_at.timestamp() * 1000))
+    return record
+
+
+def sqs_batch(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def scan_table(client: Any, table_name: str = TABLE_NAME) -> list[dict[str, Any]]:
+    """Every raw item, sorted by key. Tests may Scan; the runtime never does."""
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
+    while True:
+        page = client.scan(**arguments)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
+
+
+def items_under(items: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [item for item in items if item["PK"]["S"].startswith(prefix)]

@@ -1,0 +1,454 @@
+"""The ingest Lambda on moto: valid events are stored once, hostile ones quarantined with the
+right reason, replays change nothing, and only real failures go back to SQS."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from conftest import Hub
+from hub_runtime_support import (
+    ALPHA_DEV_ACCOUNT,
+    BETA_PROD_ACCOUNT,
+    NOW,
+    OFFBOARDED_ACCOUNT,
+    RETENTION_DAYS,
+    STRANGER_ACCOUNT,
+    TABLE_NAME,
+    items_under,
+    scan_table,
+    sqs_batch,
+    sqs_record,
+    v1_event,
+    v2_event,
+    with_envelope,
+)
+
+from hub_stack.runtime import ingest
+from hub_stack.runtime.store import QUARANTINE_RAW_EVENT_MAX_BYTES
+
+
+def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
+    return dict(
+        ingest.ingest_batch(
+            batch, store=hub.store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+        )
+    )
+
+
+def beta_v2_event() -> dict[str, Any]:
+    event = v2_event(
+        ProjectName="beta",
+        Environment="prod",
+        AccountId=BETA_PROD_ACCOUNT,
+        ExtractionDate="2025-06-01T11:30:00Z",
+        Metrics=[
+            {
+                "MetricName": "FailedTrainingJobs",
+                "MetricValue": 0,
+                "Unit": "Count",
+                "Dimensions": {},
+                "Metadata": {},
+            },
+            {
+                "MetricName": "BillableTrainingSeconds",
+                "MetricValue": 86400.5,
+                "Unit": "Seconds",
+                "Dimensions": {},
+                "Metadata": {"WindowHours": 24},
+            },
+        ],
+        Errors=[],
+    )
+    return with_envelope(
+        event, id="b7f0a3c2-2d4e-4f6a-8b9c-0d1e2f3a4b5c", account=BETA_PROD_ACCOUNT
+    )
+
+
+def first_metric_changed(**changes: Any) -> dict[str, Any]:
+    event = v2_event()
+    event["detail"]["Metrics"][0].update(changes)
+    return event
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        value = {"level": value}
+    return value
+
+
+V1_BODY = json.dumps(v1_event())
+
+# message id -> (body, reason code the quarantine must record). Each is a way a broken or
+# hostile spoke (or anyone with PutEvents on the hub bus) could try to get data in.
+HOSTILE_EVENTS: dict[str, tuple[str | dict[str, Any], str]] = {
+    "truncated-json": ('{"version": "0", "id": ', "InvalidJson"),
+    "json-nested-beyond-recursion": ("[" * 50_000 + "]" * 50_000, "InvalidJson"),
+    "json-array-body": ("[1, 2, 3]", "NotAMetricEvent"),
+    "foreign-source": (with_envelope(v1_event(), source="aws.ec2"), "NotAMetricEvent"),
+    "short-envelope-account": (with_envelope(v1_event(), account="12345"), "InvalidEnvelope"),
+    "schema-version-3": (v2_event(SchemaVersion=3), "UnknownSchemaVersion"),
+    "schema-version-as-string": (v2_event(SchemaVersion="2"), "UnknownSchemaVersion"),
+    "v1-without-project": (
+        {
+            **v1_event(),
+            "detail": {k: v for k, v in v1_event()["detail"].items() if k != "ProjectName"},
+        },
+        "SchemaViolation",
+    ),
+    "v2-unknown-unit": (first_metric_changed(Unit="Bananas"), "SchemaViolation"),
+    "nan-token": (V1_BODY.replace('"MetricValue": 42', '"MetricValue": NaN'), "NonFiniteValue"),
+    "infinity-in-metadata": (
+        V1_BODY.replace(
+            '"Metadata": {"Source": "ListTrainingJobs"}', '"Metadata": {"x": -Infinity}'
+        ),
+        "NonFiniteValue",
+    ),
+    "value-as-string": (v1_event(MetricValue="42"), "NonNumericValue"),
+    "value-as-boolean": (first_metric_changed(MetricValue=True), "NonNumericValue"),
+    "value-above-dynamodb-range": (
+        V1_BODY.replace('"MetricValue": 42', '"MetricValue": 1E+126'),
+        "ValueOutOfRange",
+    ),
+    "value-below-dynamodb-range": (
+        V1_BODY.replace('"MetricValue": 42', '"MetricValue": 1E-131'),
+        "ValueOutOfRange",
+    ),
+    "value-with-39-digits": (
+        V1_BODY.replace(
+            '"MetricValue": 42', '"MetricValue": 1.23456789012345678901234567890123456789'
+        ),
+        "ValueOutOfRange",
+    ),
+    "long-metadata-string": (v1_event(Metadata={"Note": "x" * 5000}), "StringTooLong"),
+    "long-dimension-value": (
+        first_metric_changed(Dimensions={"InstanceType": "m" * 300}),
+        "StringTooLong",
+    ),
+    "event-bigger-than-quarantine-limit": (
+        # Two-byte characters, so that truncation must not cut one in half.
+        json.dumps(v1_event(Metadata={"Note": "é" * 200_000}), ensure_ascii=False),
+        "StringTooLong",
+    ),
+    "eleven-dimensions": (
+        first_metric_changed(Dimensions={f"D{i}": "v" for i in range(11)}),
+        "TooManyDimensions",
+    ),
+    "deep-metadata": (v1_event(Metadata=nested(20)), "NestingTooDeep"),
+    "dimensions-beyond-key-size": (
+        first_metric_changed(Dimensions={f"D{i}{'n' * 60}": "v" * 250 for i in range(10)}),
+        "KeyTooLong",
+    ),
+    "separator-in-dimension": (
+        first_metric_changed(Dimensions={"InstanceType": "a,b=c"}),
+        "SchemaViolation",
+    ),
+    "same-series-twice": (
+        v2_event(Metrics=[v2_event()["detail"]["Metrics"][0]] * 2),
+        "DuplicateSeries",
+    ),
+    "extracted-in-an-hour": (
+        v1_event(ExtractionDate=(NOW + timedelta(hours=1)).isoformat()),
+        "TimestampInFuture",
+    ),
+    "extracted-before-retention": (
+        v1_event(ExtractionDate=(NOW - timedelta(days=RETENTION_DAYS + 1)).isoformat()),
+        "TimestampTooOld",
+    ),
+    "v2-account-differs-from-sender": (v2_event(AccountId=BETA_PROD_ACCOUNT), "AccountMismatch"),
+    "unknown-sender": (with_envelope(v1_event(), account=STRANGER_ACCOUNT), "SenderNotEnrolled"),
+    "offboarded-sender": (
+        with_envelope(v1_event(), account=OFFBOARDED_ACCOUNT),
+        "SenderNotEnrolled",
+    ),
+    "beta-claims-alpha": (
+        with_envelope(v1_event(), account=BETA_PROD_ACCOUNT),
+        "SenderEnrolledElsewhere",
+    ),
+    "alpha-dev-claims-alpha-prod": (v1_event(Environment="prod"), "SenderEnrolledElsewhere"),
+}
+
+VALID_RECORDS = {
+    "valid-v1": v1_event(),
+    "valid-v2": v2_event(),
+    "valid-v2-beta": beta_v2_event(),
+}
+
+
+def mixed_batch() -> dict[str, Any]:
+    records = [sqs_record(body, message_id) for message_id, body in VALID_RECORDS.items()]
+    records += [sqs_record(body, message_id) for message_id, (body, _) in HOSTILE_EVENTS.items()]
+    return sqs_batch(records)
+
+
+def test_mixed_batch_stores_valid_events_once_and_quarantines_each_bad_one(
+    enrolled_hub: Hub,
+) -> None:
+    assert len({code for _, code in HOSTILE_EVENTS.values()}) >= 15
+
+    response = run_ingest(enrolled_hub, mixed_batch())
+
+    assert response == {"batchItemFailures": []}
+    items = scan_table(enrolled_hub.client)
+    history = items_under(items, "SERIES#")
+    # v1: 1 datapoint, alpha v2: 3, beta v2: 2.
+    assert sorted((item["PK"]["S"], item["SK"]["S"]) for item in history) == sorted(
+        [
+            (
+                "SERIES#alpha#dev#TotalCompletedTrainingJobs#-",
+                "2025-06-01T10:00:00.000Z#111111111111",
+            ),
+            (
+                "SERIES#alpha#dev#NumberEndPointsInService#-",
+                "2025-06-01T11:00:00.250Z#111111111111",
+            ),
+            (
+                "SERIES#alpha#dev#CompletedTrainingJobsByInstanceType#InstanceType=ml.m5.xlarge",
+                "2025-06-01T11:00:00.250Z#111111111111",
+            ),
+            (
+                "SERIES#alpha#dev#ManagedSpotSavingsPercent#-",
+                "2025-06-01T11:00:00.250Z#111111111111",
+            ),
+            ("SERIES#beta#prod#FailedTrainingJobs#-", "2025-06-01T11:30:00.000Z#222222222222"),
+            ("SERIES#beta#prod#BillableTrainingSeconds#-", "2025-06-01T11:30:00.000Z#222222222222"),
+        ]
+    )
+    assert len(items_under(items, "LATEST#alpha")) == 4
+    assert len(items_under(items, "LATEST#beta")) == 2
+    # Nothing the hostile events claimed reached the history of any project or environment.
+    assert not items_under(items, "SERIES#alpha#prod")
+
+    quarantined = {item["MessageId"]["S"]: item for item in items_under(items, "QUARANTINE#")}
+    assert {message_id: item["ReasonCode"]["S"] for message_id, item in quarantined.items()} == {
+        message_id: code for message_id, (_, code) in HOSTILE_EVENTS.items()
+    }
+
+
+def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -> None:
+    run_ingest(enrolled_hub, mixed_batch())
+
+    records = {r.message_id: r for r in enrolled_hub.store.recent_quarantine(limit=100)}
+
+    spoofed = records["beta-claims-alpha"]
+    assert json.loads(spoofed.raw_event) == HOSTILE_EVENTS["beta-claims-alpha"][0]
+    assert not spoofed.raw_event_truncated
+    assert (spoofed.claimed_account_id, spoofed.claimed_project_name) == (
+        BETA_PROD_ACCOUNT,
+        "alpha",
+    )
+    assert "beta/prod" in spoofed.reason and "alpha/dev" in spoofed.reason
+    assert spoofed.event_id == v1_event()["id"]
+    # An unreadable body has no event id; the SQS message id stands in.
+    assert records["truncated-json"].event_id == "truncated-json"
+
+    huge = records["event-bigger-than-quarantine-limit"]
+    assert huge.raw_event_truncated
+    assert huge.raw_event_bytes > QUARANTINE_RAW_EVENT_MAX_BYTES
+    assert len(huge.raw_event.encode("utf-8")) <= QUARANTINE_RAW_EVENT_MAX_BYTES
+    assert enrolled_hub.store.count_quarantine() == len(HOSTILE_EVENTS)
+
+
+def test_valid_values_are_stored_exactly(enrolled_hub: Hub) -> None:
+    run_ingest(enrolled_hub, mixed_batch())
+
+    (savings,) = enrolled_hub.store.series_history("alpha", "dev", "ManagedSpotSavingsPercent")
+    assert savings.value == Decimal("61.25")
+    assert savings.unit == "Percent"
+    assert savings.schema_version == 2
+    assert savings.account_id == ALPHA_DEV_ACCOUNT
+    assert savings.metadata == {"WindowHours": 168}
+    # TTL: extraction time plus the retention.
+    assert savings.expires_at == int(
+        (NOW.replace(hour=11) + timedelta(days=RETENTION_DAYS)).timestamp()
+    )
+    (total,) = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
+    assert (total.value, total.unit, total.schema_version, total.region) == (
+        42,
+        "None",
+        1,
+        "eu-west-1",
+    )
+
+
+def test_accepted_events_update_spoke_freshness(enrolled_hub: Hub) -> None:
+    run_ingest(enrolled_hub, mixed_batch())
+
+    alpha = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
+    assert alpha is not None
+    # The v2 event (11:00) is newer than the v1 event (10:00); its errors are the last ones.
+    assert alpha.last_extraction_date == "2025-06-01T11:00:00.250Z"
+    assert [e.error_code for e in alpha.last_errors] == ["AccessDeniedException"]
+    assert alpha.last_seen_at == "2025-06-01T12:00:00.000Z"
+    stranger = enrolled_hub.store.get_spoke(STRANGER_ACCOUNT)
+    assert stranger is None  # a refused sender never gets a registry entry
+    offboarded = enrolled_hub.store.get_spoke(OFFBOARDED_ACCOUNT)
+    assert offboarded is not None and offboarded.last_seen_at is None
+
+
+def test_replaying_the_batch_leaves_the_table_unchanged(enrolled_hub: Hub) -> None:
+    batch = mixed_batch()
+    run_ingest(enrolled_hub, batch)
+    before = scan_table(enrolled_hub.client)
+
+    response = run_ingest(enrolled_hub, batch)
+
+    assert response == {"batchItemFailures": []}
+    assert scan_table(enrolled_hub.client) == before
+
+
+def test_the_same_events_in_new_messages_add_no_datapoint(enrolled_hub: Hub) -> None:
+    """EventBridge may deliver an event twice (at-least-once): a new SQS message, same event."""
+    run_ingest(enrolled_hub, mixed_batch())
+    before = scan_table(enrolled_hub.client)
+
+    later = NOW + timedelta(minutes=5)
+    records = [sqs_record(body, f"again-{mid}", later) for mid, body in VALID_RECORDS.items()]
+    run_ingest(enrolled_hub, sqs_batch(records))
+
+    after = scan_table(enrolled_hub.client)
+    assert [i for i in after if not i["PK"]["S"].startswith("QUARANTINE#")] == [
+        i for i in before if not i["PK"]["S"].startswith("QUARANTINE#")
+    ]
+
+
+def test_an_older_event_does_not_overwrite_a_newer_latest_value(enrolled_hub: Hub) -> None:
+    newer = v1_event(MetricValue=42, ExtractionDate="2025-06-01T10:00:00Z")
+    older = with_envelope(
+        v1_event(MetricValue=7, ExtractionDate="2025-06-01T09:00:00Z"),
+        id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    )
+    run_ingest(enrolled_hub, sqs_batch([sqs_record(newer, "newer")]))
+    run_ingest(enrolled_hub, sqs_batch([sqs_record(older, "older")]))
+
+    (latest,) = enrolled_hub.store.latest_values("alpha")
+    assert (latest.value, latest.extraction_date) == (42, "2025-06-01T10:00:00.000Z")
+    history = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
+    assert [point.value for point in history] == [7, 42]  # the late event still joins history
+    spoke = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
+    assert spoke is not None and spoke.last_extraction_date == "2025-06-01T10:00:00.000Z"
+
+
+def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> None:
+    spoofed_v2 = with_envelope(
+        v2_event(AccountId=BETA_PROD_ACCOUNT), account=BETA_PROD_ACCOUNT
+    )  # beta/prod's account, claiming alpha/dev, consistently
+    stranger = with_envelope(v1_event(), account=STRANGER_ACCOUNT)
+
+    response = run_ingest(
+        enrolled_hub,
+        sqs_batch([sqs_record(spoofed_v2, "spoofed"), sqs_record(stranger, "stranger")]),
+    )
+
+    assert response == {"batchItemFailures": []}
+    items = scan_table(enrolled_hub.client)
+    assert not items_under(items, "SERIES#") and not items_under(items, "LATEST#")
+    codes = {r.message_id: r.reason_code for r in enrolled_hub.store.recent_quarantine()}
+    assert codes == {"spoofed": "SenderEnrolledElsewhere", "stranger": "SenderNotEnrolled"}
+
+
+def test_registry_is_read_once_per_invocation(enrolled_hub: Hub) -> None:
+    queries: list[str] = []
+    enrolled_hub.client.meta.events.register(
+        "before-call.dynamodb.Query",
+        lambda params, **_: queries.append(json.loads(params["body"])["KeyConditionExpression"]),
+    )
+
+    run_ingest(enrolled_hub, mixed_batch())
+
+    assert len(queries) == 1
+
+
+def _fail_batch_writes_of_project(project: str) -> Any:
+    def fail(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        request = json.loads(params["body"])
+        items = [r["PutRequest"]["Item"] for r in request["RequestItems"][TABLE_NAME]]
+        if all(item["ProjectName"]["S"] != project for item in items):
+            return None
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}
+        return AWSResponse("https://dynamodb", 400, {}, None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    return fail
+
+
+def test_a_dynamodb_failure_reports_only_that_record(enrolled_hub: Hub) -> None:
+    enrolled_hub.client.meta.events.register(
+        "before-call.dynamodb.BatchWriteItem", _fail_batch_writes_of_project("beta")
+    )
+    batch = sqs_batch(
+        [
+            sqs_record(v1_event(), "alpha-v1"),
+            sqs_record(beta_v2_event(), "beta-v2"),
+            sqs_record(with_envelope(v1_event(), account=STRANGER_ACCOUNT), "stranger"),
+        ]
+    )
+
+    response = run_ingest(enrolled_hub, batch)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "beta-v2"}]}
+    items = scan_table(enrolled_hub.client)
+    assert [i["PK"]["S"] for i in items_under(items, "SERIES#")] == [
+        "SERIES#alpha#dev#TotalCompletedTrainingJobs#-"
+    ]
+    assert [i["ReasonCode"]["S"] for i in items_under(items, "QUARANTINE#")] == [
+        "SenderNotEnrolled"
+    ]
+
+
+def test_a_large_extraction_is_written_25_items_per_call(enrolled_hub: Hub) -> None:
+    metric_count = 60
+    metrics = [
+        {
+            "MetricName": "CompletedTrainingJobsByInstanceType",
+            "MetricValue": index,
+            "Unit": "Count",
+            "Dimensions": {"InstanceType": f"ml.type{index}"},
+            "Metadata": {},
+        }
+        for index in range(metric_count)
+    ]
+    calls: list[int] = []
+    enrolled_hub.client.meta.events.register(
+        "before-parameter-build.dynamodb.BatchWriteItem",
+        lambda params, **_: calls.append(len(params["RequestItems"][TABLE_NAME])),
+    )
+
+    response = run_ingest(
+        enrolled_hub, sqs_batch([sqs_record(v2_event(Metrics=metrics, Errors=[]), "big")])
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert len(calls) == math.ceil(metric_count / 25)
+    assert max(calls) <= 25
+    history = items_under(scan_table(enrolled_hub.client), "SERIES#")
+    assert len(history) == metric_count
+
+
+def test_handler_reads_its_table_and_retention_from_the_environment(
+    enrolled_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("RETENTION_DAYS", "400")
+    recent = v1_event(ExtractionDate=ingest.datetime.now(ingest.UTC).isoformat())
+
+    response = ingest.handler(sqs_batch([sqs_record(recent, "recent")]), None)
+
+    assert response == {"batchItemFailures": []}
+    (point,) = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
+    extraction = ingest.datetime.fromisoformat(recent["detail"]["ExtractionDate"])
+    assert point.expires_at == int((extraction + timedelta(days=400)).timestamp())
+
+
+@pytest.mark.parametrize("value", ["", "ninety", "0"])
+def test_a_bad_retention_setting_is_refused(value: str) -> None:
+    with pytest.raises(ingest.IngestConfigurationError, match="RETENTION_DAYS"):
+        ingest.retention_days_from({"RETENTION_DAYS": value})
