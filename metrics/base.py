@@ -59,7 +59,9 @@ class IamStatement:
 
     def with_arguments(self, args: Mapping[str, Any]) -> IamStatement:
         def substitute(resource: str) -> str:
-            return _ARGUMENT_PLACEHOLDER.sub(lambda match: _arn_safe(args[match.group(1)]), resource)
+            return _ARGUMENT_PLACEHOLDER.sub(
+                lambda match: _arn_safe(args[match.group(1)]), resource
+            )
 
         return IamStatement(self.actions, tuple(substitute(r) for r in self.resources))
 

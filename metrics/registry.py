@@ -37,7 +37,9 @@ def register_metric(metric_class: MetricClass) -> MetricClass:
     name = metric_class.metric_name()
     existing = _REGISTRY.get(name)
     if existing is not None and existing is not metric_class:
-        raise ValueError(f"metric name {name!r} is registered twice ({existing!r}, {metric_class!r})")
+        raise ValueError(
+            f"metric name {name!r} is registered twice ({existing!r}, {metric_class!r})"
+        )
     _REGISTRY[name] = metric_class
     return metric_class
 
