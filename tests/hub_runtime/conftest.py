@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import boto3
 import pytest
@@ -13,19 +11,12 @@ from hub_runtime_support import (
     OFFBOARDED_ACCOUNT,
     REGION,
     TABLE_NAME,
+    Hub,
     create_hub_table,
 )
 from moto import mock_aws
 
 from hub_stack.runtime.store import HubStore, SpokeState
-
-
-@dataclass
-class Hub:
-    session: boto3.Session
-    client: Any  # the DynamoDB client the store uses; tests hook into its events
-    store: HubStore
-    sleeps: list[float]
 
 
 @pytest.fixture

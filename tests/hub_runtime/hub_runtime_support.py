@@ -7,11 +7,15 @@ import copy
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from hub_stack import table_design
+from hub_stack.runtime.store import HubStore
 
 REGION = "eu-west-1"
 TABLE_NAME = "dsdash-hub-test"
@@ -115,3 +119,13 @@ def scan_table(client: Any, table_name: str = TABLE_NAME) -> list[dict[str, Any]
 
 def items_under(items: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     return [item for item in items if item["PK"]["S"].startswith(prefix)]
+
+
+@dataclass
+class Hub:
+    """What the `hub` fixture yields: a moto hub table and a store on it."""
+
+    session: boto3.Session
+    client: Any  # the DynamoDB client the store uses; tests hook into its events
+    store: HubStore
+    sleeps: list[float]

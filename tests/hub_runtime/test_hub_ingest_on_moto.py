@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from conftest import Hub
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     BETA_PROD_ACCOUNT,
@@ -20,6 +19,7 @@ from hub_runtime_support import (
     RETENTION_DAYS,
     STRANGER_ACCOUNT,
     TABLE_NAME,
+    Hub,
     items_under,
     scan_table,
     sqs_batch,

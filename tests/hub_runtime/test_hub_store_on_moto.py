@@ -9,13 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import Hub
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     BETA_PROD_ACCOUNT,
     NOW,
     RETENTION_DAYS,
     TABLE_NAME,
+    Hub,
     items_under,
     scan_table,
     v1_event,

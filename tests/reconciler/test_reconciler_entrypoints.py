@@ -6,7 +6,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import HOME_REGION, Org
+from reconciler_support import HOME_REGION, Org
 
 from org_stack.runtime.org_tree import read_organization_tree
 from org_stack.runtime.organizations_events import (

@@ -3,7 +3,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from conftest import HOME_REGION, Org
+from reconciler_support import HOME_REGION, Org
 
 from org_stack.runtime.reconciler import ProjectTargeting, ReconcileReport, reconcile
 from org_stack.runtime.stackset_names import stackset_name

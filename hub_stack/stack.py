@@ -1,0 +1,567 @@
+"""The hub account's stack: bus, ingest path, table, refresh, connection and enrollment access.
+
+Built from the config model only (DESIGN.md §2 flows 6-8, §4, §5):
+- the dedicated `dsdash-hub` bus. In organization mode its policy is ONE statement admitting the
+  organization (`aws:PrincipalOrgID`), so its size does not grow with the number of spokes. In
+  per-account mode the stack writes no statement: the connection function adds one per spoke;
+- metric events (v1 and v2 share source and detail-type) -> SQS queue (with a dead-letter queue)
+  -> the ingest Lambda in batches with partial-batch failure reporting;
+- the DynamoDB table laid out by `hub_stack.table_design`;
+- the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
+  uses to forward refresh events to spoke buses, and the narrow role the management account's
+  enrollment function assumes.
+
+This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as lambda_event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+import contracts
+from cdk_support import nag
+from cdk_support.lambda_asset import (
+    CONNECTION_FUNCTION_ASSET,
+    JSONSCHEMA_DISTRIBUTIONS,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    LambdaAssetSpec,
+    lambda_code,
+)
+from config.model import DsdashConfig
+from hub_stack import table_design
+
+# The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
+# below allows rule management for these names only.
+REFRESH_FANOUT_RULE_PREFIX: Final = "dsdash-refresh-fanout-"
+ORGANIZATION_STATEMENT_ID: Final = "dsdash-organization"
+
+# Ingest: up to 100 messages per invocation, gathered for at most 5 s, so a refresh of N spokes
+# costs a few invocations rather than one per event.
+INGEST_BATCH_SIZE: Final = 100
+INGEST_MAX_BATCHING_WINDOW: Final = cdk.Duration.seconds(5)
+INGEST_FUNCTION_TIMEOUT: Final = cdk.Duration.seconds(60)
+# A message that failed this many receives goes to the dead-letter queue for inspection.
+INGEST_MAX_RECEIVE_COUNT: Final = 5
+DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
+LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
+
+# What the ingest function does with the table: registry lookups (GetItem/Query/BatchGetItem),
+# batched idempotent datapoint writes (BatchWriteItem/PutItem) and forward-only conditional
+# updates of latest values and spoke freshness (UpdateItem, ConditionCheckItem for transactions).
+# No Scan, no DeleteItem, no index access.
+INGEST_TABLE_ACTIONS: Final = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+# The enrollment function only reads and updates spoke registry items (PK "SPOKE").
+ENROLLMENT_TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
+ENROLLMENT_SSM_ACTIONS: Final = (
+    "ssm:DeleteParameter",
+    "ssm:GetParameter",
+    "ssm:GetParametersByPath",
+    "ssm:PutParameter",
+)
+CONNECTION_RULE_ACTIONS: Final = (
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:ListTargetsByRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+CONNECTION_BUS_ACTIONS: Final = (
+    "events:DescribeEventBus",
+    "events:PutPermission",
+    "events:RemovePermission",
+)
+
+_HUB_FIRST_PARTY: Final = (
+    "hub_stack/__init__.py",
+    "hub_stack/table_design.py",
+    "hub_stack/runtime",
+    "contracts",
+    "runtime_common",
+)
+_POWERTOOLS_DISTRIBUTIONS: Final = ("aws-lambda-powertools", "typing_extensions")
+
+HUB_INGEST_ASSET: Final = LambdaAssetSpec(
+    name="hub-ingest",
+    first_party=_HUB_FIRST_PARTY,
+    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *_POWERTOOLS_DISTRIBUTIONS})),
+)
+# The refresh function validates the event it emits against the refresh schema, hence jsonschema.
+HUB_REFRESH_ASSET: Final = LambdaAssetSpec(
+    name="hub-refresh",
+    first_party=_HUB_FIRST_PARTY,
+    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *_POWERTOOLS_DISTRIBUTIONS})),
+)
+
+_LAMBDA_RUNTIME_REASON: Final = (
+    "Pinned to Python 3.11: the bundled compiled wheels (rpds-py for jsonschema) come from the "
+    "project's CPython 3.11 venv, and Python 3.11 is the project's supported baseline "
+    "(pyproject requires-python); moving runtimes means rebuilding the venv and assets together."
+)
+
+
+class HubStack(cdk.Stack):
+    """The hub stack, deployed into the hub account and region named by the config."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DsdashConfig,
+        synthesizer: cdk.IStackSynthesizer | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=config.hub.account_id, region=config.hub.region),
+            synthesizer=synthesizer,
+            description=description
+            or f"dsdash hub {config.hub.name}: metric bus, ingest, table, refresh, connection",
+        )
+        self.config = config
+
+        self.bus = self._event_bus()
+        self.table = self._table()
+        self.dead_letter_queue, self.ingest_queue = self._ingest_queues()
+        self.metric_rule = self._metric_rule()
+        self.ingest_function = self._ingest_function()
+        self.refresh_function = self._refresh_function()
+        self.refresh_forwarder_role = self._refresh_forwarder_role()
+        self.connection_function = self._connection_function()
+        self.enrollment_role = self._enrollment_role()
+        self._outputs()
+
+    # --- event bus -----------------------------------------------------------------------
+
+    def _event_bus(self) -> events.EventBus:
+        bus = events.EventBus(self, "HubBus", event_bus_name=contracts.HUB_BUS_NAME)
+        if self.config.hub.bus_policy == "organization":
+            # L1 on purpose: the L2 `add_to_resource_policy` prefixes the statement id with
+            # "cdk-", and the connection function addresses this statement by its exact Sid.
+            events.CfnEventBusPolicy(
+                self,
+                "HubBusOrganizationPolicy",
+                event_bus_name=bus.event_bus_name,
+                statement_id=ORGANIZATION_STATEMENT_ID,
+                statement={
+                    "Sid": ORGANIZATION_STATEMENT_ID,
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": bus.event_bus_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:PrincipalOrgID": self.config.organization.id}
+                    },
+                },
+            )
+        return bus
+
+    # --- table ---------------------------------------------------------------------------
+
+    def _table(self) -> dynamodb.Table:
+        string = dynamodb.AttributeType.STRING
+        table = dynamodb.Table(
+            self,
+            "HubTable",
+            partition_key=dynamodb.Attribute(name=table_design.PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=table_design.SORT_KEY, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute=table_design.TTL_ATTRIBUTE,
+        )
+        table.add_global_secondary_index(
+            index_name=table_design.BY_METRIC_NAME_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=table_design.BY_METRIC_NAME_PARTITION_KEY, type=string
+            ),
+            sort_key=dynamodb.Attribute(name=table_design.BY_METRIC_NAME_SORT_KEY, type=string),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        return table
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def _ingest_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        # SSE-SQS rather than the AWS-managed KMS key aws/sqs: EventBridge cannot deliver to a
+        # queue encrypted with aws/sqs, whose key policy it cannot be granted
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html).
+        dead_letter_queue = sqs.Queue(
+            self,
+            "IngestDeadLetterQueue",
+            retention_period=DEAD_LETTER_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        # Lambda's guidance: visibility timeout >= 6 x function timeout plus the batching
+        # window, so retries by the event source never overlap a running invocation
+        # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+        visibility_timeout = cdk.Duration.seconds(
+            6 * INGEST_FUNCTION_TIMEOUT.to_seconds() + INGEST_MAX_BATCHING_WINDOW.to_seconds()
+        )
+        ingest_queue = sqs.Queue(
+            self,
+            "IngestQueue",
+            visibility_timeout=visibility_timeout,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=dead_letter_queue, max_receive_count=INGEST_MAX_RECEIVE_COUNT
+            ),
+        )
+        return dead_letter_queue, ingest_queue
+
+    def _metric_rule(self) -> events.Rule:
+        # The SqsQueue target adds a queue policy statement for events.amazonaws.com limited to
+        # this rule (aws:SourceArn). Events EventBridge cannot deliver go to the same DLQ, so
+        # nothing is silently dropped before the ingest function even sees it.
+        return events.Rule(
+            self,
+            "MetricEventsToIngestQueue",
+            event_bus=self.bus,
+            description="Metric events (v1 and v2) from spokes, to the ingest queue",
+            event_pattern=events.EventPattern(
+                source=[contracts.METRIC_EVENT_SOURCE],
+                detail_type=[contracts.METRIC_EVENT_DETAIL_TYPE],
+            ),
+            targets=[
+                targets.SqsQueue(
+                    self.ingest_queue,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                )
+            ],
+        )
+
+    def _ingest_function(self) -> lambda_.Function:
+        function = self._python_function(
+            "IngestFunction",
+            function_name=contracts.HUB_INGEST_FUNCTION_NAME,
+            handler="hub_stack.runtime.ingest.handler",
+            code=lambda_code(HUB_INGEST_ASSET),
+            timeout=INGEST_FUNCTION_TIMEOUT,
+            memory_size=512,
+            environment={
+                "TABLE_NAME": self.table.table_name,
+                "RETENTION_DAYS": str(self.config.retention_days),
+            },
+        )
+        function.add_event_source(
+            lambda_event_sources.SqsEventSource(
+                self.ingest_queue,
+                batch_size=INGEST_BATCH_SIZE,
+                max_batching_window=INGEST_MAX_BATCHING_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(INGEST_TABLE_ACTIONS), resources=[self.table.table_arn]
+            )
+        )
+        return function
+
+    # --- refresh -------------------------------------------------------------------------
+
+    def _refresh_function(self) -> lambda_.Function:
+        function = self._python_function(
+            "RefreshFunction",
+            function_name=contracts.HUB_REFRESH_FUNCTION_NAME,
+            handler="hub_stack.runtime.refresh.handler",
+            code=lambda_code(HUB_REFRESH_ASSET),
+            timeout=cdk.Duration.seconds(30),
+            memory_size=256,
+            environment={"HUB_BUS_NAME": self.bus.event_bus_name},
+        )
+        self.bus.grant_put_events_to(function)
+        # An empty payload means "refresh everything"; the scheduled event's own fields would
+        # otherwise reach the handler as if they were a scope.
+        events.Rule(
+            self,
+            "RefreshSchedule",
+            description="Periodic refresh of every connected spoke (config refresh.schedule)",
+            schedule=events.Schedule.expression(self.config.refresh_schedule),
+            targets=[
+                targets.LambdaFunction(
+                    function, event=events.RuleTargetInput.from_object({}), retry_attempts=2
+                )
+            ],
+        )
+        return function
+
+    # --- connection ----------------------------------------------------------------------
+
+    def _refresh_forwarder_role(self) -> iam.Role:
+        """The role hub fan-out rules carry to put refresh events on spoke buses."""
+        role = iam.Role(
+            self,
+            "RefreshForwarderRole",
+            role_name=contracts.HUB_REFRESH_FORWARDER_ROLE_NAME,
+            description="EventBridge forwards refresh events from the hub bus to spoke buses",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+        )
+        # One ARN per configured spoke region; any account, since spokes enroll at run time.
+        spoke_buses = {
+            region: cdk.Arn.format(
+                cdk.ArnComponents(
+                    service="events",
+                    region=region,
+                    account="*",
+                    resource="event-bus",
+                    resource_name=contracts.SPOKE_BUS_NAME,
+                ),
+                self,
+            )
+            for region in self.config.organization.regions
+        }
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=list(spoke_buses.values()))
+        )
+        for region in spoke_buses:
+            nag.acknowledge(
+                role.node.find_child("DefaultPolicy"),
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:{region}:*:event-bus/"
+                f"{contracts.SPOKE_BUS_NAME}]",
+                "Spokes are member accounts enrolled at run time, so their account ids cannot be "
+                "listed at deploy time; the grant is limited to buses named "
+                f"'{contracts.SPOKE_BUS_NAME}' in the configured regions, and each spoke bus "
+                "policy admits only the hub account.",
+            )
+        return role
+
+    def _connection_function(self) -> lambda_.Function:
+        config = self.config
+        function = self._python_function(
+            "ConnectionFunction",
+            function_name=contracts.HUB_CONNECTION_FUNCTION_NAME,
+            handler="enrollment.runtime.connection.handler",
+            code=lambda_code(CONNECTION_FUNCTION_ASSET),
+            timeout=cdk.Duration.minutes(5),
+            memory_size=256,
+            environment={
+                "DSDASH_UNIT": "hub",
+                "BUS_NAME": self.bus.event_bus_name,
+                "FORWARDER_ROLE_ARN": self.refresh_forwarder_role.role_arn,
+                "BUS_POLICY_MODE": config.hub.bus_policy,
+                "ORGANIZATION_ID": config.organization.id,
+                "SPOKE_REGIONS": ",".join(config.organization.regions),
+            },
+        )
+        monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # GetParametersByPath authorizes against the path itself and, recursively, the
+                # parameters under it.
+                actions=["ssm:GetParametersByPath"],
+                resources=[
+                    self._ssm_parameter_arn(monitored_projects),
+                    self._ssm_parameter_arn(f"{monitored_projects}/*"),
+                ],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(CONNECTION_BUS_ACTIONS), resources=[self.bus.event_bus_arn]
+            )
+        )
+        fanout_rules = self.format_arn(
+            service="events",
+            resource="rule",
+            resource_name=f"{contracts.HUB_BUS_NAME}/{REFRESH_FANOUT_RULE_PREFIX}*",
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(CONNECTION_RULE_ACTIONS), resources=[fanout_rules])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["events:ListRules"], resources=["*"])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.refresh_forwarder_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+            )
+        )
+        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+        nag.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{self._nag_arn('ssm', monitored_projects + '/*')}]",
+            "The connection function reads every enrolled spoke's parameter under "
+            f"{contracts.MONITORED_PROJECTS_PREFIX}<project>/<env>/<account>; the parameters "
+            "are created at enrollment time, so only their path prefix is known at deploy time.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::"
+            f"{self._nag_arn('events', f'{contracts.HUB_BUS_NAME}/{REFRESH_FANOUT_RULE_PREFIX}*', resource='rule')}]",
+            "Fan-out rules are created per 5 spokes as spokes enroll, so their names are only "
+            f"known by prefix; the wildcard is limited to '{REFRESH_FANOUT_RULE_PREFIX}*' rules "
+            f"on the {contracts.HUB_BUS_NAME} bus.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "events:ListRules supports no resource-level permission (Service Authorization "
+            "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
+            "lists rules to find and remove fan-out rules of spokes that are gone.",
+        )
+        return function
+
+    # --- enrollment access ----------------------------------------------------------------
+
+    def _enrollment_role(self) -> iam.Role:
+        management_account = self.config.organization.management_account_id
+        enrollment_function_role = (
+            f"arn:{self.partition}:iam::{management_account}:role/"
+            f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
+        )
+        # Trust the management account, narrowed to the enrollment function's role by
+        # aws:PrincipalArn, rather than naming the role as principal: IAM rejects a trust policy
+        # whose role principal does not exist yet (the org stack may be deployed after the hub),
+        # and a recreated role would silently lose a principal-by-ARN trust
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
+        role = iam.Role(
+            self,
+            "EnrollmentRole",
+            role_name=contracts.HUB_ENROLLMENT_ROLE_NAME,
+            description="Assumed only by the management account's dsdash enrollment function",
+            assumed_by=iam.AccountPrincipal(management_account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
+            ),
+        )
+        monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(ENROLLMENT_SSM_ACTIONS),
+                resources=[
+                    self._ssm_parameter_arn(monitored_projects),
+                    self._ssm_parameter_arn(f"{monitored_projects}/*"),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[self.connection_function.function_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(ENROLLMENT_TABLE_ACTIONS),
+                resources=[self.table.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": [table_design.SPOKE_REGISTRY_PARTITION]
+                    }
+                },
+            )
+        )
+        nag.acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{self._nag_arn('ssm', monitored_projects + '/*')}]",
+            "Enrollment writes and deletes one parameter per spoke account, "
+            f"{contracts.MONITORED_PROJECTS_PREFIX}<project>/<env>/<account>, for accounts that "
+            "join the organization after deployment; only that path prefix is allowed.",
+        )
+        return role
+
+    # --- shared helpers --------------------------------------------------------------------
+
+    def _python_function(
+        self,
+        construct_id: str,
+        *,
+        function_name: str,
+        handler: str,
+        code: lambda_.Code,
+        timeout: cdk.Duration,
+        memory_size: int,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A Python 3.11 x86_64 function with its own role and a retained log group.
+
+        The role is ours rather than the CDK's default, which attaches the managed
+        AWSLambdaBasicExecutionRole (logs on every log group); ours writes only its log group.
+        """
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {function_name}",
+        )
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            construct_id,
+            function_name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            architecture=LAMBDA_ARCHITECTURE,
+            handler=handler,
+            code=code,
+            role=role,
+            timeout=timeout,
+            memory_size=memory_size,
+            log_group=log_group,
+            environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
+        )
+        nag.acknowledge(function, "AwsSolutions-L1", _LAMBDA_RUNTIME_REASON)
+        return function
+
+    def _ssm_parameter_arn(self, name_without_leading_slash: str) -> str:
+        return self.format_arn(
+            service="ssm", resource="parameter", resource_name=name_without_leading_slash
+        )
+
+    def _nag_arn(self, service: str, resource_name: str, *, resource: str = "parameter") -> str:
+        """An ARN of this stack's account and region as cdk-nag prints it in finding ids."""
+        return (
+            f"arn:<AWS::Partition>:{service}:{self.config.hub.region}:"
+            f"{self.config.hub.account_id}:{resource}/{resource_name}"
+        )
+
+    # --- outputs --------------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        """Outputs the CLI and the enrollment function read; no exports, so no coupling."""
+        values = {
+            "TableName": self.table.table_name,
+            "HubBusArn": self.bus.event_bus_arn,
+            "HubBusName": self.bus.event_bus_name,
+            "IngestQueueUrl": self.ingest_queue.queue_url,
+            "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
+            "RefreshFunctionName": self.refresh_function.function_name,
+            "ConnectionFunctionName": self.connection_function.function_name,
+            "EnrollmentRoleArn": self.enrollment_role.role_arn,
+        }
+        for output_id, value in values.items():
+            cdk.CfnOutput(self, output_id, value=value)

@@ -1,0 +1,519 @@
+"""CDK assertions on the hub template: what the stack promises platform engineers and operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from hub_stack_support import (
+    HUB_ACCOUNT,
+    HUB_REGION,
+    MANAGEMENT_ACCOUNT,
+    ORGANIZATION_ID,
+    actions_by_resource,
+    as_list,
+    hub_config,
+    logical_id_of_function,
+    render,
+    role_logical_id_of_function,
+    statements_attached_to_role,
+    synth_hub_template,
+)
+
+import contracts
+from config.model import DsdashConfig
+from hub_stack import table_design
+
+pytestmark = pytest.mark.synth
+
+SCHEDULE = "cron(0/30 * * * ? *)"
+SPOKE_REGIONS = ("eu-west-1", "us-east-1")
+
+
+@pytest.fixture(scope="module")
+def org_config() -> DsdashConfig:
+    return hub_config(bus_policy="organization", refresh_schedule=SCHEDULE, regions=SPOKE_REGIONS)
+
+
+@pytest.fixture(scope="module")
+def template(org_config: DsdashConfig, tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return synth_hub_template(org_config, tmp_path_factory.mktemp("hub-org"))
+
+
+@pytest.fixture(scope="module")
+def per_account_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    config = hub_config(bus_policy="per-account", retention_days=30)
+    return synth_hub_template(config, tmp_path_factory.mktemp("hub-per-account"))
+
+
+def _single(
+    template: Template, resource_type: str, properties: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    found = template.find_resources(resource_type, {"Properties": properties})
+    assert len(found) == 1, f"expected exactly one {resource_type} matching, found {len(found)}"
+    ((logical_id, resource),) = found.items()
+    return logical_id, resource
+
+
+# --- event bus ------------------------------------------------------------------------------
+
+
+def test_hub_bus_admits_the_whole_organization_with_one_statement(template: Template) -> None:
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": contracts.HUB_BUS_NAME})
+    template.resource_count_is("AWS::Events::EventBusPolicy", 1)
+    (policy,) = template.find_resources("AWS::Events::EventBusPolicy").values()
+    bus_id = next(iter(template.find_resources("AWS::Events::EventBus")))
+    assert policy["Properties"]["EventBusName"] == {"Ref": bus_id}
+    assert policy["Properties"]["StatementId"] == "dsdash-organization"
+    assert render(policy["Properties"]["Statement"]) == {
+        "Sid": "dsdash-organization",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "events:PutEvents",
+        "Resource": f"<{bus_id}.Arn>",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID}},
+    }
+
+
+def test_per_account_mode_leaves_the_bus_policy_to_the_connection_function(
+    per_account_template: Template,
+) -> None:
+    per_account_template.resource_count_is("AWS::Events::EventBusPolicy", 0)
+    per_account_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": contracts.HUB_CONNECTION_FUNCTION_NAME,
+            "Environment": {"Variables": Match.object_like({"BUS_POLICY_MODE": "per-account"})},
+        },
+    )
+
+
+# --- ingest path ----------------------------------------------------------------------------
+
+
+def test_metric_events_v1_and_v2_go_from_the_hub_bus_to_the_ingest_queue(
+    template: Template,
+) -> None:
+    bus_id = next(iter(template.find_resources("AWS::Events::EventBus")))
+    queue_id, _ = _single(template, "AWS::SQS::Queue", {"RedrivePolicy": Match.any_value()})
+    rule_id, rule = _single(
+        template,
+        "AWS::Events::Rule",
+        {
+            "EventBusName": {"Ref": bus_id},
+            "EventPattern": {
+                "source": [contracts.METRIC_EVENT_SOURCE],
+                "detail-type": [contracts.METRIC_EVENT_DETAIL_TYPE],
+            },
+        },
+    )
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # Only this rule may send to the queue.
+    queue_policy = template.find_resources(
+        "AWS::SQS::QueuePolicy", {"Properties": {"Queues": [{"Ref": queue_id}]}}
+    )
+    (policy,) = queue_policy.values()
+    allows = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+    ]
+    assert allows, "the ingest queue must let EventBridge deliver"
+    for statement in allows:
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
+        }
+
+
+def test_ingest_queue_has_a_dead_letter_queue_and_both_are_encrypted_and_tls_only(
+    template: Template,
+) -> None:
+    queue_id, queue = _single(template, "AWS::SQS::Queue", {"RedrivePolicy": Match.any_value()})
+    redrive = queue["Properties"]["RedrivePolicy"]
+    dead_letter_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert 1 < redrive["maxReceiveCount"] <= 10
+    dead_letter = template.find_resources("AWS::SQS::Queue")[dead_letter_id]
+    assert dead_letter["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for logical_id in (queue_id, dead_letter_id):
+        properties = template.find_resources("AWS::SQS::Queue")[logical_id]["Properties"]
+        assert properties["SqsManagedSseEnabled"] is True
+        template.has_resource_properties(
+            "AWS::SQS::QueuePolicy",
+            {
+                "Queues": [{"Ref": logical_id}],
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+def test_ingest_function_reads_the_queue_in_batches_with_partial_failures(
+    template: Template,
+) -> None:
+    function_id = logical_id_of_function(template, contracts.HUB_INGEST_FUNCTION_NAME)
+    queue_id, queue = _single(template, "AWS::SQS::Queue", {"RedrivePolicy": Match.any_value()})
+    _, mapping = _single(
+        template,
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionName": {"Ref": function_id}, "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]}},
+    )
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] >= 50, (
+        "a refresh of many spokes must not cost one call per event"
+    )
+    assert 0 < properties["MaximumBatchingWindowInSeconds"] <= 300
+    function_timeout = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"][
+        "Timeout"
+    ]
+    # Otherwise SQS re-delivers messages that a running invocation is still processing.
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * function_timeout
+
+
+# --- table ----------------------------------------------------------------------------------
+
+
+def test_table_is_on_demand_recoverable_protected_retained_with_ttl_and_the_sample_index(
+    template: Template,
+) -> None:
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": Match.object_like(
+                {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "DeletionProtectionEnabled": True,
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "SSESpecification": {"SSEEnabled": True},
+                    "TimeToLiveSpecification": {
+                        "AttributeName": table_design.TTL_ATTRIBUTE,
+                        "Enabled": True,
+                    },
+                    "KeySchema": [
+                        {"AttributeName": table_design.PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": table_design.SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": table_design.BY_METRIC_NAME_INDEX,
+                            "KeySchema": [
+                                {
+                                    "AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY,
+                                    "KeyType": "HASH",
+                                },
+                                {
+                                    "AttributeName": table_design.BY_METRIC_NAME_SORT_KEY,
+                                    "KeyType": "RANGE",
+                                },
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    ],
+                }
+            ),
+        },
+    )
+    (table,) = template.find_resources("AWS::DynamoDB::Table").values()
+    attribute_types = {
+        a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]
+    }
+    assert attribute_types == {
+        table_design.PARTITION_KEY: "S",
+        table_design.SORT_KEY: "S",
+        table_design.BY_METRIC_NAME_PARTITION_KEY: "S",
+        table_design.BY_METRIC_NAME_SORT_KEY: "S",
+    }
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+def test_refresh_runs_on_the_configured_schedule_with_an_unscoped_payload(
+    template: Template,
+) -> None:
+    refresh_id = logical_id_of_function(template, contracts.HUB_REFRESH_FUNCTION_NAME)
+    _, rule = _single(template, "AWS::Events::Rule", {"ScheduleExpression": SCHEDULE})
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [refresh_id, "Arn"]}
+    assert target["Input"] == "{}"
+
+
+@pytest.mark.parametrize(
+    ("function_name", "handler"),
+    [
+        (contracts.HUB_INGEST_FUNCTION_NAME, "hub_stack.runtime.ingest.handler"),
+        (contracts.HUB_REFRESH_FUNCTION_NAME, "hub_stack.runtime.refresh.handler"),
+        (contracts.HUB_CONNECTION_FUNCTION_NAME, "enrollment.runtime.connection.handler"),
+    ],
+)
+def test_functions_run_python_3_11_on_x86_64_with_a_retained_log_group(
+    template: Template, function_name: str, handler: str
+) -> None:
+    function_id = logical_id_of_function(template, function_name)
+    properties = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
+    assert properties["Handler"] == handler
+    assert properties["Runtime"] == "python3.11"
+    # The bundled compiled wheels are x86_64 builds.
+    assert properties["Architectures"] == ["x86_64"]
+    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] > 0
+
+
+def test_function_environments_match_the_runtime_contracts(
+    template: Template, per_account_template: Template
+) -> None:
+    def variables(source: Template, name: str) -> dict[str, Any]:
+        function_id = logical_id_of_function(source, name)
+        function = source.find_resources("AWS::Lambda::Function")[function_id]
+        return dict(render(function["Properties"]["Environment"]["Variables"]))
+
+    table_id = next(iter(template.find_resources("AWS::DynamoDB::Table")))
+    bus_id = next(iter(template.find_resources("AWS::Events::EventBus")))
+    forwarder_id = next(
+        iter(
+            template.find_resources(
+                "AWS::IAM::Role",
+                {"Properties": {"RoleName": contracts.HUB_REFRESH_FORWARDER_ROLE_NAME}},
+            )
+        )
+    )
+    assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
+        "TABLE_NAME": f"<Ref {table_id}>",
+        "RETENTION_DAYS": "400",
+        "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
+    }
+    assert (
+        variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
+        == "30"
+    )
+    assert variables(template, contracts.HUB_REFRESH_FUNCTION_NAME) == {
+        "HUB_BUS_NAME": f"<Ref {bus_id}>",
+        "POWERTOOLS_SERVICE_NAME": contracts.HUB_REFRESH_FUNCTION_NAME,
+    }
+    assert variables(template, contracts.HUB_CONNECTION_FUNCTION_NAME) == {
+        "DSDASH_UNIT": "hub",
+        "BUS_NAME": f"<Ref {bus_id}>",
+        "FORWARDER_ROLE_ARN": f"<{forwarder_id}.Arn>",
+        "BUS_POLICY_MODE": "organization",
+        "ORGANIZATION_ID": ORGANIZATION_ID,
+        "SPOKE_REGIONS": ",".join(SPOKE_REGIONS),
+        "POWERTOOLS_SERVICE_NAME": contracts.HUB_CONNECTION_FUNCTION_NAME,
+    }
+
+
+# --- least privilege ------------------------------------------------------------------------
+
+
+def _all_allow_statements(template: Template) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for role in template.find_resources("AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            statements.extend(policy["PolicyDocument"]["Statement"])
+    for resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy"):
+        for policy in template.find_resources(resource_type).values():
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    for policy in template.find_resources("AWS::Events::EventBusPolicy").values():
+        statements.append(policy["Properties"]["Statement"])
+    return [render(s) for s in statements if s["Effect"] == "Allow"]
+
+
+def test_no_allow_statement_grants_wildcard_actions_or_resources(
+    template: Template, per_account_template: Template
+) -> None:
+    for source in (template, per_account_template):
+        statements = _all_allow_statements(source)
+        assert statements
+        for statement in statements:
+            for action in as_list(statement["Action"]):
+                service_action = action.split(":", 1)[-1]
+                assert "*" not in service_action, f"wildcard action {action} in {statement}"
+            if "*" in as_list(statement["Resource"]):
+                # The one action without resource-level permissions.
+                assert as_list(statement["Action"]) == ["events:ListRules"], statement
+
+
+def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: Template) -> None:
+    role_id = role_logical_id_of_function(template, contracts.HUB_INGEST_FUNCTION_NAME)
+    table_id = next(iter(template.find_resources("AWS::DynamoDB::Table")))
+    granted = actions_by_resource(statements_attached_to_role(template, role_id))
+    dynamodb_resources = {
+        r for r, a in granted.items() if any(x.startswith("dynamodb:") for x in a)
+    }
+    assert dynamodb_resources == {f"<{table_id}.Arn>"}
+    table_actions = granted[f"<{table_id}.Arn>"]
+    assert {"dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= table_actions
+    assert not table_actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DeleteTable"}
+
+
+def test_refresh_function_may_only_put_events_on_the_hub_bus(template: Template) -> None:
+    role_id = role_logical_id_of_function(template, contracts.HUB_REFRESH_FUNCTION_NAME)
+    bus_id = next(iter(template.find_resources("AWS::Events::EventBus")))
+    granted = actions_by_resource(statements_attached_to_role(template, role_id))
+    event_grants = {r: a for r, a in granted.items() if any(x.startswith("events:") for x in a)}
+    assert event_grants == {f"<{bus_id}.Arn>": {"events:PutEvents"}}
+
+
+def test_connection_function_manages_only_fanout_rules_and_passes_only_the_forwarder_role(
+    template: Template,
+) -> None:
+    role_id = role_logical_id_of_function(template, contracts.HUB_CONNECTION_FUNCTION_NAME)
+    bus_id = next(iter(template.find_resources("AWS::Events::EventBus")))
+    forwarder_id = next(
+        iter(
+            template.find_resources(
+                "AWS::IAM::Role",
+                {"Properties": {"RoleName": contracts.HUB_REFRESH_FORWARDER_ROLE_NAME}},
+            )
+        )
+    )
+    statements = statements_attached_to_role(template, role_id)
+    granted = actions_by_resource(statements)
+    arn_prefix = f"arn:${{AWS::Partition}}:events:{HUB_REGION}:{HUB_ACCOUNT}"
+    fanout_rules = f"{arn_prefix}:rule/{contracts.HUB_BUS_NAME}/dsdash-refresh-fanout-*"
+    assert granted[fanout_rules] == {
+        "events:PutRule",
+        "events:DeleteRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:ListTargetsByRule",
+        "events:DescribeRule",
+    }
+    assert granted[f"<{bus_id}.Arn>"] == {
+        "events:PutPermission",
+        "events:RemovePermission",
+        "events:DescribeEventBus",
+    }
+    ssm_prefix = f"arn:${{AWS::Partition}}:ssm:{HUB_REGION}:{HUB_ACCOUNT}:parameter"
+    assert granted[f"{ssm_prefix}/monitored_projects/*"] == {"ssm:GetParametersByPath"}
+    (pass_role,) = [s for s in statements if "iam:PassRole" in as_list(s["Action"])]
+    assert pass_role["Resource"] == f"<{forwarder_id}.Arn>"
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "events.amazonaws.com"}
+    }
+
+
+def test_refresh_forwarder_role_is_for_eventbridge_of_this_account_and_spoke_buses_only(
+    template: Template,
+) -> None:
+    role_id, role = _single(
+        template, "AWS::IAM::Role", {"RoleName": contracts.HUB_REFRESH_FORWARDER_ROLE_NAME}
+    )
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": HUB_ACCOUNT}}
+    granted = actions_by_resource(statements_attached_to_role(template, role_id))
+    assert granted == {
+        f"arn:${{AWS::Partition}}:events:{region}:*:event-bus/{contracts.SPOKE_BUS_NAME}": {
+            "events:PutEvents"
+        }
+        for region in SPOKE_REGIONS
+    }
+
+
+def test_enrollment_role_trusts_only_the_management_accounts_enrollment_function_role(
+    template: Template,
+) -> None:
+    _, role = _single(template, "AWS::IAM::Role", {"RoleName": contracts.HUB_ENROLLMENT_ROLE_NAME})
+    (trust,) = render(role["Properties"]["AssumeRolePolicyDocument"]["Statement"])
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {"AWS": f"arn:${{AWS::Partition}}:iam::{MANAGEMENT_ACCOUNT}:root"}
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": f"arn:${{AWS::Partition}}:iam::{MANAGEMENT_ACCOUNT}:role/"
+            f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
+        }
+    }
+
+
+def test_enrollment_role_may_only_touch_parameters_connection_and_spoke_registry(
+    template: Template,
+) -> None:
+    role_id, _ = _single(
+        template, "AWS::IAM::Role", {"RoleName": contracts.HUB_ENROLLMENT_ROLE_NAME}
+    )
+    table_id = next(iter(template.find_resources("AWS::DynamoDB::Table")))
+    connection_id = logical_id_of_function(template, contracts.HUB_CONNECTION_FUNCTION_NAME)
+    statements = statements_attached_to_role(template, role_id)
+    granted = actions_by_resource(statements)
+    ssm_prefix = f"arn:${{AWS::Partition}}:ssm:{HUB_REGION}:{HUB_ACCOUNT}:parameter"
+    assert set(granted) == {
+        f"{ssm_prefix}/monitored_projects",
+        f"{ssm_prefix}/monitored_projects/*",
+        f"<{connection_id}.Arn>",
+        f"<{table_id}.Arn>",
+    }
+    assert granted[f"{ssm_prefix}/monitored_projects/*"] <= {
+        "ssm:PutParameter",
+        "ssm:DeleteParameter",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:GetParametersByPath",
+    }
+    assert granted[f"<{connection_id}.Arn>"] == {"lambda:InvokeFunction"}
+    assert granted[f"<{table_id}.Arn>"] == {
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    }
+    (table_statement,) = [s for s in statements if s["Resource"] == f"<{table_id}.Arn>"]
+    assert table_statement["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "dynamodb:LeadingKeys": [table_design.SPOKE_REGISTRY_PARTITION]
+        }
+    }
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+def test_outputs_for_the_cli_and_enrollment_exist_without_exports(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    expected = {
+        "TableName",
+        "HubBusArn",
+        "HubBusName",
+        "IngestQueueUrl",
+        "DeadLetterQueueUrl",
+        "RefreshFunctionName",
+        "ConnectionFunctionName",
+        "EnrollmentRoleArn",
+    }
+    assert expected <= set(outputs)
+    assert all("Export" not in outputs[name] for name in expected)
+    table_id = next(iter(template.find_resources("AWS::DynamoDB::Table")))
+    assert outputs["TableName"]["Value"] == {"Ref": table_id}
+
+
+def test_synth_writes_no_bootstrap_version_parameter(template: Template) -> None:
+    # The sandbox deploys this template into moto, which has no CDK bootstrap SSM parameter.
+    assert "BootstrapVersion" not in template.to_json().get("Parameters", {})
+    assert "CheckBootstrapVersion" not in template.to_json().get("Rules", {})
+
+
+def test_permissions_name_only_hub_resources_besides_the_spoke_buses(template: Template) -> None:
+    # Every account or region written into a granted ARN is the hub's, except the spoke buses
+    # the refresh forwarder writes to: any account, but only in the configured regions.
+    allowed_accounts = {HUB_ACCOUNT, "*", ""}
+    for statement in _all_allow_statements(template):
+        for resource in as_list(statement["Resource"]):
+            if isinstance(resource, str) and resource.startswith("arn:"):
+                parts = resource.replace("${AWS::Partition}", "aws").split(":")
+                assert parts[3] in {HUB_REGION, *SPOKE_REGIONS, ""}, resource
+                assert parts[4] in allowed_accounts, resource
+                if parts[4] == "*":
+                    assert resource.endswith(f":event-bus/{contracts.SPOKE_BUS_NAME}"), resource
