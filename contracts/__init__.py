@@ -31,6 +31,13 @@ MAX_TARGETS_PER_RULE: Final = 5
 DEFAULT_RULES_PER_BUS_QUOTA: Final = 300
 BUS_POLICY_MAX_CHARS: Final = 10_240
 
+# Names the connection actions give to what they manage, and the stacks grant IAM on. Defined once:
+# if the IAM prefix and the runtime's names drift, AWS answers AccessDenied and moto would not.
+REFRESH_FANOUT_RULE_PREFIX: Final = "dsdash-refresh-fanout-"
+FORWARD_METRICS_RULE_PREFIX: Final = "dsdash-forward-metrics-to-"
+ORGANIZATION_STATEMENT_ID: Final = "dsdash-organization"
+ACCOUNT_STATEMENT_ID_PREFIX: Final = "dsdash-account-"
+
 # SSM parameter layout.
 MONITORS_PREFIX: Final = "/monitors/"
 MONITORED_PROJECTS_PREFIX: Final = "/monitored_projects/"
@@ -67,7 +74,9 @@ def load_schema(name: str) -> dict[str, Any]:
     try:
         file_name = SCHEMA_FILES[name]
     except KeyError:
-        raise KeyError(f"unknown schema {name!r}; known: {', '.join(sorted(SCHEMA_FILES))}") from None
+        raise KeyError(
+            f"unknown schema {name!r}; known: {', '.join(sorted(SCHEMA_FILES))}"
+        ) from None
     text = resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -44,8 +44,8 @@ from hub_stack import table_design
 
 # The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
 # below allows rule management for these names only.
-REFRESH_FANOUT_RULE_PREFIX: Final = "dsdash-refresh-fanout-"
-ORGANIZATION_STATEMENT_ID: Final = "dsdash-organization"
+REFRESH_FANOUT_RULE_PREFIX: Final = contracts.REFRESH_FANOUT_RULE_PREFIX
+ORGANIZATION_STATEMENT_ID: Final = contracts.ORGANIZATION_STATEMENT_ID
 
 # Ingest: up to 100 messages per invocation, gathered for at most 5 s, so a refresh of N spokes
 # costs a few invocations rather than one per event.
@@ -185,6 +185,9 @@ class HubStack(cdk.Stack):
         table = dynamodb.Table(
             self,
             "HubTable",
+            # A fixed name: the management account's enrollment function and the CLI address the
+            # table across accounts, where CloudFormation exports cannot reach.
+            table_name=contracts.HUB_TABLE_NAME,
             partition_key=dynamodb.Attribute(name=table_design.PARTITION_KEY, type=string),
             sort_key=dynamodb.Attribute(name=table_design.SORT_KEY, type=string),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -367,6 +370,9 @@ class HubStack(cdk.Stack):
             code=lambda_code(CONNECTION_FUNCTION_ASSET),
             timeout=cdk.Duration.minutes(5),
             memory_size=256,
+            # The actions read-modify-write the bus policy and the fan-out rules: two enrollments
+            # at once would overwrite each other's edits (last writer wins), so run one at a time.
+            reserved_concurrent_executions=1,
             environment={
                 "DSDASH_UNIT": "hub",
                 "BUS_NAME": self.bus.event_bus_name,
@@ -506,6 +512,7 @@ class HubStack(cdk.Stack):
         timeout: cdk.Duration,
         memory_size: int,
         environment: dict[str, str],
+        reserved_concurrent_executions: int | None = None,
     ) -> lambda_.Function:
         """A Python 3.11 x86_64 function with its own role and a retained log group.
 
@@ -524,6 +531,7 @@ class HubStack(cdk.Stack):
             self,
             construct_id,
             function_name=function_name,
+            reserved_concurrent_executions=reserved_concurrent_executions,
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             handler=handler,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+import contracts
 from contracts import BUS_POLICY_MAX_CHARS
 from enrollment.runtime.connection_errors import EventBridgeQuotaExceeded, EventBusNotFound
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 Statement = dict[str, Any]
 
 STATEMENT_SID_PREFIX = "dsdash-"
-ORGANIZATION_STATEMENT_SID = "dsdash-organization"
-ACCOUNT_STATEMENT_SID_PREFIX = "dsdash-account-"
+ORGANIZATION_STATEMENT_SID = contracts.ORGANIZATION_STATEMENT_ID
+ACCOUNT_STATEMENT_SID_PREFIX = contracts.ACCOUNT_STATEMENT_ID_PREFIX
 PUT_EVENTS_ACTION = "events:PutEvents"
 
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html

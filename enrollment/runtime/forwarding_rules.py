@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import contracts
 from contracts import (
     MAX_TARGETS_PER_RULE,
     METRIC_EVENT_DETAIL_TYPE,
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 Target = dict[str, Any]
 
-FANOUT_RULE_PREFIX = "dsdash-refresh-fanout-"
-FORWARD_RULE_PREFIX = "dsdash-forward-metrics-to-"
+FANOUT_RULE_PREFIX = contracts.REFRESH_FANOUT_RULE_PREFIX
+FORWARD_RULE_PREFIX = contracts.FORWARD_METRICS_RULE_PREFIX
 HUB_BUS_TARGET_ID = "dsdash-hub-bus"
 RULES_QUOTA_DOC = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
 # RemoveTargets accepts up to 100 ids, PutTargets up to 10 targets per call.

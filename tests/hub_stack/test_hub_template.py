@@ -517,3 +517,21 @@ def test_permissions_name_only_hub_resources_besides_the_spoke_buses(template: T
                 assert parts[4] in allowed_accounts, resource
                 if parts[4] == "*":
                     assert resource.endswith(f":event-bus/{contracts.SPOKE_BUS_NAME}"), resource
+
+
+def test_connection_function_runs_one_action_at_a_time(template: Template) -> None:
+    # Its actions read-modify-write the bus policy and fan-out rules; concurrent runs would
+    # overwrite each other's edits.
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": contracts.HUB_CONNECTION_FUNCTION_NAME,
+            "ReservedConcurrentExecutions": 1,
+        },
+    )
+
+
+def test_table_has_the_fixed_name_enrollment_and_the_cli_address(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table", {"TableName": contracts.HUB_TABLE_NAME}
+    )
