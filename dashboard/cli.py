@@ -14,6 +14,7 @@ import typer
 COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.validate_command",
     "dashboard.metrics_command",
+    "dashboard.operator_commands",
 )
 
 app = typer.Typer(
