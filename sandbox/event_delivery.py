@@ -8,6 +8,8 @@ moto gaps this module fills (DESIGN.md §6), by replacing `moto.events.models.Ru
   the receiving bus's policy admits the sender (`sandbox.bus_policy`), as AWS would drop it.
 - moto re-puts a forwarded event as the receiver, rewriting `account`. Here the sender's `account`
   is kept, which is what the hub's ingest authenticates.
+- moto formats events for SQS targets with a default input template that drops `account` (and
+  other envelope fields). AWS delivers the whole event; here the whole event is sent.
 - moto ignores a rule's DISABLED state. Here disabled rules deliver nothing.
 - moto accepts any number of targets per rule. Here `PutTargets` beyond EventBridge's hard limit of
   5 targets per rule fails with LimitExceededException, as in AWS.
@@ -20,6 +22,7 @@ served moto endpoint in the same process alike. Matching stays moto's own
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +34,7 @@ from moto.awslambda.models import lambda_backends
 from moto.core.exceptions import JsonRESTError
 from moto.events.models import EventsBackend, Rule, events_backends
 from moto.organizations.models import organizations_backends
+from moto.sqs.models import sqs_backends
 from moto.utilities.arns import parse_arn
 
 from contracts import MAX_TARGETS_PER_RULE
@@ -103,8 +107,17 @@ class EventDelivery:
             self.log.delivered += 1
         elif arn.service == "events" and arn.resource_type == "event-bus":
             self._deliver_to_bus(rule, target, event)
+        elif arn.service == "sqs":
+            # The whole event, as EventBridge sends it (a constant `Input` replaces it).
+            body = target.get("Input") or json.dumps(_aws_event_time(event))
+            sqs_backends[arn.account][arn.region].send_message(
+                arn.resource_id,
+                body,
+                group_id=target.get("SqsParameters", {}).get("MessageGroupId"),
+            )
+            self.log.delivered += 1
         else:
-            # SQS, CloudWatch Logs and archives: moto's own delivery is faithful enough.
+            # CloudWatch Logs and archives: moto's own delivery is faithful enough.
             single_target_rule = copy.copy(rule)
             single_target_rule.targets = [target]
             _ORIGINAL_SEND_TO_TARGETS(single_target_rule, copy.deepcopy(event))
