@@ -11,7 +11,8 @@ moto gaps filled here:
   bus name, so a rule on a custom bus crashes with "'EventBus' object has no attribute 'split'".
   The patch gives EventBus the `physical_resource_id` (its name) moto reads for `Ref`.
 - moto gap: resource types moto has no model for (`AWS::Events::EventBusPolicy`,
-  `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`, ...) are
+  `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`, the CDK's
+  `Custom::CDKBucketDeployment`, ...) are
   skipped with a warning while the stack still reports CREATE_COMPLETE. Here a registry of gap
   handlers keyed by resource type (`GAP_HANDLERS`, extend with `@gap_handler`) creates each such
   resource through moto's backend from its resolved properties, and deletes it with the stack.
@@ -31,8 +32,10 @@ moto gaps filled here:
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
@@ -272,6 +275,50 @@ class BucketPolicy(GapResource):
         backend = s3_backends[account_id]["aws"]
         if self.properties["Bucket"] in backend.buckets:
             backend.delete_bucket_policy(self.properties["Bucket"])
+
+
+@gap_handler
+class CdkBucketDeployment(GapResource):
+    """moto gap: `Custom::CDKBucketDeployment` is a custom resource whose provider is a CDK-owned
+    Lambda that runs the AWS CLI (from a layer); moto cannot run it, and the sandbox runs only
+    dsdash's own handlers. Here the resource does what that handler does with its properties:
+    unzip each source object (`SourceBucketNames`/`SourceObjectKeys`) into
+    `DestinationBucketName` under `DestinationBucketKeyPrefix`. Like the CDK's default
+    (RetainOnDelete), deleting the resource leaves the copied objects in place."""
+
+    resource_type = "Custom::CDKBucketDeployment"
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        backend = s3_backends[account_id]["aws"]
+        destination = str(properties["DestinationBucketName"])
+        prefix = str(properties.get("DestinationBucketKeyPrefix") or "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        extract = str(properties.get("Extract", "true")).lower() != "false"
+        for bucket, key in zip(
+            properties["SourceBucketNames"], properties["SourceObjectKeys"], strict=True
+        ):
+            source = backend.get_object(str(bucket), str(key))
+            if source is None:
+                raise ResourceCreationError(
+                    generated_name, cls.resource_type, f"source s3://{bucket}/{key} not found"
+                )
+            if not extract:
+                backend.put_object(destination, prefix + str(key).rsplit("/", 1)[-1], source.value)
+                continue
+            with zipfile.ZipFile(io.BytesIO(source.value)) as archive:
+                for member in archive.infolist():
+                    if not member.is_dir():
+                        backend.put_object(
+                            destination, prefix + member.filename, archive.read(member)
+                        )
+        return cls(generated_name, properties, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
 
 
 def _parameter_map(parameters: Any) -> dict[str, str]:

@@ -1,0 +1,151 @@
+"""The account lifecycle events the org stack reacts to, and where they can be caught.
+
+Organizations is a global service: its CloudTrail events ("AWS API Call via CloudTrail" for
+TagResource, UntagResource, MoveAccount, CloseAccount; "AWS Service Event via CloudTrail" for
+CreateAccountResult) reach EventBridge in us-east-1 only, best effort
+(https://docs.aws.amazon.com/organizations/latest/userguide/orgs_security_incident-response.html).
+An EventBridge rule can target a Lambda function in its own region only, so when the org stack's
+home region is not us-east-1 the app adds `OrganizationsEventForwarderStack` in us-east-1: its
+rules forward those events (and Control Tower's CreateManagedAccount, which arrives in Control
+Tower's home region) to the default bus of the home region, a cross-region event bus target with
+a role (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html). The org
+stack's rules on its home region's default bus then match the forwarded events exactly as they
+would have matched the originals. Whatever is lost on the way, the reconciler's schedule repairs.
+
+StackSet StackInstance status events are emitted in the StackSet's own region, the home region,
+so their rule lives in the org stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from config.model import DsdashConfig
+from enrollment.runtime.lifecycle_events import (
+    CLOUDFORMATION_EVENT_SOURCE,
+    CONTROL_TOWER_EVENT_SOURCE,
+    CREATE_MANAGED_ACCOUNT_EVENT_NAME,
+    ORGANIZATIONS_EVENT_NAMES,
+    STACK_INSTANCE_DETAIL_TYPE,
+)
+from org_stack.runtime.organizations_events import (
+    API_CALL_DETAIL_TYPE,
+    ORGANIZATIONS_EVENT_SOURCE,
+    RECONCILE_TRIGGER_EVENT_NAMES,
+    SERVICE_EVENT_DETAIL_TYPE,
+)
+
+ORGANIZATIONS_EVENTS_REGION: Final = "us-east-1"
+CLOUDTRAIL_DETAIL_TYPES: Final = (API_CALL_DETAIL_TYPE, SERVICE_EVENT_DETAIL_TYPE)
+# The Organizations events enrollment records (pending / offboard); a subset of the reconciler's.
+ENROLLMENT_ORGANIZATIONS_EVENT_NAMES: Final = ORGANIZATIONS_EVENT_NAMES
+
+
+def organizations_pattern(event_names: Sequence[str]) -> events.EventPattern:
+    return events.EventPattern(
+        source=[ORGANIZATIONS_EVENT_SOURCE],
+        detail_type=list(CLOUDTRAIL_DETAIL_TYPES),
+        detail={"eventName": list(event_names)},
+    )
+
+
+def reconciler_organizations_pattern() -> events.EventPattern:
+    return organizations_pattern(RECONCILE_TRIGGER_EVENT_NAMES)
+
+
+def enrollment_organizations_pattern() -> events.EventPattern:
+    return organizations_pattern(ENROLLMENT_ORGANIZATIONS_EVENT_NAMES)
+
+
+def control_tower_pattern() -> events.EventPattern:
+    # https://docs.aws.amazon.com/controltower/latest/userguide/lifecycle-events.html
+    return events.EventPattern(
+        source=[CONTROL_TOWER_EVENT_SOURCE],
+        detail_type=[SERVICE_EVENT_DETAIL_TYPE],
+        detail={"eventName": [CREATE_MANAGED_ACCOUNT_EVENT_NAME]},
+    )
+
+
+def stack_instance_pattern(stack_set_arns: Sequence[str]) -> events.EventPattern:
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stackset-stack-instance-status-change.html
+    return events.EventPattern(
+        source=[CLOUDFORMATION_EVENT_SOURCE],
+        detail_type=[STACK_INSTANCE_DETAIL_TYPE],
+        detail={"stack-set-arn": list(stack_set_arns)},
+    )
+
+
+def forwarded_event_patterns() -> dict[str, events.EventPattern]:
+    """What us-east-1 forwards to the home region, by rule id."""
+    return {
+        "ForwardOrganizationsEvents": reconciler_organizations_pattern(),
+        "ForwardControlTowerEvents": control_tower_pattern(),
+    }
+
+
+class OrganizationsEventForwarderStack(cdk.Stack):
+    """us-east-1 rules forwarding lifecycle events to the org stack's home region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DsdashConfig,
+        home_region: str,
+        synthesizer: cdk.IStackSynthesizer | None = None,
+    ) -> None:
+        if home_region == ORGANIZATIONS_EVENTS_REGION:
+            raise ValueError(
+                f"the org stack's home region is {ORGANIZATIONS_EVENTS_REGION}, where its own "
+                "rules receive Organizations events: no forwarder stack is needed"
+            )
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(
+                account=config.organization.management_account_id,
+                region=ORGANIZATIONS_EVENTS_REGION,
+            ),
+            synthesizer=synthesizer,
+            description=(
+                "dsdash: forwards Organizations and Control Tower lifecycle events from "
+                f"{ORGANIZATIONS_EVENTS_REGION} to the org stack in {home_region}"
+            ),
+        )
+        self.home_region = home_region
+        home_bus_arn = self.format_arn(
+            service="events",
+            region=home_region,
+            resource="event-bus",
+            resource_name="default",
+        )
+        self.home_bus = events.EventBus.from_event_bus_arn(
+            self, "HomeRegionDefaultBus", home_bus_arn
+        )
+        self.forwarder_role = iam.Role(
+            self,
+            "ForwarderRole",
+            description=f"EventBridge forwards lifecycle events to the default bus of {home_region}",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+        )
+        self.rules = {
+            rule_id: events.Rule(
+                self,
+                rule_id,
+                description=f"Lifecycle events for the dsdash org stack in {home_region}",
+                event_pattern=pattern,
+                targets=[targets.EventBus(self.home_bus, role=self.forwarder_role)],
+            )
+            for rule_id, pattern in forwarded_event_patterns().items()
+        }

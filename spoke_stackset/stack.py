@@ -1,0 +1,650 @@
+"""The spoke stack: one plain CloudFormation template per project, deployed by a StackSet.
+
+The org stack (`org_stack.stack`) embeds this template in a service-managed StackSet, which
+deploys it into every account and region the reconciler targets (DESIGN.md §2 flows 2-4, §5).
+Service-managed StackSets impose what this module is built around:
+
+- plain CloudFormation: no macros, no transforms, no CDK bootstrap parameters and no CDK assets
+  (the target accounts are not bootstrapped, and the template must be deployable on its own).
+  The stack uses `BootstraplessSynthesizer`, which refuses assets at synth time;
+- Lambda code comes from the org stack's artifact bucket in the instance's own region
+  (`${CodeBucketPrefix}-${AWS::Region}`, readable by every account of the organization), at the
+  keys given by the `ExtractorCodeKey` and `ConnectionCodeKey` parameters;
+- one template per project, because least privilege differs per metric set: the metric selection
+  (`METRICS`) and the event version are baked in at synth time, and the extraction role allows
+  exactly the union of the selected metrics' declared statements (`iam_statements_for`);
+- IAM role names carry the region, because IAM is global and one account holds one instance per
+  region; function names carry the unit ("spoke"), so one account can be both hub and spoke.
+
+Resources: the `dsdash` bus and its statement admitting the hub; the extraction function and the
+rule that runs it on refresh events from the hub (scoped by project, environment and account);
+the spoke's connection function; the role the spoke's forward rules use to put metric events on
+the hub bus; the narrow enrollment role the management account's enrollment function assumes.
+
+`synthesize_spoke_template` synthesizes one project's template in an app of its own, with cdk-nag,
+and returns it as CloudFormation receives it.
+
+This module imports aws_cdk; no Lambda asset ever contains it (see SPOKE_EXTRACTOR_ASSET).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+import contracts
+from cdk_support import nag
+from cdk_support.lambda_asset import (
+    JSONSCHEMA_DISTRIBUTIONS,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    LambdaAssetSpec,
+)
+from config.model import DsdashConfig, ProjectSettings
+from metrics.base import IamStatement
+from metrics.registry import build_metric, iam_statements_for
+from org_stack.runtime.stackset_names import stackset_name
+
+# CloudFormation's limit on an inline template (CreateStackSet/UpdateStackSet TemplateBody);
+# TemplateURL allows 1 MB (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+TEMPLATE_BODY_MAX_BYTES: Final = 51_200
+
+DEFAULT_ENVIRONMENT: Final = "unassigned"
+# The metric event contract's patterns, so a parameter CloudFormation accepts is a value the hub
+# accepts too (contracts/metric_event_v2.schema.json).
+_V2_PROPERTIES: Final = contracts.load_schema("metric-event-v2")["properties"]
+ENVIRONMENT_PATTERN: Final = str(_V2_PROPERTIES["Environment"]["pattern"])
+ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
+REGION_PATTERN: Final = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+HUB_NAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,128}$"
+BUCKET_PREFIX_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,40}$"
+S3_KEY_PATTERN: Final = r"^[A-Za-z0-9!_.*'()/-]{1,1024}\.zip$"
+
+
+class SpokeParameter:
+    """Names of the spoke template's parameters: the StackSet and the reconciler set them."""
+
+    PROJECT_NAME: Final = "ProjectName"
+    ENVIRONMENT: Final = "Environment"
+    HUB_ACCOUNT_ID: Final = "HubAccountId"
+    HUB_REGION: Final = "HubRegion"
+    HUB_NAME: Final = "HubName"
+    CODE_BUCKET_PREFIX: Final = "CodeBucketPrefix"
+    EXTRACTOR_CODE_KEY: Final = "ExtractorCodeKey"
+    CONNECTION_CODE_KEY: Final = "ConnectionCodeKey"
+
+
+SPOKE_PARAMETER_NAMES: Final = (
+    SpokeParameter.PROJECT_NAME,
+    SpokeParameter.ENVIRONMENT,
+    SpokeParameter.HUB_ACCOUNT_ID,
+    SpokeParameter.HUB_REGION,
+    SpokeParameter.HUB_NAME,
+    SpokeParameter.CODE_BUCKET_PREFIX,
+    SpokeParameter.EXTRACTOR_CODE_KEY,
+    SpokeParameter.CONNECTION_CODE_KEY,
+)
+
+# The extraction function imports the metric library (which validates arguments with jsonschema)
+# and the event contracts.
+SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
+    name="spoke-extractor",
+    first_party=("spoke_stackset/runtime", "metrics", "contracts", "runtime_common"),
+    distributions=tuple(
+        sorted({*JSONSCHEMA_DISTRIBUTIONS, "aws-lambda-powertools", "typing_extensions"})
+    ),
+)
+
+LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
+EXTRACTOR_TIMEOUT: Final = cdk.Duration.minutes(5)
+CONNECTION_TIMEOUT: Final = cdk.Duration.minutes(5)
+
+# What the spoke's connection function does on its own bus (EBPut, EBRule, Disconnect).
+CONNECTION_BUS_ACTIONS: Final = (
+    "events:DescribeEventBus",
+    "events:PutPermission",
+    "events:RemovePermission",
+)
+CONNECTION_RULE_ACTIONS: Final = (
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:ListTargetsByRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+# What the management account's enrollment function does through the spoke enrollment role.
+ENROLLMENT_SSM_ACTIONS: Final = ("ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter")
+
+_LAMBDA_RUNTIME_REASON: Final = (
+    "Pinned to Python 3.11: the bundled compiled wheels (rpds-py for jsonschema) come from the "
+    "project's CPython 3.11 venv, and Python 3.11 is the project's supported baseline "
+    "(pyproject requires-python); moving runtimes means rebuilding the venv and assets together."
+)
+_CLOUDFORMATION_PSEUDO = re.compile(r"\$\{AWS::[A-Za-z]+\}")
+
+
+def metric_selection_json(project: ProjectSettings) -> str:
+    """The extraction function's METRICS value: the project's selection as configured."""
+    return json.dumps(
+        [{"name": selection.name, "args": dict(selection.args)} for selection in project.metrics],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def project_metric_statements(project: ProjectSettings) -> tuple[IamStatement, ...]:
+    """The union of the project's metrics' statements, as the metric library computes it."""
+    return iam_statements_for(
+        build_metric(selection.name, selection.args) for selection in project.metrics
+    )
+
+
+def instance_stack_name_pattern(project: str) -> str:
+    """Service-managed StackSets name each instance's stack `StackSet-<StackSet name>-<uuid>`."""
+    return f"StackSet-{stackset_name(project)}-*"
+
+
+class SpokeStack(cdk.Stack):
+    """One project's spoke template. Environment-agnostic: the StackSet picks account and region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DsdashConfig,
+        project: str,
+        synthesizer: cdk.IStackSynthesizer | None = None,
+    ) -> None:
+        settings = config.project(project)
+        super().__init__(
+            scope,
+            construct_id,
+            synthesizer=synthesizer or cdk.BootstraplessSynthesizer(),
+            description=(
+                f"dsdash spoke for project {project}: metric extraction, spoke bus, connection "
+                "and enrollment access (deployed by a service-managed StackSet)"
+            ),
+        )
+        self.config = config
+        self.project = settings
+
+        self.parameters = self._parameters()
+        self.code_bucket = s3.Bucket.from_bucket_name(
+            self,
+            "CodeBucket",
+            cdk.Fn.sub(f"${{{SpokeParameter.CODE_BUCKET_PREFIX}}}-${{AWS::Region}}"),
+        )
+        self.bus = self._event_bus()
+        self.extractor_function = self._extractor_function()
+        self.refresh_rule = self._refresh_rule()
+        self.forwarder_role = self._forwarder_role()
+        self.connection_function = self._connection_function()
+        self.enrollment_role = self._enrollment_role()
+        self._outputs()
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def _parameters(self) -> dict[str, cdk.CfnParameter]:
+        config, project = self.config, self.project.name
+        definitions: dict[str, dict[str, Any]] = {
+            SpokeParameter.PROJECT_NAME: {
+                "default": project,
+                # The template's IAM and metric selection belong to this project only.
+                "allowed_values": [project],
+                "description": "The project this spoke serves (fixed per template)",
+            },
+            SpokeParameter.ENVIRONMENT: {
+                "default": DEFAULT_ENVIRONMENT,
+                "allowed_pattern": ENVIRONMENT_PATTERN,
+                "description": "The stage, set per stack instance by the reconciler's override",
+            },
+            SpokeParameter.HUB_ACCOUNT_ID: {
+                "default": config.hub.account_id,
+                "allowed_pattern": ACCOUNT_ID_PATTERN,
+                "description": "The hub account, admitted on the spoke bus",
+            },
+            SpokeParameter.HUB_REGION: {
+                "default": config.hub.region,
+                "allowed_pattern": REGION_PATTERN,
+                "description": "The hub's region, where its dsdash-hub bus is",
+            },
+            SpokeParameter.HUB_NAME: {
+                "default": config.hub.name,
+                "allowed_pattern": HUB_NAME_PATTERN,
+                "description": "The hub's name (SSM parameter /monitors/<HubName>)",
+            },
+            SpokeParameter.CODE_BUCKET_PREFIX: {
+                "allowed_pattern": BUCKET_PREFIX_PATTERN,
+                "description": "Artifact bucket name without its '-<region>' suffix",
+            },
+            SpokeParameter.EXTRACTOR_CODE_KEY: {
+                "allowed_pattern": S3_KEY_PATTERN,
+                "description": "S3 key of the extraction function's zip in the artifact bucket",
+            },
+            SpokeParameter.CONNECTION_CODE_KEY: {
+                "allowed_pattern": S3_KEY_PATTERN,
+                "description": "S3 key of the connection function's zip in the artifact bucket",
+            },
+        }
+        return {
+            name: cdk.CfnParameter(self, name, type="String", **properties)
+            for name, properties in definitions.items()
+        }
+
+    def _parameter(self, name: str) -> str:
+        return self.parameters[name].value_as_string
+
+    # --- event bus -------------------------------------------------------------------------
+
+    def _event_bus(self) -> events.EventBus:
+        bus = events.EventBus(self, "SpokeBus", event_bus_name=contracts.SPOKE_BUS_NAME)
+        # The statement is exactly the one the connection function's EBPut writes for this hub
+        # (enrollment.runtime.bus_policy.account_statement: same Sid, principal, action and
+        # resource), so EBPut finds it in place and changes nothing, and the hub's refresh
+        # fan-out can deliver as soon as the hub's own rule exists. L1 on purpose: the L2
+        # `add_to_resource_policy` would prefix the Sid with "cdk-".
+        statement_id = cdk.Fn.sub(
+            f"{contracts.ACCOUNT_STATEMENT_ID_PREFIX}${{{SpokeParameter.HUB_ACCOUNT_ID}}}"
+        )
+        events.CfnEventBusPolicy(
+            self,
+            "SpokeBusHubPolicy",
+            event_bus_name=bus.event_bus_name,
+            statement_id=statement_id,
+            statement={
+                "Sid": statement_id,
+                "Effect": "Allow",
+                "Principal": {
+                    "AWS": cdk.Fn.sub(
+                        f"arn:${{AWS::Partition}}:iam::${{{SpokeParameter.HUB_ACCOUNT_ID}}}:root"
+                    )
+                },
+                "Action": "events:PutEvents",
+                "Resource": bus.event_bus_arn,
+            },
+        )
+        return bus
+
+    # --- extraction ------------------------------------------------------------------------
+
+    def _extractor_function(self) -> lambda_.Function:
+        function = self._python_function(
+            "ExtractorFunction",
+            function_name=contracts.SPOKE_EXTRACTOR_FUNCTION_NAME,
+            handler="spoke_stackset.runtime.extractor.handler",
+            code_key=self._parameter(SpokeParameter.EXTRACTOR_CODE_KEY),
+            timeout=EXTRACTOR_TIMEOUT,
+            memory_size=512,
+            environment={
+                "PROJECT_NAME": self._parameter(SpokeParameter.PROJECT_NAME),
+                "ENVIRONMENT": self._parameter(SpokeParameter.ENVIRONMENT),
+                "METRICS": metric_selection_json(self.project),
+                "SPOKE_BUS_NAME": self.bus.event_bus_name,
+                "EVENT_VERSION": str(self.config.event_version),
+            },
+        )
+        statements = project_metric_statements(self.project)
+        for statement in statements:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=list(statement.actions),
+                    resources=[_cloudformation_resource(r) for r in statement.resources],
+                )
+            )
+        self.bus.grant_put_events_to(function)
+        for statement in statements:
+            if "*" in statement.resources:
+                metric_names = ", ".join(
+                    selection.name
+                    for selection in self.project.metrics
+                    if any(
+                        set(s.actions) & set(statement.actions) and "*" in s.resources
+                        for s in build_metric(selection.name, selection.args).resolved_permissions()
+                    )
+                )
+                nag.acknowledge(
+                    function.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
+                    "AwsSolutions-IAM5[Resource::*]",
+                    f"{', '.join(statement.actions)} support no resource-level permission "
+                    "(Service Authorization Reference, Amazon SageMaker) and are read-only "
+                    f"listings; the metrics that declare them ({metric_names}) need them, and "
+                    "the statement is derived from those metrics' declared permissions.",
+                )
+        return function
+
+    def _refresh_rule(self) -> events.Rule:
+        # Absent scope fields mean "everyone"; present ones must name this spoke
+        # (contracts/refresh_event.schema.json). EventBridge enforces the scope, so a spoke
+        # never runs an extraction it was not asked for.
+        def this_spoke_or_unscoped(value: str) -> list[Any]:
+            return [{"exists": False}, value]
+
+        return events.Rule(
+            self,
+            "RefreshEventsToExtractor",
+            event_bus=self.bus,
+            description="Refresh events from the hub, scoped to this project/environment/account",
+            event_pattern=events.EventPattern(
+                source=[contracts.REFRESH_EVENT_SOURCE],
+                detail_type=[contracts.REFRESH_EVENT_DETAIL_TYPE],
+                detail={
+                    "ProjectName": this_spoke_or_unscoped(
+                        self._parameter(SpokeParameter.PROJECT_NAME)
+                    ),
+                    "Environment": this_spoke_or_unscoped(
+                        self._parameter(SpokeParameter.ENVIRONMENT)
+                    ),
+                    "AccountId": this_spoke_or_unscoped(self.account),
+                },
+            ),
+            targets=[targets.LambdaFunction(self.extractor_function, retry_attempts=2)],
+        )
+
+    # --- connection ------------------------------------------------------------------------
+
+    def _forwarder_role(self) -> iam.Role:
+        """The role the spoke's forward rules carry to put metric events on the hub bus."""
+        role = iam.Role(
+            self,
+            "MetricForwarderRole",
+            role_name=cdk.Fn.sub(contracts.spoke_metric_forwarder_role_name("${AWS::Region}")),
+            description="EventBridge forwards metric events from the spoke bus to the hub bus",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+        )
+        hub_bus = cdk.Fn.sub(
+            contracts.hub_bus_arn(
+                "${AWS::Partition}",
+                f"${{{SpokeParameter.HUB_REGION}}}",
+                f"${{{SpokeParameter.HUB_ACCOUNT_ID}}}",
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[hub_bus]))
+        return role
+
+    def _connection_function(self) -> lambda_.Function:
+        function = self._python_function(
+            "ConnectionFunction",
+            function_name=contracts.SPOKE_CONNECTION_FUNCTION_NAME,
+            handler="enrollment.runtime.connection.handler",
+            code_key=self._parameter(SpokeParameter.CONNECTION_CODE_KEY),
+            timeout=CONNECTION_TIMEOUT,
+            memory_size=256,
+            environment={
+                "DSDASH_UNIT": "spoke",
+                "BUS_NAME": self.bus.event_bus_name,
+                "FORWARDER_ROLE_ARN": self.forwarder_role.role_arn,
+                "HUB_REGION": self._parameter(SpokeParameter.HUB_REGION),
+            },
+        )
+        monitors = contracts.MONITORS_PREFIX.strip("/")
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # GetParametersByPath authorizes against the path and, recursively, below it.
+                actions=["ssm:GetParametersByPath"],
+                resources=[
+                    self._ssm_parameter_arn(monitors),
+                    self._ssm_parameter_arn(f"{monitors}/*"),
+                ],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(CONNECTION_BUS_ACTIONS), resources=[self.bus.event_bus_arn]
+            )
+        )
+        forward_rules = self.format_arn(
+            service="events",
+            resource="rule",
+            resource_name=f"{contracts.SPOKE_BUS_NAME}/{contracts.FORWARD_METRICS_RULE_PREFIX}*",
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(CONNECTION_RULE_ACTIONS), resources=[forward_rules])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["events:ListRules"], resources=["*"])
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.forwarder_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+            )
+        )
+        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+        nag.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{_nag_arn('ssm', 'parameter', monitors + '/*')}]",
+            "The connection function reads every hub this spoke reports to from "
+            f"{contracts.MONITORS_PREFIX}<HubName>; the hub names are written at enrollment "
+            "time, so only the path prefix is known when the StackSet is defined.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::"
+            f"{_nag_arn('events', 'rule', contracts.SPOKE_BUS_NAME + '/' + contracts.FORWARD_METRICS_RULE_PREFIX + '*')}]",
+            "One forward rule per hub account is created at enrollment time, named "
+            f"'{contracts.FORWARD_METRICS_RULE_PREFIX}<hub account>'; the wildcard is limited "
+            f"to rules with that prefix on the {contracts.SPOKE_BUS_NAME} bus.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "events:ListRules supports no resource-level permission (Service Authorization "
+            "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
+            "lists the bus's rules to find its own forward rules.",
+        )
+        return function
+
+    # --- enrollment access -------------------------------------------------------------------
+
+    def _enrollment_role(self) -> iam.Role:
+        management_account = self.config.organization.management_account_id
+        enrollment_function_role = (
+            f"arn:{self.partition}:iam::{management_account}:role/"
+            f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
+        )
+        # As in the hub stack: trust the management account narrowed by aws:PrincipalArn, since
+        # IAM rejects a role principal that does not exist yet and a recreated role would
+        # silently drop out of a principal-by-ARN trust
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
+        role = iam.Role(
+            self,
+            "EnrollmentRole",
+            role_name=cdk.Fn.sub(contracts.spoke_enrollment_role_name("${AWS::Region}")),
+            description=cdk.Fn.sub(
+                "Assumed only by the management account's dsdash enrollment function, "
+                f"to connect this spoke to hub ${{{SpokeParameter.HUB_NAME}}}"
+            ),
+            assumed_by=iam.AccountPrincipal(management_account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
+            ),
+        )
+        monitors = contracts.MONITORS_PREFIX.strip("/")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(ENROLLMENT_SSM_ACTIONS),
+                resources=[self._ssm_parameter_arn(f"{monitors}/*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[self.connection_function.function_arn],
+            )
+        )
+        instance_stacks = self.format_arn(
+            service="cloudformation",
+            resource="stack",
+            resource_name=instance_stack_name_pattern(self.project.name),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks"], resources=[instance_stacks]
+            )
+        )
+        policy = role.node.find_child("DefaultPolicy")
+        nag.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{_nag_arn('ssm', 'parameter', monitors + '/*')}]",
+            f"Enrollment writes {contracts.MONITORS_PREFIX}<HubName> (and deletes it when the "
+            "spoke is offboarded, also under a previous hub name); only that path prefix is "
+            "allowed, and only the management account's enrollment function assumes this role.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::"
+            f"{_nag_arn('cloudformation', 'stack', instance_stack_name_pattern(self.project.name))}]",
+            "StackSets name the instance stack StackSet-<StackSet name>-<uuid>, with a uuid only "
+            "known after deployment; the wildcard covers this project's instance stack only, "
+            "for DescribeStacks (read its outputs).",
+        )
+        return role
+
+    # --- shared helpers ----------------------------------------------------------------------
+
+    def _python_function(
+        self,
+        construct_id: str,
+        *,
+        function_name: str,
+        handler: str,
+        code_key: str,
+        timeout: cdk.Duration,
+        memory_size: int,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A Python 3.11 x86_64 function whose code is a zip in the regional artifact bucket,
+        with its own role (no managed policy) writing only its own, retained log group."""
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {function_name}",
+        )
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            construct_id,
+            function_name=function_name,
+            runtime=LAMBDA_RUNTIME,
+            architecture=LAMBDA_ARCHITECTURE,
+            handler=handler,
+            code=lambda_.Code.from_bucket(self.code_bucket, code_key),
+            role=role,
+            timeout=timeout,
+            memory_size=memory_size,
+            log_group=log_group,
+            environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
+        )
+        nag.acknowledge(function, "AwsSolutions-L1", _LAMBDA_RUNTIME_REASON)
+        return function
+
+    def _ssm_parameter_arn(self, name_without_leading_slash: str) -> str:
+        return self.format_arn(
+            service="ssm", resource="parameter", resource_name=name_without_leading_slash
+        )
+
+    # --- outputs -----------------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        """What the enrollment function and operators read from an instance stack."""
+        values = {
+            "ExtractorFunctionName": self.extractor_function.function_name,
+            "ConnectionFunctionName": self.connection_function.function_name,
+            "SpokeBusArn": self.bus.event_bus_arn,
+            "EnrollmentRoleArn": self.enrollment_role.role_arn,
+        }
+        for output_id, value in values.items():
+            cdk.CfnOutput(self, output_id, value=value)
+
+
+def _cloudformation_resource(resource: str) -> str:
+    """A metric's resource, with `${AWS::...}` placeholders resolved by CloudFormation."""
+    return cdk.Fn.sub(resource) if _CLOUDFORMATION_PSEUDO.search(resource) else resource
+
+
+def _nag_arn(service: str, resource: str, resource_name: str) -> str:
+    """An ARN of an environment-agnostic stack as cdk-nag prints it in finding ids."""
+    return (
+        f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}/{resource_name}"
+    )
+
+
+# --- synthesis for a StackSet --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpokeTemplate:
+    """One project's synthesized spoke template, as CloudFormation receives it."""
+
+    project: str
+    template: dict[str, Any]
+    # Minified JSON: what TemplateBody carries and what the size limit applies to.
+    body: str
+    assembly_directory: Path
+    validation_report: dict[str, Any]
+
+    @property
+    def body_bytes(self) -> int:
+        return len(self.body.encode("utf-8"))
+
+    @property
+    def fits_template_body(self) -> bool:
+        return self.body_bytes <= TEMPLATE_BODY_MAX_BYTES
+
+
+def spoke_stack_id(project: str) -> str:
+    return f"DsdashSpoke-{project}"
+
+
+def synthesize_spoke_template(
+    config: DsdashConfig,
+    project: str,
+    *,
+    outdir: Path,
+    builtin_validation: bool | None = None,
+) -> SpokeTemplate:
+    """Synthesize one project's spoke template in an app of its own, with cdk-nag.
+
+    A separate app, because the template is not a stack of the dsdash app: nothing deploys it
+    with `cdk deploy`; the org stack hands it to a StackSet. Path metadata and the CDK analytics
+    resource are left out (overriding what the CDK CLI passes), so the template holds nothing
+    but the spoke's resources. An unacknowledged cdk-nag error fails the synth
+    (`ValidationFailed`); `builtin_validation` is the CDK's own CloudFormation validation
+    (None: the CDK default, which `CDK_VALIDATION=false` turns off).
+    """
+    app = cdk.App(
+        outdir=str(outdir),
+        analytics_reporting=False,
+        builtin_cloud_formation_validation=builtin_validation,
+        post_cli_context={"aws:cdk:enable-path-metadata": False},
+    )
+    nag.add_aws_solutions_checks(app)
+    stack = SpokeStack(app, spoke_stack_id(project), config=config, project=project)
+    assembly = app.synth()
+    template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
+    return SpokeTemplate(
+        project=project,
+        template=template,
+        body=json.dumps(template, separators=(",", ":"), sort_keys=True),
+        assembly_directory=Path(assembly.directory),
+        validation_report=nag.read_validation_report(Path(assembly.directory)),
+    )
