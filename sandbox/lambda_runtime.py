@@ -83,7 +83,10 @@ class InvocationResult:
 @dataclass
 class LambdaRuntime:
     allowed_handler_prefixes: tuple[str, ...] = DSDASH_RUNTIME_PACKAGES
+    # Defaults a function's own environment may override (as the Lambda service sets some).
     extra_environment: dict[str, str] = field(default_factory=dict)
+    # Settings of the sandbox itself that win over the function's environment (log level).
+    overriding_environment: dict[str, str] = field(default_factory=dict)
     history: list[InvocationRecord] = field(default_factory=list)
     _pending: deque[tuple[LambdaFunction, Any]] = field(default_factory=deque)
 
@@ -131,7 +134,6 @@ class LambdaRuntime:
         return ran
 
     def _run(self, function: LambdaFunction, payload: Any) -> InvocationResult:
-        handler = self.resolve_handler(str(function.handler))
         context = SandboxLambdaContext(
             function_name=function.function_name,
             invoked_function_arn=function.function_arn,
@@ -149,8 +151,12 @@ class LambdaRuntime:
             "AWS_DEFAULT_REGION": function.region,
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            **self.overriding_environment,
         }
         with environment(variables), _fresh_default_boto3_session():
+            # Resolved here, so that a handler module imported for the first time configures
+            # itself (its logger, for instance) from the function's environment, as in Lambda.
+            handler = self.resolve_handler(str(function.handler))
             try:
                 return InvocationResult(payload=handler(payload, context))
             except Exception as error:  # A failing handler is a result, as in Lambda.

@@ -12,12 +12,14 @@ moto gaps filled here:
   The patch gives EventBus the `physical_resource_id` (its name) moto reads for `Ref`.
 - moto gap: resource types moto has no model for (`AWS::Events::EventBusPolicy`,
   `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`, the CDK's
-  `Custom::CDKBucketDeployment`, ...) are
+  `Custom::CDKBucketDeployment` and `Custom::Trigger`, ...) are
   skipped with a warning while the stack still reports CREATE_COMPLETE. Here a registry of gap
   handlers keyed by resource type (`GAP_HANDLERS`, extend with `@gap_handler`) creates each such
   resource through moto's backend from its resolved properties, and deletes it with the stack.
   A type that neither moto nor the registry knows fails the stack, naming the type: a silently
   missing resource would make the sandbox lie.
+- moto gap: `Ref` to an `AWS::Lambda::Version` returns a logical id instead of the version ARN;
+  the published version's ARN is its physical id here.
 - moto gap: `AWS::SSM::Parameter` without `Name` crashes (moto passes name None to
   PutParameter). CloudFormation generates a name; here the generated physical name is used.
 - moto gap: `AWS::DynamoDB::Table` ignores `TimeToLiveSpecification` and
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
+from moto.awslambda.models import LambdaVersion, lambda_backends
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
@@ -321,6 +324,34 @@ class CdkBucketDeployment(GapResource):
         return None
 
 
+@gap_handler
+class CdkTrigger(GapResource):
+    """moto gap: `Custom::Trigger` (aws_cdk.triggers) is a custom resource whose provider is a
+    CDK-owned Node.js Lambda; moto cannot run it. What that provider does is invoke the function
+    named by `HandlerArn` with `InvocationType`; here that invocation goes through moto's Lambda
+    backend, so the sandbox's Lambda runtime runs the real handler (queued when `Event`)."""
+
+    resource_type = "Custom::Trigger"
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        handler_arn = str(properties["HandlerArn"])
+        function_arn, _, qualifier = handler_arn.partition(":function:")[2].partition(":")
+        lambda_backends[account_id][region].invoke(
+            function_arn,
+            qualifier or None,
+            "{}",
+            {"x-amz-invocation-type": str(properties.get("InvocationType", "RequestResponse"))},
+            {},
+        )
+        return cls(generated_name, properties, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
+
+
 def _parameter_map(parameters: Any) -> dict[str, str]:
     """StackSet parameters as {key: value}: moto stores both dicts and ParameterKey/Value lists."""
     if isinstance(parameters, Mapping):
@@ -534,6 +565,24 @@ def _event_bus_physical_resource_id(bus: EventBus) -> str:
     return bus.name
 
 
+def _lambda_version_from_cloudformation(
+    cls: type[LambdaVersion],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> LambdaVersion:
+    # moto gap: `Ref` to an AWS::Lambda::Version gives moto's logical id, not the version's ARN
+    # (what CloudFormation returns, and what the CDK's triggers pass as HandlerArn). Here the
+    # published version's ARN becomes the resource's physical id, which moto reads for `Ref`.
+    function_name = cloudformation_json["Properties"]["FunctionName"]
+    published = lambda_backends[account_id][region_name].publish_version(function_name)
+    version = LambdaVersion({"Version": published.version})  # type: ignore[union-attr]
+    version.physical_resource_id = published.function_arn  # type: ignore[union-attr,attr-defined]
+    return version
+
+
 def install() -> None:
     """Patch moto in-process (idempotent). The patches apply to every account and region."""
     if _ORIGINALS:
@@ -546,6 +595,7 @@ def install() -> None:
         update=cloudformation_models.Stack.update,
         # The raw classmethod descriptor, so that uninstall() restores exactly what was there.
         ssm_parameter_create=Parameter.__dict__["create_from_cloudformation_json"],
+        lambda_version_create=LambdaVersion.__dict__["create_from_cloudformation_json"],
     )
     parsing.resource_class_from_type = _resource_class_from_type
     parsing.resource_name_property_from_type = _resource_name_property_from_type
@@ -554,6 +604,7 @@ def install() -> None:
     cloudformation_models.Stack.update = _update  # type: ignore[method-assign,assignment]
     Parameter.create_from_cloudformation_json = classmethod(_ssm_parameter_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
     EventBus.physical_resource_id = property(_event_bus_physical_resource_id)  # type: ignore[attr-defined]
+    LambdaVersion.create_from_cloudformation_json = classmethod(_lambda_version_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
 
 
 def uninstall() -> None:
@@ -566,6 +617,7 @@ def uninstall() -> None:
     cloudformation_models.Stack.update = _ORIGINALS["update"]  # type: ignore[method-assign]
     Parameter.create_from_cloudformation_json = _ORIGINALS["ssm_parameter_create"]  # type: ignore[method-assign]
     del EventBus.physical_resource_id  # type: ignore[attr-defined]
+    LambdaVersion.create_from_cloudformation_json = _ORIGINALS["lambda_version_create"]  # type: ignore[method-assign]
     _ORIGINALS.clear()
 
 

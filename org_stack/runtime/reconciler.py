@@ -18,7 +18,8 @@ Two OU tags decide, with keys from the config (default `dsdash:project`, `dsdash
 3. An OU resolving to neither key targets nothing. Every other outcome must be a known project and
    one of that project's environments; otherwise it is a conflict, reported and never guessed:
    - `environment_without_project`: an environment but no project, own or inherited;
-   - `project_without_environment`: a project but no environment, own or inherited;
+   - `project_without_environment`: an account under a project but no environment, own or
+     inherited (a project OU holding only environment OUs is the normal layout, not a conflict);
    - `unknown_project`: the project is not in the config;
    - `unknown_environment`: the environment is not one of the project's environments.
 4. Accounts listed in the config under `projects.<p>.accounts.<env>` also belong to (p, env).
@@ -454,7 +455,15 @@ def compute_desired_state(tree: OrganizationTree, settings: ReconcilerSettings) 
                 )
             else:
                 live_accounts.append(account_id)
-        if conflict is not None:
+        if (
+            conflict is not None
+            and conflict[0] == "project_without_environment"
+            and not (live_accounts)
+        ):
+            # The recommended layout: a project OU whose only children are environment OUs.
+            # Without accounts of its own, nothing lacks an environment.
+            pass
+        elif conflict is not None:
             kind, reason, source = conflict
             record_conflict(
                 kind,

@@ -361,3 +361,26 @@ def test_operation_still_running_after_the_wait_budget_means_retry_later(org: Or
     assert [r["project"] for r in report.retry_later] == ["fraud"]
     assert org.recorder.writes() == []
     assert org.environments("fraud") == {}
+
+
+def test_a_project_ou_holding_only_environment_ous_is_the_normal_layout(org: Org) -> None:
+    project_ou = org.ou("Fraud", project="fraud")
+    dev = org.ou("Dev", parent=project_ou, environment="dev")
+    account = org.account(dev)
+
+    report = run(org)
+
+    assert report.conflicts == []
+    assert org.environments("fraud") == {account: "dev"}
+
+
+def test_an_account_directly_in_a_project_ou_without_environment_is_a_conflict(org: Org) -> None:
+    project_ou = org.ou("Fraud", project="fraud")
+    org.ou("Dev", parent=project_ou, environment="dev")
+    stray = org.account(project_ou)
+
+    report = run(org)
+
+    [conflict] = report.conflicts
+    assert conflict.kind == "project_without_environment"
+    assert conflict.account_ids == (stray,)

@@ -1,0 +1,75 @@
+"""`dsdash demo --serve`: the sandbox organization on a loopback endpoint.
+
+moto's server runs in this process on 127.0.0.1 and serves the same backends as the in-process
+sandbox, with every gap fill in place (they patch moto's backends, not its clients), so
+`dsdash status/refresh/query/dashboard --endpoint-url ...` and the AWS CLI see the demo's
+organization. Credentials decide the account: moto maps keys issued by STS to their account, so
+the command writes an AWS config file with one profile per account.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+from rich.console import Console
+from rich.text import Text
+
+from sandbox.demo import Demo, DemoOptions, Progress, run_demo_in
+from sandbox.world import SandboxWorld
+
+LOOPBACK = "127.0.0.1"
+
+
+def write_profiles(demo: Demo, path: Path, endpoint: str) -> None:
+    """One profile per account of the sandbox, usable with AWS_CONFIG_FILE=path."""
+    accounts = {
+        "dsdash-hub": demo.hub_account,
+        "dsdash-management": demo.layout.management_account_id,
+        **{f"dsdash-spoke-{spoke.name}": spoke.account_id for spoke in demo.layout.spokes},
+    }
+    lines = []
+    for profile, account_id in accounts.items():
+        credentials = demo.world.credentials(account_id)
+        lines += [
+            f"[profile {profile}]",
+            f"# account {account_id}",
+            f"aws_access_key_id = {credentials.access_key_id}",
+            f"aws_secret_access_key = {credentials.secret_access_key}",
+            f"aws_session_token = {credentials.session_token}",
+            f"region = {demo.config.hub.region}",
+            f"endpoint_url = {endpoint}",
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def serve_until_interrupted(options: DemoOptions, progress: Progress, console: Console) -> None:
+    from dashboard.demo_command import print_summary
+
+    with SandboxWorld(seed=options.seed) as world:
+        demo, result = run_demo_in(world, options, progress)
+        print_summary(result, console)
+        server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            profiles = (options.out_dir / "aws-config").resolve()
+            write_profiles(demo, profiles, endpoint)
+            console.print(
+                Text(
+                    f"Sandbox serving on {endpoint}. Try:\n"
+                    f"  AWS_CONFIG_FILE={profiles} dsdash status --profile dsdash-hub "
+                    f"--endpoint-url {endpoint}\n"
+                    f"  AWS_CONFIG_FILE={profiles} aws --profile dsdash-hub dynamodb "
+                    f"list-tables\n"
+                    "Press Ctrl-C to stop."
+                )
+            )
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            console.print("Stopping the sandbox.")
+        finally:
+            server.stop()
