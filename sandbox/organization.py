@@ -1,10 +1,14 @@
 """The sandbox's organization, built in moto from `config/projects.yaml`.
 
-For each project an OU tagged with the project key, and under it one OU per environment tagged
-with the environment key, exactly as an org admin would tag them. One environment OU gets an
-untagged child OU (`team-a`): its accounts inherit project and environment from the nearest
+For each project a container OU, and under it one OU per environment tagged with both keys
+(`dsdash:project`, `dsdash:environment`), as an org admin would tag them. One environment OU gets
+an untagged child OU (`team-a`): its accounts inherit project and environment from the nearest
 tagged ancestor, which is the rule the reconciler implements. Spoke accounts are spread over these
 OUs round-robin, the nested OU included.
+
+Both keys sit on the environment OU (rather than the project key on the container) so that
+untagging one OU takes its accounts out of dsdash cleanly: removing only one key of a pair leaves
+accounts half-assigned, which the reconciler reports as a conflict and never acts on.
 
 moto's Organizations chooses account and OU ids at random (seeded by the world), so the layout
 records them for everything that follows.
@@ -83,11 +87,14 @@ def build_organization(
     environment_key = config.organization.environment_tag_key
     placements: list[tuple[str, str, str]] = []  # (project, environment, ou id)
     for project in sorted(config.projects):
-        project_ou = _create_ou(organizations, root_id, project, {project_key: project})
+        project_ou = _create_ou(organizations, root_id, project, {})
         layout.project_ous[project] = project_ou
         for environment in config.projects[project].environments:
             ou_id = _create_ou(
-                organizations, project_ou, environment, {environment_key: environment}
+                organizations,
+                project_ou,
+                environment,
+                {project_key: project, environment_key: environment},
             )
             layout.environment_ous[(project, environment)] = ou_id
             placements.append((project, environment, ou_id))
