@@ -9,7 +9,8 @@ the command writes an AWS config file with one profile per account.
 
 from __future__ import annotations
 
-import threading
+import logging
+import time
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
@@ -20,6 +21,7 @@ from sandbox.demo import Demo, DemoOptions, Progress, run_demo_in
 from sandbox.world import SandboxWorld
 
 LOOPBACK = "127.0.0.1"
+SETTLE_INTERVAL_SECONDS = 0.5
 
 
 def write_profiles(demo: Demo, path: Path, endpoint: str) -> None:
@@ -51,6 +53,8 @@ def serve_until_interrupted(options: DemoOptions, progress: Progress, console: C
     with SandboxWorld(seed=options.seed) as world:
         demo, result = run_demo_in(world, options, progress)
         print_summary(result, console)
+        # The server's per-request access log would drown the console.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         server.start()
         try:
@@ -68,7 +72,11 @@ def serve_until_interrupted(options: DemoOptions, progress: Progress, console: C
                     "Press Ctrl-C to stop."
                 )
             )
-            threading.Event().wait()
+            # Requests to the endpoint start work (a refresh queues extractions); the sandbox
+            # has no background workers, so this loop is the Lambda service and the SQS pollers.
+            while True:
+                world.settle()
+                time.sleep(SETTLE_INTERVAL_SECONDS)
         except KeyboardInterrupt:
             console.print("Stopping the sandbox.")
         finally:
