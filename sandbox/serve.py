@@ -10,6 +10,7 @@ the command writes an AWS config file with one profile per account.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sandbox.demo import Demo, DemoOptions, Progress, run_demo_in
 from sandbox.world import SandboxWorld
 
 LOOPBACK = "127.0.0.1"
-SETTLE_INTERVAL_SECONDS = 0.5
+SETTLE_INTERVAL_SECONDS = 1.0
 
 
 def write_profiles(demo: Demo, path: Path, endpoint: str) -> None:
@@ -47,6 +48,10 @@ def write_profiles(demo: Demo, path: Path, endpoint: str) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_until_interrupted(options: DemoOptions, progress: Progress, console: Console) -> None:
     from dashboard.demo_command import print_summary
 
@@ -57,6 +62,9 @@ def serve_until_interrupted(options: DemoOptions, progress: Progress, console: C
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         server.start()
+        # `kill` (SIGTERM) stops the sandbox as cleanly as Ctrl-C: the server thread is stopped
+        # and no process is left behind.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             host, port = server.get_host_and_port()
             endpoint = f"http://{host}:{port}"

@@ -1,0 +1,252 @@
+"""`python -m bench --quick`: the report carries every figure, and its ratios come from counts.
+
+These tests never compare a wall time with a limit: the machines are shared and noisy. They check
+that each benchmark measured what it claims (counts consistent with each other and with the
+sizes seeded) and that every ratio printed is the quotient of the counts it names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import (
+    BUS_POLICY_MAX_CHARS,
+    DEFAULT_RULES_PER_BUS_QUOTA,
+    MAX_TARGETS_PER_RULE,
+    PUT_EVENTS_MAX_ENTRIES,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+BATCH_WRITE_MAX_ITEMS = 25  # DynamoDB's BatchWriteItem limit
+SEARCH_PAGE_SIZE = 100  # SageMaker Search and List* maximum page size
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(*arguments: str, json_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bench", *arguments]
+    if json_path is not None:
+        command += ["--json", str(json_path)]
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    return subprocess.run(
+        command,
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    json_path = tmp_path_factory.mktemp("bench") / "figures.json"
+    completed = run_bench("--quick", json_path=json_path)
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout, json.loads(json_path.read_text())
+
+
+def figures_of(quick_run: tuple[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    figures: dict[str, Any] = quick_run[1]["benchmarks"][name]
+    return figures
+
+
+def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str, Any]]) -> None:
+    report, document = quick_run
+    assert document["mode"] == "quick"
+    assert sorted(document["benchmarks"]) == [
+        "dashboard",
+        "extraction",
+        "fanout",
+        "ingest",
+        "publishing",
+    ]
+    for name in document["benchmarks"]:
+        assert f"[{name}] ==" in report
+    for label in (
+        "Search TrainingJob",
+        "Describe* calls",
+        "naive / ours, training jobs",
+        "137 datapoints, v1 PutEvents calls",
+        "BatchWriteItem calls",
+        "registry Query calls per invocation",
+        "60 spokes: fan-out rules",
+        "per-account policy: most spokes",
+        "raw / embedded",
+    ):
+        assert label in report, f"{label!r} missing from the report"
+
+
+def test_extraction_makes_one_pass_per_listing_and_no_describe_calls(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "extraction")
+    jobs = figures["training_jobs_seeded"]
+    assert figures["training_job_records"] == jobs
+    assert figures["training_job_calls"] == math.ceil(jobs / SEARCH_PAGE_SIZE)
+    assert figures["describe_calls"] == 0
+    assert figures["max_fetches_per_listing"] == 1
+    listings = [key.removeprefix("calls_") for key in figures if key.startswith("calls_")]
+    assert len(listings) >= 5
+    for listing in listings:
+        assert figures[f"calls_{listing}"] == figures[f"pages_for_one_pass_{listing}"], listing
+    assert figures["total_calls"] == sum(figures[f"calls_{listing}"] for listing in listings)
+    # The metric values are real: the completed-job count matches the seed.
+    assert figures["completed_jobs_reported"] == figures["completed_jobs_seeded"] > 0
+
+
+def test_extraction_ratio_is_the_naive_call_count_over_ours(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "extraction")
+    jobs = figures["training_job_records"]
+    naive = math.ceil(jobs / SEARCH_PAGE_SIZE) + jobs
+    assert figures["naive_training_job_calls"] == naive
+    assert figures["naive_to_ours_training_jobs"] == pytest.approx(
+        naive / figures["training_job_calls"]
+    )
+    naive_total = figures["total_calls"] - figures["training_job_calls"] + naive
+    assert figures["naive_total_calls"] == naive_total
+    assert figures["naive_to_ours_total"] == pytest.approx(naive_total / figures["total_calls"])
+
+
+def test_publishing_batches_ten_per_call_and_v2_sends_one_event(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "publishing")
+    sizes = sorted(
+        int(key.removeprefix("n").removesuffix("_datapoints"))
+        for key in figures
+        if key.endswith("_datapoints") and key.startswith("n")
+    )
+    assert figures["headline_datapoints"] in sizes
+    for size in sizes:
+        prefix = f"n{size}_"
+        events = figures[f"{prefix}v1_events"]
+        assert events == figures[f"{prefix}v1_sent"] == size
+        assert figures[f"{prefix}v1_put_events_calls"] == math.ceil(events / PUT_EVENTS_MAX_ENTRIES)
+        assert figures[f"{prefix}v1_batching_ratio"] == pytest.approx(
+            figures[f"{prefix}v1_one_call_per_event"] / figures[f"{prefix}v1_put_events_calls"]
+        )
+        assert figures[f"{prefix}v2_sent"] == figures[f"{prefix}v2_events"]
+        assert figures[f"{prefix}v1_to_v2_calls"] == pytest.approx(
+            figures[f"{prefix}v1_put_events_calls"] / figures[f"{prefix}v2_put_events_calls"]
+        )
+        assert figures[f"{prefix}v1_bytes_per_event"] == pytest.approx(
+            figures[f"{prefix}v1_bytes_total"] / events
+        )
+    headline = f"n{figures['headline_datapoints']}_"
+    assert figures[f"{headline}v2_events"] == figures[f"{headline}v2_put_events_calls"] == 1
+
+
+def test_ingest_batches_writes_reads_the_registry_once_and_replays_without_new_items(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "ingest")
+    records, datapoints = figures["batch_records"], figures["batch_datapoints"]
+    assert figures["batch_failures"] == figures["replay_failures"] == 0
+    assert figures["history_items_after_batch"] == datapoints
+    assert figures["latest_items_after_batch"] == datapoints
+    assert figures["batch_write_item_calls"] == figures["batch_write_item_calls_per_event_floor"]
+    assert figures["batch_write_item_calls_cross_event_floor"] == math.ceil(
+        datapoints / BATCH_WRITE_MAX_ITEMS
+    )
+    assert figures["datapoints_per_batch_write_call"] == pytest.approx(
+        datapoints / figures["batch_write_item_calls"]
+    )
+    assert figures["registry_query_calls"] == figures["replay_registry_query_calls"] == 1
+    assert figures["freshness_update_calls"] == records
+    assert figures["latest_moved_forward"] == figures["latest_put_item_calls"] == datapoints
+    assert figures["replay_new_history_items"] == figures["replay_new_latest_items"] == 0
+    assert figures["replay_latest_moved_forward"] == 0
+
+
+def test_latest_values_cost_follows_series_not_history(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "ingest")
+    first, last = (int(days) for days in figures["latest_checkpoints_days"].split(","))
+    assert figures[f"latest_after_{last}d_history_items"] == (
+        last / first * figures[f"latest_after_{first}d_history_items"]
+    )
+    assert (
+        figures[f"latest_after_{first}d_query_calls"]
+        == (figures[f"latest_after_{last}d_query_calls"])
+    )
+    assert (
+        figures[f"latest_after_{first}d_items_read"]
+        == (figures[f"latest_after_{last}d_items_read"])
+    )
+    assert figures[f"latest_after_{last}d_history_items"] == (
+        figures[f"latest_after_{last}d_series"] * last * 24
+    )
+
+
+def test_fanout_projection_matches_moto_and_names_where_each_design_stops(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "fanout")
+    for spokes in (60, 300, 1500):
+        assert figures[f"s{spokes}_fanout_rules"] == math.ceil(spokes / MAX_TARGETS_PER_RULE)
+        assert figures[f"s{spokes}_max_targets_per_rule"] <= MAX_TARGETS_PER_RULE
+        assert figures[f"s{spokes}_rules_headroom"] == (
+            DEFAULT_RULES_PER_BUS_QUOTA
+            - figures["other_rules_on_hub_bus"]
+            - figures[f"s{spokes}_fanout_rules"]
+        )
+    assert figures["moto_s60_fanout_rules"] == figures["s60_fanout_rules"]
+    assert figures["moto_s60_max_targets_per_rule"] == MAX_TARGETS_PER_RULE
+    assert figures["moto_s60_policy_chars"] == figures["organization_policy_chars"]
+    assert figures["moto_s60_second_run_write_calls"] == 0
+    assert figures["moto_s60_per_account_refused"] is True
+    assert figures["moto_s60_per_account_policy_unchanged"] is True
+    assert (
+        figures["per_account_policy_chars_at_limit"]
+        <= BUS_POLICY_MAX_CHARS
+        < figures["per_account_policy_chars_beyond_limit"]
+    )
+    assert figures["per_account_spoke_limit"] < 60
+    assert figures["fanout_spoke_capacity"] == (
+        (DEFAULT_RULES_PER_BUS_QUOTA - figures["other_rules_on_hub_bus"]) * MAX_TARGETS_PER_RULE
+    )
+
+
+def test_dashboard_ratio_is_raw_points_over_embedded_points(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "dashboard")
+    assert figures["raw_points"] == (
+        figures["spokes"] * figures["metrics"] * figures["history_days"] * 24
+    )
+    assert 0 < figures["embedded_points"] < figures["raw_points"]
+    assert figures["raw_to_embedded"] == pytest.approx(
+        figures["raw_points"] / figures["embedded_points"]
+    )
+    assert figures["html_megabytes"] == pytest.approx(figures["html_bytes"] / 1e6)
+    if figures["browser_measured"]:
+        assert figures["browser_charts_drawn"] == figures["embedded_charts"]
+        assert figures["browser_console_errors"] == 0
+
+
+def test_only_runs_the_named_benchmark(tmp_path: Path) -> None:
+    json_path = tmp_path / "only.json"
+    completed = run_bench("--quick", "--only", "publishing", json_path=json_path)
+    assert completed.returncode == 0, completed.stderr
+    assert list(json.loads(json_path.read_text())["benchmarks"]) == ["publishing"]
+    assert "[publishing] ==" in completed.stdout
+    assert "[extraction] ==" not in completed.stdout
+
+
+def test_an_unknown_benchmark_name_is_refused() -> None:
+    completed = run_bench("--only", "extractoin")
+    assert completed.returncode == 2
+    assert "invalid choice: 'extractoin'" in completed.stderr
