@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 import sys
 import time
@@ -33,14 +32,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
+from typing import Annotated, Any, Final, NoReturn
 
+import boto3
 import typer
+from botocore.config import Config
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+import contracts
 from config.errors import ConfigError
 from dashboard.dashboard_data import (
     DEFAULT_HISTORY_DAYS,
@@ -72,9 +74,6 @@ from hub_stack.runtime.store import (
     parse_timestamp,
 )
 from runtime_common.events import PutEventsError
-
-if TYPE_CHECKING:
-    from enrollment.runtime.enrollment import EnrollmentReport, EnrollmentSettings
 
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
@@ -811,51 +810,67 @@ SpokeRegionOption = Annotated[
 ]
 
 
-def _enrollment_settings(connection: HubConnection) -> EnrollmentSettings:
-    """The settings the enrollment Lambda gets from its environment, here from the config."""
-    # Imported here: the enrollment code pulls in the reconciler and Powertools, which no other
-    # command needs, and `dsdash` start-up should stay quick.
-    from enrollment.runtime.enrollment import EnrollmentSettings
-    from org_stack.runtime.reconciler import ReconcilerSettings
+# `dsdash enroll|offboard` ask the management account's enrollment function to act, rather than
+# running its steps with the operator's credentials: the hub and spoke enrollment roles trust only
+# that function's role (never an operator or an admin role), and manual enrollment then takes the
+# same code path, retries and records as automatic enrollment.
+ENROLLMENT_INVOKE_CONFIG: Final = Config(
+    # Enrollment retries a new account's steps with backoff for minutes (Lambda's limit is 15).
+    read_timeout=900,
+    connect_timeout=10,
+    retries={"max_attempts": 1},
+)
+# Errors that mean the request itself was wrong (exit 2) rather than a step failing (exit 1).
+ENROLLMENT_USAGE_ERRORS: Final = frozenset(
+    {"InvalidEnrollmentRequest", "MalformedLifecycleEvent", "AssignmentUnresolved"}
+)
 
-    config = connection.config
-    return EnrollmentSettings(
-        hub_account_id=config.hub.account_id,
-        hub_region=connection.region,
-        hub_name=config.hub.name,
-        spoke_regions=tuple(config.organization.regions),
-        targeting=ReconcilerSettings.from_config(config),
-        hub_table_name=connection.table_name,
+
+def _invoke_enrollment(
+    connection: HubConnection,
+    *,
+    profile: str | None,
+    org_region: str | None,
+    payload: dict[str, Any],
+    action: str,
+) -> dict[str, Any]:
+    region = org_region or connection.config.organization.regions[0]
+    session = boto3.Session(profile_name=profile, region_name=region)
+    client = session.client(
+        "lambda", endpoint_url=connection.endpoint_url, config=ENROLLMENT_INVOKE_CONFIG
     )
-
-
-@contextmanager
-def _reporting_enrollment_errors(action: str, account: str) -> Iterator[None]:
-    from enrollment.runtime import enrollment
-    from enrollment.runtime.enrollment_errors import (
-        EnrollmentError,
-        EnrollmentSettingsError,
-        InvalidEnrollmentRequest,
-    )
-
-    # The enrollment code logs JSON lines for CloudWatch on stdout. At a terminal stdout
-    # carries the report, so its log goes to stderr, and only warnings and errors.
-    handler = enrollment.logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        # Assigned, not setStream(): that flushes the previous stream, which a test runner may
-        # already have closed.
-        handler.stream = sys.stderr
-    enrollment.logger.setLevel(logging.WARNING)
     try:
-        yield
-    except (InvalidEnrollmentRequest, EnrollmentSettingsError) as error:
-        _fail(f"cannot {action} account {account}: {error}", EXIT_USAGE)
-    except EnrollmentError as error:
-        _fail(f"{action} of account {account} failed: {error}")
+        response = client.invoke(
+            FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+            Payload=json.dumps(payload).encode("utf-8"),
+        )
+    except client.exceptions.ResourceNotFoundException:
+        _fail(
+            f"no function {contracts.ORG_ENROLLMENT_FUNCTION_NAME} in {region}: use the "
+            "management account's credentials (--profile) and the org stack's region "
+            "(--org-region; default organization.regions[0])"
+        )
+    document: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
+    if "FunctionError" in response:
+        code = EXIT_USAGE if document.get("errorType") in ENROLLMENT_USAGE_ERRORS else EXIT_FAILURE
+        _fail(
+            f"{action} of account {payload['account_id']} failed: "
+            f"{document.get('errorType')}: {document.get('errorMessage')}",
+            code,
+        )
+    return document
+
+
+OrgRegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--org-region",
+        help="Region of the org stack's enrollment function (default: organization.regions[0]).",
+    ),
+]
 
 
 def enroll(
-    context: typer.Context,
     *,
     account: Annotated[str, typer.Option("--account", help="Account id to enroll.")],
     project: Annotated[str, typer.Option("--project", help="Project it belongs to.")],
@@ -864,31 +879,30 @@ def enroll(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config: ConfigOption = None,
     profile: ProfileOption = None,
-    region: RegionOption = None,
+    org_region: OrgRegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Enroll one account by hand (outside tagged OUs or the organization): the enrollment
-    Lambda's steps, run with your credentials (management account)."""
-    from enrollment.runtime.enrollment import enroll_account
-
-    runtime = _runtime(context)
-    with _hub(config, profile, region, endpoint_url) as connection:
-        settings = _enrollment_settings(connection)
-        with _reporting_enrollment_errors("enrollment", account):
-            report = enroll_account(
-                account,
-                project,
-                environment,
-                spoke_region or settings.spoke_regions,
-                settings,
-                connection.session,
-                runtime.sleep,
-            )
+    """Enroll one account by hand (outside tagged OUs, or outside the organization with the spoke
+    template deployed): asks the enrollment function in the management account (--profile) to run
+    the steps it runs for tagged OUs."""
+    with _hub(config, profile, None, endpoint_url) as connection:
+        report = _invoke_enrollment(
+            connection,
+            profile=profile,
+            org_region=org_region,
+            payload={
+                "dsdash": "enroll",
+                "account_id": account,
+                "project": project,
+                "environment": environment,
+                "regions": list(spoke_region or []),
+            },
+            action="enrollment",
+        )
     _print_report(report, as_json=as_json)
 
 
 def offboard(
-    context: typer.Context,
     *,
     account: Annotated[str, typer.Option("--account", help="Account id to offboard.")],
     reason: Annotated[
@@ -898,38 +912,39 @@ def offboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config: ConfigOption = None,
     profile: ProfileOption = None,
-    region: RegionOption = None,
+    org_region: OrgRegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Disconnect one account (its metric history stays): the enrollment Lambda's steps."""
-    from enrollment.runtime.enrollment import offboard_account
-
-    runtime = _runtime(context)
-    with _hub(config, profile, region, endpoint_url) as connection:
-        settings = _enrollment_settings(connection)
-        with _reporting_enrollment_errors("offboarding", account):
-            report = offboard_account(
-                account,
-                settings,
-                connection.session,
-                reason,
-                regions=spoke_region or None,
-                sleep=runtime.sleep,
-            )
+    """Disconnect one account (its metric history stays), through the enrollment function."""
+    with _hub(config, profile, None, endpoint_url) as connection:
+        report = _invoke_enrollment(
+            connection,
+            profile=profile,
+            org_region=org_region,
+            payload={
+                "dsdash": "offboard",
+                "account_id": account,
+                "reason": reason,
+                "regions": list(spoke_region or []),
+            },
+            action="offboarding",
+        )
     _print_report(report, as_json=as_json)
 
 
-def _print_report(report: EnrollmentReport, *, as_json: bool) -> None:
-    document = report.to_dict()
+def _print_report(document: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         _print_json(document)
         return
     console = _console()
-    scope = f" as {report.project}/{report.environment}" if report.project else ""
+    scope = (
+        f" as {document['project']}/{document['environment']}" if document.get("project") else ""
+    )
     console.print(
         Text(
-            f"{report.action} account {report.account_id}{scope} in "
-            f"{', '.join(report.regions)}: {report.state} ({report.reason})"
+            f"{document['action']} account {document['account_id']}{scope} in "
+            f"{', '.join(document.get('regions') or [])}: {document['state']} "
+            f"({document['reason']})"
         )
     )
     details = Table.grid(padding=(0, 2))
@@ -941,18 +956,18 @@ def _print_report(report: EnrollmentReport, *, as_json: bool) -> None:
             "\n".join(
                 f"{step['step']}"
                 + (f" ({step['attempts']} attempts)" if step["attempts"] != 1 else "")
-                for step in document["steps"]
+                for step in document.get("steps") or []
             )
         ),
     )
-    for label, entries in (
-        ("Parameters written", report.parameters_written),
-        ("Parameters deleted", report.parameters_deleted),
-        ("Conflicts", report.conflicts),
-        ("Notes", report.notes),
+    for label, key in (
+        ("Parameters written", "parameters_written"),
+        ("Parameters deleted", "parameters_deleted"),
+        ("Conflicts", "conflicts"),
+        ("Notes", "notes"),
     ):
-        if entries:
-            details.add_row(label, Text("\n".join(entries)))
+        if document.get(key):
+            details.add_row(label, Text("\n".join(document[key])))
     console.print(details)
 
 

@@ -83,6 +83,7 @@ from enrollment.runtime.enrollment_errors import (
 from enrollment.runtime.lifecycle_events import (
     LifecycleEvent,
     ManagedAccountCreated,
+    OperatorRequest,
     StackInstanceStatusChange,
     parse_lifecycle_event,
 )
@@ -856,6 +857,8 @@ def handle_lifecycle_event(
             report = _on_account_placed(
                 lifecycle.account_id, "CreateManagedAccount", settings, management, sleep
             )
+    elif isinstance(lifecycle, OperatorRequest):
+        report = handle_operator_request(lifecycle, settings, session=management, sleep=sleep)
     else:
         report = _on_organizations_change(lifecycle, settings, management, sleep)
     report.trigger = lifecycle.to_dict()
@@ -1110,6 +1113,35 @@ def _on_organizations_change(
         return _on_account_placed(account_id, change.event_name, settings, management, sleep)
     # CloseAccount (parse_lifecycle_event admits nothing else).
     return _offboard_known_spoke(account_id, "account closed", settings, management, sleep)
+
+
+def handle_operator_request(
+    request: OperatorRequest,
+    settings: EnrollmentSettings,
+    *,
+    session: boto3.Session | None = None,
+    sleep: Sleep = time.sleep,
+) -> EnrollmentReport:
+    """`dsdash enroll|offboard`, run by this function with its own role."""
+    if request.action == "enroll":
+        assert request.project is not None and request.environment is not None
+        return enroll_account(
+            request.account_id,
+            request.project,
+            request.environment,
+            request.regions or settings.spoke_regions,
+            settings,
+            session,
+            sleep,
+        )
+    return offboard_account(
+        request.account_id,
+        settings,
+        session,
+        request.reason or "offboarded by an operator (dsdash offboard)",
+        regions=request.regions or None,
+        sleep=sleep,
+    )
 
 
 def handler(

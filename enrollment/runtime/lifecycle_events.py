@@ -124,7 +124,69 @@ class ManagedAccountCreated:
         }
 
 
-LifecycleEvent = StackInstanceStatusChange | ManagedAccountCreated | OrganizationsChange
+OPERATOR_REQUEST_KEY: Final = "dsdash"
+OPERATOR_ACTIONS: Final = ("enroll", "offboard")
+
+
+@dataclass(frozen=True)
+class OperatorRequest:
+    """`dsdash enroll|offboard`: an operator asks the enrollment function to act on one account.
+
+    The console invokes the function rather than running the steps itself, so the narrow hub and
+    spoke roles keep trusting exactly one principal (this function's role), and manual enrollment
+    takes the same code path, with the same retries and records, as automatic enrollment.
+    """
+
+    action: str  # enroll | offboard
+    account_id: str
+    project: str | None = None
+    environment: str | None = None
+    regions: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "Kind": "OperatorRequest",
+            "Action": self.action,
+            "AccountId": self.account_id,
+            "Project": self.project,
+            "Environment": self.environment,
+            "Regions": list(self.regions),
+        }
+
+
+def parse_operator_request(event: Mapping[str, Any]) -> OperatorRequest:
+    action = event.get(OPERATOR_REQUEST_KEY)
+    if action not in OPERATOR_ACTIONS:
+        raise MalformedLifecycleEvent(
+            f"operator request action {action!r} is not one of {', '.join(OPERATOR_ACTIONS)}"
+        )
+    account_id = event.get("account_id")
+    if not isinstance(account_id, str):
+        raise MalformedLifecycleEvent("operator request lacks account_id")
+    regions = event.get("regions") or []
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        raise MalformedLifecycleEvent("operator request regions must be a list of region names")
+    text = {
+        key: value if isinstance(value, str) else None
+        for key in ("project", "environment", "reason")
+        for value in [event.get(key)]
+    }
+    if action == "enroll" and not (text["project"] and text["environment"]):
+        raise MalformedLifecycleEvent("an enroll request names a project and an environment")
+    return OperatorRequest(
+        action=action,
+        account_id=account_id,
+        project=text["project"],
+        environment=text["environment"],
+        regions=tuple(regions),
+        reason=text["reason"],
+    )
+
+
+LifecycleEvent = (
+    StackInstanceStatusChange | ManagedAccountCreated | OrganizationsChange | OperatorRequest
+)
 
 
 def _describe(event: Mapping[str, Any]) -> str:
@@ -215,6 +277,8 @@ def parse_lifecycle_event(event: Any) -> LifecycleEvent:
         raise UnsupportedLifecycleEvent(
             f"the enrollment function expects an EventBridge event object, got {type(event)!r}"
         )
+    if OPERATOR_REQUEST_KEY in event:
+        return parse_operator_request(event)
     source, detail_type = event.get("source"), event.get("detail-type")
     if source == CLOUDFORMATION_EVENT_SOURCE and detail_type == STACK_INSTANCE_DETAIL_TYPE:
         return parse_stack_instance_event(event)

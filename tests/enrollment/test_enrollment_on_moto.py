@@ -384,3 +384,54 @@ def test_move_out_of_every_tagged_ou_offboards_and_close_account_offboards(
     handler(close, None, session=org.management, sleep=org.sleeps.append)
     handler(move, None, session=org.management, sleep=org.sleeps.append)
     assert org.full_state() == after
+
+
+def test_an_operator_request_enrolls_and_offboards_through_the_same_steps(
+    org: SimulatedOrganization,
+) -> None:
+    # `dsdash enroll` invokes the function with this payload: the function's own role does the
+    # work, so the narrow roles never need to trust an operator.
+    spoke = next(iter(org.spokes))
+    report = handler(
+        {"dsdash": "enroll", "account_id": spoke, "project": PROJECT, "environment": "dev"},
+        None,
+        session=org.management,
+        sleep=org.sleeps.append,
+    )
+
+    assert report["state"] == "enrolled"
+    assert report["trigger"]["Kind"] == "OperatorRequest"
+    assert admits(org, spoke)
+    assert forwards_to_hub(org, spoke)
+    assert fanned_out_to(org) == {spoke_bus_arn(spoke)}
+    assert org.registry()[spoke]["State"] == "enrolled"
+
+    report = handler(
+        {"dsdash": "offboard", "account_id": spoke, "reason": "project ended"},
+        None,
+        session=org.management,
+        sleep=org.sleeps.append,
+    )
+
+    assert report["state"] == "offboarded"
+    assert org.registry()[spoke]["State"] == "offboarded"
+    assert "project ended" in org.registry()[spoke]["Reason"]
+    assert fanned_out_to(org) == set()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"dsdash": "delete-everything", "account_id": "123456789012"},
+        {"dsdash": "enroll", "account_id": "123456789012", "project": PROJECT},
+        {"dsdash": "offboard"},
+    ],
+)
+def test_a_malformed_operator_request_is_refused(
+    org: SimulatedOrganization, payload: dict[str, Any]
+) -> None:
+    from enrollment.runtime.enrollment_errors import MalformedLifecycleEvent
+
+    with pytest.raises(MalformedLifecycleEvent):
+        handler(payload, None, session=org.management, sleep=org.sleeps.append)
+    assert org.registry() == {}

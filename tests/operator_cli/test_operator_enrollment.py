@@ -1,88 +1,81 @@
-"""`dsdash enroll|offboard` run the enrollment Lambda's own functions with the operator's session.
+"""`dsdash enroll|offboard` ask the management account's enrollment function to act.
 
-The enrollment steps themselves are tested in tests/enrollment on a simulated organization; these
-tests check what the console hands them (settings from the config, the operator's session) and
-what it makes of their report and errors.
+The function here is a stand-in run by the sandbox's Lambda runtime (see
+operator_enrollment_handlers.py), so these tests check the request the console sends, where it
+sends it, and what it makes of the report and of errors. The real function's handling of these
+requests, on a simulated organization, is tested in tests/enrollment.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
+from collections.abc import Iterator
 
+import boto3
+import operator_enrollment_handlers
 import pytest
 
 import contracts
-from dashboard.hub_connection import HubSession
-from enrollment.runtime import enrollment
-from enrollment.runtime.enrollment import EnrollmentReport
-from enrollment.runtime.enrollment_errors import EnrollmentStepFailed, InvalidEnrollmentRequest
+from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
 
 ACCOUNT = "123456789012"
+ORG_REGION = "eu-west-1"  # organization.regions[0] in config/projects.yaml
+
+
+def _deploy_enrollment_function(handler: str) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("stand_in.py", "# the runtime runs the installed source\n")
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName=contracts.ENROLLMENT_FUNCTION_ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    boto3.client("lambda", region_name=ORG_REGION).create_function(
+        FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+        Runtime="python3.11",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": archive.getvalue()},
+    )
 
 
 @pytest.fixture
-def enrollment_calls(monkeypatch):
-    calls: list[tuple[str, tuple, dict]] = []
-
-    def fake_enroll(*arguments, **keywords):
-        calls.append(("enroll", arguments, keywords))
-        account, project, environment, regions = arguments[:4]
-        return EnrollmentReport(
-            account_id=account,
-            action="enroll",
-            project=project,
-            environment=environment,
-            regions=tuple(regions),
-            state="enrolled",
-            reason="enrolled",
-            steps=[{"step": "EBPut hub", "attempts": 1}, {"step": "EBRule hub", "attempts": 3}],
-            parameters_written=[
-                f"111111111111:/monitored_projects/{project}/{environment}/{account}"
-            ],
-        )
-
-    def fake_offboard(*arguments, **keywords):
-        calls.append(("offboard", arguments, keywords))
-        return EnrollmentReport(
-            account_id=arguments[0],
-            action="offboard",
-            regions=("eu-west-1",),
-            state="offboarded",
-            reason=arguments[3],
-        )
-
-    monkeypatch.setattr(enrollment, "enroll_account", fake_enroll)
-    monkeypatch.setattr(enrollment, "offboard_account", fake_offboard)
-    return calls
+def enrollment_function(empty_hub) -> Iterator[type[operator_enrollment_handlers]]:  # type: ignore[no-untyped-def]
+    operator_enrollment_handlers.REQUESTS.clear()
+    runtime = LambdaRuntime(allowed_handler_prefixes=("operator_enrollment_handlers.",))
+    with patched_lambda_invoke(runtime):
+        yield operator_enrollment_handlers
 
 
-def test_enroll_uses_the_config_and_the_operators_session(empty_hub, enrollment_calls):
+def test_enroll_asks_the_enrollment_function_and_prints_its_report(empty_hub, enrollment_function):
+    _deploy_enrollment_function("operator_enrollment_handlers.report")
+
     result = empty_hub.run(
         "enroll", "--account", ACCOUNT, "--project", "fraud-detection", "--environment", "dev"
     )
 
     assert result.exit_code == 0, result.output
-    ((action, arguments, _),) = enrollment_calls
-    account, project, environment, regions, settings, session, sleep = arguments
-    assert (action, account, project, environment) == ("enroll", ACCOUNT, "fraud-detection", "dev")
-    # From config/projects.yaml.
-    assert regions == ("eu-west-1",)
-    assert (settings.hub_account_id, settings.hub_region, settings.hub_name) == (
-        "111111111111",
-        "eu-west-1",
-        "CentralHub",
-    )
-    assert settings.hub_table_name == contracts.HUB_TABLE_NAME
-    assert set(settings.targeting.projects) == {"fraud-detection", "churn-prediction"}
-    assert isinstance(session, HubSession)
-    assert sleep == empty_hub.time.sleep
+    assert enrollment_function.REQUESTS == [
+        {
+            "dsdash": "enroll",
+            "account_id": ACCOUNT,
+            "project": "fraud-detection",
+            "environment": "dev",
+            "regions": [],
+        }
+    ]
     assert (
         f"enroll account {ACCOUNT} as fraud-detection/dev in eu-west-1: enrolled" in result.stdout
     )
     assert "EBRule hub (3 attempts)" in result.stdout
 
 
-def test_enroll_report_as_json(empty_hub, enrollment_calls):
+def test_enroll_report_as_json(empty_hub, enrollment_function):
+    _deploy_enrollment_function("operator_enrollment_handlers.report")
+
     result = empty_hub.run(
         "enroll",
         "--account",
@@ -91,6 +84,8 @@ def test_enroll_report_as_json(empty_hub, enrollment_calls):
         "fraud-detection",
         "--environment",
         "dev",
+        "--spoke-region",
+        "eu-west-1",
         "--json",
     )
 
@@ -99,26 +94,30 @@ def test_enroll_report_as_json(empty_hub, enrollment_calls):
     assert report["parameters_written"] == [
         f"111111111111:/monitored_projects/fraud-detection/dev/{ACCOUNT}"
     ]
+    assert enrollment_function.REQUESTS[0]["regions"] == ["eu-west-1"]
 
 
-def test_offboard_passes_reason_and_regions(empty_hub, enrollment_calls):
+def test_offboard_passes_reason_and_regions(empty_hub, enrollment_function):
+    _deploy_enrollment_function("operator_enrollment_handlers.report")
+
     result = empty_hub.run(
         "offboard", "--account", ACCOUNT, "--reason", "project ended", "--spoke-region", "eu-west-1"
     )
 
     assert result.exit_code == 0, result.output
-    ((action, arguments, keywords),) = enrollment_calls
-    assert action == "offboard"
-    assert arguments[0] == ACCOUNT and arguments[3] == "project ended"
-    assert keywords["regions"] == ["eu-west-1"]
+    assert enrollment_function.REQUESTS == [
+        {
+            "dsdash": "offboard",
+            "account_id": ACCOUNT,
+            "reason": "project ended",
+            "regions": ["eu-west-1"],
+        }
+    ]
     assert "offboarded (project ended)" in result.stdout
 
 
-def test_a_failed_step_is_one_line_and_exit_1(empty_hub, monkeypatch):
-    def failing(*_arguments, **_keywords):
-        raise EnrollmentStepFailed(ACCOUNT, "EBPut hub", "AccessDeniedException", "denied")
-
-    monkeypatch.setattr(enrollment, "enroll_account", failing)
+def test_a_failed_step_is_one_line_and_exit_1(empty_hub, enrollment_function):
+    _deploy_enrollment_function("operator_enrollment_handlers.failing_step")
 
     result = empty_hub.run(
         "enroll", "--account", ACCOUNT, "--project", "fraud-detection", "--environment", "dev"
@@ -126,16 +125,28 @@ def test_a_failed_step_is_one_line_and_exit_1(empty_hub, monkeypatch):
 
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
+    assert "EnrollmentStepFailed" in result.stderr
     assert "'EBPut hub' failed with AccessDeniedException" in result.stderr
 
 
-def test_an_invalid_request_is_a_usage_error(empty_hub, monkeypatch):
-    def refusing(*_arguments, **_keywords):
-        raise InvalidEnrollmentRequest("not a configured project and environment")
-
-    monkeypatch.setattr(enrollment, "enroll_account", refusing)
+def test_an_invalid_request_is_a_usage_error(empty_hub, enrollment_function):
+    _deploy_enrollment_function("operator_enrollment_handlers.refusing")
 
     result = empty_hub.run("enroll", "--account", ACCOUNT, "--project", "x", "--environment", "y")
 
     assert result.exit_code == 2
-    assert "not a configured project" in result.stderr
+    assert "names a project and an environment" in result.stderr
+
+
+def test_a_missing_enrollment_function_says_which_credentials_and_region_to_use(
+    empty_hub, enrollment_function
+):
+    result = empty_hub.run(
+        "enroll", "--account", ACCOUNT, "--project", "fraud-detection", "--environment", "dev"
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert contracts.ORG_ENROLLMENT_FUNCTION_NAME in result.stderr
+    assert "management account" in result.stderr
+    assert enrollment_function.REQUESTS == []
