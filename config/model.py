@@ -60,9 +60,7 @@ class ProjectSettings:
     environments: tuple[str, ...]
     metrics: tuple[MetricSelection, ...]
     # Accounts not targeted by OU tags, by environment (enrolled explicitly).
-    accounts: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    accounts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accounts", _frozen_mapping(self.accounts))
