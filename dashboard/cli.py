@@ -8,17 +8,10 @@ command list obvious.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 
 import typer
-
-# The runtime modules' Powertools loggers write structured INFO lines for CloudWatch; at a terminal
-# they would bury the command's output. Powertools reads the level when a module creates its
-# logger, so it is set before any command module (and what it imports) loads.
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-# jsii (the CDK, used by `dsdash demo`) prints deprecation notices for the CDK's own internals.
-os.environ.setdefault("JSII_DEPRECATED", "quiet")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.validate_command",
@@ -39,7 +32,21 @@ for module_name in COMMAND_MODULES:
     importlib.import_module(module_name).register(app)
 
 
+def _quiet_runtime_logs() -> None:
+    """The runtime modules' Powertools loggers write structured INFO lines for CloudWatch; at a
+    terminal they would bury the command's output. Powertools reads the level when a module
+    creates its logger: loggers created already are lowered here, later ones by the variable."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("dsdash-"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    # jsii (the CDK, used by `dsdash demo`) prints deprecation notices for the CDK's internals.
+    os.environ.setdefault("JSII_DEPRECATED", "quiet")
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
 def main() -> None:
+    _quiet_runtime_logs()
     app()
 
 

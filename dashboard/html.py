@@ -13,8 +13,9 @@ Where untrusted strings go (project names, reasons, error messages all come from
 
 Size: history is averaged onto one time grid per chart (see `dashboard.downsample`) within a
 whole-page budget of `MAX_TOTAL_CHART_POINTS`, so 1,000 spokes x 15 metrics x 90 days of hourly
-history stay a few megabytes; per-account rows of the latest-values table are built only when a
-row is expanded.
+history stay a few megabytes. The page script keeps the tables light as well: it attaches one
+page of rows at a time (filter and sort see every row) and builds a group's per-account rows only
+when the group is expanded.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def _latest_section() -> str:
 <h2 id="latest-heading">Latest values</h2>
 <p class="hint">One row per project, environment and metric; values of several accounts are summed
 for counts and durations and averaged for percentages and scores. Expand a row for its accounts;
-click a column to sort.</p>
+click a column to sort. Long tables show a page at a time; the filter searches every row.</p>
 <div class="toolbar">
 <label for="latest-filter">Filter</label>
 <input id="latest-filter" type="search" autocomplete="off" spellcheck="false"
@@ -282,6 +283,7 @@ click a column to sort.</p>
 <thead><tr><th scope="col"><span class="visually-hidden">Expand</span></th>{headers}</tr></thead>
 </table>
 </div>
+{_pager("latest", "Pages of latest values")}
 </section>"""
 
 
@@ -302,7 +304,7 @@ are averaged into buckets to keep the page small. Click a legend entry to hide a
 
 
 def _spokes_section() -> str:
-    return """<section aria-labelledby="spokes-heading" id="spokes">
+    return f"""<section aria-labelledby="spokes-heading" id="spokes">
 <h2 id="spokes-heading">Spokes: freshness and enrollment</h2>
 <div class="toolbar">
 <label for="spoke-filter">Filter</label>
@@ -321,7 +323,17 @@ failing spokes</label>
 <tbody id="spoke-rows"></tbody>
 </table>
 </div>
+{_pager("spoke", "Pages of spokes")}
 </section>"""
+
+
+def _pager(id_prefix: str, label: str) -> str:
+    """Previous and next page buttons under a table; the script shows them when it has pages."""
+    return f"""<nav class="pager toolbar" id="{id_prefix}-pager" aria-label="{label}" hidden>
+<button type="button" id="{id_prefix}-previous">Previous page</button>
+<span id="{id_prefix}-page" class="count"></span>
+<button type="button" id="{id_prefix}-next">Next page</button>
+</nav>"""
 
 
 # --- The JSON the page script reads ------------------------------------------------------------

@@ -4,6 +4,7 @@
  * innerHTML: project names, reasons and error messages come from spoke accounts.
  * Charts are drawn one per task so a page with many charts never blocks input for long; when the
  * last one is drawn, #charts gets data-ready="true" (the browser tests wait for it).
+ * The two tables show PAGE_SIZE rows at a time (see createPager); filter and sort see every row.
  */
 (function () {
   "use strict";
@@ -81,6 +82,68 @@
     return true;
   }
 
+  /* ---- Paging: only one page of a long table is in the document at a time. ----
+   *
+   * At 1,000 spokes the latest-values table has 3,000 groups and the spoke table 1,000 rows; with
+   * all of them in the document every layout (each chart drawn causes one) walks them all, and the
+   * charts took seconds to appear. Filtering and sorting work on the whole array in JS; only the
+   * rows of the page shown are built (then kept, so an expanded group stays expanded) and
+   * attached.
+   */
+  var PAGE_SIZE = 200;
+
+  function createPager(options) {
+    var nav = document.getElementById(options.idPrefix + "-pager");
+    var previous = document.getElementById(options.idPrefix + "-previous");
+    var next = document.getElementById(options.idPrefix + "-next");
+    var status = document.getElementById(options.idPrefix + "-page");
+    var countOutput = document.getElementById(options.idPrefix + "-count");
+    var matching = [];
+    var start = 0;
+    var attached = [];
+
+    function render() {
+      attached.forEach(function (node) { options.container.removeChild(node); });
+      var fragment = document.createDocumentFragment();
+      attached = matching.slice(start, start + PAGE_SIZE).map(function (item) {
+        var node = options.nodeFor(item);
+        fragment.appendChild(node);
+        return node;
+      });
+      options.container.appendChild(fragment);
+      var end = start + attached.length;
+      var paged = matching.length > PAGE_SIZE;
+      var count = "Showing " + matching.length + " of " + options.total() + " " + options.noun;
+      if (paged) {
+        count += ": " + (start + 1) + "\u2013" + end + " on this page; the filter searches all";
+      }
+      countOutput.textContent = count;
+      nav.hidden = !paged;
+      status.textContent = "Rows " + (start + 1) + "\u2013" + end + " of " + matching.length;
+      previous.disabled = start === 0;
+      next.disabled = end >= matching.length;
+    }
+
+    function goTo(newStart) {
+      start = Math.max(0, Math.min(newStart, matching.length - 1));
+      start -= start % PAGE_SIZE;
+      render();
+      if (options.scroller) options.scroller.scrollTop = 0;
+    }
+
+    previous.addEventListener("click", function () { goTo(start - PAGE_SIZE); });
+    next.addEventListener("click", function () { goTo(start + PAGE_SIZE); });
+
+    return {
+      // A new filter or order starts again from the first page.
+      show: function (items) {
+        matching = items;
+        start = 0;
+        render();
+      },
+    };
+  }
+
   /* ---- Latest values: one tbody per group, so sorting moves a row with its account rows. ---- */
 
   function setUpLatestTable() {
@@ -89,14 +152,20 @@
     var groups = data.groups;
     var sortKey = null;
     var sortDescending = false;
+    var filterInput = document.getElementById("latest-filter");
 
     groups.forEach(function (group, index) {
+      group.index = index;
       group.haystack = [group.project, group.environment, group.metric, group.dimensions,
                         group.unit].join(" ").toLowerCase();
-      group.body = buildGroupBody(group, index);
     });
 
-    function buildGroupBody(group, index) {
+    function bodyFor(group) {
+      if (!group.body) group.body = buildGroupBody(group);
+      return group.body;
+    }
+
+    function buildGroupBody(group) {
       var body = element("tbody", "group");
       var row = element("tr", "group-row");
       var toggleCell = element("td");
@@ -124,7 +193,7 @@
                               group.accounts.length + (group.accounts.length > 1 ? " (" + group.combined + ")" : "")));
       row.appendChild(timeCell(group.extracted));
       body.appendChild(row);
-      body.dataset.index = String(index);
+      body.dataset.index = String(group.index);
       return body;
     }
 
@@ -168,25 +237,19 @@
       return sortDescending ? -order : order;
     }
 
-    function render() {
-      var fragment = document.createDocumentFragment();
-      var ordered = sortKey ? groups.slice().sort(compare) : groups;
-      ordered.forEach(function (group) { fragment.appendChild(group.body); });
-      table.appendChild(fragment);
-      applyFilter();
-    }
+    var pager = createPager({
+      idPrefix: "latest",
+      container: table,
+      scroller: table.parentNode,
+      noun: "series",
+      nodeFor: bodyFor,
+      total: function () { return groups.length; },
+    });
 
-    var filterInput = document.getElementById("latest-filter");
-    var countOutput = document.getElementById("latest-count");
+    var ordered = groups;
     function applyFilter() {
       var query = filterInput.value;
-      var shown = 0;
-      groups.forEach(function (group) {
-        var visible = matchesAll(group.haystack, query);
-        group.body.hidden = !visible;
-        if (visible) shown += 1;
-      });
-      countOutput.textContent = "Showing " + shown + " of " + groups.length + " series";
+      pager.show(ordered.filter(function (group) { return matchesAll(group.haystack, query); }));
     }
     filterInput.addEventListener("input", debounce(applyFilter, 120));
 
@@ -199,10 +262,11 @@
           other.setAttribute("aria-sort", other === header ?
                              (sortDescending ? "descending" : "ascending") : "none");
         });
-        render();
+        ordered = groups.slice().sort(compare);
+        applyFilter();
       });
     });
-    render();
+    applyFilter();
   }
 
   /* ---- History charts ---- */
@@ -251,8 +315,18 @@
       return Math.max(280, Math.floor(plotElement.clientWidth || 480));
     }
 
+    // Every chart in the grid has the same width: measure it once per drawing pass. Reading
+    // clientWidth forces a layout of the page, and with thousands of table rows doing that per
+    // chart made the charts take seconds to appear.
+    var measuredWidth = null;
+    function sharedChartWidth(plotElement) {
+      if (measuredWidth === null) measuredWidth = chartWidth(plotElement);
+      return measuredWidth;
+    }
+
     function drawAll() {
       drawGeneration += 1;
+      measuredWidth = null;
       var generation = drawGeneration;
       plots.forEach(function (plot) { plot.destroy(); });
       plots = [];
@@ -300,7 +374,7 @@
       var colours = lines.map(function (_, index) { return PALETTE[index % PALETTE.length]; });
       var showLegend = lines.length <= MAX_LEGEND_LINES;
       var options = {
-        width: chartWidth(plotElement),
+        width: sharedChartWidth(plotElement),
         height: 260,
         tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"); },
         legend: { show: showLegend, live: showLegend },
@@ -358,8 +432,18 @@
     var rowsElement = document.getElementById("spoke-rows");
     if (!rowsElement) return;
     var spokes = data.spokes;
-    var fragment = document.createDocumentFragment();
     spokes.forEach(function (spoke) {
+      spoke.haystack = [spoke.account, spoke.project, spoke.environment, spoke.state,
+                        spoke.reason, spoke.stale ? "stale" : "fresh"].join(" ").toLowerCase();
+      spoke.problem = spoke.stale || spoke.state === "failed" || spoke.errors.length > 0;
+    });
+
+    function rowFor(spoke) {
+      if (!spoke.row) spoke.row = buildSpokeRow(spoke);
+      return spoke.row;
+    }
+
+    function buildSpokeRow(spoke) {
       var row = element("tr", spoke.stale ? "stale" : null);
       row.dataset.account = spoke.account;
       row.appendChild(element("td", null, spoke.account));
@@ -394,26 +478,24 @@
         errorsCell.appendChild(list);
       }
       row.appendChild(errorsCell);
-      spoke.row = row;
-      spoke.haystack = [spoke.account, spoke.project, spoke.environment, spoke.state,
-                        spoke.reason, spoke.stale ? "stale" : "fresh"].join(" ").toLowerCase();
-      spoke.problem = spoke.stale || spoke.state === "failed" || spoke.errors.length > 0;
-      fragment.appendChild(row);
-    });
-    rowsElement.appendChild(fragment);
+      return row;
+    }
 
     var filterInput = document.getElementById("spoke-filter");
     var problemsOnly = document.getElementById("spoke-problems-only");
-    var countOutput = document.getElementById("spoke-count");
+    var pager = createPager({
+      idPrefix: "spoke",
+      container: rowsElement,
+      scroller: rowsElement.parentNode.parentNode,
+      noun: "spokes",
+      nodeFor: rowFor,
+      total: function () { return spokes.length; },
+    });
     function applyFilter() {
-      var shown = 0;
-      spokes.forEach(function (spoke) {
-        var visible = matchesAll(spoke.haystack, filterInput.value) &&
-          (!problemsOnly.checked || spoke.problem);
-        spoke.row.hidden = !visible;
-        if (visible) shown += 1;
-      });
-      countOutput.textContent = "Showing " + shown + " of " + spokes.length + " spokes";
+      var query = filterInput.value;
+      pager.show(spokes.filter(function (spoke) {
+        return matchesAll(spoke.haystack, query) && (!problemsOnly.checked || spoke.problem);
+      }));
     }
     filterInput.addEventListener("input", debounce(applyFilter, 120));
     problemsOnly.addEventListener("change", applyFilter);

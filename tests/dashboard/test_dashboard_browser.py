@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
 ]
 REPOSITORY = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPOSITORY / "test-artifacts"
+# Rows of a table the page attaches at a time (PAGE_SIZE in dashboard.js).
+PAGE_SIZE = 200
 # 1,000 spokes x 15 metrics x 90 days: the budget in dashboard/html.py gives about 4 MB. 5 MB
 # stays under the 10 MB attachment limit of common mail services with room for base64's third.
 THOUSAND_SPOKE_PAGE_LIMIT_BYTES = 5_000_000
@@ -293,9 +295,113 @@ def test_thousand_spoke_dashboard_loads(open_dashboard: Any) -> None:
         f"{loaded.load_seconds:.2f} s, charts drawn {charts_seconds:.2f} s later"
     )
 
-    assert page.locator("#latest-count").inner_text() == "Showing 3000 of 3000 series"
+    expect(page.locator("#latest-count")).to_have_text(
+        re.compile(r"^Showing 3000 of 3000 series: 1\u2013200 on this page")
+    )
+    # One page of each table is in the document, not 3,000 groups and 1,000 spokes.
+    assert visible_group_rows(page) == PAGE_SIZE
+    assert page.locator("#spoke-rows tr").count() == PAGE_SIZE
+    # Problem spokes come first, so every stale one is on the first page.
     assert page.locator("#spoke-rows tr.stale").count() == 20
     # 200 project environments are too many lines for one chart: the page opens on one project.
     assert page.input_value("#chart-project") == "project-000"
     assert page.locator("figure.chart[data-drawn='true']").count() == 15
+    assert loaded.console_errors == []
+
+
+def group_keys(page: Any) -> list[str]:
+    """Project, environment and metric of every group row in the document, in order."""
+    return page.eval_on_selector_all(
+        "#latest-table tbody.group tr.group-row",
+        "rows => rows.map(row => [1, 2, 3].map(i => row.cells[i].textContent).join('|'))",
+    )
+
+
+def test_long_tables_show_a_page_at_a_time(open_dashboard: Any) -> None:
+    data = synthetic_dashboard_data(spoke_count=250, history_days=2, generated_at=GENERATED_AT)
+    series = {(v.project, v.environment, v.metric) for v in data.latest_values}
+    assert len(series) > 3 * PAGE_SIZE  # so the table has a middle page and a short last one
+    loaded = open_dashboard(render_dashboard(data))
+    page = loaded.page
+    pager = page.locator("#latest-pager")
+
+    expect(page.locator("#latest-count")).to_have_text(
+        re.compile(rf"^Showing {len(series)} of {len(series)} series: 1\u2013200 on this page")
+    )
+    expect(pager).to_be_visible()
+    expect(page.locator("#latest-previous")).to_be_disabled()
+    pages = [group_keys(page)]
+    while page.locator("#latest-next").is_enabled():
+        page.click("#latest-next")
+        pages.append(group_keys(page))
+    # Every series is on exactly one page, and no page holds more than PAGE_SIZE.
+    assert [len(keys) for keys in pages[:-1]] == [PAGE_SIZE] * (len(pages) - 1)
+    assert 0 < len(pages[-1]) <= PAGE_SIZE
+    shown = [key for keys in pages for key in keys]
+    assert sorted(shown) == sorted("|".join(key) for key in series)
+    last = len(series)
+    expect(page.locator("#latest-page")).to_have_text(
+        f"Rows {last - len(pages[-1]) + 1}\u2013{last} of {last}"
+    )
+    page.click("#latest-previous")
+    assert group_keys(page) == pages[-2]
+
+    # The filter searches every series, not only the page shown.
+    project, environment, metric = max(series)
+    assert "|".join((project, environment, metric)) not in pages[0]
+    page.fill("#latest-filter", f"{project} {environment} {metric}")
+    expect(page.locator("#latest-count")).to_have_text(re.compile(rf"^Showing 1 of {last} "))
+    assert group_keys(page) == ["|".join((project, environment, metric))]
+    expect(pager).to_be_hidden()
+
+    # Sorting orders every series, then shows the first page of that order.
+    page.fill("#latest-filter", "")
+    expect(page.locator("#latest-count")).to_have_text(re.compile(rf"^Showing {last} of {last} "))
+    page.click("th[data-sort-key='project'] button")
+    page.click("th[data-sort-key='project'] button")
+    first_page_projects = [key.split("|")[0] for key in group_keys(page)]
+    projects_descending = sorted((key[0] for key in series), reverse=True)
+    assert first_page_projects == projects_descending[:PAGE_SIZE]
+    expect(page.locator("#latest-previous")).to_be_disabled()
+
+    # An expanded group stays expanded when its page is left and shown again.
+    page.locator("#latest-table button.expand").first.click()
+    expanded = page.locator("#latest-table tbody.group").first.locator("tr.account-row")
+    assert expanded.count() > 0
+    page.click("#latest-next")
+    page.click("#latest-previous")
+    assert page.locator("#latest-table button.expand").first.get_attribute("aria-expanded") == (
+        "true"
+    )
+    assert (
+        page.locator("#latest-table tbody.group")
+        .first.locator("tr.account-row:not([hidden])")
+        .count()
+        == expanded.count()
+    )
+
+    # The spoke list pages the same way, and its filter finds a spoke on a later page.
+    assert page.locator("#spoke-rows tr").count() == PAGE_SIZE
+    expect(page.locator("#spoke-count")).to_have_text(
+        re.compile(rf"^Showing {len(data.spokes)} of {len(data.spokes)} spokes: ")
+    )
+    first_spokes = page.eval_on_selector_all(
+        "#spoke-rows tr", "rows => rows.map(row => row.dataset.account)"
+    )
+    page.click("#spoke-next")
+    later_spokes = page.eval_on_selector_all(
+        "#spoke-rows tr", "rows => rows.map(row => row.dataset.account)"
+    )
+    assert len(later_spokes) == len(data.spokes) - PAGE_SIZE
+    assert sorted(first_spokes + later_spokes) == sorted(s.account_id for s in data.spokes)
+    hidden_account = later_spokes[-1]
+    page.click("#spoke-previous")
+    page.fill("#spoke-filter", hidden_account)
+    expect(page.locator("#spoke-count")).to_have_text(
+        re.compile(rf"^Showing 1 of {len(data.spokes)} spokes$")
+    )
+    assert page.eval_on_selector_all(
+        "#spoke-rows tr", "rows => rows.map(row => row.dataset.account)"
+    ) == [hidden_account]
+    expect(page.locator("#spoke-pager")).to_be_hidden()
     assert loaded.console_errors == []
