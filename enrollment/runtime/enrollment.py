@@ -53,6 +53,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final, Literal, TypeVar
 
@@ -87,7 +88,7 @@ from enrollment.runtime.lifecycle_events import (
     StackInstanceStatusChange,
     parse_lifecycle_event,
 )
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
+from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState, parse_timestamp
 from org_stack.runtime.org_tree import read_organization_tree
 from org_stack.runtime.organizations_events import OrganizationsChange
 from org_stack.runtime.reconciler import (
@@ -114,6 +115,10 @@ logger = Logger(service="dsdash-org-enrollment")
 T = TypeVar("T")
 Sleep = Callable[[float], None]
 ReportAction = Literal["enroll", "offboard", "pending", "ignored"]
+
+# A spoke pending longer than this lost its StackInstance event (or the enrollment it started):
+# the sweep finishes it. StackSets usually deploy a new account's instance within minutes.
+PENDING_GRACE: Final = timedelta(minutes=30)
 
 # Errors a new account or a just-deployed stack gives for a few minutes, and throttling.
 THROTTLING_ERROR_CODES: Final = frozenset(
@@ -1122,26 +1127,111 @@ def handle_operator_request(
     session: boto3.Session | None = None,
     sleep: Sleep = time.sleep,
 ) -> EnrollmentReport:
-    """`dsdash enroll|offboard`, run by this function with its own role."""
+    """`dsdash enroll|offboard`, run by this function with its own role (parse_operator_request
+    guarantees an account, and a project and environment to enroll)."""
+    account_id = request.account_id or ""
     if request.action == "enroll":
-        assert request.project is not None and request.environment is not None
         return enroll_account(
-            request.account_id,
-            request.project,
-            request.environment,
+            account_id,
+            request.project or "",
+            request.environment or "",
             request.regions or settings.spoke_regions,
             settings,
             session,
             sleep,
         )
     return offboard_account(
-        request.account_id,
+        account_id,
         settings,
         session,
         request.reason or "offboarded by an operator (dsdash offboard)",
         regions=request.regions or None,
         sleep=sleep,
     )
+
+
+def sweep_unfinished_enrollments(
+    settings: EnrollmentSettings,
+    *,
+    session: boto3.Session | None = None,
+    sleep: Sleep = time.sleep,
+    now: datetime | None = None,
+) -> list[EnrollmentReport]:
+    """Re-run enrollment for spokes recorded `failed`, or `pending` for longer than
+    PENDING_GRACE, whose stack instances exist: a failed step leaves a state that a re-run
+    repairs, and this schedule is that re-run. Spokes the OU tags no longer want, or whose
+    instances do not exist yet (the reconciler creates them, and their event enrolls them), are
+    left as they are."""
+    management = session_or_default(session)
+    moment = now or datetime.now(UTC)
+    hub = assume_enrollment_role(
+        management,
+        hub_enrollment_role_arn(_partition(management, settings), settings.hub_account_id),
+        region=settings.hub_region,
+        session_suffix="sweep",
+    )
+    unfinished = [
+        spoke
+        for spoke in HubStore(settings.hub_table_name, hub).list_spokes()
+        if spoke.state == SpokeState.FAILED
+        or (
+            spoke.state == SpokeState.PENDING
+            and (
+                spoke.updated_at is None
+                or parse_timestamp(spoke.updated_at) < moment - PENDING_GRACE
+            )
+        )
+    ]
+    if not unfinished:
+        return []
+    desired = _desired_state(management, settings)
+    cloudformation = client(management, "cloudformation")
+    reports = []
+    for spoke in unfinished:
+        wanted = desired.instances.get(spoke.account_id)
+        if wanted is None:
+            reports.append(_ignored(spoke.account_id, "sweep: no OU tag wants the account now"))
+            continue
+        regions = tuple(
+            region
+            for region in settings.spoke_regions
+            if _current_stack_instance(
+                cloudformation,
+                stackset_name(wanted.project),
+                spoke.account_id,
+                region,
+                settings.targeting.call_as,
+            )
+            is not None
+        )
+        if not regions:
+            reports.append(
+                _ignored(spoke.account_id, "sweep: its stack instance does not exist yet")
+            )
+            continue
+        try:
+            reports.append(
+                enroll_account(
+                    spoke.account_id,
+                    wanted.project,
+                    wanted.environment,
+                    regions,
+                    settings,
+                    management,
+                    sleep,
+                )
+            )
+        except EnrollmentStepFailed as failure:
+            # Recorded in the registry by enroll_account; the next sweep tries again.
+            reports.append(
+                EnrollmentReport(
+                    account_id=spoke.account_id,
+                    action="enroll",
+                    state=SpokeState.FAILED,
+                    reason=failure.reason,
+                )
+            )
+    return reports
 
 
 def handler(
@@ -1157,6 +1247,11 @@ def handler(
     lifecycle = parse_lifecycle_event(event)
     logger.info("lifecycle event", extra={"event": lifecycle.to_dict()})
     settings = EnrollmentSettings.from_env()
+    if isinstance(lifecycle, OperatorRequest) and lifecycle.action == "sweep":
+        swept = sweep_unfinished_enrollments(settings, session=session, sleep=sleep)
+        result = {"swept": [report.to_dict() for report in swept]}
+        logger.info("sweep finished", extra=result)
+        return result
     report = handle_lifecycle_event(lifecycle, settings, session=session, sleep=sleep)
     result = report.to_dict()
     logger.info("lifecycle event handled", extra={"report": result})

@@ -125,20 +125,21 @@ class ManagedAccountCreated:
 
 
 OPERATOR_REQUEST_KEY: Final = "dsdash"
-OPERATOR_ACTIONS: Final = ("enroll", "offboard")
+OPERATOR_ACTIONS: Final = ("enroll", "offboard", "sweep")
 
 
 @dataclass(frozen=True)
 class OperatorRequest:
-    """`dsdash enroll|offboard`: an operator asks the enrollment function to act on one account.
+    """`dsdash enroll|offboard`: an operator asks the enrollment function to act on one account;
+    or `sweep`, sent by the function's schedule, to finish enrollments left failed or pending.
 
     The console invokes the function rather than running the steps itself, so the narrow hub and
     spoke roles keep trusting exactly one principal (this function's role), and manual enrollment
     takes the same code path, with the same retries and records, as automatic enrollment.
     """
 
-    action: str  # enroll | offboard
-    account_id: str
+    action: str  # enroll | offboard | sweep
+    account_id: str | None = None
     project: str | None = None
     environment: str | None = None
     regions: tuple[str, ...] = ()
@@ -162,6 +163,8 @@ def parse_operator_request(event: Mapping[str, Any]) -> OperatorRequest:
             f"operator request action {action!r} is not one of {', '.join(OPERATOR_ACTIONS)}"
         )
     account_id = event.get("account_id")
+    if action == "sweep":
+        return OperatorRequest(action=action)
     if not isinstance(account_id, str):
         raise MalformedLifecycleEvent("operator request lacks account_id")
     regions = event.get("regions") or []

@@ -435,3 +435,35 @@ def test_a_malformed_operator_request_is_refused(
     with pytest.raises(MalformedLifecycleEvent):
         handler(payload, None, session=org.management, sleep=org.sleeps.append)
     assert org.registry() == {}
+
+
+def test_the_scheduled_sweep_repairs_a_failed_enrollment_without_any_new_event(
+    org: SimulatedOrganization,
+) -> None:
+    spoke = next(iter(org.spokes))
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if operation_name == "PutParameter" and str(api_params.get("Name", "")).startswith(
+            "/monitors/"
+        ):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not yet"}},
+                operation_name,
+            )
+        return original(self, operation_name, api_params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+        with pytest.raises(EnrollmentStepFailed):
+            enroll(org, spoke)
+    assert org.registry()[spoke]["State"] == "failed"
+
+    result = handler({"dsdash": "sweep"}, None, session=org.management, sleep=org.sleeps.append)
+
+    assert [(r["account_id"], r["state"]) for r in result["swept"]] == [(spoke, "enrolled")]
+    assert org.registry()[spoke]["State"] == "enrolled"
+    assert forwards_to_hub(org, spoke)
+    # Nothing left to finish: a second sweep does nothing.
+    again = handler({"dsdash": "sweep"}, None, session=org.management, sleep=org.sleeps.append)
+    assert again == {"swept": []}
