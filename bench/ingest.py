@@ -68,33 +68,7 @@ QUICK_HISTORY = HistorySize(projects=2, checkpoints_days=(1, 7))
 
 def create_hub_table(client: Any, table_name: str) -> None:
     """The hub table as `hub_stack.table_design` lays it out (keys, GSI ByMetricName, TTL)."""
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in (
-                table_design.PARTITION_KEY,
-                table_design.SORT_KEY,
-                table_design.BY_METRIC_NAME_PARTITION_KEY,
-                table_design.BY_METRIC_NAME_SORT_KEY,
-            )
-        ],
-        KeySchema=[
-            {"AttributeName": table_design.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": table_design.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": table_design.BY_METRIC_NAME_INDEX,
-                "KeySchema": [
-                    {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    table_design.create_table(client, table_name)
 
 
 def count_items(client: Any, table_name: str, partition_prefix: str) -> int:

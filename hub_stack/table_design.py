@@ -19,7 +19,7 @@ names to `[A-Za-z0-9_]`, so `#` is a safe separator. Dimension keys are canonica
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 PARTITION_KEY: Final = "PK"
 SORT_KEY: Final = "SK"
@@ -73,3 +73,46 @@ def quarantine_sort_key(received_at: str, message_id: str) -> str:
     """Keyed by the SQS message, not the event id: hostile events may share an event id, and a
     redelivered message must rewrite its own record rather than add another."""
     return f"{received_at}#{message_id}"
+
+
+def create_table_request(table_name: str) -> dict[str, Any]:
+    """The DynamoDB CreateTable request for this layout: what the hub stack's table is, for the
+    places that create it without CloudFormation (tests, benchmarks). A test compares it with
+    the synthesized template, so the two cannot drift."""
+    string = "S"
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": string}
+            for name in (
+                PARTITION_KEY,
+                SORT_KEY,
+                BY_METRIC_NAME_PARTITION_KEY,
+                BY_METRIC_NAME_SORT_KEY,
+            )
+        ],
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_METRIC_NAME_INDEX,
+                "KeySchema": [
+                    {"AttributeName": BY_METRIC_NAME_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": BY_METRIC_NAME_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
+def create_table(client: Any, table_name: str) -> None:
+    """Create the table and its TTL through the DynamoDB API (tests and benchmarks)."""
+    client.create_table(**create_table_request(table_name))
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )

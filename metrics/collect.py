@@ -177,6 +177,30 @@ class Extraction:
         return self._cache[key]
 
 
+# Longest window a metric accepts: a leap year of hours.
+MAX_WINDOW_HOURS = 8784
+
+
+def window_hours_schema(default_hours: int) -> dict[str, Any]:
+    """The JSON Schema of a metric's `window_hours` argument."""
+    return {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_WINDOW_HOURS,
+        "default": default_hours,
+        "description": "Length of the window, in hours, that ends at the extraction time.",
+    }
+
+
+def window_argument_schema(default_hours: int) -> dict[str, Any]:
+    """The argument schema of a metric whose only argument is its window."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"window_hours": window_hours_schema(default_hours)},
+    }
+
+
 def window_start(now: datetime, window_hours: float) -> datetime:
     """Start of the half-open window (start, now] that ends at the extraction time."""
     return now - timedelta(hours=window_hours)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from metrics.base import Datapoint, ExtractionContext, IamStatement, Metric, Unit
-from metrics.collect import ENDPOINTS, Record, window_start
+from metrics.collect import ENDPOINTS, Record, window_argument_schema, window_start
 from metrics.registry import register_metric
 
 SECONDS_PER_HOUR = 3600
@@ -56,19 +56,7 @@ class EndpointInstanceHours(Metric):
 
     unit: ClassVar[Unit] = "Hours"
     permissions: ClassVar[tuple[IamStatement, ...]] = (IamStatement(actions=("sagemaker:Search",)),)
-    argument_schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "window_hours": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 8784,
-                "default": 24,
-                "description": "Length of the window, in hours, that ends at the extraction time.",
-            }
-        },
-    }
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(24)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         start = window_start(context.now, self.args["window_hours"])

@@ -15,6 +15,7 @@ from metrics.collect import (
     MODEL_PACKAGES_PENDING_APPROVAL,
     NOTEBOOK_INSTANCES_IN_SERVICE,
     Record,
+    window_argument_schema,
     window_start,
     within_window,
 )
@@ -76,19 +77,7 @@ class FailedPipelineExecutions(Metric):
 
     unit: ClassVar[Unit] = "Count"
     permissions: ClassVar[tuple[IamStatement, ...]] = (IamStatement(actions=("sagemaker:Search",)),)
-    argument_schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "window_hours": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 8784,
-                "default": 24,
-                "description": "Length of the window, in hours, that ends at the extraction time.",
-            }
-        },
-    }
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(24)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         executions: tuple[Record, ...] = context.fetch(FAILED_PIPELINE_EXECUTIONS)

@@ -16,28 +16,17 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from metrics.base import Datapoint, ExtractionContext, IamStatement, Metric, Unit
-from metrics.collect import TRAINING_JOBS, Record, window_start, within_window
+from metrics.collect import (
+    TRAINING_JOBS,
+    Record,
+    window_argument_schema,
+    window_hours_schema,
+    window_start,
+    within_window,
+)
 from metrics.registry import register_metric
 
 SEARCH_PERMISSION = (IamStatement(actions=("sagemaker:Search",)),)
-
-
-def _window_schema(default_hours: int) -> dict[str, Any]:
-    return {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 8784,
-        "default": default_hours,
-        "description": "Length of the window, in hours, that ends at the extraction time.",
-    }
-
-
-def _window_argument_schema(default_hours: int) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"window_hours": _window_schema(default_hours)},
-    }
 
 
 def _training_jobs(context: ExtractionContext) -> tuple[Record, ...]:
@@ -87,7 +76,7 @@ class CompletedTrainingJobs24h(_TrainingJobMetric):
               window_hours: 24
     """
 
-    argument_schema: ClassVar[dict[str, Any]] = _window_argument_schema(24)
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(24)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         completed = _with_status(_training_jobs(context), "Completed")
@@ -108,7 +97,7 @@ class FailedTrainingJobs(_TrainingJobMetric):
               window_hours: 24
     """
 
-    argument_schema: ClassVar[dict[str, Any]] = _window_argument_schema(24)
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(24)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         start = window_start(context.now, self.args["window_hours"])
@@ -154,7 +143,7 @@ class BillableTrainingSeconds(_TrainingJobMetric):
     """
 
     unit: ClassVar[Unit] = "Seconds"
-    argument_schema: ClassVar[dict[str, Any]] = _window_argument_schema(24)
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(24)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         ended = _ended_in_window(_training_jobs(context), context, self.args["window_hours"])
@@ -194,7 +183,7 @@ class ManagedSpotSavingsPercent(_TrainingJobMetric):
     """
 
     unit: ClassVar[Unit] = "Percent"
-    argument_schema: ClassVar[dict[str, Any]] = _window_argument_schema(168)
+    argument_schema: ClassVar[dict[str, Any]] = window_argument_schema(168)
 
     def compute(self, context: ExtractionContext) -> Sequence[Datapoint]:
         completed = _with_status(_training_jobs(context), "Completed")
@@ -256,7 +245,7 @@ class BestTrainingObjective(_TrainingJobMetric):
                 "default": "maximize",
                 "description": "Whether higher (maximize) or lower (minimize) values are better.",
             },
-            "window_hours": _window_schema(168),
+            "window_hours": window_hours_schema(168),
         },
     }
 

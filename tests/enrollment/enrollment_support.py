@@ -361,28 +361,5 @@ class SimulatedOrganization:
 
 
 def create_hub_table(dynamodb: Any) -> None:
-    """The hub table's key layout, copied from hub_stack.table_design."""
-    dynamodb.create_table(
-        TableName=HUB_TABLE_NAME,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": table_design.PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.SORT_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": table_design.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": table_design.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": table_design.BY_METRIC_NAME_INDEX,
-                "KeySchema": [
-                    {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    """The hub table as hub_stack.table_design defines it (keys, GSI ByMetricName, TTL)."""
+    table_design.create_table(dynamodb, HUB_TABLE_NAME)

@@ -164,6 +164,9 @@ def test_the_example_config_selects_only_registered_metrics_with_valid_arguments
         entry for project in config["projects"].values() for entry in project.get("metrics", [])
     ]
 
+    assert len(selections) >= 14, "the example config shows every metric"
+    built = set()
     for entry in selections:
         name, args = (entry, {}) if isinstance(entry, str) else (entry["name"], entry.get("args"))
-        build_metric(name, args)
+        built.add(build_metric(name, args).metric_name())
+    assert built == set(METRICS), "every registered metric appears in the example config"

@@ -46,34 +46,7 @@ STALE_ACCOUNTS = {FRAUD_DEV_STALE, FRAUD_PROD_SILENT}
 
 def create_hub_table(client: Any, table_name: str) -> None:
     """The table as hub_stack.table_design describes it (PK/SK, GSI ByMetricName, TTL)."""
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": table_design.PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.SORT_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": table_design.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": table_design.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": table_design.BY_METRIC_NAME_INDEX,
-                "KeySchema": [
-                    {"AttributeName": table_design.BY_METRIC_NAME_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": table_design.BY_METRIC_NAME_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": table_design.TTL_ATTRIBUTE},
-    )
+    table_design.create_table(client, table_name)
 
 
 def datapoint(
