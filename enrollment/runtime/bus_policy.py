@@ -110,6 +110,31 @@ def account_statement(bus: EventBus, account_id: str) -> Statement:
     }
 
 
+def _as_sorted_list(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else [value]
+
+
+def _canonical(statement: Statement) -> Statement:
+    """A statement in one spelling, so that the same grant compares equal however IAM or
+    CloudFormation wrote it back: a one-item list or a bare string for Action and Resource, an
+    account id or its root ARN as principal. Without this, a policy AWS returns reformatted would
+    be rewritten (and reported changed) on every EBPut."""
+    canonical = dict(statement)
+    for key in ("Action", "Resource"):
+        if key in canonical:
+            canonical[key] = _as_sorted_list(canonical[key])
+    principal = canonical.get("Principal")
+    if isinstance(principal, dict) and "AWS" in principal:
+        # "123456789012" and "arn:aws:iam::123456789012:root" name the same principal.
+        canonical["Principal"] = {
+            "AWS": sorted(
+                str(value).split(":")[4] if str(value).startswith("arn:") else str(value)
+                for value in _as_sorted_list(principal["AWS"])
+            )
+        }
+    return canonical
+
+
 def current_statements(bus: EventBus) -> list[Statement]:
     if bus.policy is None:
         return []
@@ -145,7 +170,11 @@ def reconcile_statements(
     foreign = [statement for statement in existing if not is_ours(statement)]
 
     added = tuple(sid for sid in sorted(desired) if sid not in ours)
-    updated = tuple(sid for sid in sorted(desired) if sid in ours and ours[sid] != desired[sid])
+    updated = tuple(
+        sid
+        for sid in sorted(desired)
+        if sid in ours and _canonical(ours[sid]) != _canonical(desired[sid])
+    )
     removed = tuple(sid for sid in sorted(ours) if sid not in desired)
     changes = PolicyChanges(added=added, updated=updated, removed=removed)
     if not (added or updated or removed):

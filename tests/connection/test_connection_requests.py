@@ -152,3 +152,53 @@ def test_fanout_packing_empties_surplus_rules_into_free_slots() -> None:
     assert placement[1][0] == "c"
     assert sorted(target for rule in placement for target in rule) == ["a", "b", "c", "d", "e", "f"]
     assert all(len(rule) <= 5 for rule in placement)
+
+
+def test_a_grant_written_back_in_another_spelling_is_not_rewritten() -> None:
+    # IAM and CloudFormation may return a statement reformatted: a one-item list for Action,
+    # the account id for its root ARN. The same grant must not be rewritten on every EBPut.
+    from enrollment.runtime.bus_policy import EventBus, account_statement, reconcile_statements
+
+    spoke = "222222222222"
+    bus_arn = "arn:aws:events:eu-west-1:111111111111:event-bus/dsdash-hub"
+    bare = EventBus("dsdash-hub", bus_arn, "aws", "eu-west-1", "111111111111", None)
+    desired = account_statement(bare, spoke)
+    written_back = {
+        **desired,
+        "Action": [desired["Action"]],
+        "Resource": [bus_arn],
+        "Principal": {"AWS": spoke},
+    }
+    bus = EventBus(
+        "dsdash-hub",
+        bus_arn,
+        "aws",
+        "eu-west-1",
+        "111111111111",
+        {"Version": "2012-10-17", "Statement": [written_back]},
+    )
+
+    class NoWrites:
+        def __getattr__(self, name: str) -> None:
+            raise AssertionError(f"unexpected EventBridge call {name}")
+
+    changes = reconcile_statements(
+        NoWrites(),  # type: ignore[arg-type]
+        bus,
+        {desired["Sid"]: desired},
+        purpose="1 spoke account",
+    )
+    assert (changes.added, changes.updated, changes.removed) == ((), (), ())
+
+    # A real difference still is one.
+    other = {**written_back, "Principal": {"AWS": "333333333333"}}
+    bus_with_other = EventBus(
+        "dsdash-hub", bus_arn, "aws", "eu-west-1", "111111111111", {"Statement": [other]}
+    )
+    with pytest.raises(AssertionError, match="unexpected EventBridge call"):
+        reconcile_statements(
+            NoWrites(),  # type: ignore[arg-type]
+            bus_with_other,
+            {desired["Sid"]: desired},
+            purpose="1 spoke account",
+        )
