@@ -1,0 +1,290 @@
+"""The code paths the IAM contract exercises, per function, on moto.
+
+Each scenario runs real handlers with the environment the synthesized template gives the
+function, under an `ApiCallRecorder`. They aim at breadth of API use (every branch that calls AWS
+differently), not at asserting behaviour: the unit test folders do that.
+
+- hub: ingest (stored, replayed, quarantined, freshness with errors), refresh (schedule, scoped);
+- spoke: the extractor with every metric of the project that has the most, on a seeded spoke;
+- organization (tests/enrollment's SimulatedOrganization: management, hub, spokes): enrollment
+  by StackInstance event, replay, new account + asynchronous reconcile, operator enroll and
+  offboard, DELETE, MoveAccount and CloseAccount offboarding, the sweep; the hub and spoke
+  connection functions (EBPut, EBRule, Disconnect) run as moto Lambda functions under it; then
+  the reconciler directly, for its create, update and delete branches.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from enrollment_support import (
+    ENVIRONMENT_TAG,
+    PROJECT,
+    PROJECT_TAG,
+    REGION,
+    SPOKE_TEMPLATE,
+    SimulatedOrganization,
+    load_event,
+)
+from hub_runtime_support import (
+    ALPHA_DEV_ACCOUNT,
+    create_hub_table,
+    sqs_batch,
+    sqs_record,
+    v1_event,
+    v2_event,
+)
+from iam_contract_calls import ApiCallRecorder
+from iam_contract_grants import StackTemplate
+from moto import mock_aws
+
+from contracts import (
+    HUB_BUS_NAME,
+    HUB_INGEST_FUNCTION_NAME,
+    HUB_REFRESH_FUNCTION_NAME,
+    ORG_ENROLLMENT_FUNCTION_NAME,
+    ORG_RECONCILER_FUNCTION_NAME,
+    SPOKE_EXTRACTOR_FUNCTION_NAME,
+)
+from enrollment.runtime import enrollment
+from hub_stack.runtime import ingest, refresh
+from hub_stack.runtime.store import HubStore, SpokeState, format_timestamp
+from org_stack.runtime import reconciler
+from org_stack.runtime.stackset_names import stackset_name
+from sandbox import moto_stacksets
+from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
+from sandbox.moto_sagemaker_search import paginated_search
+from sandbox.seed import plan_spoke_activity, seed_spoke_activity
+from spoke_stackset.runtime import extractor
+
+# The process's own credentials (tests/conftest.py) are moto's default account.
+MOTO_DEFAULT_ACCOUNT = "123456789012"
+
+
+@dataclass
+class ScenarioAccounts:
+    """moto account id -> the account id the templates use for the same role in the design."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def _function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        yield
+
+
+@contextmanager
+def fake_aws_environment() -> Iterator[None]:
+    """tests/conftest.py's safety net, for fixtures wider than one test."""
+    with _function_environment(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECURITY_TOKEN": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+    ):
+        yield
+
+
+# --- hub -------------------------------------------------------------------------------------
+
+
+def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
+    environment = hub.function_environment(HUB_INGEST_FUNCTION_NAME)
+    with mock_aws(), _function_environment(environment):
+        session = boto3.Session(region_name=REGION)
+        create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+        HubStore(environment["TABLE_NAME"], session=session).set_spoke_state(
+            ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+        )
+        # Recent events: older than the retention they would be quarantined, not stored.
+        extracted = datetime.now(UTC) - timedelta(hours=1)
+        batch = sqs_batch(
+            [
+                sqs_record(v2_event(ExtractionDate=format_timestamp(extracted)), "v2"),
+                sqs_record(v1_event(ExtractionDate=format_timestamp(extracted)), "v1"),
+                sqs_record(v2_event(ProjectName="beta"), "spoofed"),
+                sqs_record("not json", "garbage"),
+            ]
+        )
+        with recorder.acting_as(HUB_INGEST_FUNCTION_NAME):
+            ingest.handler(batch, None)
+            ingest.handler(batch, None)  # a redelivery: the conditional writes that lose
+
+
+def exercise_hub_refresh(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
+    environment = hub.function_environment(HUB_REFRESH_FUNCTION_NAME)
+    with mock_aws(), _function_environment(environment):
+        boto3.client("events", region_name=REGION).create_event_bus(Name=HUB_BUS_NAME)
+        with recorder.acting_as(HUB_REFRESH_FUNCTION_NAME):
+            refresh.handler(None, None)
+            refresh.handler({"ProjectName": "fraud-detection", "Environment": "prod"}, None)
+
+
+# --- spoke -------------------------------------------------------------------------------------
+
+
+def exercise_spoke_extractor(recorder: ApiCallRecorder, spoke: StackTemplate) -> None:
+    environment = spoke.function_environment(SPOKE_EXTRACTOR_FUNCTION_NAME)
+    with mock_aws(), paginated_search(), _function_environment(environment):
+        session = boto3.Session(region_name=REGION)
+        session.client("events").create_event_bus(Name=environment["SPOKE_BUS_NAME"])
+        plan = plan_spoke_activity(MOTO_DEFAULT_ACCOUNT, REGION, seed=7, job_name_prefix="fraud-")
+        seed_spoke_activity(session, plan, datetime.now(UTC))
+        refresh_event = {"detail": {"RefreshId": "iam-contract"}}
+        with recorder.acting_as(SPOKE_EXTRACTOR_FUNCTION_NAME):
+            # No Lambda context: the extractor then asks STS who it is, as in the sandbox.
+            extractor.handler(refresh_event, None)
+
+
+# --- organization ------------------------------------------------------------------------------
+
+
+def _simulated_organization(patch: pytest.MonkeyPatch) -> SimulatedOrganization:
+    """The organization of tests/enrollment/conftest.py: hub, reconciler, three spokes."""
+    management = boto3.Session(region_name=REGION)
+    organizations = management.client("organizations", region_name="us-east-1")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    root_id = organizations.list_roots()["Roots"][0]["Id"]
+    ou_ids = {}
+    for environment in ("dev", "prod"):
+        ou_id = organizations.create_organizational_unit(
+            ParentId=root_id, Name=f"{PROJECT}-{environment}"
+        )["OrganizationalUnit"]["Id"]
+        organizations.tag_resource(
+            ResourceId=ou_id,
+            Tags=[
+                {"Key": PROJECT_TAG, "Value": PROJECT},
+                {"Key": ENVIRONMENT_TAG, "Value": environment},
+            ],
+        )
+        ou_ids[environment] = ou_id
+    management.client("cloudformation").create_stack_set(
+        StackSetName=stackset_name(PROJECT),
+        TemplateBody=SPOKE_TEMPLATE,
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "unassigned"}],
+    )
+    org = SimulatedOrganization(
+        management=management,
+        runtime=LambdaRuntime(),
+        organization_id=organization["Id"],
+        root_id=root_id,
+        management_account_id=organization["MasterAccountId"],
+        hub_account_id="",
+        ou_ids=ou_ids,
+        spokes={},
+        bus_policy_mode="organization",
+    )
+    org.hub_account_id = org.create_account("hub", root_id)
+    org.deploy_hub()
+    org.deploy_reconciler()
+    for number, environment in enumerate(("dev", "dev", "prod"), start=1):
+        account_id = org.create_account(f"spoke-{number}", ou_ids[environment])
+        org.deploy_stack_instance(account_id, environment)
+        org.deploy_spoke_stack(account_id)
+        org.spokes[account_id] = environment
+    for name, value in org.environment_variables().items():
+        patch.setenv(name, value)
+    return org
+
+
+def _handle(org: SimulatedOrganization, event: Mapping[str, Any]) -> dict[str, Any]:
+    return enrollment.handler(event, None, session=org.management, sleep=org.sleeps.append)
+
+
+def _account_event(file_name: str, **changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(load_event(file_name))
+    event["detail"]["requestParameters"].update(changes)
+    return event
+
+
+def exercise_organization(
+    recorder: ApiCallRecorder,
+    *,
+    hub_account_id: str,
+    management_account_id: str,
+    spoke_account_id: str,
+) -> ScenarioAccounts:
+    """Enrollment (with the connection functions and a reconcile under it), then the reconciler."""
+    accounts = ScenarioAccounts()
+    with (
+        mock_aws(),
+        moto_stacksets.service_managed_stacksets(),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        org = _simulated_organization(patch)
+        accounts.aliases[org.hub_account_id] = hub_account_id
+        accounts.aliases[org.management_account_id] = management_account_id
+        with patched_lambda_invoke(org.runtime):
+            first, second, third = org.spokes
+            newcomer = org.create_account("newcomer", org.ou_ids["prod"])
+            for spoke in (first, second, third, newcomer):
+                accounts.aliases[spoke] = spoke_account_id
+            creation = copy.deepcopy(load_event("org_CreateAccountResult.json"))
+            creation["detail"]["serviceEventDetails"]["createAccountStatus"]["accountId"] = newcomer
+
+            # Built before acting: the helper reads the StackSet with the test's own keys.
+            created = {spoke: org.stack_instance_event(spoke) for spoke in org.spokes}
+            deleted = org.stack_instance_event(third, action="DELETE")
+
+            with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
+                for event in created.values():
+                    _handle(org, event)
+                _handle(org, created[first])  # a replay: nothing to change
+                _handle(org, creation)
+                org.runtime.drain()  # the reconcile the creation event started
+            org.deploy_spoke_stack(newcomer)
+            with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
+                _handle(
+                    org,
+                    {
+                        "dsdash": "enroll",
+                        "account_id": newcomer,
+                        "project": PROJECT,
+                        "environment": "prod",
+                    },
+                )
+                _handle(org, {"dsdash": "offboard", "account_id": newcomer, "reason": "contract"})
+                _handle(org, deleted)
+            org.move_account(second, org.root_id)
+            with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
+                _handle(
+                    org,
+                    _account_event(
+                        "org_MoveAccount.json",
+                        accountId=second,
+                        sourceParentId=org.ou_ids["dev"],
+                        destinationParentId=org.root_id,
+                    ),
+                )
+                _handle(org, _account_event("org_CloseAccount.json", accountId=first))
+                _handle(org, {"dsdash": "sweep"})
+
+            # The reconciler directly: an environment changes (update), one goes (delete).
+            organizations = org.management.client("organizations", region_name="us-east-1")
+            organizations.tag_resource(
+                ResourceId=org.ou_ids["dev"], Tags=[{"Key": ENVIRONMENT_TAG, "Value": "prod"}]
+            )
+            with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
+                reconciler.handler(None, None, session=org.management, sleep=lambda _: None)
+            organizations.untag_resource(ResourceId=org.ou_ids["prod"], TagKeys=[PROJECT_TAG])
+            with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
+                reconciler.handler(None, None, session=org.management, sleep=lambda _: None)
+    return accounts
