@@ -94,12 +94,8 @@ class BuiltLambdaAsset:
     content_hash: str
 
 
-# The connection function runs in the hub and in every spoke (`enrollment.runtime.connection`).
-CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
-    name="connection",
-    first_party=("enrollment/__init__.py", "enrollment/runtime", "contracts", "runtime_common"),
-    distributions=("aws-lambda-powertools", "typing_extensions"),
-)
+# Powertools (logging, batch processing) and the one distribution it requires at runtime.
+POWERTOOLS_DISTRIBUTIONS: Final = ("aws-lambda-powertools", "typing_extensions")
 
 # jsonschema and the distributions it requires at runtime, plus rfc3339-validator: jsonschema's
 # FormatChecker checks "date-time" (our events' ExtractionDate) only when that module is
@@ -113,6 +109,45 @@ JSONSCHEMA_DISTRIBUTIONS: Final = (
     "attrs",
     "typing_extensions",
     "rfc3339-validator",
+)
+
+# The connection function runs in the hub and in every spoke (`enrollment.runtime.connection`).
+CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
+    name="connection",
+    first_party=("enrollment/__init__.py", "enrollment/runtime", "contracts", "runtime_common"),
+    distributions=POWERTOOLS_DISTRIBUTIONS,
+)
+
+# The spoke's extraction function (`spoke_stackset.runtime.extractor`) imports the metric library,
+# which validates arguments with jsonschema, and the event contracts. The org stack uploads it,
+# with the connection asset, to the artifact buckets the spoke template reads its code from.
+SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
+    name="spoke-extractor",
+    first_party=("spoke_stackset/runtime", "metrics", "contracts", "runtime_common"),
+    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
+)
+
+# The management account's reconciler (`org_stack.runtime.reconciler`).
+ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
+    name="org-reconciler",
+    first_party=("org_stack/runtime", "config/model.py", "runtime_common"),
+    distributions=POWERTOOLS_DISTRIBUTIONS,
+)
+
+# The management account's enrollment function (`enrollment.runtime.enrollment`), which records
+# spokes in the hub table through the hub's store and drives both connection functions.
+ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
+    name="org-enrollment",
+    first_party=(
+        "enrollment/runtime",
+        "org_stack/runtime",
+        "hub_stack/table_design.py",
+        "hub_stack/runtime/store.py",
+        "config/model.py",
+        "contracts",
+        "runtime_common",
+    ),
+    distributions=POWERTOOLS_DISTRIBUTIONS,
 )
 
 _built_assets: dict[tuple[LambdaAssetSpec, Path], BuiltLambdaAsset] = {}

@@ -25,17 +25,21 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as lambda_event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import contracts
 from cdk_support import nag
+from cdk_support.functions import (
+    grant_connection_permissions,
+    nag_arn,
+    parameter_arn,
+    python_function,
+)
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
     JSONSCHEMA_DISTRIBUTIONS,
-    LAMBDA_ARCHITECTURE,
-    LAMBDA_RUNTIME,
+    POWERTOOLS_DISTRIBUTIONS,
     LambdaAssetSpec,
     lambda_code,
 )
@@ -55,41 +59,26 @@ INGEST_FUNCTION_TIMEOUT: Final = cdk.Duration.seconds(60)
 # A message that failed this many receives goes to the dead-letter queue for inspection.
 INGEST_MAX_RECEIVE_COUNT: Final = 5
 DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
-LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
 
-# What the ingest function does with the table: registry lookups (GetItem/Query/BatchGetItem),
-# batched idempotent datapoint writes (BatchWriteItem/PutItem) and forward-only conditional
-# updates of latest values and spoke freshness (UpdateItem, ConditionCheckItem for transactions).
-# No Scan, no DeleteItem, no index access.
+# What the ingest function's store (hub_stack.runtime.store) does with the table: registry and
+# latest-value lookups (GetItem, Query), batched idempotent datapoint writes (BatchWriteItem,
+# PutItem) and forward-only conditional updates of latest values and spoke freshness
+# (UpdateItem). No Scan, no DeleteItem, no transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
-    "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
-# The enrollment function only reads and updates spoke registry items (PK "SPOKE").
+# The enrollment function only reads, lists (its sweep) and updates spoke registry items
+# (PK "SPOKE").
 ENROLLMENT_TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 ENROLLMENT_SSM_ACTIONS: Final = (
     "ssm:DeleteParameter",
     "ssm:GetParameter",
     "ssm:GetParametersByPath",
     "ssm:PutParameter",
-)
-CONNECTION_RULE_ACTIONS: Final = (
-    "events:DeleteRule",
-    "events:DescribeRule",
-    "events:ListTargetsByRule",
-    "events:PutRule",
-    "events:PutTargets",
-    "events:RemoveTargets",
-)
-CONNECTION_BUS_ACTIONS: Final = (
-    "events:DescribeEventBus",
-    "events:PutPermission",
-    "events:RemovePermission",
 )
 
 _HUB_FIRST_PARTY: Final = (
@@ -99,24 +88,16 @@ _HUB_FIRST_PARTY: Final = (
     "contracts",
     "runtime_common",
 )
-_POWERTOOLS_DISTRIBUTIONS: Final = ("aws-lambda-powertools", "typing_extensions")
-
 HUB_INGEST_ASSET: Final = LambdaAssetSpec(
     name="hub-ingest",
     first_party=_HUB_FIRST_PARTY,
-    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *_POWERTOOLS_DISTRIBUTIONS})),
+    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
 )
 # The refresh function validates the event it emits against the refresh schema, hence jsonschema.
 HUB_REFRESH_ASSET: Final = LambdaAssetSpec(
     name="hub-refresh",
     first_party=_HUB_FIRST_PARTY,
-    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *_POWERTOOLS_DISTRIBUTIONS})),
-)
-
-_LAMBDA_RUNTIME_REASON: Final = (
-    "Pinned to Python 3.11: the bundled compiled wheels (rpds-py for jsonschema) come from the "
-    "project's CPython 3.11 venv, and Python 3.11 is the project's supported baseline "
-    "(pyproject requires-python); moving runtimes means rebuilding the venv and assets together."
+    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
 )
 
 
@@ -263,7 +244,8 @@ class HubStack(cdk.Stack):
         )
 
     def _ingest_function(self) -> lambda_.Function:
-        function = self._python_function(
+        function = python_function(
+            self,
             "IngestFunction",
             function_name=contracts.HUB_INGEST_FUNCTION_NAME,
             handler="hub_stack.runtime.ingest.handler",
@@ -293,7 +275,8 @@ class HubStack(cdk.Stack):
     # --- refresh -------------------------------------------------------------------------
 
     def _refresh_function(self) -> lambda_.Function:
-        function = self._python_function(
+        function = python_function(
+            self,
             "RefreshFunction",
             function_name=contracts.HUB_REFRESH_FUNCTION_NAME,
             handler="hub_stack.runtime.refresh.handler",
@@ -363,7 +346,8 @@ class HubStack(cdk.Stack):
 
     def _connection_function(self) -> lambda_.Function:
         config = self.config
-        function = self._python_function(
+        function = python_function(
+            self,
             "ConnectionFunction",
             function_name=contracts.HUB_CONNECTION_FUNCTION_NAME,
             handler="enrollment.runtime.connection.handler",
@@ -382,63 +366,24 @@ class HubStack(cdk.Stack):
                 "SPOKE_REGIONS": ",".join(config.organization.regions),
             },
         )
-        monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                # GetParametersByPath authorizes against the path itself and, recursively, the
-                # parameters under it.
-                actions=["ssm:GetParametersByPath"],
-                resources=[
-                    self._ssm_parameter_arn(monitored_projects),
-                    self._ssm_parameter_arn(f"{monitored_projects}/*"),
-                ],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(CONNECTION_BUS_ACTIONS), resources=[self.bus.event_bus_arn]
-            )
-        )
-        fanout_rules = self.format_arn(
-            service="events",
-            resource="rule",
-            resource_name=f"{contracts.HUB_BUS_NAME}/{REFRESH_FANOUT_RULE_PREFIX}*",
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=list(CONNECTION_RULE_ACTIONS), resources=[fanout_rules])
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["events:ListRules"], resources=["*"])
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.refresh_forwarder_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
-            )
-        )
-        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
-        nag.acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{self._nag_arn('ssm', monitored_projects + '/*')}]",
-            "The connection function reads every enrolled spoke's parameter under "
-            f"{contracts.MONITORED_PROJECTS_PREFIX}<project>/<env>/<account>; the parameters "
-            "are created at enrollment time, so only their path prefix is known at deploy time.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::"
-            f"{self._nag_arn('events', f'{contracts.HUB_BUS_NAME}/{REFRESH_FANOUT_RULE_PREFIX}*', resource='rule')}]",
-            "Fan-out rules are created per 5 spokes as spokes enroll, so their names are only "
-            f"known by prefix; the wildcard is limited to '{REFRESH_FANOUT_RULE_PREFIX}*' rules "
-            f"on the {contracts.HUB_BUS_NAME} bus.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "events:ListRules supports no resource-level permission (Service Authorization "
-            "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
-            "lists rules to find and remove fan-out rules of spokes that are gone.",
+        grant_connection_permissions(
+            function,
+            bus=self.bus,
+            bus_name=contracts.HUB_BUS_NAME,
+            rule_prefix=REFRESH_FANOUT_RULE_PREFIX,
+            parameter_path=contracts.MONITORED_PROJECTS_PREFIX,
+            forwarder_role=self.refresh_forwarder_role,
+            parameters_reason=(
+                "The connection function reads every enrolled spoke's parameter under "
+                f"{contracts.MONITORED_PROJECTS_PREFIX}<project>/<env>/<account>; the parameters "
+                "are created at enrollment time, so only their path prefix is known at deploy "
+                "time."
+            ),
+            rules_reason=(
+                "Fan-out rules are created per 5 spokes as spokes enroll, so their names are "
+                f"only known by prefix; the wildcard is limited to '{REFRESH_FANOUT_RULE_PREFIX}*' "
+                f"rules on the {contracts.HUB_BUS_NAME} bus."
+            ),
         )
         return function
 
@@ -469,8 +414,8 @@ class HubStack(cdk.Stack):
             iam.PolicyStatement(
                 actions=list(ENROLLMENT_SSM_ACTIONS),
                 resources=[
-                    self._ssm_parameter_arn(monitored_projects),
-                    self._ssm_parameter_arn(f"{monitored_projects}/*"),
+                    parameter_arn(self, monitored_projects),
+                    parameter_arn(self, f"{monitored_projects}/*"),
                 ],
             )
         )
@@ -493,69 +438,12 @@ class HubStack(cdk.Stack):
         )
         nag.acknowledge(
             role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{self._nag_arn('ssm', monitored_projects + '/*')}]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ssm', 'parameter', monitored_projects + '/*')}]",
             "Enrollment writes and deletes one parameter per spoke account, "
             f"{contracts.MONITORED_PROJECTS_PREFIX}<project>/<env>/<account>, for accounts that "
             "join the organization after deployment; only that path prefix is allowed.",
         )
         return role
-
-    # --- shared helpers --------------------------------------------------------------------
-
-    def _python_function(
-        self,
-        construct_id: str,
-        *,
-        function_name: str,
-        handler: str,
-        code: lambda_.Code,
-        timeout: cdk.Duration,
-        memory_size: int,
-        environment: dict[str, str],
-        reserved_concurrent_executions: int | None = None,
-    ) -> lambda_.Function:
-        """A Python 3.11 x86_64 function with its own role and a retained log group.
-
-        The role is ours rather than the CDK's default, which attaches the managed
-        AWSLambdaBasicExecutionRole (logs on every log group); ours writes only its log group.
-        """
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {function_name}",
-        )
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            construct_id,
-            function_name=function_name,
-            reserved_concurrent_executions=reserved_concurrent_executions,
-            runtime=LAMBDA_RUNTIME,
-            architecture=LAMBDA_ARCHITECTURE,
-            handler=handler,
-            code=code,
-            role=role,
-            timeout=timeout,
-            memory_size=memory_size,
-            log_group=log_group,
-            environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
-        )
-        nag.acknowledge(function, "AwsSolutions-L1", _LAMBDA_RUNTIME_REASON)
-        return function
-
-    def _ssm_parameter_arn(self, name_without_leading_slash: str) -> str:
-        return self.format_arn(
-            service="ssm", resource="parameter", resource_name=name_without_leading_slash
-        )
-
-    def _nag_arn(self, service: str, resource_name: str, *, resource: str = "parameter") -> str:
-        """An ARN of this stack's account and region as cdk-nag prints it in finding ids."""
-        return (
-            f"arn:<AWS::Partition>:{service}:{self.config.hub.region}:"
-            f"{self.config.hub.account_id}:{resource}/{resource_name}"
-        )
 
     # --- outputs --------------------------------------------------------------------------
 

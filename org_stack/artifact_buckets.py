@@ -43,11 +43,11 @@ from cdk_support import nag
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
     REPOSITORY_ROOT,
+    SPOKE_EXTRACTOR_ASSET,
     LambdaAssetSpec,
     build_lambda_asset,
 )
 from config.model import DsdashConfig
-from spoke_stackset.stack import SPOKE_EXTRACTOR_ASSET
 
 ARTIFACT_BUCKET_NAME_PREFIX: Final = "dsdash-artifacts-"
 SPOKE_CODE_KEY_PREFIX: Final = "spoke-code/"

@@ -16,20 +16,35 @@ Who owns what
 
 Where it runs
 -------------
-The stack is deployed into the management account (or a delegated administrator, with
-`call_as="DELEGATED_ADMIN"`), in its *home region*: `config.organization.regions[0]` unless the
-app is given `-c dsdash:org-region=<region>`. The StackSets live there, so their StackInstance
-status events arrive there too. Organizations events arrive in us-east-1 only; when the home
-region is another one, the app adds `lifecycle_rules.OrganizationsEventForwarderStack` in
-us-east-1, which forwards them to the home region's default bus, where this stack's rules match
-them. Each configured region also gets an `artifact_buckets.ArtifactBucketStack` holding the
-spoke code.
+The stack is deployed into the management account, in its *home region*:
+`config.organization.regions[0]` unless the app is given `-c dsdash:org-region=<region>`. The
+StackSets live there, so their StackInstance status events arrive there too. Organizations events
+arrive in us-east-1 only; when the home region is another one, the app adds
+`lifecycle_rules.OrganizationsEventForwarderStack` in us-east-1, which forwards them to the home
+region's default bus, where this stack's rules match them. Each configured region also gets an
+`artifact_buckets.ArtifactBucketStack` holding the spoke code.
+
+Delegated-administrator deployments are not supported yet: `app.py` never passes `call_as`, and
+the hub's and spokes' enrollment roles trust only the management account's enrollment function
+role. The `call_as` parameter (default "SELF") is kept for when they are; it flows into the
+StackSets' `CallAs` and the functions' `CALL_AS`.
 
 The reconciler runs on Organizations TagResource, UntagResource, MoveAccount, CreateAccountResult
 and CloseAccount, on a schedule as a backstop (CloudTrail delivery is best effort), and on every
 deploy that changes it (a CDK trigger). The enrollment function runs on StackInstance status
-changes of our StackSets, on Control Tower CreateManagedAccount and on Organizations
-CreateAccountResult, MoveAccount and CloseAccount.
+changes of our StackSets, on Control Tower CreateManagedAccount, on Organizations
+CreateAccountResult, MoveAccount and CloseAccount, and every 30 minutes with a sweep request that
+re-runs enrollment for spokes recorded failed, or pending for too long.
+
+Enrollment at scale
+-------------------
+Enrollment runs one invocation at a time (reserved concurrency 1): each one drives the hub's
+connection function, which itself runs one at a time, so parallel enrollments would only wait on
+(or be throttled by) it. A burst of lifecycle events, say a new OU of a hundred accounts, queues in
+Lambda's asynchronous event queue instead, where an event is kept and retried for up to six hours
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html). What still fails, and
+what ages out, goes to the failed-invocations queue (the reconciler's too), and the sweep
+repairs the registry's failed and pending spokes in any case.
 """
 
 from __future__ import annotations
@@ -43,19 +58,17 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import triggers
 from constructs import Construct, IConstruct
 
 import contracts
 from cdk_support import nag
-from cdk_support.lambda_asset import (
-    LAMBDA_ARCHITECTURE,
-    LAMBDA_RUNTIME,
-    LambdaAssetSpec,
-    lambda_code,
-)
+from cdk_support.functions import python_function
+from cdk_support.lambda_asset import ORG_ENROLLMENT_ASSET, ORG_RECONCILER_ASSET, lambda_code
 from config.model import DsdashConfig
+from enrollment.runtime.lifecycle_events import OPERATOR_REQUEST_KEY
 from org_stack.artifact_buckets import SpokeCodeArtifacts, artifact_bucket_prefix
 from org_stack.lifecycle_rules import (
     control_tower_pattern,
@@ -75,7 +88,18 @@ RECONCILE_SCHEDULE: Final = events.Schedule.rate(cdk.Duration.hours(1))
 RECONCILER_TIMEOUT: Final = cdk.Duration.minutes(15)
 # Enrollment retries each step with backoff while a new account becomes usable.
 ENROLLMENT_TIMEOUT: Final = cdk.Duration.minutes(15)
-LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
+# One enrollment at a time (see "Enrollment at scale"); events wait in Lambda's async queue for
+# up to its maximum age, six hours, and are retried twice (Lambda's maximum) when they fail.
+ENROLLMENT_CONCURRENCY: Final = 1
+ENROLLMENT_MAX_EVENT_AGE: Final = cdk.Duration.hours(6)
+ENROLLMENT_RETRY_ATTEMPTS: Final = 2
+# The sweep finishes enrollments recorded failed or left pending (enrollment.runtime.enrollment).
+ENROLLMENT_SWEEP_SCHEDULE: Final = events.Schedule.rate(cdk.Duration.minutes(30))
+ENROLLMENT_SWEEP_REQUEST: Final = {OPERATOR_REQUEST_KEY: "sweep"}
+# A reconcile request older than the next scheduled reconcile is superseded by it.
+RECONCILER_MAX_EVENT_AGE: Final = cdk.Duration.hours(1)
+RECONCILER_RETRY_ATTEMPTS: Final = 2
+FAILED_INVOCATIONS_RETENTION: Final = cdk.Duration.days(14)
 
 # Suited to hundreds of accounts: regions in parallel, a quarter of the accounts at a time, and
 # an operation that goes on while at most a tenth of the accounts fail (the reconciler uses the
@@ -98,33 +122,6 @@ STACK_INSTANCE_WRITE_ACTIONS: Final = (
     "cloudformation:DeleteStackInstances",
     "cloudformation:UpdateStackInstances",
 )
-
-_POWERTOOLS: Final = ("aws-lambda-powertools", "typing_extensions")
-ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
-    name="org-reconciler",
-    first_party=("org_stack/runtime", "config/model.py", "runtime_common"),
-    distributions=_POWERTOOLS,
-)
-ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
-    name="org-enrollment",
-    first_party=(
-        "enrollment/runtime",
-        "org_stack/runtime",
-        "hub_stack/table_design.py",
-        "hub_stack/runtime/store.py",
-        "config/model.py",
-        "contracts",
-        "runtime_common",
-    ),
-    distributions=_POWERTOOLS,
-)
-
-_LAMBDA_RUNTIME_REASON: Final = (
-    "Pinned to Python 3.11: the Lambda assets bundle wheels from the project's CPython 3.11 "
-    "venv, and Python 3.11 is the project's supported baseline (pyproject requires-python); "
-    "moving runtimes means rebuilding the venv and assets together."
-)
-
 
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 LAMBDA_ENVIRONMENT_MAX_BYTES: Final = 4 * 1024
@@ -188,6 +185,7 @@ class OrgStack(cdk.Stack):
             project: self._stack_set(spoke_templates[project], artifacts)
             for project in sorted(config.projects)
         }
+        self.failed_invocations_queue = self._failed_invocations_queue()
         self.reconciler_function = self._reconciler_function()
         self.enrollment_function = self._enrollment_function()
         self._reconcile_on_deploy()
@@ -250,17 +248,46 @@ class OrgStack(cdk.Stack):
             service="cloudformation", resource="stackset", resource_name=stack_set.ref
         )
 
+    # --- failed asynchronous invocations ---------------------------------------------------------
+
+    def _failed_invocations_queue(self) -> sqs.Queue:
+        # SSE-SQS: Lambda's destination delivery then needs no KMS key policy
+        # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+        queue = sqs.Queue(
+            self,
+            "FailedInvocationsQueue",
+            retention_period=FAILED_INVOCATIONS_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        nag.acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself a dead-letter queue: the on-failure destination of the "
+            "reconciler's and enrollment's asynchronous invocations, kept for operators to "
+            "inspect; nothing consumes it automatically, so no message fails to be processed.",
+        )
+        return queue
+
     # --- reconciler ----------------------------------------------------------------------------
 
     def _reconciler_function(self) -> lambda_.Function:
-        function = self._python_function(
+        environment = {"CONFIG": self.settings.to_config_json(), "CALL_AS": self.call_as}
+        _check_environment_size(contracts.ORG_RECONCILER_FUNCTION_NAME, environment)
+        function = python_function(
+            self,
             "ReconcilerFunction",
             function_name=contracts.ORG_RECONCILER_FUNCTION_NAME,
             handler="org_stack.runtime.reconciler.handler",
             code=lambda_code(ORG_RECONCILER_ASSET),
             timeout=RECONCILER_TIMEOUT,
             memory_size=512,
-            environment={"CONFIG": self.settings.to_config_json(), "CALL_AS": self.call_as},
+            environment=environment,
+        )
+        function.configure_async_invoke(
+            max_event_age=RECONCILER_MAX_EVENT_AGE,
+            retry_attempts=RECONCILER_RETRY_ATTEMPTS,
+            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
         )
         self._grant_organizations_read(function)
         stack_sets = self._our_stack_sets_arn()
@@ -337,7 +364,18 @@ class OrgStack(cdk.Stack):
 
     def _enrollment_function(self) -> lambda_.Function:
         config = self.config
-        function = self._python_function(
+        environment = {
+            "HUB_ACCOUNT_ID": config.hub.account_id,
+            "HUB_REGION": config.hub.region,
+            "HUB_NAME": config.hub.name,
+            "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
+            "SPOKE_REGIONS": ",".join(config.organization.regions),
+            "CONFIG": self.settings.to_config_json(),
+            "CALL_AS": self.call_as,
+        }
+        _check_environment_size(contracts.ORG_ENROLLMENT_FUNCTION_NAME, environment)
+        function = python_function(
+            self,
             "EnrollmentFunction",
             function_name=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
             # The hub and spoke enrollment roles trust exactly this role name.
@@ -346,15 +384,14 @@ class OrgStack(cdk.Stack):
             code=lambda_code(ORG_ENROLLMENT_ASSET),
             timeout=ENROLLMENT_TIMEOUT,
             memory_size=256,
-            environment={
-                "HUB_ACCOUNT_ID": config.hub.account_id,
-                "HUB_REGION": config.hub.region,
-                "HUB_NAME": config.hub.name,
-                "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
-                "SPOKE_REGIONS": ",".join(config.organization.regions),
-                "CONFIG": self.settings.to_config_json(),
-                "CALL_AS": self.call_as,
-            },
+            # See "Enrollment at scale" in the module docstring.
+            reserved_concurrent_executions=ENROLLMENT_CONCURRENCY,
+            environment=environment,
+        )
+        function.configure_async_invoke(
+            max_event_age=ENROLLMENT_MAX_EVENT_AGE,
+            retry_attempts=ENROLLMENT_RETRY_ATTEMPTS,
+            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
         )
         self._grant_organizations_read(function)
         function.add_to_role_policy(
@@ -407,6 +444,19 @@ class OrgStack(cdk.Stack):
             description="Control Tower account factory accounts: record pending",
             event_pattern=control_tower_pattern(),
             targets=[targets.LambdaFunction(function, retry_attempts=4)],
+        )
+        events.Rule(
+            self,
+            "EnrollmentSweepSchedule",
+            description="Finish enrollments recorded failed, or pending for too long",
+            schedule=ENROLLMENT_SWEEP_SCHEDULE,
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    event=events.RuleTargetInput.from_object(ENROLLMENT_SWEEP_REQUEST),
+                    retry_attempts=2,
+                )
+            ],
         )
         policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
         self._acknowledge_organizations_read(policy)
@@ -484,53 +534,14 @@ class OrgStack(cdk.Stack):
     def _arn(self, rest: str) -> str:
         return cdk.Fn.sub(f"arn:${{AWS::Partition}}:{rest}")
 
-    # --- shared helpers ------------------------------------------------------------------------
-
-    def _python_function(
-        self,
-        construct_id: str,
-        *,
-        function_name: str,
-        handler: str,
-        code: lambda_.Code,
-        timeout: cdk.Duration,
-        memory_size: int,
-        environment: dict[str, str],
-        role_name: str | None = None,
-    ) -> lambda_.Function:
-        """A Python 3.11 x86_64 function with its own role writing only its own log group."""
-        _check_environment_size(function_name, environment)
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {function_name}",
-        )
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            construct_id,
-            function_name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            architecture=LAMBDA_ARCHITECTURE,
-            handler=handler,
-            code=code,
-            role=role,
-            timeout=timeout,
-            memory_size=memory_size,
-            log_group=log_group,
-            environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
-        )
-        nag.acknowledge(function, "AwsSolutions-L1", _LAMBDA_RUNTIME_REASON)
-        return function
+    # --- outputs -------------------------------------------------------------------------------
 
     def _outputs(self) -> None:
         values = {
             "ReconcilerFunctionName": self.reconciler_function.function_name,
             "EnrollmentFunctionName": self.enrollment_function.function_name,
             "EnrollmentRoleArn": self.enrollment_function.role.role_arn,  # type: ignore[union-attr]
+            "FailedInvocationsQueueUrl": self.failed_invocations_queue.queue_url,
         }
         for project, stack_set in self.stack_sets.items():
             values[f"StackSetId{_output_suffix(project)}"] = stack_set.ref

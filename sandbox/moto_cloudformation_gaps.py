@@ -11,8 +11,9 @@ moto gaps filled here:
   bus name, so a rule on a custom bus crashes with "'EventBus' object has no attribute 'split'".
   The patch gives EventBus the `physical_resource_id` (its name) moto reads for `Ref`.
 - moto gap: resource types moto has no model for (`AWS::Events::EventBusPolicy`,
-  `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`, the CDK's
-  `Custom::CDKBucketDeployment` and `Custom::Trigger`, ...) are
+  `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`,
+  `AWS::Lambda::EventInvokeConfig`, the CDK's `Custom::CDKBucketDeployment` and
+  `Custom::Trigger`, ...) are
   skipped with a warning while the stack still reports CREATE_COMPLETE. Here a registry of gap
   handlers keyed by resource type (`GAP_HANDLERS`, extend with `@gap_handler`) creates each such
   resource through moto's backend from its resolved properties, and deletes it with the stack.
@@ -22,6 +23,10 @@ moto gaps filled here:
   the published version's ARN is its physical id here.
 - moto gap: `AWS::SSM::Parameter` without `Name` crashes (moto passes name None to
   PutParameter). CloudFormation generates a name; here the generated physical name is used.
+- moto gap: deleting a stack whose `AWS::SSM::Parameter` was already deleted out of band (the
+  spoke's `/monitors/<HubName>`, which offboarding deletes before the stack instance goes) fails
+  with ParameterNotFound. CloudFormation treats a resource that is already gone as deleted (a
+  resource handler's delete reports NotFound, and the stack deletion goes on); so does the fill.
 - moto gap: `AWS::DynamoDB::Table` ignores `TimeToLiveSpecification` and
   `PointInTimeRecoverySpecification`. They are applied through moto's UpdateTimeToLive and
   UpdateContinuousBackups after the table exists (`PROPERTY_GAP_FILLS`).
@@ -42,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
+from moto.awslambda.exceptions import UnknownEventConfig, UnknownFunctionException
 from moto.awslambda.models import LambdaVersion, lambda_backends
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
@@ -51,6 +57,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.events.models import EventBus, events_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
+from moto.ssm.exceptions import ParameterNotFound
 from moto.ssm.models import Parameter
 
 logger = logging.getLogger(__name__)
@@ -352,6 +359,46 @@ class CdkTrigger(GapResource):
         return None
 
 
+@gap_handler
+class EventInvokeConfig(GapResource):
+    """moto gap: AWS::Lambda::EventInvokeConfig (a function's asynchronous invocation settings:
+    maximum event age, retry attempts, on-success and on-failure destinations) is skipped; here it
+    is PutFunctionEventInvokeConfig through moto's Lambda backend, from the resolved properties,
+    so GetFunctionEventInvokeConfig returns what the template declares. moto keeps one
+    configuration per function, whatever the `Qualifier` (the CDK's is `$LATEST`).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventinvokeconfig.html
+    """
+
+    resource_type = "AWS::Lambda::EventInvokeConfig"
+    _INTEGER_PROPERTIES: ClassVar[tuple[str, ...]] = (
+        "MaximumEventAgeInSeconds",
+        "MaximumRetryAttempts",
+    )
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        # The API's request body has the CloudFormation property names and shapes.
+        config: dict[str, Any] = {
+            name: int(properties[name]) for name in cls._INTEGER_PROPERTIES if name in properties
+        }
+        if "DestinationConfig" in properties:
+            config["DestinationConfig"] = dict(properties["DestinationConfig"])
+        lambda_backends[account_id][region].put_function_event_invoke_config(
+            str(properties["FunctionName"]), config
+        )
+        return cls(generated_name, properties, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        try:
+            lambda_backends[account_id][region_name].delete_function_event_invoke_config(
+                str(self.properties["FunctionName"])
+            )
+        except (UnknownFunctionException, UnknownEventConfig):
+            return  # the function went first, or the configuration was removed by hand
+
+
 def _parameter_map(parameters: Any) -> dict[str, str]:
     """StackSet parameters as {key: value}: moto stores both dicts and ParameterKey/Value lists."""
     if isinstance(parameters, Mapping):
@@ -560,6 +607,23 @@ def _ssm_parameter_from_cloudformation(
     )
 
 
+def _ssm_parameter_delete_from_cloudformation(
+    parameter_class: type[Parameter],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> None:
+    # moto gap: a parameter already deleted out of band fails the stack's deletion; CloudFormation
+    # treats it as deleted (https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html).
+    try:
+        _ORIGINALS["ssm_parameter_delete"].__func__(
+            parameter_class, resource_name, cloudformation_json, account_id, region_name
+        )
+    except ParameterNotFound:
+        logger.info("sandbox: SSM parameter %s was already deleted", resource_name)
+
+
 def _event_bus_physical_resource_id(bus: EventBus) -> str:
     # moto gap: Ref to AWS::Events::EventBus must return the bus name.
     return bus.name
@@ -595,6 +659,7 @@ def install() -> None:
         update=cloudformation_models.Stack.update,
         # The raw classmethod descriptor, so that uninstall() restores exactly what was there.
         ssm_parameter_create=Parameter.__dict__["create_from_cloudformation_json"],
+        ssm_parameter_delete=Parameter.__dict__["delete_from_cloudformation_json"],
         lambda_version_create=LambdaVersion.__dict__["create_from_cloudformation_json"],
     )
     parsing.resource_class_from_type = _resource_class_from_type
@@ -603,6 +668,9 @@ def install() -> None:
     cloudformation_models.Stack.create_resources = _create_resources  # type: ignore[method-assign,assignment]
     cloudformation_models.Stack.update = _update  # type: ignore[method-assign,assignment]
     Parameter.create_from_cloudformation_json = classmethod(_ssm_parameter_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
+    Parameter.delete_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        _ssm_parameter_delete_from_cloudformation
+    )
     EventBus.physical_resource_id = property(_event_bus_physical_resource_id)  # type: ignore[attr-defined]
     LambdaVersion.create_from_cloudformation_json = classmethod(_lambda_version_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
 
@@ -616,6 +684,7 @@ def uninstall() -> None:
     cloudformation_models.Stack.create_resources = _ORIGINALS["create_resources"]  # type: ignore[method-assign]
     cloudformation_models.Stack.update = _ORIGINALS["update"]  # type: ignore[method-assign]
     Parameter.create_from_cloudformation_json = _ORIGINALS["ssm_parameter_create"]  # type: ignore[method-assign]
+    Parameter.delete_from_cloudformation_json = _ORIGINALS["ssm_parameter_delete"]  # type: ignore[method-assign]
     del EventBus.physical_resource_id  # type: ignore[attr-defined]
     LambdaVersion.create_from_cloudformation_json = _ORIGINALS["lambda_version_create"]  # type: ignore[method-assign]
     _ORIGINALS.clear()

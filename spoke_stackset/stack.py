@@ -16,15 +16,17 @@ Service-managed StackSets impose what this module is built around:
 - IAM role names carry the region, because IAM is global and one account holds one instance per
   region; function names carry the unit ("spoke"), so one account can be both hub and spoke.
 
-Resources: the `dsdash` bus and its statement admitting the hub; the extraction function and the
-rule that runs it on refresh events from the hub (scoped by project, environment and account);
-the spoke's connection function; the role the spoke's forward rules use to put metric events on
-the hub bus; the narrow enrollment role the management account's enrollment function assumes.
+Resources: the `dsdash` bus and its statement admitting the hub; the `/monitors/<HubName>`
+parameter naming the hub account; the extraction function and the rule that runs it on refresh
+events from the hub (scoped by project, environment and account); the spoke's connection function;
+the role the spoke's forward rules use to put metric events on the hub bus; the narrow enrollment
+role the management account's enrollment function assumes.
 
 `synthesize_spoke_template` synthesizes one project's template in an app of its own, with cdk-nag,
 and returns it as CloudFormation receives it.
 
-This module imports aws_cdk; no Lambda asset ever contains it (see SPOKE_EXTRACTOR_ASSET).
+This module imports aws_cdk; no Lambda asset ever contains it (see
+`cdk_support.lambda_asset.SPOKE_EXTRACTOR_ASSET`).
 """
 
 from __future__ import annotations
@@ -40,22 +42,21 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 import contracts
 from cdk_support import nag
-from cdk_support.lambda_asset import (
-    JSONSCHEMA_DISTRIBUTIONS,
-    LAMBDA_ARCHITECTURE,
-    LAMBDA_RUNTIME,
-    LambdaAssetSpec,
+from cdk_support.functions import (
+    grant_connection_permissions,
+    nag_arn,
+    parameter_arn,
+    python_function,
 )
 from config.model import DsdashConfig, ProjectSettings
 from metrics.base import IamStatement
 from metrics.registry import build_metric, iam_statements_for
-from org_stack.runtime.stackset_names import stackset_name
 
 # CloudFormation's limit on an inline template (CreateStackSet/UpdateStackSet TemplateBody);
 # TemplateURL allows 1 MB (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
@@ -97,42 +98,11 @@ SPOKE_PARAMETER_NAMES: Final = (
     SpokeParameter.CONNECTION_CODE_KEY,
 )
 
-# The extraction function imports the metric library (which validates arguments with jsonschema)
-# and the event contracts.
-SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
-    name="spoke-extractor",
-    first_party=("spoke_stackset/runtime", "metrics", "contracts", "runtime_common"),
-    distributions=tuple(
-        sorted({*JSONSCHEMA_DISTRIBUTIONS, "aws-lambda-powertools", "typing_extensions"})
-    ),
-)
-
-LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
 EXTRACTOR_TIMEOUT: Final = cdk.Duration.minutes(5)
 CONNECTION_TIMEOUT: Final = cdk.Duration.minutes(5)
 
-# What the spoke's connection function does on its own bus (EBPut, EBRule, Disconnect).
-CONNECTION_BUS_ACTIONS: Final = (
-    "events:DescribeEventBus",
-    "events:PutPermission",
-    "events:RemovePermission",
-)
-CONNECTION_RULE_ACTIONS: Final = (
-    "events:DeleteRule",
-    "events:DescribeRule",
-    "events:ListTargetsByRule",
-    "events:PutRule",
-    "events:PutTargets",
-    "events:RemoveTargets",
-)
 # What the management account's enrollment function does through the spoke enrollment role.
 ENROLLMENT_SSM_ACTIONS: Final = ("ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter")
-
-_LAMBDA_RUNTIME_REASON: Final = (
-    "Pinned to Python 3.11: the bundled compiled wheels (rpds-py for jsonschema) come from the "
-    "project's CPython 3.11 venv, and Python 3.11 is the project's supported baseline "
-    "(pyproject requires-python); moving runtimes means rebuilding the venv and assets together."
-)
 _CLOUDFORMATION_PSEUDO = re.compile(r"\$\{AWS::[A-Za-z]+\}")
 
 
@@ -150,11 +120,6 @@ def project_metric_statements(project: ProjectSettings) -> tuple[IamStatement, .
     return iam_statements_for(
         build_metric(selection.name, selection.args) for selection in project.metrics
     )
-
-
-def instance_stack_name_pattern(project: str) -> str:
-    """Service-managed StackSets name each instance's stack `StackSet-<StackSet name>-<uuid>`."""
-    return f"StackSet-{stackset_name(project)}-*"
 
 
 class SpokeStack(cdk.Stack):
@@ -189,6 +154,7 @@ class SpokeStack(cdk.Stack):
             cdk.Fn.sub(f"${{{SpokeParameter.CODE_BUCKET_PREFIX}}}-${{AWS::Region}}"),
         )
         self.bus = self._event_bus()
+        self.monitors_parameter = self._monitors_parameter()
         self.extractor_function = self._extractor_function()
         self.refresh_rule = self._refresh_rule()
         self.forwarder_role = self._forwarder_role()
@@ -279,14 +245,32 @@ class SpokeStack(cdk.Stack):
         )
         return bus
 
+    def _monitors_parameter(self) -> ssm.StringParameter:
+        # `/monitors/<HubName>` = hub account id, exactly what enrollment writes (it reads first
+        # and leaves an equal value alone), so the connection function finds its hub as soon as
+        # the instance exists, and deleting the stack instance removes the parameter with it.
+        # The name's leading "/" makes it a path; `simple_name=False` tells the CDK so, since a
+        # token hides it (otherwise the ARN of the parameter gets an extra "/").
+        return ssm.StringParameter(
+            self,
+            "MonitorsHubParameter",
+            parameter_name=cdk.Fn.sub(
+                contracts.monitor_parameter_name(f"${{{SpokeParameter.HUB_NAME}}}")
+            ),
+            string_value=self._parameter(SpokeParameter.HUB_ACCOUNT_ID),
+            simple_name=False,
+            description="The hub this spoke sends its metrics to (dsdash enrollment contract)",
+        )
+
     # --- extraction ------------------------------------------------------------------------
 
     def _extractor_function(self) -> lambda_.Function:
-        function = self._python_function(
+        function = python_function(
+            self,
             "ExtractorFunction",
             function_name=contracts.SPOKE_EXTRACTOR_FUNCTION_NAME,
             handler="spoke_stackset.runtime.extractor.handler",
-            code_key=self._parameter(SpokeParameter.EXTRACTOR_CODE_KEY),
+            code=self._code(SpokeParameter.EXTRACTOR_CODE_KEY),
             timeout=EXTRACTOR_TIMEOUT,
             memory_size=512,
             environment={
@@ -379,11 +363,12 @@ class SpokeStack(cdk.Stack):
         return role
 
     def _connection_function(self) -> lambda_.Function:
-        function = self._python_function(
+        function = python_function(
+            self,
             "ConnectionFunction",
             function_name=contracts.SPOKE_CONNECTION_FUNCTION_NAME,
             handler="enrollment.runtime.connection.handler",
-            code_key=self._parameter(SpokeParameter.CONNECTION_CODE_KEY),
+            code=self._code(SpokeParameter.CONNECTION_CODE_KEY),
             timeout=CONNECTION_TIMEOUT,
             memory_size=256,
             environment={
@@ -393,62 +378,24 @@ class SpokeStack(cdk.Stack):
                 "HUB_REGION": self._parameter(SpokeParameter.HUB_REGION),
             },
         )
-        monitors = contracts.MONITORS_PREFIX.strip("/")
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                # GetParametersByPath authorizes against the path and, recursively, below it.
-                actions=["ssm:GetParametersByPath"],
-                resources=[
-                    self._ssm_parameter_arn(monitors),
-                    self._ssm_parameter_arn(f"{monitors}/*"),
-                ],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(CONNECTION_BUS_ACTIONS), resources=[self.bus.event_bus_arn]
-            )
-        )
-        forward_rules = self.format_arn(
-            service="events",
-            resource="rule",
-            resource_name=f"{contracts.SPOKE_BUS_NAME}/{contracts.FORWARD_METRICS_RULE_PREFIX}*",
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=list(CONNECTION_RULE_ACTIONS), resources=[forward_rules])
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["events:ListRules"], resources=["*"])
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.forwarder_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
-            )
-        )
-        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
-        nag.acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{_nag_arn('ssm', 'parameter', monitors + '/*')}]",
-            "The connection function reads every hub this spoke reports to from "
-            f"{contracts.MONITORS_PREFIX}<HubName>; the hub names are written at enrollment "
-            "time, so only the path prefix is known when the StackSet is defined.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::"
-            f"{_nag_arn('events', 'rule', contracts.SPOKE_BUS_NAME + '/' + contracts.FORWARD_METRICS_RULE_PREFIX + '*')}]",
-            "One forward rule per hub account is created at enrollment time, named "
-            f"'{contracts.FORWARD_METRICS_RULE_PREFIX}<hub account>'; the wildcard is limited "
-            f"to rules with that prefix on the {contracts.SPOKE_BUS_NAME} bus.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "events:ListRules supports no resource-level permission (Service Authorization "
-            "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
-            "lists the bus's rules to find its own forward rules.",
+        grant_connection_permissions(
+            function,
+            bus=self.bus,
+            bus_name=contracts.SPOKE_BUS_NAME,
+            rule_prefix=contracts.FORWARD_METRICS_RULE_PREFIX,
+            parameter_path=contracts.MONITORS_PREFIX,
+            forwarder_role=self.forwarder_role,
+            parameters_reason=(
+                "The connection function reads every hub this spoke reports to from "
+                f"{contracts.MONITORS_PREFIX}<HubName>; hubs other than this template's are "
+                "written at enrollment time, so only the path prefix is known when the StackSet "
+                "is defined."
+            ),
+            rules_reason=(
+                "One forward rule per hub account is created at enrollment time, named "
+                f"'{contracts.FORWARD_METRICS_RULE_PREFIX}<hub account>'; the wildcard is limited "
+                f"to rules with that prefix on the {contracts.SPOKE_BUS_NAME} bus."
+            ),
         )
         return function
 
@@ -480,7 +427,7 @@ class SpokeStack(cdk.Stack):
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(ENROLLMENT_SSM_ACTIONS),
-                resources=[self._ssm_parameter_arn(f"{monitors}/*")],
+                resources=[parameter_arn(self, f"{monitors}/*")],
             )
         )
         role.add_to_policy(
@@ -489,78 +436,20 @@ class SpokeStack(cdk.Stack):
                 resources=[self.connection_function.function_arn],
             )
         )
-        instance_stacks = self.format_arn(
-            service="cloudformation",
-            resource="stack",
-            resource_name=instance_stack_name_pattern(self.project.name),
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudformation:DescribeStacks"], resources=[instance_stacks]
-            )
-        )
-        policy = role.node.find_child("DefaultPolicy")
         nag.acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{_nag_arn('ssm', 'parameter', monitors + '/*')}]",
+            role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ssm', 'parameter', monitors + '/*')}]",
             f"Enrollment writes {contracts.MONITORS_PREFIX}<HubName> (and deletes it when the "
             "spoke is offboarded, also under a previous hub name); only that path prefix is "
             "allowed, and only the management account's enrollment function assumes this role.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::"
-            f"{_nag_arn('cloudformation', 'stack', instance_stack_name_pattern(self.project.name))}]",
-            "StackSets name the instance stack StackSet-<StackSet name>-<uuid>, with a uuid only "
-            "known after deployment; the wildcard covers this project's instance stack only, "
-            "for DescribeStacks (read its outputs).",
         )
         return role
 
     # --- shared helpers ----------------------------------------------------------------------
 
-    def _python_function(
-        self,
-        construct_id: str,
-        *,
-        function_name: str,
-        handler: str,
-        code_key: str,
-        timeout: cdk.Duration,
-        memory_size: int,
-        environment: dict[str, str],
-    ) -> lambda_.Function:
-        """A Python 3.11 x86_64 function whose code is a zip in the regional artifact bucket,
-        with its own role (no managed policy) writing only its own, retained log group."""
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {function_name}",
-        )
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            construct_id,
-            function_name=function_name,
-            runtime=LAMBDA_RUNTIME,
-            architecture=LAMBDA_ARCHITECTURE,
-            handler=handler,
-            code=lambda_.Code.from_bucket(self.code_bucket, code_key),
-            role=role,
-            timeout=timeout,
-            memory_size=memory_size,
-            log_group=log_group,
-            environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
-        )
-        nag.acknowledge(function, "AwsSolutions-L1", _LAMBDA_RUNTIME_REASON)
-        return function
-
-    def _ssm_parameter_arn(self, name_without_leading_slash: str) -> str:
-        return self.format_arn(
-            service="ssm", resource="parameter", resource_name=name_without_leading_slash
-        )
+    def _code(self, key_parameter: str) -> lambda_.Code:
+        """A zip in the regional artifact bucket, at the key the StackSet passes."""
+        return lambda_.Code.from_bucket(self.code_bucket, self._parameter(key_parameter))
 
     # --- outputs -----------------------------------------------------------------------------
 
@@ -579,13 +468,6 @@ class SpokeStack(cdk.Stack):
 def _cloudformation_resource(resource: str) -> str:
     """A metric's resource, with `${AWS::...}` placeholders resolved by CloudFormation."""
     return cdk.Fn.sub(resource) if _CLOUDFORMATION_PSEUDO.search(resource) else resource
-
-
-def _nag_arn(service: str, resource: str, resource_name: str) -> str:
-    """An ARN of an environment-agnostic stack as cdk-nag prints it in finding ids."""
-    return (
-        f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}/{resource_name}"
-    )
 
 
 # --- synthesis for a StackSet --------------------------------------------------------------

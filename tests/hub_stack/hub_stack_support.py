@@ -84,8 +84,10 @@ def as_list(value: Any) -> list[Any]:
 
 
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.find_resources(resource_type)
-    return found
+    return {
+        logical_id: dict(resource)
+        for logical_id, resource in template.find_resources(resource_type).items()
+    }
 
 
 def logical_id_of_function(template: Template, function_name: str) -> str:

@@ -53,7 +53,7 @@ def _single(
     found = template.find_resources(resource_type, {"Properties": properties})
     assert len(found) == 1, f"expected exactly one {resource_type} matching, found {len(found)}"
     ((logical_id, resource),) = found.items()
-    return logical_id, resource
+    return logical_id, dict(resource)
 
 
 # --- event bus ------------------------------------------------------------------------------
@@ -356,7 +356,14 @@ def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: 
     }
     assert dynamodb_resources == {f"<{table_id}.Arn>"}
     table_actions = granted[f"<{table_id}.Arn>"]
-    assert {"dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= table_actions
+    # Exactly what hub_stack.runtime.store calls: no batch reads, no transactions.
+    assert table_actions == {
+        "dynamodb:BatchWriteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    }
     assert not table_actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DeleteTable"}
 
 

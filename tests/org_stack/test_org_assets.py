@@ -15,7 +15,10 @@ import pytest
 
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
+    ORG_ENROLLMENT_ASSET,
+    ORG_RECONCILER_ASSET,
     RUNTIME_PROVIDED_DISTRIBUTIONS,
+    SPOKE_EXTRACTOR_ASSET,
     LambdaAssetSpec,
     build_lambda_asset,
     missing_requirements,
@@ -27,8 +30,6 @@ from org_stack.artifact_buckets import (
     build_spoke_code_artifacts,
     deterministic_zip,
 )
-from org_stack.stack import ORG_ENROLLMENT_ASSET, ORG_RECONCILER_ASSET
-from spoke_stackset.stack import SPOKE_EXTRACTOR_ASSET
 
 ASSET_HANDLERS = [
     (SPOKE_EXTRACTOR_ASSET, "spoke_stackset.runtime.extractor"),

@@ -25,6 +25,7 @@ from org_stack_support import (
 import app as dsdash_app
 import contracts
 from config.model import DsdashConfig
+from enrollment.runtime.lifecycle_events import OperatorRequest, parse_lifecycle_event
 from org_stack.artifact_buckets import artifact_bucket_name, build_spoke_code_artifacts
 from org_stack.runtime.organizations_events import RECONCILE_TRIGGER_EVENT_NAMES
 from org_stack.runtime.reconciler import ReconcilerSettings
@@ -412,6 +413,135 @@ def test_enrollment_rules_cover_our_stackset_instances_and_account_lifecycle(
             ],
         },
     )
+
+
+def _function_id(org: Template, function_name: str) -> str:
+    (function_id,) = org.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": function_name}}
+    )
+    return str(function_id)
+
+
+def _failed_invocations_queue_id(org: Template) -> str:
+    (queue_id,) = org.find_resources("AWS::SQS::Queue")
+    return str(queue_id)
+
+
+def test_enrollment_runs_one_at_a_time_and_queues_events_for_six_hours(org: Template) -> None:
+    # Parallel enrollments would only race on the hub's connection function, which runs one at
+    # a time; a burst of accounts waits in Lambda's async queue instead of failing.
+    org.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+            "ReservedConcurrentExecutions": 1,
+        },
+    )
+    enrollment_id = _function_id(org, contracts.ORG_ENROLLMENT_FUNCTION_NAME)
+    org.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": enrollment_id},
+            "Qualifier": "$LATEST",
+            "MaximumEventAgeInSeconds": 6 * 3600,
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [_failed_invocations_queue_id(org), "Arn"]}
+                }
+            },
+        },
+    )
+
+
+def test_reconciler_failures_go_to_the_failed_invocations_queue(org: Template) -> None:
+    reconciler_id = _function_id(org, contracts.ORG_RECONCILER_FUNCTION_NAME)
+    org.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": reconciler_id},
+            "MaximumEventAgeInSeconds": Match.any_value(),
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [_failed_invocations_queue_id(org), "Arn"]}
+                }
+            },
+        },
+    )
+    (config,) = org.find_resources(
+        "AWS::Lambda::EventInvokeConfig",
+        {"Properties": {"FunctionName": {"Ref": reconciler_id}}},
+    ).values()
+    # A reconcile older than the next scheduled one (hourly) is superseded by it.
+    assert 60 <= config["Properties"]["MaximumEventAgeInSeconds"] <= 3600
+
+
+def test_failed_invocations_queue_is_encrypted_tls_only_and_only_our_functions_send(
+    org: Template,
+) -> None:
+    queue_id = _failed_invocations_queue_id(org)
+    org.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 24 * 3600},
+    )
+    org.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": queue_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sqs:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    queue_arn = f"<{queue_id}.Arn>"
+    senders = set()
+    for role_id in org.find_resources("AWS::IAM::Role"):
+        granted = actions_by_resource(role_statements(org, role_id))
+        if "sqs:SendMessage" in granted.get(queue_arn, set()):
+            senders.add(role_id)
+    assert senders == {
+        function_role(org, contracts.ORG_ENROLLMENT_FUNCTION_NAME),
+        function_role(org, contracts.ORG_RECONCILER_FUNCTION_NAME),
+    }
+
+
+def test_enrollment_sweeps_unfinished_enrollments_every_30_minutes(org: Template) -> None:
+    org.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(30 minutes)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {
+                            "Fn::GetAtt": [Match.string_like_regexp("^EnrollmentFunction"), "Arn"]
+                        },
+                        "Input": Match.serialized_json(Match.exact({"dsdash": "sweep"})),
+                    }
+                )
+            ],
+        },
+    )
+    (rule,) = org.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(30 minutes)"}}
+    ).values()
+    (target,) = rule["Properties"]["Targets"]
+    # The enrollment handler reads the constant input as its sweep request.
+    request = parse_lifecycle_event(json.loads(target["Input"]))
+    assert isinstance(request, OperatorRequest)
+    assert request.action == "sweep"
 
 
 # --- us-east-1 forwarding -------------------------------------------------------------------------

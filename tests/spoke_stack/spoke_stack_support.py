@@ -120,7 +120,7 @@ def function_named(template: dict[str, Any], name: str) -> dict[str, Any]:
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"].get("FunctionName") == name
     )
-    return function
+    return dict(function)
 
 
 def role_of_function(template: dict[str, Any], name: str) -> str:
@@ -134,4 +134,4 @@ def role_named(template: dict[str, Any], rendered_name: str) -> str:
         if resource["Type"] == "AWS::IAM::Role"
         and render(resource["Properties"].get("RoleName")) == rendered_name
     )
-    return logical_id
+    return str(logical_id)

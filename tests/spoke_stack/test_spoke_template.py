@@ -253,6 +253,35 @@ def test_spoke_bus_admits_the_hub_with_the_statement_ebput_writes(
     assert render(policy["Properties"]["StatementId"]) == expected["Sid"]
 
 
+def test_spoke_declares_its_hub_under_monitors_as_enrollment_writes_it(
+    config: DsdashConfig, largest: dict[str, Any]
+) -> None:
+    template = Template.from_json(largest)
+    template.resource_count_is("AWS::SSM::Parameter", 1)
+    # Neither retained nor snapshotted: deleting the stack instance removes the parameter.
+    template.has_resource(
+        "AWS::SSM::Parameter",
+        {
+            "Properties": {
+                "Name": {"Fn::Sub": "/monitors/${HubName}"},
+                "Type": "String",
+                "Value": {"Ref": "HubAccountId"},
+            },
+            "DeletionPolicy": Match.absent(),
+            "UpdateReplacePolicy": Match.absent(),
+        },
+    )
+    # With the parameters' defaults, the name and value are those enrollment writes, so its
+    # read-before-write finds them in place and leaves them alone.
+    parameters = largest["Parameters"]
+    (parameter,) = template.find_resources("AWS::SSM::Parameter").values()
+    name = parameter["Properties"]["Name"]["Fn::Sub"].replace(
+        "${HubName}", parameters["HubName"]["Default"]
+    )
+    assert name == contracts.monitor_parameter_name(config.hub.name)
+    assert parameters["HubAccountId"]["Default"] == config.hub.account_id
+
+
 def test_connection_function_runs_as_the_spoke_unit(largest: dict[str, Any]) -> None:
     function = function_named(largest, contracts.SPOKE_CONNECTION_FUNCTION_NAME)
     variables = render(function["Properties"]["Environment"]["Variables"])
@@ -317,7 +346,7 @@ def test_enrollment_role_trusts_only_the_management_accounts_enrollment_function
     }
 
 
-def test_enrollment_role_may_only_write_monitors_invoke_connection_and_read_its_stack(
+def test_enrollment_role_may_only_write_monitors_and_invoke_connection(
     largest: dict[str, Any],
 ) -> None:
     role_id = role_named(largest, "dsdash-spoke-enrollment-${AWS::Region}")
@@ -333,10 +362,6 @@ def test_enrollment_role_may_only_write_monitors_invoke_connection_and_read_its_
         ("ssm:DeleteParameter", monitors),
         ("ssm:GetParameter", monitors),
         ("lambda:InvokeFunction", f"<{connection_id}.Arn>"),
-        (
-            "cloudformation:DescribeStacks",
-            _arn("cloudformation", f"stack/StackSet-dsdash-spoke-{ALL_METRICS_PROJECT}-*"),
-        ),
     }
 
 

@@ -1,0 +1,182 @@
+"""Constructs every dsdash stack builds the same way: its Python functions and the connection
+function's permissions.
+
+- `python_function`: a Python 3.11 x86_64 function with its own execution role (no managed
+  policy) that writes only its own, retained log group;
+- `grant_connection_permissions`: what `enrollment.runtime.connection` does with its unit's bus,
+  rules and SSM parameters, in the hub and in every spoke alike (DESIGN.md §2 flows 6-8), with
+  the cdk-nag acknowledgments of its wildcards;
+- `parameter_arn` and `nag_arn`: ARNs of a stack's own account and region, the second as cdk-nag
+  prints it in finding ids (which acknowledgments must repeat exactly).
+
+Construct ids are derived from the id the caller passes (`<id>`, `<id>Role`, `<id>Logs`) and
+created in the caller's scope, so logical ids do not depend on this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_support import nag
+from cdk_support.lambda_asset import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+
+LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
+
+LAMBDA_RUNTIME_REASON: Final = (
+    "Pinned to Python 3.11: the Lambda assets bundle wheels (compiled ones too, rpds-py for "
+    "jsonschema) from the project's CPython 3.11 venv, and Python 3.11 is the project's supported "
+    "baseline (pyproject requires-python); moving runtimes means rebuilding the venv and assets "
+    "together."
+)
+
+# What the connection function does on its own unit's bus (EBPut, Disconnect) and on the rules it
+# owns there (the hub's refresh fan-out rules, a spoke's metric forward rules).
+CONNECTION_BUS_ACTIONS: Final = (
+    "events:DescribeEventBus",
+    "events:PutPermission",
+    "events:RemovePermission",
+)
+CONNECTION_RULE_ACTIONS: Final = (
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:ListTargetsByRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    function_name: str,
+    handler: str,
+    code: lambda_.Code,
+    timeout: cdk.Duration,
+    memory_size: int,
+    environment: Mapping[str, str],
+    role_name: str | None = None,
+    reserved_concurrent_executions: int | None = None,
+) -> lambda_.Function:
+    """A Python 3.11 x86_64 function with its own role and a retained log group.
+
+    The role is ours rather than the CDK's default, which attaches the managed
+    AWSLambdaBasicExecutionRole (logs on every log group); ours writes only its log group.
+    `POWERTOOLS_SERVICE_NAME` is the function's name, so its logs say which function wrote them.
+    """
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        role_name=role_name,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Execution role of {function_name}",
+    )
+    log_group = logs.LogGroup(scope, f"{construct_id}Logs", retention=LOG_RETENTION)
+    log_group.grant_write(role)
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        function_name=function_name,
+        reserved_concurrent_executions=reserved_concurrent_executions,
+        runtime=LAMBDA_RUNTIME,
+        architecture=LAMBDA_ARCHITECTURE,
+        handler=handler,
+        code=code,
+        role=role,
+        timeout=timeout,
+        memory_size=memory_size,
+        log_group=log_group,
+        environment={"POWERTOOLS_SERVICE_NAME": function_name, **environment},
+    )
+    nag.acknowledge(function, "AwsSolutions-L1", LAMBDA_RUNTIME_REASON)
+    return function
+
+
+def grant_connection_permissions(
+    function: lambda_.Function,
+    *,
+    bus: events.IEventBus,
+    bus_name: str,
+    rule_prefix: str,
+    parameter_path: str,
+    forwarder_role: iam.IRole,
+    parameters_reason: str,
+    rules_reason: str,
+) -> None:
+    """Let a connection function manage its bus policy and its `rule_prefix` rules on `bus`, read
+    the SSM parameters under `parameter_path`, and pass `forwarder_role` to EventBridge only.
+
+    `bus_name` is the bus's literal name (the rule ARNs hold it; `bus.event_bus_name` is a
+    token). `parameters_reason` and `rules_reason` say why the parameter path and the rule name
+    prefix are wildcards in this unit; they become the cdk-nag acknowledgments' reasons.
+    """
+    stack = cdk.Stack.of(function)
+    path = parameter_path.strip("/")
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            # GetParametersByPath authorizes against the path itself and, recursively, the
+            # parameters under it.
+            actions=["ssm:GetParametersByPath"],
+            resources=[parameter_arn(stack, path), parameter_arn(stack, f"{path}/*")],
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=list(CONNECTION_BUS_ACTIONS), resources=[bus.event_bus_arn])
+    )
+    rules = f"{bus_name}/{rule_prefix}*"
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=list(CONNECTION_RULE_ACTIONS),
+            resources=[stack.format_arn(service="events", resource="rule", resource_name=rules)],
+        )
+    )
+    function.add_to_role_policy(iam.PolicyStatement(actions=["events:ListRules"], resources=["*"]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[forwarder_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+        )
+    )
+    policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
+    nag.acknowledge(
+        policy,
+        f"AwsSolutions-IAM5[Resource::{nag_arn(stack, 'ssm', 'parameter', f'{path}/*')}]",
+        parameters_reason,
+    )
+    nag.acknowledge(
+        policy,
+        f"AwsSolutions-IAM5[Resource::{nag_arn(stack, 'events', 'rule', rules)}]",
+        rules_reason,
+    )
+    nag.acknowledge(
+        policy,
+        "AwsSolutions-IAM5[Resource::*]",
+        "events:ListRules supports no resource-level permission (Service Authorization "
+        "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
+        f"lists the {bus_name} bus's rules to find its own '{rule_prefix}*' rules.",
+    )
+
+
+def parameter_arn(stack: cdk.Stack, name_without_leading_slash: str) -> str:
+    """An SSM parameter (or parameter path) ARN in `stack`'s account and region."""
+    return stack.format_arn(
+        service="ssm", resource="parameter", resource_name=name_without_leading_slash
+    )
+
+
+def nag_arn(stack: cdk.Stack, service: str, resource: str, resource_name: str) -> str:
+    """An ARN of `stack`'s account and region as cdk-nag prints it in finding ids: pseudo
+    parameters as `<AWS::...>`, literal account and region where the stack has them."""
+    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}/{resource_name}"
