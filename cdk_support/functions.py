@@ -46,7 +46,6 @@ CONNECTION_BUS_ACTIONS: Final = (
 )
 CONNECTION_RULE_ACTIONS: Final = (
     "events:DeleteRule",
-    "events:DescribeRule",
     "events:ListTargetsByRule",
     "events:PutRule",
     "events:PutTargets",

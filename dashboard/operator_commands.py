@@ -826,6 +826,32 @@ ENROLLMENT_USAGE_ERRORS: Final = frozenset(
 )
 
 
+# The enrollment function runs one enrollment at a time (reserved concurrency 1), so a request
+# made while an event-driven enrollment runs is throttled: wait for it, then say so.
+ENROLLMENT_BUSY_WAITS_SECONDS: Final = (5.0, 10.0, 20.0, 40.0, 60.0)
+
+
+def _invoke_when_free(client: Any, payload: dict[str, Any], sleep: Callable[[float], None]) -> Any:
+    def invoke() -> Any:
+        return client.invoke(
+            FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+            Payload=json.dumps(payload).encode("utf-8"),
+        )
+
+    for wait in ENROLLMENT_BUSY_WAITS_SECONDS:
+        try:
+            return invoke()
+        except client.exceptions.TooManyRequestsException:
+            sleep(wait)
+    try:
+        return invoke()
+    except client.exceptions.TooManyRequestsException:
+        _fail(
+            f"{contracts.ORG_ENROLLMENT_FUNCTION_NAME} stayed busy with other enrollments for "
+            f"{sum(ENROLLMENT_BUSY_WAITS_SECONDS):.0f}s (it runs one at a time); try again later"
+        )
+
+
 def _invoke_enrollment(
     connection: HubConnection,
     *,
@@ -833,6 +859,7 @@ def _invoke_enrollment(
     org_region: str | None,
     payload: dict[str, Any],
     action: str,
+    sleep: Callable[[float], None],
 ) -> dict[str, Any]:
     region = org_region or connection.config.organization.regions[0]
     session = boto3.Session(profile_name=profile, region_name=region)
@@ -840,10 +867,7 @@ def _invoke_enrollment(
         "lambda", endpoint_url=connection.endpoint_url, config=ENROLLMENT_INVOKE_CONFIG
     )
     try:
-        response = client.invoke(
-            FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
-            Payload=json.dumps(payload).encode("utf-8"),
-        )
+        response = _invoke_when_free(client, payload, sleep)
     except client.exceptions.ResourceNotFoundException:
         _fail(
             f"no function {contracts.ORG_ENROLLMENT_FUNCTION_NAME} in {region}: use the "
@@ -871,6 +895,7 @@ OrgRegionOption = Annotated[
 
 
 def enroll(
+    context: typer.Context,
     *,
     account: Annotated[str, typer.Option("--account", help="Account id to enroll.")],
     project: Annotated[str, typer.Option("--project", help="Project it belongs to.")],
@@ -898,11 +923,13 @@ def enroll(
                 "regions": list(spoke_region or []),
             },
             action="enrollment",
+            sleep=_runtime(context).sleep,
         )
     _print_report(report, as_json=as_json)
 
 
 def offboard(
+    context: typer.Context,
     *,
     account: Annotated[str, typer.Option("--account", help="Account id to offboard.")],
     reason: Annotated[
@@ -928,6 +955,7 @@ def offboard(
                 "regions": list(spoke_region or []),
             },
             action="offboarding",
+            sleep=_runtime(context).sleep,
         )
     _print_report(report, as_json=as_json)
 

@@ -398,7 +398,6 @@ def test_connection_function_manages_only_fanout_rules_and_passes_only_the_forwa
         "events:PutTargets",
         "events:RemoveTargets",
         "events:ListTargetsByRule",
-        "events:DescribeRule",
     }
     assert granted[f"<{bus_id}.Arn>"] == {
         "events:PutPermission",

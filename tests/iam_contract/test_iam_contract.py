@@ -154,23 +154,9 @@ UNEXERCISED_GRANTS: Final[Mapping[tuple[str, str], str]] = {
     ),
 }
 
-# Known gaps, found by this suite and waiting for a stack change (key: (test, subject)).
-_DESCRIBE_RULE_UNUSED = (
-    "unused grant: events:DescribeRule is granted to the {unit} connection function's role "
-    "({stack}, ConnectionFunctionRole DefaultPolicy, on rule/{bus}/{prefix}*) but no runtime "
-    "code calls DescribeRule; remove it from the stack, then this mark"
-)
-KNOWN_GAPS: Final[Mapping[tuple[str, str], str]] = {
-    ("unused", "hub-connection"): _DESCRIBE_RULE_UNUSED.format(
-        unit="hub", stack="hub_stack/stack.py", bus="dsdash-hub", prefix="dsdash-refresh-fanout-"
-    ),
-    ("unused", "spoke-connection"): _DESCRIBE_RULE_UNUSED.format(
-        unit="spoke",
-        stack="spoke_stackset/stack.py",
-        bus="dsdash",
-        prefix="dsdash-forward-metrics-to-",
-    ),
-}
+# Known gaps, found by this suite and waiting for a stack change (key: (test, subject)): none.
+# An entry marks that test xfail(strict=True), so fixing the stack forces removing the entry.
+KNOWN_GAPS: Final[Mapping[tuple[str, str], str]] = {}
 
 
 def _subject_params(test: str) -> list[object]:

@@ -150,3 +150,53 @@ def test_a_missing_enrollment_function_says_which_credentials_and_region_to_use(
     assert contracts.ORG_ENROLLMENT_FUNCTION_NAME in result.stderr
     assert "management account" in result.stderr
     assert enrollment_function.REQUESTS == []
+
+
+def _throttle_first_invokes(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
+    """The enrollment function runs one enrollment at a time: Lambda throttles the rest."""
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+    throttled: list[str] = []
+
+    def make_api_call(self, operation_name, api_params):  # type: ignore[no-untyped-def]
+        if operation_name == "Invoke" and len(throttled) < times:
+            throttled.append(api_params["FunctionName"])
+            raise self.exceptions.TooManyRequestsException(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}},
+                operation_name,
+            )
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+    return throttled
+
+
+def test_a_busy_enrollment_function_is_waited_for(empty_hub, enrollment_function, monkeypatch):
+    _deploy_enrollment_function("operator_enrollment_handlers.report")
+    throttled = _throttle_first_invokes(monkeypatch, times=2)
+
+    result = empty_hub.run(
+        "enroll", "--account", ACCOUNT, "--project", "fraud-detection", "--environment", "dev"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert throttled == [contracts.ORG_ENROLLMENT_FUNCTION_NAME] * 2
+    assert empty_hub.time.sleeps == [5.0, 10.0]
+    assert len(enrollment_function.REQUESTS) == 1
+
+
+def test_an_enrollment_function_that_stays_busy_is_one_line_and_exit_1(
+    empty_hub, enrollment_function, monkeypatch
+):
+    _deploy_enrollment_function("operator_enrollment_handlers.report")
+    _throttle_first_invokes(monkeypatch, times=100)
+
+    result = empty_hub.run(
+        "enroll", "--account", ACCOUNT, "--project", "fraud-detection", "--environment", "dev"
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "busy" in result.stderr and "try again later" in result.stderr
+    assert enrollment_function.REQUESTS == []
