@@ -25,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+import contracts
 from cdk_support import nag
 from cdk_support.lambda_asset import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
 
@@ -179,3 +180,34 @@ def nag_arn(stack: cdk.Stack, service: str, resource: str, resource_name: str) -
     region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
     account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
     return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}/{resource_name}"
+
+
+def enrollment_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    role_name: str,
+    description: str,
+    management_account_id: str,
+) -> iam.Role:
+    """A role only the management account's enrollment function may assume (hub and spokes).
+
+    The trust names the management account, narrowed to the enrollment function's role by
+    aws:PrincipalArn, rather than the role itself as principal: IAM rejects a trust policy whose
+    role principal does not exist yet (the org stack may be deployed after the hub and spokes),
+    and a recreated role would silently drop out of a principal-by-ARN trust
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
+    """
+    enrollment_function_role = (
+        f"arn:{cdk.Stack.of(scope).partition}:iam::{management_account_id}:role/"
+        f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
+    )
+    return iam.Role(
+        scope,
+        construct_id,
+        role_name=role_name,
+        description=description,
+        assumed_by=iam.AccountPrincipal(management_account_id).with_conditions(
+            {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
+        ),
+    )

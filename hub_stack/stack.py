@@ -31,6 +31,7 @@ from constructs import Construct
 import contracts
 from cdk_support import nag
 from cdk_support.functions import (
+    enrollment_role,
     grant_connection_permissions,
     nag_arn,
     parameter_arn,
@@ -390,24 +391,12 @@ class HubStack(cdk.Stack):
     # --- enrollment access ----------------------------------------------------------------
 
     def _enrollment_role(self) -> iam.Role:
-        management_account = self.config.organization.management_account_id
-        enrollment_function_role = (
-            f"arn:{self.partition}:iam::{management_account}:role/"
-            f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
-        )
-        # Trust the management account, narrowed to the enrollment function's role by
-        # aws:PrincipalArn, rather than naming the role as principal: IAM rejects a trust policy
-        # whose role principal does not exist yet (the org stack may be deployed after the hub),
-        # and a recreated role would silently lose a principal-by-ARN trust
-        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
-        role = iam.Role(
+        role = enrollment_role(
             self,
             "EnrollmentRole",
             role_name=contracts.HUB_ENROLLMENT_ROLE_NAME,
             description="Assumed only by the management account's dsdash enrollment function",
-            assumed_by=iam.AccountPrincipal(management_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
-            ),
+            management_account_id=self.config.organization.management_account_id,
         )
         monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
         role.add_to_policy(

@@ -49,6 +49,7 @@ from constructs import Construct
 import contracts
 from cdk_support import nag
 from cdk_support.functions import (
+    enrollment_role,
     grant_connection_permissions,
     nag_arn,
     parameter_arn,
@@ -402,16 +403,7 @@ class SpokeStack(cdk.Stack):
     # --- enrollment access -------------------------------------------------------------------
 
     def _enrollment_role(self) -> iam.Role:
-        management_account = self.config.organization.management_account_id
-        enrollment_function_role = (
-            f"arn:{self.partition}:iam::{management_account}:role/"
-            f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
-        )
-        # As in the hub stack: trust the management account narrowed by aws:PrincipalArn, since
-        # IAM rejects a role principal that does not exist yet and a recreated role would
-        # silently drop out of a principal-by-ARN trust
-        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
-        role = iam.Role(
+        role = enrollment_role(
             self,
             "EnrollmentRole",
             role_name=cdk.Fn.sub(contracts.spoke_enrollment_role_name("${AWS::Region}")),
@@ -419,9 +411,7 @@ class SpokeStack(cdk.Stack):
                 "Assumed only by the management account's dsdash enrollment function, "
                 f"to connect this spoke to hub ${{{SpokeParameter.HUB_NAME}}}"
             ),
-            assumed_by=iam.AccountPrincipal(management_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
-            ),
+            management_account_id=self.config.organization.management_account_id,
         )
         monitors = contracts.MONITORS_PREFIX.strip("/")
         role.add_to_policy(
