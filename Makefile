@@ -32,7 +32,8 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy config contracts runtime_common metrics spoke_stackset/runtime hub_stack/runtime enrollment/runtime org_stack/runtime
+	$(BIN)/mypy config contracts runtime_common metrics spoke_stackset hub_stack enrollment org_stack \
+		cdk_support dashboard sandbox bench app.py
 
 synth: venv
 	npx cdk synth --quiet

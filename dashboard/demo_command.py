@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -104,7 +103,3 @@ def print_summary(result: object, console: Console) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(typer.run(demo))

@@ -642,7 +642,7 @@ def _lambda_version_from_cloudformation(
     # published version's ARN becomes the resource's physical id, which moto reads for `Ref`.
     function_name = cloudformation_json["Properties"]["FunctionName"]
     published = lambda_backends[account_id][region_name].publish_version(function_name)
-    version = LambdaVersion({"Version": published.version})  # type: ignore[union-attr]
+    version = LambdaVersion({"Version": published.version})  # type: ignore[abstract,union-attr]
     version.physical_resource_id = published.function_arn  # type: ignore[union-attr,attr-defined]
     return version
 

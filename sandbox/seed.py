@@ -136,8 +136,9 @@ def _naive(moment: datetime) -> datetime:
 
 def seed_spoke_activity(session: boto3.Session, plan: SpokeActivityPlan, now: datetime) -> None:
     """Create the plan's resources in the spoke's moto account (session acts as that account)."""
-    sagemaker = session.client("sagemaker", region_name=plan.region)
-    backend = sagemaker_backends[plan.account_id][plan.region]
+    # Any: moto's backend objects and the seeding requests are not what the boto3 stubs model.
+    sagemaker: Any = session.client("sagemaker", region_name=plan.region)
+    backend: Any = sagemaker_backends[plan.account_id][plan.region]
     role_arn = f"arn:aws:iam::{plan.account_id}:role/{SEED_ROLE_NAME}"
 
     for job in plan.training_jobs:
@@ -154,7 +155,7 @@ def seed_spoke_activity(session: boto3.Session, plan: SpokeActivityPlan, now: da
             StoppingCondition={"MaxRuntimeInSeconds": 86400},
             EnableManagedSpotTraining=job.spot,
         )
-        stored = backend.training_jobs[job.name]
+        stored: Any = backend.training_jobs[job.name]
         stored.training_job_status = job.status
         stored.secondary_status = job.status
         if job.end_age_hours is None:
