@@ -12,6 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+
 def test_dsdash_demo_with_two_spokes_enrolls_them_and_matches_the_truth(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
