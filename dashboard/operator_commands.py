@@ -991,7 +991,6 @@ def _print_report(document: dict[str, Any], *, as_json: bool) -> None:
     for label, key in (
         ("Parameters written", "parameters_written"),
         ("Parameters deleted", "parameters_deleted"),
-        ("Conflicts", "conflicts"),
         ("Notes", "notes"),
     ):
         if document.get(key):

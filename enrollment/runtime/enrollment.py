@@ -277,7 +277,6 @@ class EnrollmentReport:
     connection_reports: dict[str, Any] = field(default_factory=dict)
     parameters_written: list[str] = field(default_factory=list)
     parameters_deleted: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     trigger: dict[str, Any] | None = None
 
@@ -604,8 +603,6 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
     settings: EnrollmentSettings,
     session: boto3.Session | None = None,
     sleep: Sleep = time.sleep,
-    *,
-    conflicts: Sequence[str] = (),
 ) -> EnrollmentReport:
     """Connect one spoke account (in `regions`) to the hub as `project`/`environment`.
 
@@ -629,7 +626,6 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
         project=project,
         environment=environment,
         regions=chosen_regions,
-        conflicts=list(conflicts),
     )
     steps = _Steps(account_id, settings, sleep, report)
     partition = _partition(management, settings)
@@ -918,13 +914,13 @@ def _on_stack_instance_change(
             "no longer exists",
         )
     project = change.project
-    environment, conflicts = _resolve_environment(
-        change, project, _environment_override(instance), _desired_state(management, settings)
+    # The reconciler sets the Environment override from the OU tags, and the deployed extractor
+    # reports it: it is the assignment. Only an instance without one (deployed by hand, or by
+    # auto-deployment before the reconciler's update) is resolved from the tags, so a rollout to
+    # hundreds of accounts does not spend Organizations' API rate on one tree walk per event.
+    environment = _environment_override(instance) or _environment_from_tags(
+        change, project, _desired_state(management, settings)
     )
-    for conflict in conflicts:
-        logger.warning(
-            "assignment conflict", extra={"account_id": change.account_id, "conflict": conflict}
-        )
     return enroll_account(
         change.account_id,
         project,
@@ -933,30 +929,15 @@ def _on_stack_instance_change(
         settings,
         session=management,
         sleep=sleep,
-        conflicts=conflicts,
     )
 
 
-def _resolve_environment(
-    change: StackInstanceStatusChange,
-    project: str,
-    override: str | None,
-    desired: DesiredState,
-) -> tuple[str, list[str]]:
+def _environment_from_tags(
+    change: StackInstanceStatusChange, project: str, desired: DesiredState
+) -> str:
     wanted = desired.instances.get(change.account_id)
-    conflicts: list[str] = []
-    if wanted is not None and (wanted.project, wanted.environment) != (project, override):
-        if override is not None:
-            conflicts.append(
-                f"stack instance of {change.stack_set_name} in {change.region} has Environment "
-                f"override {override!r}, but the OU tags place account {change.account_id} in "
-                f"{wanted.project}/{wanted.environment}; enrolled as deployed "
-                f"({project}/{override}) until the reconciler corrects the instance"
-            )
-    if override is not None:
-        return override, conflicts
     if wanted is not None and wanted.project == project:
-        return wanted.environment, conflicts
+        return wanted.environment
     why = (
         f"the OU tags place it in project {wanted.project!r}"
         if wanted is not None
