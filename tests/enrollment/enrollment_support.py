@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 import boto3
+import pytest
 
 from contracts import (
     HUB_BUS_NAME,
@@ -363,3 +364,57 @@ class SimulatedOrganization:
 def create_hub_table(dynamodb: Any) -> None:
     """The hub table as hub_stack.table_design defines it (keys, GSI ByMetricName, TTL)."""
     table_design.create_table(dynamodb, HUB_TABLE_NAME)
+
+
+def build_simulated_organization(
+    bus_policy_mode: str, monkeypatch: pytest.MonkeyPatch
+) -> SimulatedOrganization:
+    """Management, hub (with the reconciler), and three spokes in two tagged OUs, each with its
+    stack instance and spoke stack; the enrollment function's environment set. Call inside
+    mock_aws() and moto_stacksets.service_managed_stacksets()."""
+    management = boto3.Session(region_name=REGION)
+    organizations = management.client("organizations", region_name="us-east-1")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    root_id = organizations.list_roots()["Roots"][0]["Id"]
+    ou_ids = {}
+    for environment in ("dev", "prod"):
+        ou_id = organizations.create_organizational_unit(
+            ParentId=root_id, Name=f"{PROJECT}-{environment}"
+        )["OrganizationalUnit"]["Id"]
+        organizations.tag_resource(
+            ResourceId=ou_id,
+            Tags=[
+                {"Key": PROJECT_TAG, "Value": PROJECT},
+                {"Key": ENVIRONMENT_TAG, "Value": environment},
+            ],
+        )
+        ou_ids[environment] = ou_id
+    management.client("cloudformation").create_stack_set(
+        StackSetName=stackset_name(PROJECT),
+        TemplateBody=SPOKE_TEMPLATE,
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "unassigned"}],
+    )
+    org = SimulatedOrganization(
+        management=management,
+        runtime=LambdaRuntime(),
+        organization_id=organization["Id"],
+        root_id=root_id,
+        management_account_id=organization["MasterAccountId"],
+        hub_account_id="",
+        ou_ids=ou_ids,
+        spokes={},
+        bus_policy_mode=bus_policy_mode,
+    )
+    org.hub_account_id = org.create_account("hub", root_id)
+    org.deploy_hub()
+    org.deploy_reconciler()
+    for number, environment in enumerate(("dev", "dev", "prod"), start=1):
+        account_id = org.create_account(f"spoke-{number}", ou_ids[environment])
+        org.deploy_stack_instance(account_id, environment)
+        org.deploy_spoke_stack(account_id)
+        org.spokes[account_id] = environment
+    for name, value in org.environment_variables().items():
+        monkeypatch.setenv(name, value)
+    return org

@@ -29,8 +29,8 @@ from enrollment_support import (
     PROJECT,
     PROJECT_TAG,
     REGION,
-    SPOKE_TEMPLATE,
     SimulatedOrganization,
+    build_simulated_organization,
     load_event,
 )
 from hub_runtime_support import (
@@ -57,9 +57,8 @@ from enrollment.runtime import enrollment
 from hub_stack.runtime import ingest, refresh
 from hub_stack.runtime.store import HubStore, SpokeState, format_timestamp
 from org_stack.runtime import reconciler
-from org_stack.runtime.stackset_names import stackset_name
 from sandbox import moto_stacksets
-from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
+from sandbox.lambda_runtime import patched_lambda_invoke
 from sandbox.moto_sagemaker_search import paginated_search
 from sandbox.seed import plan_spoke_activity, seed_spoke_activity
 from spoke_stackset.runtime import extractor
@@ -155,56 +154,6 @@ def exercise_spoke_extractor(recorder: ApiCallRecorder, spoke: StackTemplate) ->
 # --- organization ------------------------------------------------------------------------------
 
 
-def _simulated_organization(patch: pytest.MonkeyPatch) -> SimulatedOrganization:
-    """The organization of tests/enrollment/conftest.py: hub, reconciler, three spokes."""
-    management = boto3.Session(region_name=REGION)
-    organizations = management.client("organizations", region_name="us-east-1")
-    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
-    root_id = organizations.list_roots()["Roots"][0]["Id"]
-    ou_ids = {}
-    for environment in ("dev", "prod"):
-        ou_id = organizations.create_organizational_unit(
-            ParentId=root_id, Name=f"{PROJECT}-{environment}"
-        )["OrganizationalUnit"]["Id"]
-        organizations.tag_resource(
-            ResourceId=ou_id,
-            Tags=[
-                {"Key": PROJECT_TAG, "Value": PROJECT},
-                {"Key": ENVIRONMENT_TAG, "Value": environment},
-            ],
-        )
-        ou_ids[environment] = ou_id
-    management.client("cloudformation").create_stack_set(
-        StackSetName=stackset_name(PROJECT),
-        TemplateBody=SPOKE_TEMPLATE,
-        PermissionModel="SERVICE_MANAGED",
-        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
-        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "unassigned"}],
-    )
-    org = SimulatedOrganization(
-        management=management,
-        runtime=LambdaRuntime(),
-        organization_id=organization["Id"],
-        root_id=root_id,
-        management_account_id=organization["MasterAccountId"],
-        hub_account_id="",
-        ou_ids=ou_ids,
-        spokes={},
-        bus_policy_mode="organization",
-    )
-    org.hub_account_id = org.create_account("hub", root_id)
-    org.deploy_hub()
-    org.deploy_reconciler()
-    for number, environment in enumerate(("dev", "dev", "prod"), start=1):
-        account_id = org.create_account(f"spoke-{number}", ou_ids[environment])
-        org.deploy_stack_instance(account_id, environment)
-        org.deploy_spoke_stack(account_id)
-        org.spokes[account_id] = environment
-    for name, value in org.environment_variables().items():
-        patch.setenv(name, value)
-    return org
-
-
 def _handle(org: SimulatedOrganization, event: Mapping[str, Any]) -> dict[str, Any]:
     return enrollment.handler(event, None, session=org.management, sleep=org.sleeps.append)
 
@@ -229,7 +178,7 @@ def exercise_organization(
         moto_stacksets.service_managed_stacksets(),
         pytest.MonkeyPatch.context() as patch,
     ):
-        org = _simulated_organization(patch)
+        org = build_simulated_organization("organization", patch)
         accounts.aliases[org.hub_account_id] = hub_account_id
         accounts.aliases[org.management_account_id] = management_account_id
         with patched_lambda_invoke(org.runtime):
