@@ -277,7 +277,8 @@ def combined_history(
         ):
             combiner.add(
                 parse_timestamp(datapoint.extraction_date).timestamp(),
-                datapoint.account_id,
+                # Each region of a spoke extracts its own values: they add up like accounts.
+                f"{datapoint.account_id}/{datapoint.region}",
                 float(datapoint.value),
             )
         points = combiner.points()

@@ -4,8 +4,8 @@ One table serves every access pattern of DESIGN.md §4 with Query, never Scan:
 
 | pattern                                   | key condition                                    |
 |-------------------------------------------|--------------------------------------------------|
-| history of one series                     | PK = SERIES#<project>#<env>#<metric>#<dims>, SK between two times |
-| latest values of a project                | PK = LATEST#<project> (one item per series and account)           |
+| history of one series                     | PK = SERIES#<project>#<env>#<metric>#<dims>, SK = <time>#<account>#<region> |
+| latest values of a project                | PK = LATEST#<project> (one item per series, account and region)   |
 | latest values of everything               | one Query per project (cost ∝ number of series, not history)      |
 | spoke registry and freshness              | PK = SPOKE (one item per account)                                 |
 | the sample's (MetricName, ExtractionDate) | GSI `ByMetricName`: MetricName, ExtractionDate                    |
@@ -45,9 +45,10 @@ def series_partition_key(
     return f"SERIES#{project}#{environment}#{metric_name}#{dimension_key(dimensions)}"
 
 
-def datapoint_sort_key(extraction_date: str, account_id: str) -> str:
-    """History is ordered by time; the account keeps two spokes of one environment apart."""
-    return f"{extraction_date}#{account_id}"
+def datapoint_sort_key(extraction_date: str, account_id: str, region: str) -> str:
+    """History is ordered by time; account and region keep apart two spokes of one environment,
+    and the regions of one spoke (each region's stack extracts its own values)."""
+    return f"{extraction_date}#{account_id}#{region}"
 
 
 def latest_partition_key(project: str) -> str:
@@ -55,9 +56,13 @@ def latest_partition_key(project: str) -> str:
 
 
 def latest_sort_key(
-    environment: str, metric_name: str, dimensions: Mapping[str, str], account_id: str
+    environment: str,
+    metric_name: str,
+    dimensions: Mapping[str, str],
+    account_id: str,
+    region: str,
 ) -> str:
-    return f"{environment}#{metric_name}#{dimension_key(dimensions)}#{account_id}"
+    return f"{environment}#{metric_name}#{dimension_key(dimensions)}#{account_id}#{region}"
 
 
 def spoke_sort_key(account_id: str) -> str:

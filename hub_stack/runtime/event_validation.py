@@ -437,7 +437,8 @@ def _check_meaning(
         )
     extraction_time = _extraction_time(detail["ExtractionDate"], claims, now, retention_days)
     metrics = _metrics_of(detail, version)
-    _check_series(metrics, detail["ProjectName"], detail["Environment"], account_id, claims)
+    region = detail["Region"] if version == 2 else event["region"]
+    _check_series(metrics, detail["ProjectName"], detail["Environment"], account_id, region, claims)
     errors = tuple(
         ValidatedError(entry["MetricName"], entry["ErrorCode"], entry["Message"])
         for entry in detail.get("Errors", [])
@@ -445,7 +446,7 @@ def _check_meaning(
     return ValidatedEvent(
         event_id=event["id"],
         account_id=account_id,
-        region=detail["Region"] if version == 2 else event["region"],
+        region=region,
         project_name=detail["ProjectName"],
         environment=detail["Environment"],
         extraction_time=extraction_time,
@@ -518,6 +519,7 @@ def _check_series(
     project_name: str,
     environment: str,
     account_id: str,
+    region: str,
     claims: Claims,
 ) -> None:
     seen: set[str] = set()
@@ -534,7 +536,7 @@ def _check_series(
             project_name, environment, metric.metric_name, metric.dimensions
         )
         latest_key = table_design.latest_sort_key(
-            environment, metric.metric_name, metric.dimensions, account_id
+            environment, metric.metric_name, metric.dimensions, account_id, region
         )
         for key, limit in ((series_key, MAX_PARTITION_KEY_BYTES), (latest_key, MAX_SORT_KEY_BYTES)):
             size = len(key.encode("utf-8"))

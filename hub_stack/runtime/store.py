@@ -148,12 +148,12 @@ class DatapointRecord:
 
     @property
     def history_sort_key(self) -> str:
-        return table_design.datapoint_sort_key(self.extraction_date, self.account_id)
+        return table_design.datapoint_sort_key(self.extraction_date, self.account_id, self.region)
 
     @property
     def latest_sort_key(self) -> str:
         return table_design.latest_sort_key(
-            self.environment, self.metric_name, self.dimensions, self.account_id
+            self.environment, self.metric_name, self.dimensions, self.account_id, self.region
         )
 
     def _attributes(self) -> dict[str, Any]:

@@ -197,27 +197,33 @@ def test_mixed_batch_stores_valid_events_once_and_quarantines_each_bad_one(
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
     history = items_under(items, "SERIES#")
-    # v1: 1 datapoint, alpha v2: 3, beta v2: 2.
+    # v1: 1 datapoint, alpha v2: 3, beta v2: 2. Sort keys: <time>#<account>#<region>.
     assert sorted((item["PK"]["S"], item["SK"]["S"]) for item in history) == sorted(
         [
             (
                 "SERIES#alpha#dev#TotalCompletedTrainingJobs#-",
-                "2025-06-01T10:00:00.000Z#111111111111",
+                "2025-06-01T10:00:00.000Z#111111111111#eu-west-1",
             ),
             (
                 "SERIES#alpha#dev#NumberEndPointsInService#-",
-                "2025-06-01T11:00:00.250Z#111111111111",
+                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
             ),
             (
                 "SERIES#alpha#dev#CompletedTrainingJobsByInstanceType#InstanceType=ml.m5.xlarge",
-                "2025-06-01T11:00:00.250Z#111111111111",
+                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
             ),
             (
                 "SERIES#alpha#dev#ManagedSpotSavingsPercent#-",
-                "2025-06-01T11:00:00.250Z#111111111111",
+                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
             ),
-            ("SERIES#beta#prod#FailedTrainingJobs#-", "2025-06-01T11:30:00.000Z#222222222222"),
-            ("SERIES#beta#prod#BillableTrainingSeconds#-", "2025-06-01T11:30:00.000Z#222222222222"),
+            (
+                "SERIES#beta#prod#FailedTrainingJobs#-",
+                "2025-06-01T11:30:00.000Z#222222222222#eu-west-1",
+            ),
+            (
+                "SERIES#beta#prod#BillableTrainingSeconds#-",
+                "2025-06-01T11:30:00.000Z#222222222222#eu-west-1",
+            ),
         ]
     )
     assert len(items_under(items, "LATEST#alpha")) == 4
@@ -333,6 +339,38 @@ def test_an_older_event_does_not_overwrite_a_newer_latest_value(enrolled_hub: Hu
     assert [point.value for point in history] == [7, 42]  # the late event still joins history
     spoke = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
     assert spoke is not None and spoke.last_extraction_date == "2025-06-01T10:00:00.000Z"
+
+
+def test_each_region_of_a_spoke_keeps_its_own_values(enrolled_hub: Hub) -> None:
+    # A spoke stack per configured region extracts that region's values at the same moment.
+    ireland = v2_event(Region="eu-west-1")
+    frankfurt = with_envelope(
+        v2_event(Region="eu-central-1"),
+        id="7c1b9f8e-2d3a-4e5f-8a6b-0c1d2e3f4a5b",
+        region="eu-central-1",
+    )
+    frankfurt["detail"]["Metrics"] = [
+        {**metric, "MetricValue": metric["MetricValue"] + 1000}
+        for metric in frankfurt["detail"]["Metrics"]
+    ]
+
+    run_ingest(
+        enrolled_hub,
+        sqs_batch([sqs_record(ireland, "ireland"), sqs_record(frankfurt, "frankfurt")]),
+    )
+
+    latest = enrolled_hub.store.latest_values("alpha")
+    by_region = {
+        (value.metric_name, value.region): float(value.value)
+        for value in latest
+        if value.account_id == ALPHA_DEV_ACCOUNT
+    }
+    for metric in ireland["detail"]["Metrics"]:
+        name = metric["MetricName"]
+        assert by_region[(name, "eu-west-1")] == metric["MetricValue"]
+        assert by_region[(name, "eu-central-1")] == metric["MetricValue"] + 1000
+    history = enrolled_hub.store.series_history("alpha", "dev", "NumberEndPointsInService")
+    assert sorted(point.region for point in history) == ["eu-central-1", "eu-west-1"]
 
 
 def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> None:

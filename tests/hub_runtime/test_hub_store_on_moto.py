@@ -108,9 +108,10 @@ def test_items_that_stay_unprocessed_raise_a_precise_error(hub: Hub) -> None:
     with pytest.raises(UnprocessedWritesError, match="2 item") as raised:
         hub.store.put_datapoints([point(value=1), point("FailedTrainingJobs", value=2)])
 
-    assert ("SERIES#alpha#dev#FailedTrainingJobs#-", "2025-06-01T12:00:00.000Z#111111111111") in (
-        raised.value.remaining_keys
-    )
+    assert (
+        "SERIES#alpha#dev#FailedTrainingJobs#-",
+        "2025-06-01T12:00:00.000Z#111111111111#eu-west-1",
+    ) in (raised.value.remaining_keys)
     assert len(hub.sleeps) == 7  # 8 attempts, a growing pause between each
     assert hub.sleeps == sorted(hub.sleeps) and hub.sleeps[0] < hub.sleeps[-1]
 
