@@ -438,7 +438,14 @@ def _check_meaning(
     extraction_time = _extraction_time(detail["ExtractionDate"], claims, now, retention_days)
     metrics = _metrics_of(detail, version)
     region = detail["Region"] if version == 2 else event["region"]
-    _check_series(metrics, detail["ProjectName"], detail["Environment"], account_id, region, claims)
+    _check_series(
+        metrics,
+        project_name=detail["ProjectName"],
+        environment=detail["Environment"],
+        account_id=account_id,
+        region=region,
+        claims=claims,
+    )
     errors = tuple(
         ValidatedError(entry["MetricName"], entry["ErrorCode"], entry["Message"])
         for entry in detail.get("Errors", [])
@@ -516,6 +523,7 @@ def _metrics_of(detail: Mapping[str, Any], version: int) -> tuple[ValidatedMetri
 
 def _check_series(
     metrics: Sequence[ValidatedMetric],
+    *,
     project_name: str,
     environment: str,
     account_id: str,
