@@ -1,27 +1,18 @@
-"""The code the org side ships: each function's asset imports its handler alone, and the spoke code
-zips are deterministic and keyed by content, so the sandbox and a rollout can rely on the keys."""
+"""The spoke code the org side ships: zips that are deterministic and keyed by content, so the
+sandbox and a rollout can rely on the keys. (Each function's asset is checked in
+tests/test_lambda_assets.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
 import zipfile
-from importlib import metadata
 from pathlib import Path
-
-import pytest
 
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
-    ORG_ENROLLMENT_ASSET,
-    ORG_RECONCILER_ASSET,
-    RUNTIME_PROVIDED_DISTRIBUTIONS,
     SPOKE_EXTRACTOR_ASSET,
-    LambdaAssetSpec,
     build_lambda_asset,
-    missing_requirements,
 )
 from org_stack.artifact_buckets import (
     SPOKE_CODE_KEY_PREFIX,
@@ -30,67 +21,6 @@ from org_stack.artifact_buckets import (
     build_spoke_code_artifacts,
     deterministic_zip,
 )
-
-ASSET_HANDLERS = [
-    (SPOKE_EXTRACTOR_ASSET, "spoke_stackset.runtime.extractor"),
-    (ORG_RECONCILER_ASSET, "org_stack.runtime.reconciler"),
-    (ORG_ENROLLMENT_ASSET, "enrollment.runtime.enrollment"),
-]
-
-
-@pytest.fixture(scope="module")
-def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("org-assets")
-
-
-@pytest.mark.parametrize("spec", [spec for spec, _ in ASSET_HANDLERS], ids=lambda s: s.name)
-def test_bundled_distributions_include_everything_they_require(spec: LambdaAssetSpec) -> None:
-    assert missing_requirements(spec.distributions) == []
-
-
-@pytest.mark.parametrize(
-    ("spec", "handler_module"), ASSET_HANDLERS, ids=[spec.name for spec, _ in ASSET_HANDLERS]
-)
-def test_handler_imports_from_its_asset_and_the_lambda_runtime_alone(
-    spec: LambdaAssetSpec, handler_module: str, build_root: Path, tmp_path: Path
-) -> None:
-    built = build_lambda_asset(spec, build_root=build_root)
-    assert not list(built.path.rglob("stack.py")), "a CDK stack module leaked into an asset"
-    runtime_provided = _runtime_provided_directory(tmp_path)
-    # -I -S: no site-packages, no PYTHONPATH, no current directory: the asset, a stand-in for
-    # Lambda's bundled boto3, and the standard library only.
-    program = (
-        "import importlib, sys\n"
-        f"sys.path[:0] = [{str(built.path)!r}, {str(runtime_provided)!r}]\n"
-        f"module = importlib.import_module({handler_module!r})\n"
-        "assert callable(module.handler)\n"
-        "leaked = [m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'moto')]\n"
-        "assert not leaked, leaked\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", program],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def _runtime_provided_directory(directory: Path) -> Path:
-    provided = directory / "lambda-runtime"
-    provided.mkdir()
-    for name in sorted(RUNTIME_PROVIDED_DISTRIBUTIONS):
-        distribution = metadata.distribution(name)
-        for package_path in distribution.files or ():
-            parts = package_path.parts
-            if parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
-                continue
-            link = provided / parts[0]
-            if not link.exists() and not parts[0].endswith(".pth"):
-                link.symlink_to(Path(str(distribution.locate_file(parts[0]))))
-    return provided
 
 
 def test_spoke_code_keys_carry_the_content_hash_of_each_asset(tmp_path: Path) -> None:
