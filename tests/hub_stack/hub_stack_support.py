@@ -8,6 +8,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
+from cdk_template_reading import (  # noqa: F401 (re-exported for the tests)
+    actions_by_resource,
+    as_list,
+    render,
+    statements_attached_to_role,
+)
 
 from cdk_support.synthesis import dsdash_stack_synthesizer
 from config.model import (
@@ -61,28 +67,6 @@ def synth_hub_template(config: DsdashConfig, outdir: Path) -> Template:
     return Template.from_stack(stack)
 
 
-def render(value: Any) -> Any:
-    """Fn::Join/Ref/GetAtt to readable strings: `${AWS::Partition}`, `<Logical.Attr>`, `<Ref Logical>`."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, argument),) = value.items()
-        if key == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(render(part)) for part in parts)
-        if key == "Ref":
-            return f"${{{argument}}}" if str(argument).startswith("AWS::") else f"<Ref {argument}>"
-        if key == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-    if isinstance(value, dict):
-        return {key: render(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render(item) for item in value]
-    return value
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def resources_of_type(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {
         logical_id: dict(resource)
@@ -105,27 +89,3 @@ def role_logical_id_of_function(template: Template, function_name: str) -> str:
     (function,) = functions.values()
     role_reference = function["Properties"]["Role"]["Fn::GetAtt"]
     return str(role_reference[0])
-
-
-def statements_attached_to_role(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
-    """Every identity-policy statement attached to a role: inline policies and AWS::IAM::Policy."""
-    statements: list[dict[str, Any]] = []
-    role = template.find_resources("AWS::IAM::Role")[role_logical_id]
-    for policy in role["Properties"].get("Policies", []):
-        statements.extend(policy["PolicyDocument"]["Statement"])
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    for policy in template.find_resources("AWS::IAM::ManagedPolicy").values():
-        if {"Ref": role_logical_id} in policy["Properties"].get("Roles", []):
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return [render(statement) for statement in statements]
-
-
-def actions_by_resource(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
-    granted: dict[str, set[str]] = {}
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        for resource in as_list(statement["Resource"]):
-            granted.setdefault(str(resource), set()).update(as_list(statement["Action"]))
-    return granted

@@ -293,7 +293,7 @@ def test_function_environments_match_the_runtime_contracts(
         )
     )
     assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
-        "TABLE_NAME": f"<Ref {table_id}>",
+        "TABLE_NAME": f"${{{table_id}}}",
         "RETENTION_DAYS": "400",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
     }
@@ -302,12 +302,12 @@ def test_function_environments_match_the_runtime_contracts(
         == "30"
     )
     assert variables(template, contracts.HUB_REFRESH_FUNCTION_NAME) == {
-        "HUB_BUS_NAME": f"<Ref {bus_id}>",
+        "HUB_BUS_NAME": f"${{{bus_id}}}",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_REFRESH_FUNCTION_NAME,
     }
     assert variables(template, contracts.HUB_CONNECTION_FUNCTION_NAME) == {
         "DSDASH_UNIT": "hub",
-        "BUS_NAME": f"<Ref {bus_id}>",
+        "BUS_NAME": f"${{{bus_id}}}",
         "FORWARDER_ROLE_ARN": f"<{forwarder_id}.Arn>",
         "BUS_POLICY_MODE": "organization",
         "ORGANIZATION_ID": ORGANIZATION_ID,

@@ -9,6 +9,14 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
+from cdk_template_reading import (  # noqa: F401 (re-exported for the tests)
+    actions_by_resource,
+    as_list,
+    render,
+)
+from cdk_template_reading import (  # noqa: F401 (re-exported for the tests)
+    statements_attached_to_role as role_statements,
+)
 
 import app as dsdash_app
 from config.model import (
@@ -79,48 +87,8 @@ def synth_app(
     return SynthesizedOrg(app, outdir)
 
 
-def render(value: Any) -> Any:
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, argument),) = value.items()
-        if key == "Fn::Sub" and isinstance(argument, str):
-            return argument
-        if key == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(render(part)) for part in parts)
-        if key == "Ref":
-            return f"${{{argument}}}"
-        if key == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-    if isinstance(value, dict):
-        return {key: render(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render(item) for item in value]
-    return value
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def role_statements(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return [render(statement) for statement in statements]
-
-
 def function_role(template: Template, function_name: str) -> str:
     (function,) = template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"FunctionName": function_name}}
     ).values()
     return str(function["Properties"]["Role"]["Fn::GetAtt"][0])
-
-
-def actions_by_resource(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
-    granted: dict[str, set[str]] = {}
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        for resource in as_list(statement["Resource"]):
-            granted.setdefault(str(resource), set()).update(as_list(statement["Action"]))
-    return granted

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cdk_template_reading import as_list, render
+
 from config.model import (
     DsdashConfig,
     HubSettings,
@@ -59,31 +61,6 @@ def spoke_config(*, event_version: int = 2) -> DsdashConfig:
             ),
         },
     )
-
-
-def render(value: Any) -> Any:
-    """Fn::Sub/Join/Ref/GetAtt to strings: `${AWS::Partition}`, `${Param}`, `<Logical.Attr>`,
-    `<Ref Logical>`."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, argument),) = value.items()
-        if key == "Fn::Sub" and isinstance(argument, str):
-            return argument
-        if key == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(render(part)) for part in parts)
-        if key == "Ref":
-            return f"${{{argument}}}"
-        if key == "Fn::GetAtt":
-            return f"<{argument[0]}.{argument[1]}>"
-    if isinstance(value, dict):
-        return {key: render(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render(item) for item in value]
-    return value
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def granted_pairs(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
