@@ -1,4 +1,4 @@
-"""The dsdash CDK app: every stack, built from `config/projects.yaml` (DESIGN.md §2 flow 2).
+"""The dsdash CDK app: every stack, built from `config/projects.yaml` (docs/architecture.md §2 flow 2).
 
 `npx cdk synth` (see cdk.json) runs this file. It synthesizes offline, without credentials: every
 stack's account and region come from the config. A bad config stops synth before any construct

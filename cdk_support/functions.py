@@ -4,7 +4,7 @@ function's permissions.
 - `python_function`: a Python 3.11 x86_64 function with its own execution role (no managed
   policy) that writes only its own, retained log group;
 - `grant_connection_permissions`: what `enrollment.runtime.connection` does with its unit's bus,
-  rules and SSM parameters, in the hub and in every spoke alike (DESIGN.md §2 flows 6-8), with
+  rules and SSM parameters, in the hub and in every spoke alike (docs/architecture.md §2 flows 6-8), with
   the cdk-nag acknowledgments of its wildcards;
 - `parameter_arn` and `nag_arn`: ARNs of a stack's own account and region, the second as cdk-nag
   prints it in finding ids (which acknowledgments must repeat exactly).

@@ -3,7 +3,7 @@
 The CDK's default synthesizer adds a `BootstrapVersion` parameter (read from the SSM parameter
 `/cdk-bootstrap/hnb659fds/version`) and a rule that fails the deployment when the bootstrap stack
 is too old. The sandbox deploys our real templates into moto, where that parameter does not exist
-(DESIGN.md §6), so we drop the version check and keep everything else: deployments still use the
+(docs/architecture.md §6), so we drop the version check and keep everything else: deployments still use the
 bootstrapped asset bucket and roles (`cdk bootstrap` is still required in real accounts). The cost
 is that a stale bootstrap stack shows up as a failed asset upload rather than a clear version
 message.

@@ -1,4 +1,4 @@
-"""Contracts that spokes, the hub, enrollment and users depend on (DESIGN.md §4).
+"""Contracts that spokes, the hub, enrollment and users depend on (docs/architecture.md §4).
 
 Everything here is stable: event sources and detail types, bus names, SSM parameter paths and the
 JSON Schemas of the metric and refresh events. Runtime packages import this module, so it must stay

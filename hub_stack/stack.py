@@ -1,6 +1,6 @@
 """The hub account's stack: bus, ingest path, table, refresh, connection and enrollment access.
 
-Built from the config model only (DESIGN.md §2 flows 6-8, §4, §5):
+Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - the dedicated `dsdash-hub` bus. In organization mode its policy is ONE statement admitting the
   organization (`aws:PrincipalOrgID`), so its size does not grow with the number of spokes. In
   per-account mode the stack writes no statement: the connection function adds one per spoke;

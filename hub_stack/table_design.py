@@ -1,6 +1,6 @@
 """The hub's single DynamoDB table: key layout shared by the CDK stack, the runtime and the CLI.
 
-One table serves every access pattern of DESIGN.md §4 with Query, never Scan:
+One table serves every access pattern of docs/architecture.md §4 with Query, never Scan:
 
 | pattern                                   | key condition                                    |
 |-------------------------------------------|--------------------------------------------------|

@@ -1,5 +1,5 @@
 """The management-account stack: one spoke StackSet per project, the OU-tag reconciler, and the
-enrollment function with the lifecycle rules that drive both (DESIGN.md §2 flows 2-5).
+enrollment function with the lifecycle rules that drive both (docs/architecture.md §2 flows 2-5).
 
 Who owns what
 -------------

@@ -1,6 +1,6 @@
 """Evaluation of EventBridge bus resource policies for cross-account delivery.
 
-moto gap (DESIGN.md §6): moto stores bus policies but never enforces them, so a forgotten EBPut
+moto gap (docs/architecture.md §6): moto stores bus policies but never enforces them, so a forgotten EBPut
 would go unnoticed. The sandbox evaluates the receiving bus's policy for `events:PutEvents` by the
 sending account, covering the statement shapes EventBridge documents for cross-account delivery
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html): an account

@@ -1,6 +1,6 @@
 """EventBridge delivery for the sandbox, at moto's backend seam.
 
-moto gaps this module fills (DESIGN.md §6), by replacing `moto.events.models.Rule.send_to_targets`:
+moto gaps this module fills (docs/architecture.md §6), by replacing `moto.events.models.Rule.send_to_targets`:
 
 - A rule with a Lambda target makes moto raise NotImplementedError. Here the target function runs
   through the sandbox's `LambdaRuntime` (queued, as EventBridge invokes asynchronously).

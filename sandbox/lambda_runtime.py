@@ -1,6 +1,6 @@
 """In-process Lambda execution for the sandbox.
 
-moto gap (DESIGN.md §6): moto never runs Lambda code without Docker, and its `Invoke` answers with
+moto gap (docs/architecture.md §6): moto never runs Lambda code without Docker, and its `Invoke` answers with
 a canned payload. The sandbox therefore runs the real handler named by the function's `Handler`
 setting, in this process, with the function's environment variables, its region, and credentials
 of the function's account (moto's STS issues keys for the execution role's account). The code that

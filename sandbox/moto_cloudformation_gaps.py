@@ -1,6 +1,6 @@
 """What moto 5.2.5's CloudFormation lacks to deploy dsdash's synthesized templates, filled in.
 
-The sandbox deploys the real CDK templates through moto's `CreateStack` (DESIGN.md §6). Where moto
+The sandbox deploys the real CDK templates through moto's `CreateStack` (docs/architecture.md §6). Where moto
 falls short, this module fills the gap at moto's own seams, never by rewriting the template:
 every resource is created from the template's own properties, as CloudFormation resolved them
 (Ref, GetAtt, Join, Sub...). `cloudformation_gap_fills()` installs the patches below for the

@@ -1,6 +1,6 @@
 """Organizations lifecycle events for the sandbox, emitted at moto's Organizations backend.
 
-moto gap (DESIGN.md §6): moto's Organizations emits no CloudTrail events, so nothing would ever
+moto gap (docs/architecture.md §6): moto's Organizations emits no CloudTrail events, so nothing would ever
 tell the reconciler or the enrollment function that an account was created, moved or closed, or
 that an OU was tagged. While `organizations_lifecycle_events()` is active, each successful
 CreateAccount, MoveAccount, TagResource, UntagResource and CloseAccount call on moto's

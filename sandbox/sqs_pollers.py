@@ -1,6 +1,6 @@
 """SQS event-source mappings for the sandbox: queues drain into their Lambda functions in batches.
 
-moto gap (DESIGN.md §6): moto invokes the mapped function synchronously inside `SendMessage`, one
+moto gap (docs/architecture.md §6): moto invokes the mapped function synchronously inside `SendMessage`, one
 message at a time, and cannot run the code anyway. Lambda's SQS poller instead reads batches of up
 to the mapping's BatchSize, and with `ReportBatchItemFailures` deletes only the records the function
 did not report as failed (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).

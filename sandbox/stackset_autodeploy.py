@@ -1,6 +1,6 @@
 """Service-managed StackSet deployments for the sandbox: instances become real stacks.
 
-moto gaps filled here (DESIGN.md §6), on top of `sandbox.moto_stacksets` (which resolves OU
+moto gaps filled here (docs/architecture.md §6), on top of `sandbox.moto_stacksets` (which resolves OU
 targets the way CloudFormation does):
 - moto gap: a service-managed stack instance's stack is built invisibly inside the
   CreateStackInstances call (not listed by DescribeStacks in the target account), with the

@@ -1,7 +1,7 @@
 """The spoke stack: one plain CloudFormation template per project, deployed by a StackSet.
 
 The org stack (`org_stack.stack`) embeds this template in a service-managed StackSet, which
-deploys it into every account and region the reconciler targets (DESIGN.md §2 flows 2-4, §5).
+deploys it into every account and region the reconciler targets (docs/architecture.md §2 flows 2-4, §5).
 Service-managed StackSets impose what this module is built around:
 
 - plain CloudFormation: no macros, no transforms, no CDK bootstrap parameters and no CDK assets

@@ -1,4 +1,4 @@
-"""The resource policy of our dedicated bus: who may PutEvents on it (DESIGN.md §4, §5).
+"""The resource policy of our dedicated bus: who may PutEvents on it (docs/architecture.md §4, §5).
 
 We own only the statements whose Sid starts with `dsdash-`; any other statement on the bus is
 kept exactly as read. The hub admits its spokes either with one statement conditioned on

@@ -1,4 +1,4 @@
-"""The connection actions, deployed as a Lambda in the hub and in every spoke (DESIGN.md §1, §4).
+"""The connection actions, deployed as a Lambda in the hub and in every spoke (docs/architecture.md §1, §4).
 
 Payloads: `{"action": "EBPut"}`, `{"action": "EBRule"}`, `{"action": "Disconnect", "account":
 "<12 digits>"}`. Anything else is refused; there is no default action.

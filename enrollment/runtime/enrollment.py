@@ -1,4 +1,4 @@
-"""The enrollment function: connects spokes to the hub as accounts come and go (DESIGN.md §2).
+"""The enrollment function: connects spokes to the hub as accounts come and go (docs/architecture.md §2).
 
 It runs in the management account (function `dsdash-org-enrollment`) and reacts to:
 
@@ -670,7 +670,7 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
         report.parameters_deleted.extend(f"{settings.hub_account_id}:{name}" for name in stale)
 
         # The order matters: both sides grant PutEvents before either creates a rule that
-        # targets the other's bus (DESIGN.md §1).
+        # targets the other's bus (docs/architecture.md §1).
         _connection_step(steps, "EBPut hub", hub, HUB_CONNECTION_FUNCTION_NAME, {"action": "EBPut"})
         for region, spoke in spokes.items():
             _connection_step(

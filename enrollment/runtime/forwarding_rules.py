@@ -1,4 +1,4 @@
-"""Forwarding rules between our buses (DESIGN.md §4, §5).
+"""Forwarding rules between our buses (docs/architecture.md §4, §5).
 
 - A spoke has one rule per hub, `dsdash-forward-metrics-to-<hub account>`, that sends the
   spoke's metric events to the hub bus.

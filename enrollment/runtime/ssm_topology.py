@@ -1,4 +1,4 @@
-"""Who our peers are, read from the SSM parameters the enrollment function writes (DESIGN.md §4).
+"""Who our peers are, read from the SSM parameters the enrollment function writes (docs/architecture.md §4).
 
 - In a spoke, `/monitors/<HubName>` holds a hub account id: the spoke sends metrics there.
 - In the hub, `/monitored_projects/<Project>/<env>/<AccountId>` holds that spoke's account id.

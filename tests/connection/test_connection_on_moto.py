@@ -3,7 +3,7 @@
 Accounts are reached the way the enrollment function reaches them: STS AssumeRole, then a session
 built from the returned credentials (moto scopes every call to that account).
 
-moto gap: moto stores bus policies but does not enforce them on put_events (DESIGN.md §6), so
+moto gap: moto stores bus policies but does not enforce them on put_events (docs/architecture.md §6), so
 these tests assert the configuration (policies, rules, targets), not delivery.
 """
 
