@@ -44,12 +44,11 @@ from rich.text import Text
 
 import contracts
 from config.errors import ConfigError
+from config.schedule import ScheduleError, refresh_period_seconds
 from dashboard.dashboard_data import (
     DEFAULT_HISTORY_DAYS,
-    ScheduleError,
     SpokeFreshness,
     build_dashboard_data,
-    refresh_period_seconds,
     spoke_freshness,
 )
 from dashboard.html import render_dashboard
