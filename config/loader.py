@@ -68,10 +68,12 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "SCHEMA_PATH",
     "ConfigError",
+    "ConfigLocation",
     "ConfigProblem",
     "config_schema",
     "default_config_path",
     "load_config",
+    "locate_config",
     "parse_config",
 ]
 
@@ -99,10 +101,39 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
-def default_config_path() -> Path:
-    """`$DSDASH_CONFIG` if set, else the repository's `config/projects.yaml`."""
+@dataclass(frozen=True)
+class ConfigLocation:
+    """The config file a command reads, and why that one (for messages: `from $DSDASH_CONFIG`)."""
+
+    path: Path
+    origin: str
+    # True when nothing pointed at a config and the example inside the package is used.
+    is_installed_example: bool = False
+
+
+def locate_config(explicit: Path | None = None) -> ConfigLocation:
+    """`--config`, else `$DSDASH_CONFIG`, else `./config/projects.yaml` in the working directory,
+    else the example installed with the package. The working directory comes before the package
+    so that `dsdash validate` run in a checkout of one's own config checks that config, not the
+    installed example."""
+    if explicit is not None:
+        return ConfigLocation(explicit, "given with --config")
     override = os.environ.get(CONFIG_PATH_ENVIRONMENT_VARIABLE)
-    return Path(override) if override else DEFAULT_CONFIG_PATH
+    if override:
+        return ConfigLocation(Path(override), f"from ${CONFIG_PATH_ENVIRONMENT_VARIABLE}")
+    local = Path.cwd() / "config" / DEFAULT_CONFIG_PATH.name
+    if local.is_file():
+        return ConfigLocation(local, "found in the working directory")
+    return ConfigLocation(
+        DEFAULT_CONFIG_PATH,
+        "the example installed with dsdash: no config/projects.yaml in the working directory",
+        is_installed_example=True,
+    )
+
+
+def default_config_path() -> Path:
+    """The path `locate_config` chooses when no `--config` is given."""
+    return locate_config().path
 
 
 def load_config(path: Path | None = None) -> DsdashConfig:
