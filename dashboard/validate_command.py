@@ -47,10 +47,9 @@ def validate(
         for problem in error.problems:
             typer.echo(str(problem), err=True)
         count = len(error.problems)
-        typer.echo(
-            f"{config_path}: {count} problem{'s' if count != 1 else ''} ({location.origin})",
-            err=True,
-        )
+        # The file's origin is news only when no --config named it.
+        origin = f" ({location.origin})" if config is None else ""
+        typer.echo(f"{config_path}: {count} problem{'s' if count != 1 else ''}{origin}", err=True)
         raise typer.Exit(EXIT_INVALID_CONFIG) from None
     except ImportError as error:
         # Metric names and arguments are checked against the metric library; without it we

@@ -78,7 +78,7 @@ def test_bad_config_exits_2_with_every_problem_on_stderr() -> None:
         " days from 1 to 3650",
         f"{path}:20:9: $.projects.fraud-detection.metrics[0]: unknown metric 'FailedTraningJobs',"
         " expected a metric from `dsdash metrics list` (did you mean 'FailedTrainingJobs'?)",
-        f"{path}: 3 problems (given with --config)",
+        f"{path}: 3 problems",
     ]
 
 
