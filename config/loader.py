@@ -49,6 +49,7 @@ from config.model import (
     ProjectSettings,
 )
 from config.schedule import ScheduleError, refresh_period_seconds
+from config.project_aliases import project_name_clashes
 from config.yaml_positions import (
     DocumentPath,
     ParsedDocument,
@@ -310,6 +311,7 @@ class _Validation:
                 if not self.is_blocked(path):
                     self._check_project(path, project if isinstance(project, dict) else {})
         self._check_accounts_declared_once()
+        self._check_project_names_once()
         self._check_odd_scalars()
 
     def _check_duplicate_keys(self) -> None:
@@ -737,6 +739,18 @@ class _Validation:
                     " runs one project's stack for one environment",
                 )
 
+    def _check_project_names_once(self) -> None:
+        """An alias must name one project: events carrying it are read as that project's."""
+        for clash in project_name_clashes(self._get(("projects",)), blocked=self.is_blocked):
+            self.report(
+                clash.path,
+                f"alias {clash.alias!r} of project {clash.project} already names project"
+                f" {clash.other_project}"
+                + (f" (line {self.line_of(clash.other_path)})" if clash.other_path else ""),
+                "expected each alias to name one project, and no alias equal to another"
+                " project's name; names and aliases are matched ignoring case",
+            )
+
     def _declared_accounts(self) -> Iterator[tuple[DocumentPath, str, int, str]]:
         projects = self._get(("projects",))
         if not isinstance(projects, dict):
@@ -879,6 +893,7 @@ def _build_model(
                 environment: tuple(account_ids)
                 for environment, account_ids in (project.get("accounts") or {}).items()
             },
+            aliases=tuple(project.get("aliases") or ()),
         )
     return DsdashConfig(
         hub=HubSettings(
@@ -886,6 +901,7 @@ def _build_model(
             account_id=hub["account_id"],
             region=hub["region"],
             bus_policy=hub.get("bus_policy", DEFAULT_BUS_POLICY),
+            accept_sample_spokes=bool(hub.get("accept_sample_spokes", False)),
         ),
         organization=OrganizationSettings(
             id=organization["id"],

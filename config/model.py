@@ -43,6 +43,9 @@ class HubSettings:
     # "organization": one bus-policy statement with aws:PrincipalOrgID (constant size).
     # "per-account": one statement per spoke, for spokes outside the organization.
     bus_policy: BusPolicyMode = "organization"
+    # True: a rule on the hub account's default bus also feeds ingest with the original sample's
+    # spokes' events (docs/architecture.md §7, "Spokes of the original sample").
+    accept_sample_spokes: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class ProjectSettings:
     metrics: tuple[MetricSelection, ...]
     # Accounts not targeted by OU tags, by environment (enrolled explicitly).
     accounts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Other names its v1 events may carry (the original sample's free-text project names),
+    # matched ignoring case, like the project's own name.
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accounts", _frozen_mapping(self.accounts))

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.metrics_command",
     "dashboard.operator_commands",
     "dashboard.registry_commands",
+    "dashboard.adopt_command",
     "dashboard.demo_command",
 )
 

@@ -5,7 +5,8 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
   organization (`aws:PrincipalOrgID`), so its size does not grow with the number of spokes. In
   per-account mode the stack writes no statement: the connection function adds one per spoke;
 - metric events (v1 and v2 share source and detail-type) -> SQS queue (with a dead-letter queue)
-  -> the ingest Lambda in batches with partial-batch failure reporting;
+  -> the ingest Lambda in batches with partial-batch failure reporting; with
+  `hub.accept_sample_spokes`, also from the default bus (`hub_stack.sample_spokes`);
 - the DynamoDB table laid out by `hub_stack.table_design`;
 - the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
   uses to forward refresh events to spoke buses, and the narrow role the management account's
@@ -46,6 +47,11 @@ from cdk_support.lambda_asset import (
 )
 from config.model import DsdashConfig
 from hub_stack import table_design
+from hub_stack.runtime.sample_compatibility import (
+    PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
+    ProjectDirectory,
+)
+from hub_stack.sample_spokes import sample_spoke_metric_rule
 
 # The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
 # below allows rule management for these names only.
@@ -128,6 +134,13 @@ class HubStack(cdk.Stack):
         self.table = self._table()
         self.dead_letter_queue, self.ingest_queue = self._ingest_queues()
         self.metric_rule = self._metric_rule()
+        self.sample_spoke_rule = (
+            sample_spoke_metric_rule(
+                self, ingest_queue=self.ingest_queue, dead_letter_queue=self.dead_letter_queue
+            )
+            if config.hub.accept_sample_spokes
+            else None
+        )
         self.ingest_function = self._ingest_function()
         self.refresh_function = self._refresh_function()
         self.refresh_forwarder_role = self._refresh_forwarder_role()
@@ -256,6 +269,9 @@ class HubStack(cdk.Stack):
             environment={
                 "TABLE_NAME": self.table.table_name,
                 "RETENTION_DAYS": str(self.config.retention_days),
+                PROJECT_ALIASES_ENVIRONMENT_VARIABLE: ProjectDirectory.from_projects(
+                    {name: p.aliases for name, p in self.config.projects.items()}
+                ).environment_value(),
             },
         )
         function.add_event_source(

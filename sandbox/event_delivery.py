@@ -11,6 +11,10 @@ moto gaps this module fills (docs/architecture.md §6), by replacing `moto.event
 - moto formats events for SQS targets with a default input template that drops `account` (and
   other envelope fields). AWS delivers the whole event; here the whole event is sent.
 - moto ignores a rule's DISABLED state. Here disabled rules deliver nothing.
+- moto matches every event put on a bus against a schedule rule (it has no event pattern, and
+  moto reads "no pattern" as "match everything"). In AWS a schedule rule only fires on its
+  schedule, so here it never matches a put event (a hub's refresh schedule lives on the default
+  bus, where the original sample's spokes send).
 - moto accepts any number of targets per rule. Here `PutTargets` beyond EventBridge's hard limit of
   5 targets per rule fails with LimitExceededException, as in AWS.
 
@@ -95,6 +99,8 @@ class EventDelivery:
 
     def send_to_targets(self, rule: Rule, event: Any) -> None:
         if rule.state == "DISABLED" or not rule.event_pattern.matches_event(event):
+            return
+        if rule.scheduled_expression and not rule.event_pattern._pattern:
             return
         for target in rule.targets:
             self._deliver(rule, target, event)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
@@ -88,6 +88,7 @@ class RejectionCode(StrEnum):
     ACCOUNT_MISMATCH = "AccountMismatch"
     SENDER_NOT_ENROLLED = "SenderNotEnrolled"
     SENDER_ENROLLED_ELSEWHERE = "SenderEnrolledElsewhere"
+    UNKNOWN_PROJECT = "UnknownProject"
 
 
 @dataclass
@@ -150,13 +151,27 @@ _VALIDATORS: Final = {
 }
 
 
-def validate_metric_event(body: str, *, now: datetime, retention_days: int) -> ValidatedEvent:
+# Rewrites a v1 detail written in another dialect into the contract's form, or raises
+# EventRejected (hub_stack.runtime.sample_compatibility.SampleDialect.normalize).
+V1DetailNormalizer = Callable[[dict[str, Any], Claims], dict[str, Any]]
+
+
+def validate_metric_event(
+    body: str,
+    *,
+    now: datetime,
+    retention_days: int,
+    normalize_v1: V1DetailNormalizer | None = None,
+) -> ValidatedEvent:
     """Validate one raw event (the SQS body). Raises EventRejected with the first problem."""
     claims = Claims()
     event = _parse_json(body, claims)
     detail = _check_envelope(event, claims)
     version = _schema_version(detail, claims)
     _claim_from_detail(detail, claims)
+    if version == 1 and normalize_v1 is not None:
+        # The original sample's spokes (docs/architecture.md §7): the claims keep what was written.
+        detail = normalize_v1(detail, claims)
     storable_detail = _storable(detail, "detail", 0, claims)
     _check_metric_values_are_numbers(detail, version, claims)
     _check_schema(detail, version, claims)

@@ -22,7 +22,12 @@ quarantined once per arrival.)
 If every record of a batch fails, the batch processor raises instead of answering, so the
 invocation shows up as a Lambda error; SQS redelivers all the messages either way.
 
-Environment: TABLE_NAME, RETENTION_DAYS.
+Before the sender check, a v1 event written the original sample's way is read as the sample
+meant it (`sample_compatibility`); when an event is refused, its sender is checked first, so the
+reason is the real cause (`rejection_cause`). See docs/architecture.md §7.
+
+Environment: TABLE_NAME, RETENTION_DAYS, PROJECT_ALIASES (optional: configured project names and
+their aliases, as JSON).
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from hub_stack.runtime.event_validation import (
     authenticate_sender,
     validate_metric_event,
 )
+from hub_stack.runtime.rejection_cause import sender_checked_first
+from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
 from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
@@ -73,7 +80,13 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     if not table_name:
         raise IngestConfigurationError("environment variable TABLE_NAME is not set")
     store = HubStore(table_name)
-    return ingest_batch(event, context, store=store, retention_days=retention_days_from(os.environ))
+    return ingest_batch(
+        event,
+        context,
+        store=store,
+        retention_days=retention_days_from(os.environ),
+        sample_dialect=sample_dialect_from(os.environ),
+    )
 
 
 def retention_days_from(environment: Mapping[str, str]) -> int:
@@ -96,9 +109,12 @@ def ingest_batch(
     store: HubStore,
     retention_days: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sample_dialect: SampleDialect | None = None,
 ) -> PartialItemFailureResponse:
     """Process one SQS batch; returns the partial batch response (`batchItemFailures`)."""
-    ingestor = MetricEventIngestor(store, retention_days=retention_days, clock=clock)
+    ingestor = MetricEventIngestor(
+        store, retention_days=retention_days, clock=clock, sample_dialect=sample_dialect
+    )
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event,
@@ -117,10 +133,12 @@ class MetricEventIngestor:
         *,
         retention_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sample_dialect: SampleDialect | None = None,
     ) -> None:
         self._store = store
         self._retention_days = retention_days
         self._clock = clock
+        self._sample_dialect = sample_dialect if sample_dialect is not None else SampleDialect()
         self._registry: dict[str, SpokeRecord] | None = None
 
     def registry(self) -> Mapping[str, SpokeRecord]:
@@ -146,10 +164,14 @@ class MetricEventIngestor:
     def _store_or_quarantine(self, record: SQSRecord, received_at: datetime) -> str:
         try:
             validated = validate_metric_event(
-                record.body, now=self._clock(), retention_days=self._retention_days
+                record.body,
+                now=self._clock(),
+                retention_days=self._retention_days,
+                normalize_v1=self._sample_dialect.normalize,
             )
             authenticate_sender(validated, self.registry())
-        except EventRejected as rejection:
+        except EventRejected as refused:
+            rejection = sender_checked_first(refused, self.registry())
             self._quarantine(record, rejection, received_at)
             return f"quarantined: {rejection.code.value}"
         written = self._store_event(validated, received_at)

@@ -217,6 +217,28 @@ CASES = [
         "the environment tag key 'team' is the project tag key too",
     ),
     Expected("no_projects", 17, 11, "$.projects", "the mapping is empty"),
+    Expected(
+        "alias_names_two_projects",
+        21,
+        22,
+        "$.projects.churn-prediction.aliases[1]",
+        "alias 'project1' of project churn-prediction already names project fraud-detection"
+        " (line 19)",
+    ),
+    Expected(
+        "alias_invalid_characters",
+        19,
+        15,
+        "$.projects.fraud-detection.aliases[0]",
+        "invalid value 'Project 1'",
+    ),
+    Expected(
+        "accept_sample_spokes_not_boolean",
+        6,
+        25,
+        "$.hub.accept_sample_spokes",
+        "found the text 'yes please'",
+    ),
 ]
 
 

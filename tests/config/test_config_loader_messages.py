@@ -195,9 +195,34 @@ def test_optional_settings_take_their_documented_defaults(tmp_path: Path) -> Non
     config = load_config(_write(tmp_path, VALID))
 
     assert config.hub.bus_policy == "organization"
+    assert config.hub.accept_sample_spokes is False
+    assert config.project("fraud-detection").aliases == ()
     assert config.event_version == 2
     assert config.organization.project_tag_key == "dsdash:project"
     assert config.organization.environment_tag_key == "dsdash:environment"
+
+
+def test_sample_spokes_and_project_aliases_reach_the_model(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "  region: eu-west-1\n", "  region: eu-west-1\n  accept_sample_spokes: true\n", 1
+    )
+    text += "    aliases: [Project1, fraud_v2]\n  churn:\n    aliases: [CHURN-old]\n"
+
+    config = load_config(_write(tmp_path, text))
+
+    assert config.hub.accept_sample_spokes is True
+    assert config.project("fraud-detection").aliases == ("Project1", "fraud_v2")
+    assert config.project("churn").aliases == ("CHURN-old",)
+
+
+def test_an_alias_equal_to_another_projects_name_is_refused(tmp_path: Path) -> None:
+    text = VALID + "    aliases: [Churn]\n  churn:\n"
+
+    [problem] = _problems(_write(tmp_path, text))
+
+    assert problem.json_path == "$.projects.fraud-detection.aliases[0]"
+    assert "alias 'Churn' of project fraud-detection already names project churn" in problem.message
+    assert "ignoring case" in problem.expected
 
 
 def test_project_without_any_metric_is_refused(tmp_path: Path) -> None:

@@ -110,7 +110,10 @@ HOSTILE_EVENTS: dict[str, tuple[str | dict[str, Any], str]] = {
         ),
         "NonFiniteValue",
     ),
-    "value-as-string": (v1_event(MetricValue="42"), "NonNumericValue"),
+    # A numeric string ("42", the sample's SSM metric) is a number: tests/hub_runtime/
+    # test_sample_spoke_events.py. Any other string is not.
+    "value-as-text": (v1_event(MetricValue="forty-two"), "NonNumericValue"),
+    "value-as-nan-string": (v1_event(MetricValue="NaN"), "NonFiniteValue"),
     "value-as-boolean": (first_metric_changed(MetricValue=True), "NonNumericValue"),
     "value-above-dynamodb-range": (
         V1_BODY.replace('"MetricValue": 42', '"MetricValue": 1E+126'),

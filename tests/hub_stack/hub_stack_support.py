@@ -38,10 +38,16 @@ def hub_config(
     refresh_schedule: str = "cron(0/30 * * * ? *)",
     retention_days: int = 400,
     regions: tuple[str, ...] = ("eu-west-1", "us-east-1"),
+    accept_sample_spokes: bool = False,
+    aliases: tuple[str, ...] = (),
 ) -> DsdashConfig:
     return DsdashConfig(
         hub=HubSettings(
-            name="CentralHub", account_id=HUB_ACCOUNT, region=HUB_REGION, bus_policy=bus_policy
+            name="CentralHub",
+            account_id=HUB_ACCOUNT,
+            region=HUB_REGION,
+            bus_policy=bus_policy,
+            accept_sample_spokes=accept_sample_spokes,
         ),
         organization=OrganizationSettings(
             id=ORGANIZATION_ID, management_account_id=MANAGEMENT_ACCOUNT, regions=regions
@@ -54,6 +60,7 @@ def hub_config(
                 name="fraud-detection",
                 environments=("dev", "prod"),
                 metrics=(MetricSelection("TotalCompletedTrainingJobs"),),
+                aliases=aliases,
             )
         },
     )

@@ -295,6 +295,8 @@ def test_function_environments_match_the_runtime_contracts(
     assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
         "TABLE_NAME": f"${{{table_id}}}",
         "RETENTION_DAYS": "400",
+        # Project names and aliases, for v1 events of the original sample's spokes.
+        "PROJECT_ALIASES": '{"fraud-detection":[]}',
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
     }
     assert (
