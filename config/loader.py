@@ -48,8 +48,8 @@ from config.model import (
     OrganizationSettings,
     ProjectSettings,
 )
-from config.schedule import ScheduleError, refresh_period_seconds
 from config.project_aliases import project_name_clashes
+from config.schedule import ScheduleError, refresh_period_seconds
 from config.yaml_positions import (
     DocumentPath,
     ParsedDocument,
