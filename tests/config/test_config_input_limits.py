@@ -18,6 +18,12 @@ EXAMPLE = (Path(__file__).resolve().parents[2] / "config" / "projects.yaml").rea
 )
 
 
+def _line_of(text: str) -> int:
+    """The 1-based line of the example that starts with `text` (indentation ignored)."""
+    lines = [line.strip() for line in EXAMPLE.splitlines()]
+    return next(number for number, line in enumerate(lines, start=1) if line.startswith(text))
+
+
 def _only_problem(text: str) -> str:
     with pytest.raises(ConfigError) as raised:
         parse_config(text, source="projects.yaml")
@@ -38,7 +44,8 @@ def _replace(old: str, new: str) -> str:
         # account-declared-once checks.
         (
             _replace('account_id: "111111111111"', 'account_id: "111111111111\\n"'),
-            "projects.yaml:8:15: $.hub.account_id: the value '111111111111\\n' contains the"
+            f"projects.yaml:{_line_of('account_id:')}:15: $.hub.account_id:"
+            " the value '111111111111\\n' contains the"
             " control character U+000A (LINE FEED)",
         ),
         (
@@ -48,7 +55,8 @@ def _replace(old: str, new: str) -> str:
         ),
         (
             _replace("  fraud-detection:", '  "fraud-detection\\n":'),
-            "projects.yaml:45:3: $.projects['fraud-detection\\n']: the key 'fraud-detection\\n'"
+            f"projects.yaml:{_line_of('fraud-detection:')}:3:"
+            " $.projects['fraud-detection\\n']: the key 'fraud-detection\\n'"
             " contains the control character U+000A (LINE FEED)",
         ),
         (
@@ -66,7 +74,9 @@ def test_values_with_control_characters_are_refused_where_they_are(text, expecte
 def test_event_version_must_be_written_as_a_whole_number():
     problem = _only_problem(_replace("event_version: 2", "event_version: 2.0"))
 
-    assert problem.startswith("projects.yaml:34:16: $.event_version: found the number 2.0")
+    assert problem.startswith(
+        f"projects.yaml:{_line_of('event_version:')}:16: $.event_version: found the number 2.0"
+    )
 
 
 def test_the_spoke_stack_reads_an_integer_event_version():
