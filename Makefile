@@ -6,11 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# checkov's pins (boto3, botocore, packaging) conflict with ours: it gets a tool venv of its own,
+# which only `make test` needs (tests/policy_lint run it as a subprocess), never `make demo`.
+POLICY_LINT_VENV := .venv-policy-lint
+POLICY_LINT_STAMP := $(POLICY_LINT_VENV)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: test lint synth demo bench venv clean readme-catalog
+.PHONY: test lint synth demo bench venv policy-lint-venv clean readme-catalog
 
 # The stamp is older than any pinned file it was built from, so editing a pin rebuilds the venv.
 $(STAMP): requirements.lock pyproject.toml
@@ -24,9 +28,16 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(POLICY_LINT_STAMP): requirements-policy-lint.lock
+	test -x $(POLICY_LINT_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_LINT_VENV)
+	$(POLICY_LINT_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-policy-lint.lock
+	touch $@
+
 venv: $(STAMP) $(NPM_STAMP)
 
-test: venv
+policy-lint-venv: $(POLICY_LINT_STAMP)
+
+test: venv policy-lint-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: venv
@@ -49,4 +60,4 @@ readme-catalog: venv
 	$(BIN)/dsdash metrics list --markdown --update-readme README.md
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(POLICY_LINT_VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache

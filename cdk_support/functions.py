@@ -40,8 +40,12 @@ LAMBDA_RUNTIME_REASON: Final = (
 
 # What the connection function does on its own unit's bus (EBPut, Disconnect) and on the rules it
 # owns there (the hub's refresh fan-out rules, a spoke's metric forward rules).
-CONNECTION_BUS_ACTIONS: Final = (
-    "events:DescribeEventBus",
+CONNECTION_BUS_ACTIONS: Final = ("events:DescribeEventBus",)
+# Actions the IAM definitions give no resource type (Service Authorization Reference, Amazon
+# EventBridge; checked by parliament in tests/policy_lint): a statement naming a bus ARN for them
+# would never match, and EBPut would be denied in a real account. They must be granted on "*".
+CONNECTION_ACCOUNT_ACTIONS: Final = (
+    "events:ListRules",
     "events:PutPermission",
     "events:RemovePermission",
 )
@@ -139,7 +143,9 @@ def grant_connection_permissions(
             resources=[stack.format_arn(service="events", resource="rule", resource_name=rules)],
         )
     )
-    function.add_to_role_policy(iam.PolicyStatement(actions=["events:ListRules"], resources=["*"]))
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=list(CONNECTION_ACCOUNT_ACTIONS), resources=["*"])
+    )
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=["iam:PassRole"],
@@ -161,9 +167,11 @@ def grant_connection_permissions(
     nag.acknowledge(
         policy,
         "AwsSolutions-IAM5[Resource::*]",
-        "events:ListRules supports no resource-level permission (Service Authorization "
-        "Reference, Amazon EventBridge) and is the only action granted on '*'; the function "
-        f"lists the {bus_name} bus's rules to find its own '{rule_prefix}*' rules.",
+        "events:ListRules, events:PutPermission and events:RemovePermission support no "
+        "resource-level permission (Service Authorization Reference, Amazon EventBridge) and are "
+        f"the only actions granted on '*'; the function lists the {bus_name} bus's rules to find "
+        f"its own '{rule_prefix}*' rules, and edits only the {bus_name} bus's policy (the "
+        "account's other buses are never named in its calls).",
     )
 
 

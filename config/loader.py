@@ -4,12 +4,15 @@ Validation runs in four passes, each reporting every problem it finds:
 
 1. YAML: syntax errors (with line and column), duplicate keys anywhere (ruamel stops at the first
    one and PyYAML silently keeps the last; we report all, with both lines), an empty file or a
-   top level that is not a mapping.
+   top level that is not a mapping; the input limits of `config.input_limits` (size, characters,
+   nesting, alias expansion), a `%YAML 1.1` directive, merge keys, control characters in values
+   and integers not written in plain decimal (`config.yaml_positions`).
 2. Structure: the top-level sections, checked by hand first so a misspelt or misshapen section gets
    a human message (the Cloud Custodian `structure.py` idea). Sections that fail here are not
    passed on, so one mistake gives one message.
-3. Schema: `config/projects.schema.json` (Draft 2020-12). Each jsonschema error is rephrased as
-   "what was wrong, what was expected", using the schema's `x-expected` annotations.
+3. Schema: `config/projects.schema.json` (Draft 2020-12), with "integer" meaning a whole number as
+   written (`2.0` is not one; jsonschema's default accepts it). Each jsonschema error is
+   rephrased as "what was wrong, what was expected", using the schema's `x-expected` annotations.
 4. Semantics the schema cannot express: metric names and arguments against the metric registry,
    an account declared for two project/environment pairs, the hub being the management account,
    a project's accounts naming an environment it does not have, a metric listed twice.
@@ -31,10 +34,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from config.errors import ConfigError, ConfigProblem
+from config.input_limits import MAX_CONFIG_BYTES
 from config.model import (
     DEFAULT_ENVIRONMENT_TAG_KEY,
     DEFAULT_PROJECT_TAG_KEY,
@@ -45,27 +49,32 @@ from config.model import (
     ProjectSettings,
 )
 from config.project_aliases import project_name_clashes
+from config.schedule import ScheduleError, refresh_period_seconds
 from config.yaml_positions import (
     DocumentPath,
     ParsedDocument,
     Position,
+    UnsafeYamlError,
     YamlSyntaxError,
     document_path,
     format_json_path,
     parse_yaml,
 )
-from metrics.base import Metric, MetricArgumentError
+from metrics.base import WHOLE_NUMBER_TYPE_CHECKER, Metric, MetricArgumentError
 from metrics.registry import all_metric_classes
 
 __all__ = [
     "CONFIG_PATH_ENVIRONMENT_VARIABLE",
     "DEFAULT_CONFIG_PATH",
+    "MAX_CONFIG_BYTES",
     "SCHEMA_PATH",
     "ConfigError",
+    "ConfigLocation",
     "ConfigProblem",
     "config_schema",
     "default_config_path",
     "load_config",
+    "locate_config",
     "parse_config",
 ]
 
@@ -81,6 +90,11 @@ _MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects")
 _METRICS_DOC = "`dsdash metrics list`"
 
 
+# jsonschema's "integer" accepts 2.0; a config must say 2 (`event_version: 2.0` once reached the
+# spokes as "2.0", which they refuse).
+_ConfigValidator = validators.extend(Draft202012Validator, type_checker=WHOLE_NUMBER_TYPE_CHECKER)
+
+
 @cache
 def config_schema() -> dict[str, Any]:
     """The checked-in JSON Schema of the config file."""
@@ -88,16 +102,49 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
-def default_config_path() -> Path:
-    """`$DSDASH_CONFIG` if set, else the repository's `config/projects.yaml`."""
+@dataclass(frozen=True)
+class ConfigLocation:
+    """The config file a command reads, and why that one (for messages: `from $DSDASH_CONFIG`)."""
+
+    path: Path
+    origin: str
+    # True when nothing pointed at a config and the example inside the package is used.
+    is_installed_example: bool = False
+
+
+def locate_config(explicit: Path | None = None) -> ConfigLocation:
+    """`--config`, else `$DSDASH_CONFIG`, else `./config/projects.yaml` in the working directory,
+    else the example installed with the package. The working directory comes before the package
+    so that `dsdash validate` run in a checkout of one's own config checks that config, not the
+    installed example."""
+    if explicit is not None:
+        return ConfigLocation(explicit, "given with --config")
     override = os.environ.get(CONFIG_PATH_ENVIRONMENT_VARIABLE)
-    return Path(override) if override else DEFAULT_CONFIG_PATH
+    if override:
+        return ConfigLocation(Path(override), f"from ${CONFIG_PATH_ENVIRONMENT_VARIABLE}")
+    local = Path.cwd() / "config" / DEFAULT_CONFIG_PATH.name
+    if local.is_file():
+        return ConfigLocation(local, "found in the working directory")
+    return ConfigLocation(
+        DEFAULT_CONFIG_PATH,
+        "the example installed with dsdash: no config/projects.yaml in the working directory",
+        is_installed_example=True,
+    )
+
+
+def default_config_path() -> Path:
+    """The path `locate_config` chooses when no `--config` is given."""
+    return locate_config().path
 
 
 def load_config(path: Path | None = None) -> DsdashConfig:
     """Read, validate and return the config; raise ConfigError listing every problem."""
     config_path = path if path is not None else default_config_path()
     try:
+        size = config_path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            # Refused before reading: a 50 MB file must not cost a minute to be told so.
+            raise ConfigError([_too_large(str(config_path), size)])
         text = config_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
@@ -119,8 +166,24 @@ def load_config(path: Path | None = None) -> DsdashConfig:
 def parse_config(text: str, *, source: Path | str = "<config>") -> DsdashConfig:
     """Validate YAML text; `source` names the file in problems and in the model."""
     file_name = str(source)
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([_too_large(file_name, size)])
     try:
         document = parse_yaml(text)
+    except UnsafeYamlError as error:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file_name,
+                    error.position.line,
+                    error.position.column,
+                    "$",
+                    error.message,
+                    error.expected,
+                )
+            ]
+        ) from None
     except YamlSyntaxError as error:
         message = f"invalid YAML: {error.problem}"
         if error.context:
@@ -142,6 +205,18 @@ def parse_config(text: str, *, source: Path | str = "<config>") -> DsdashConfig:
     if validation.problems:
         raise ConfigError(validation.problems)
     return _build_model(document.data, validation.validated_metrics, source)
+
+
+def _too_large(file_name: str, size: int) -> ConfigProblem:
+    return ConfigProblem(
+        file_name,
+        1,
+        1,
+        "$",
+        f"the file is {size:,} bytes",
+        f"expected at most {MAX_CONFIG_BYTES:,} bytes (1 MiB): a config file lists projects, not"
+        " data",
+    )
 
 
 @dataclass(frozen=True)
@@ -222,6 +297,7 @@ class _Validation:
     def run(self) -> None:
         self._check_duplicate_keys()
         if not self._check_structure():
+            self._check_odd_scalars()
             return
         self._check_schema()
         self._check_hub_is_not_management_account()
@@ -236,6 +312,7 @@ class _Validation:
                     self._check_project(path, project if isinstance(project, dict) else {})
         self._check_accounts_declared_once()
         self._check_project_names_once()
+        self._check_odd_scalars()
 
     def _check_duplicate_keys(self) -> None:
         for duplicate in self.document.duplicate_keys:
@@ -249,6 +326,15 @@ class _Validation:
                 # The second occurrence: most likely the one just pasted in.
                 position=duplicate.second,
             )
+
+    def _check_odd_scalars(self) -> None:
+        """Last, so a value the schema already refused (an unquoted account id `012345678901`
+        is a type error, with advice to quote it) gets that one message. The others, like
+        `retention_days: 0o400` or `account_id: "111111111111\\n"`, pass every other check."""
+        reported = {problem.json_path for problem in self.problems}
+        for odd in self.document.odd_scalars:
+            if format_json_path(odd.path) not in reported:
+                self.report(odd.path, odd.message, odd.expected, position=odd.position)
 
     def _check_structure(self) -> bool:
         """Top-level shape, by hand. Returns False when nothing else can be checked."""
@@ -289,7 +375,7 @@ class _Validation:
         return True
 
     def _check_schema(self) -> None:
-        validator = Draft202012Validator(config_schema())
+        validator = _ConfigValidator(config_schema())
         for error in validator.iter_errors(self.data):
             path = document_path(self.data, error.absolute_path)
             # The structural pass owns the top level and any section it rejected.
@@ -437,6 +523,17 @@ class _Validation:
         path: DocumentPath = ("refresh", "schedule")
         schedule = self._get(path)
         if self.is_blocked(path) or not isinstance(schedule, str):
+            return
+        try:
+            # The parser the dashboard uses, so every schedule accepted here can be read there.
+            refresh_period_seconds(schedule)
+        except ScheduleError as error:
+            self.report(
+                path,
+                str(error),
+                "expected an EventBridge schedule: rate(1 minute|hour|day), rate(<n> minutes|hours"
+                "|days) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)",
+            )
             return
         if not schedule.startswith("cron("):
             return

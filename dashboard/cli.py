@@ -10,13 +10,17 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from typing import Annotated
 
 import typer
+
+from dashboard.cli_conventions import OneLineUsageErrors, show_version
 
 COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.validate_command",
     "dashboard.metrics_command",
     "dashboard.operator_commands",
+    "dashboard.registry_commands",
     "dashboard.adopt_command",
     "dashboard.demo_command",
 )
@@ -27,7 +31,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineUsageErrors,
+    rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the dsdash version and exit.",
+            is_eager=True,
+            callback=show_version,
+        ),
+    ] = False,
+) -> None:
+    """Organization-wide data-science KPIs: validate the config, inspect metrics, run the hub."""
+
 
 for module_name in COMMAND_MODULES:
     importlib.import_module(module_name).register(app)

@@ -44,12 +44,13 @@ from rich.text import Text
 
 import contracts
 from config.errors import ConfigError
+from config.loader import locate_config
+from config.schedule import ScheduleError, refresh_period_seconds
+from dashboard.config_names import UnknownNameError, check_configured_names
 from dashboard.dashboard_data import (
     DEFAULT_HISTORY_DAYS,
-    ScheduleError,
     SpokeFreshness,
     build_dashboard_data,
-    refresh_period_seconds,
     spoke_freshness,
 )
 from dashboard.html import render_dashboard
@@ -110,7 +111,8 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file naming the hub (default: $DSDASH_CONFIG, else config/projects.yaml).",
+        help="Config file naming the hub (default: $DSDASH_CONFIG, else ./config/projects.yaml,"
+        " else the installed example).",
         dir_okay=False,
     ),
 ]
@@ -134,7 +136,10 @@ def register(app: typer.Typer) -> None:
     app.command("enroll")(enroll)
     app.command("offboard")(offboard)
     quarantine_app = typer.Typer(
-        help="Events the hub refused, and why.", no_args_is_help=True, add_completion=False
+        help="Events the hub refused, and why.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,  # plain help, see dashboard/cli_conventions.py
     )
     quarantine_app.command("list")(quarantine_list)
     app.add_typer(quarantine_app, name="quarantine")
@@ -171,8 +176,12 @@ def _hub(
     config: Path | None, profile: str | None, region: str | None, endpoint_url: str | None
 ) -> Iterator[HubConnection]:
     """The hub connection; every failure an operator can fix leaves as one line on stderr."""
+    location = locate_config(config)
+    if location.is_installed_example:
+        # Most likely run from the wrong directory: say which hub the command is about to use.
+        typer.echo(f"dsdash: using {location.path} ({location.origin})", err=True)
     options = HubOptions(
-        config_path=config, profile=profile, region=region, endpoint_url=endpoint_url
+        config_path=location.path, profile=profile, region=region, endpoint_url=endpoint_url
     )
     try:
         connection = connect(options)
@@ -190,6 +199,15 @@ def _hub(
             yield connection
     except HubUnavailableError as error:
         _fail(str(error))
+
+
+def _check_names(
+    connection: HubConnection, *, project: str | None, environment: str | None
+) -> None:
+    try:
+        check_configured_names(connection.config, project=project, environment=environment)
+    except UnknownNameError as error:
+        _fail(str(error), EXIT_USAGE)
 
 
 def _refresh_period(connection: HubConnection) -> int:
@@ -388,6 +406,7 @@ def refresh(
         {"ProjectName": project, "Environment": environment, "AccountId": account}
     )
     with _hub(config, profile, region, endpoint_url) as connection:
+        _check_names(connection, project=project, environment=environment)
         requested_at = runtime.clock()
         try:
             refresh_id = emit_refresh(
@@ -641,6 +660,7 @@ def query(
     if filters.since and filters.until and filters.since > filters.until:
         _fail(f"--since ({since}) is after --until ({until})", EXIT_USAGE)
     with _hub(config, profile, region, endpoint_url) as connection:
+        _check_names(connection, project=project, environment=environment)
         try:
             records = select_datapoints(
                 connection.store(clock=runtime.clock),
@@ -911,6 +931,8 @@ def enroll(
     template deployed): asks the enrollment function in the management account (--profile) to run
     the steps it runs for tagged OUs."""
     with _hub(config, profile, None, endpoint_url) as connection:
+        _check_names(connection, project=project, environment=environment)
+        _refuse_non_spoke_account(connection, account)
         report = _invoke_enrollment(
             connection,
             profile=profile,
@@ -926,6 +948,22 @@ def enroll(
             sleep=_runtime(context).sleep,
         )
     _print_report(report, as_json=as_json)
+
+
+def _refuse_non_spoke_account(connection: HubConnection, account: str) -> None:
+    """The hub and the management account can never be spokes: refused before any call."""
+    config = connection.config
+    if account == config.hub.account_id:
+        _fail(
+            f"account {account} is the hub (hub.account_id): the hub cannot be its own spoke",
+            EXIT_USAGE,
+        )
+    if account == config.organization.management_account_id:
+        _fail(
+            f"account {account} is the organization's management account: service-managed "
+            "StackSets never deploy there, so it cannot be a spoke",
+            EXIT_USAGE,
+        )
 
 
 def offboard(

@@ -14,7 +14,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from config.loader import ConfigError, default_config_path, load_config
+from config.loader import ConfigError, load_config, locate_config
 from config.model import DsdashConfig, MetricSelection, ProjectSettings
 from metrics.registry import build_metric, iam_statements_for
 
@@ -32,30 +32,36 @@ def validate(
         typer.Option(
             "--config",
             "-c",
-            help="Config file to check (default: $DSDASH_CONFIG, else config/projects.yaml).",
+            help="Config file to check (default: $DSDASH_CONFIG, else ./config/projects.yaml,"
+            " else the installed example).",
             dir_okay=False,
         ),
     ] = None,
 ) -> None:
     """Check the config file; print a summary, or every problem with its line."""
-    config_path = config if config is not None else default_config_path()
+    location = locate_config(config)
+    config_path = location.path
     try:
         loaded = load_config(config_path)
     except ConfigError as error:
         for problem in error.problems:
             typer.echo(str(problem), err=True)
         count = len(error.problems)
-        typer.echo(f"{config_path}: {count} problem{'s' if count != 1 else ''}", err=True)
+        # The file's origin is news only when no --config named it.
+        origin = f" ({location.origin})" if config is None else ""
+        typer.echo(f"{config_path}: {count} problem{'s' if count != 1 else ''}{origin}", err=True)
         raise typer.Exit(EXIT_INVALID_CONFIG) from None
     except ImportError as error:
         # Metric names and arguments are checked against the metric library; without it we
         # cannot say whether the config is valid.
         typer.echo(f"dsdash: cannot load the metric library: {error}", err=True)
         raise typer.Exit(EXIT_BROKEN_INSTALLATION) from None
-    Console(soft_wrap=False).print(render_summary(loaded, config_path))
+    Console(soft_wrap=False).print(render_summary(loaded, config_path, origin=location.origin))
 
 
-def render_summary(config: DsdashConfig, config_path: Path) -> RenderableType:
+def render_summary(
+    config: DsdashConfig, config_path: Path, *, origin: str | None = None
+) -> RenderableType:
     """One screen: where the hub lives, what the organization targets, and per project its
     environments, metrics and the IAM actions its spokes will be granted."""
     settings = Table.grid(padding=(0, 2))
@@ -84,7 +90,8 @@ def render_summary(config: DsdashConfig, config_path: Path) -> RenderableType:
     for label, value in rows:
         settings.add_row(label, Text(value))
 
-    sections: list[RenderableType] = [Text(f"{config_path} is valid", style="green"), settings]
+    headline = f"{config_path} is valid" + (f" ({origin})" if origin else "")
+    sections: list[RenderableType] = [Text(headline, style="green"), settings]
     for project in config.projects.values():
         details = Table.grid(padding=(0, 2))
         details.add_column(style="dim", no_wrap=True)

@@ -109,6 +109,16 @@ class DataSource(ABC):
         """Call AWS and return the complete data (every page)."""
 
 
+def _is_whole_number(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema's "integer" admits 2.0 (a number with a zero fraction); here it means what a person
+# wrote as a whole number, so `window_hours: 24.0` or `event_version: 2.0` is refused rather than
+# passed on as a float the spokes then stringify as "2.0".
+WHOLE_NUMBER_TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_whole_number)
+
+
 def _with_defaults(validator_class: Any) -> Any:
     """A validator that fills in `default` values while validating (the jsonschema FAQ recipe)."""
     validate_properties = validator_class.VALIDATORS["properties"]
@@ -123,7 +133,9 @@ def _with_defaults(validator_class: Any) -> Any:
     return validators.extend(validator_class, {"properties": set_defaults})
 
 
-_DefaultFillingValidator = _with_defaults(Draft202012Validator)
+_DefaultFillingValidator = _with_defaults(
+    validators.extend(Draft202012Validator, type_checker=WHOLE_NUMBER_TYPE_CHECKER)
+)
 
 
 class Metric(ABC):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bench.config_mutations import Outcome, corpus, judge
 from contracts import (
     BUS_POLICY_MAX_CHARS,
     DEFAULT_RULES_PER_BUS_QUOTA,
@@ -67,6 +68,7 @@ def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str
         "dashboard",
         "extraction",
         "fanout",
+        "hardening",
         "ingest",
         "publishing",
     ]
@@ -82,6 +84,7 @@ def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str
         "60 spokes: fan-out rules",
         "per-account policy: most spokes",
         "raw / embedded",
+        "silent coercions",
     ):
         assert label in report, f"{label!r} missing from the report"
 
@@ -250,3 +253,17 @@ def test_an_unknown_benchmark_name_is_refused() -> None:
     completed = run_bench("--only", "extractoin")
     assert completed.returncode == 2
     assert "invalid choice: 'extractoin'" in completed.stderr
+
+
+def test_hardening_config_figures_count_the_outcomes_of_the_corpus(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "hardening")
+    judged = [judge(variant) for variant in corpus(quick=True)]
+    assert figures["config_variants"] == len(judged) > 0
+    assert figures["tracebacks"] == sum(j.outcome is Outcome.TRACEBACK for j in judged) == 0
+    assert (
+        figures["silent_coercions"]
+        == sum(j.outcome is Outcome.SILENT_COERCION for j in judged)
+        == 0
+    )

@@ -345,8 +345,12 @@ def test_no_allow_statement_grants_wildcard_actions_or_resources(
                 service_action = action.split(":", 1)[-1]
                 assert "*" not in service_action, f"wildcard action {action} in {statement}"
             if "*" in as_list(statement["Resource"]):
-                # The one action without resource-level permissions.
-                assert as_list(statement["Action"]) == ["events:ListRules"], statement
+                # The actions without resource-level permissions (IAM definitions).
+                assert set(as_list(statement["Action"])) == {
+                    "events:ListRules",
+                    "events:PutPermission",
+                    "events:RemovePermission",
+                }, statement
 
 
 def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: Template) -> None:
@@ -401,11 +405,9 @@ def test_connection_function_manages_only_fanout_rules_and_passes_only_the_forwa
         "events:RemoveTargets",
         "events:ListTargetsByRule",
     }
-    assert granted[f"<{bus_id}.Arn>"] == {
-        "events:PutPermission",
-        "events:RemovePermission",
-        "events:DescribeEventBus",
-    }
+    assert granted[f"<{bus_id}.Arn>"] == {"events:DescribeEventBus"}
+    # No resource type exists for these (IAM definitions): a bus ARN would never match.
+    assert granted["*"] == {"events:ListRules", "events:PutPermission", "events:RemovePermission"}
     ssm_prefix = f"arn:${{AWS::Partition}}:ssm:{HUB_REGION}:{HUB_ACCOUNT}:parameter"
     assert granted[f"{ssm_prefix}/monitored_projects/*"] == {"ssm:GetParametersByPath"}
     (pass_role,) = [s for s in statements if "iam:PassRole" in as_list(s["Action"])]

@@ -228,15 +228,15 @@ def request_resources(call: ApiCall, context: ArnContext) -> tuple[str, ...] | N
             return tuple(
                 sorted({_event_bus_arn(e.get("EventBusName"), context) for e in params["Entries"]})
             )
-        if call.operation in {"PutPermission", "RemovePermission"}:
-            return (_event_bus_arn(params.get("EventBusName"), context),)
         if call.operation == "DescribeEventBus":
             return (_event_bus_arn(params.get("Name"), context),)
         if call.operation in {"PutRule", "DescribeRule", "DeleteRule"}:
             return (_rule_arn(params.get("EventBusName"), str(params["Name"]), context),)
         if call.operation in {"PutTargets", "RemoveTargets", "ListTargetsByRule"}:
             return (_rule_arn(params.get("EventBusName"), str(params["Rule"]), context),)
-        return None  # ListRules is authorized on the account's rules, not one ARN
+        # ListRules, PutPermission and RemovePermission have no resource type in the IAM
+        # definitions: they are authorized on "*", not one ARN.
+        return None
     if call.service == "lambda" and call.operation == "Invoke":
         name = str(params["FunctionName"])
         if name.startswith("arn:"):

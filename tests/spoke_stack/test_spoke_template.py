@@ -300,7 +300,11 @@ def test_connection_function_manages_only_its_bus_and_forward_rules(
     resources = {resource for _, resource in granted}
     forward_rules = _arn("events", f"rule/dsdash/{contracts.FORWARD_METRICS_RULE_PREFIX}*")
     assert forward_rules in resources
-    assert {action for action, resource in granted if resource == "*"} == {"events:ListRules"}
+    assert {action for action, resource in granted if resource == "*"} == {
+        "events:ListRules",
+        "events:PutPermission",
+        "events:RemovePermission",
+    }
     assert {action for action, resource in granted if resource == forward_rules} >= {
         "events:PutRule",
         "events:PutTargets",
