@@ -395,8 +395,8 @@ class HubStack(cdk.Stack):
             self,
             "EnrollmentRole",
             role_name=contracts.HUB_ENROLLMENT_ROLE_NAME,
-            description="Assumed only by the management account's dsdash enrollment function",
-            management_account_id=self.config.organization.management_account_id,
+            description="Assumed only by the dsdash enrollment function of the org stack",
+            enrollment_account_id=self.config.organization.administrator_account_id,
         )
         monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
         role.add_to_policy(

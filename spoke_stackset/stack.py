@@ -408,10 +408,10 @@ class SpokeStack(cdk.Stack):
             "EnrollmentRole",
             role_name=cdk.Fn.sub(contracts.spoke_enrollment_role_name("${AWS::Region}")),
             description=cdk.Fn.sub(
-                "Assumed only by the management account's dsdash enrollment function, "
+                "Assumed only by the dsdash enrollment function of the org stack, "
                 f"to connect this spoke to hub ${{{SpokeParameter.HUB_NAME}}}"
             ),
-            management_account_id=self.config.organization.management_account_id,
+            enrollment_account_id=self.config.organization.administrator_account_id,
         )
         monitors = contracts.MONITORS_PREFIX.strip("/")
         role.add_to_policy(
