@@ -91,7 +91,8 @@ def register_stacksets_delegated_admin(
         Email=f"{DELEGATED_ADMIN_ACCOUNT_NAME}@example.com",
     )
     account_id: str = status["CreateAccountStatus"]["AccountId"]
-    # Trusted access for StackSets, then the registration (README, "Deploying").
+    # Trusted access for StackSets, then the registration (README, "Deploying"). moto has no
+    # CloudFormation ActivateOrganizationsAccess: the Organizations side of it stands in.
     organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_SERVICE_PRINCIPAL)
     organizations.register_delegated_administrator(
         AccountId=account_id, ServicePrincipal=STACKSETS_SERVICE_PRINCIPAL
