@@ -32,7 +32,7 @@ from sandbox.world import SandboxWorld
 pytestmark = pytest.mark.slow
 
 SEED = 13
-SPOKES = 4
+SPOKES = 3
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 LIFECYCLE_SAMPLES = {
     "CreateAccountResult": "org_CreateAccountResult.json",
@@ -174,7 +174,6 @@ def _run_story(world: SandboxWorld, mode: str, work_dir: Path) -> Story:
     )
     organizations.close_account(AccountId=story.closed_account)
     demo.world.settle()
-    demo.refresh()
     story.end_state = _end_state(demo)
     return story
 
