@@ -90,7 +90,7 @@ HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
 SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
 SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
 
-# The hub table has a fixed name: the enrollment function (management account) and the CLI address
+# The hub table has a fixed name: the enrollment function (org stack account) and the CLI address
 # it across accounts, where CloudFormation exports cannot reach.
 HUB_TABLE_NAME: Final = "dsdash-hub-metrics"
 
