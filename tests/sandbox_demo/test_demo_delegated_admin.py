@@ -146,7 +146,6 @@ def _run_story(world: SandboxWorld, mode: str, work_dir: Path) -> Story:
     now = datetime.now(UTC)
     for spoke in demo.layout.spokes:
         demo.seed(spoke.account_id, SEED, now)
-    demo.refresh()
 
     project, environment = sorted(demo.config.projects)[-1], "prod"
     story.new_account = demo.add_account(project, environment)
@@ -154,7 +153,7 @@ def _run_story(world: SandboxWorld, mode: str, work_dir: Path) -> Story:
         demo, story.new_account, demo.layout.environment_ous[(project, environment)]
     )
     demo.seed(story.new_account, SEED, now)
-    demo.refresh()
+    demo.refresh()  # every spoke, the new one included, reports once
 
     first = demo.layout.spokes[0]
     organizations = demo.management_session().client("organizations")
