@@ -7,15 +7,21 @@ exists, with the same messages `dsdash validate` prints, and exit code 2.
 The config file is `-c dsdash:config=PATH` if given, else `$DSDASH_CONFIG`, else
 `config/projects.yaml`.
 
-Stacks (each with its account and region from the config):
+Stacks (each with its account and region from the config). The *org account* is the management
+account, or with `organization.stackset_admin: delegated` the StackSets delegated administrator
+(docs/architecture.md §7, delegated admin):
 - `DsdashHub`: the hub account and region;
-- `DsdashArtifacts-<region>`: per configured region, the management account's org-readable
-  artifact bucket with the spoke code (deployed before the org stack);
-- `DsdashOrg`: the management account, in its home region, `organization.regions[0]` unless
+- `DsdashArtifacts-<region>`: per configured region, the org account's org-readable artifact
+  bucket with the spoke code (deployed before the org stack);
+- `DsdashOrg`: the org account, in its home region, `organization.regions[0]` unless
   `-c dsdash:org-region=REGION` says otherwise: one StackSet per project, the reconciler, the
   enrollment function and their rules;
-- `DsdashOrgEvents`: us-east-1, only when the home region is another one. Organizations events
-  arrive in us-east-1 only; this stack forwards them to the home region's default bus.
+- management mode, `DsdashOrgEvents`: us-east-1, only when the home region is another one.
+  Organizations events arrive in us-east-1 only; this stack forwards them to the home region's
+  default bus;
+- delegated mode, `DsdashManagementForwarder-<region>`: the management account, in us-east-1 and
+  the home region: rules (no code) forwarding lifecycle events to the org account's
+  `dsdash-org-lifecycle` bus.
 Each project's spoke template is synthesized on its own (cdk-nag included) into
 `<cdk.out>/spoke-templates/<project>/` and embedded in its StackSet.
 """
@@ -53,6 +59,11 @@ def build_app(config: DsdashConfig, app: cdk.App | None = None) -> cdk.App:
     from org_stack.lifecycle_rules import (
         ORGANIZATIONS_EVENTS_REGION,
         OrganizationsEventForwarderStack,
+    )
+    from org_stack.management_forwarder import (
+        ManagementForwarderStack,
+        management_forwarder_regions,
+        management_forwarder_stack_id,
     )
     from org_stack.stack import OrgStack
     from spoke_stackset.stack import synthesize_spoke_template
@@ -92,7 +103,17 @@ def build_app(config: DsdashConfig, app: cdk.App | None = None) -> cdk.App:
     # The StackSets point at the code keys, so the code is uploaded first.
     for artifact_stack in artifact_stacks:
         org_stack.add_stack_dependency(artifact_stack)
-    if org_region != ORGANIZATIONS_EVENTS_REGION:
+    if config.organization.is_delegated:
+        for region in management_forwarder_regions(org_region):
+            ManagementForwarderStack(
+                app,
+                management_forwarder_stack_id(region),
+                config=config,
+                region=region,
+                home_region=org_region,
+                synthesizer=dsdash_stack_synthesizer(),
+            )
+    elif org_region != ORGANIZATIONS_EVENTS_REGION:
         OrganizationsEventForwarderStack(
             app,
             ORG_EVENTS_STACK_ID,

@@ -196,18 +196,21 @@ def enrollment_role(
     *,
     role_name: str,
     description: str,
-    management_account_id: str,
+    enrollment_account_id: str,
 ) -> iam.Role:
-    """A role only the management account's enrollment function may assume (hub and spokes).
+    """A role only dsdash's enrollment function may assume (hub and spokes).
 
-    The trust names the management account, narrowed to the enrollment function's role by
+    `enrollment_account_id` is the org stack's account, where that function runs: the
+    management account, or the StackSets delegated administrator
+    (`OrganizationSettings.administrator_account_id`; docs/architecture.md §7).
+    The trust names that account, narrowed to the enrollment function's role by
     aws:PrincipalArn, rather than the role itself as principal: IAM rejects a trust policy whose
     role principal does not exist yet (the org stack may be deployed after the hub and spokes),
     and a recreated role would silently drop out of a principal-by-ARN trust
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles).
     """
     enrollment_function_role = (
-        f"arn:{cdk.Stack.of(scope).partition}:iam::{management_account_id}:role/"
+        f"arn:{cdk.Stack.of(scope).partition}:iam::{enrollment_account_id}:role/"
         f"{contracts.ENROLLMENT_FUNCTION_ROLE_NAME}"
     )
     return iam.Role(
@@ -215,7 +218,7 @@ def enrollment_role(
         construct_id,
         role_name=role_name,
         description=description,
-        assumed_by=iam.AccountPrincipal(management_account_id).with_conditions(
+        assumed_by=iam.AccountPrincipal(enrollment_account_id).with_conditions(
             {"ArnEquals": {"aws:PrincipalArn": enrollment_function_role}}
         ),
     )

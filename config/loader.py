@@ -15,6 +15,7 @@ Validation runs in four passes, each reporting every problem it finds:
    rephrased as "what was wrong, what was expected", using the schema's `x-expected` annotations.
 4. Semantics the schema cannot express: metric names and arguments against the metric registry,
    an account declared for two project/environment pairs, the hub being the management account,
+   the StackSets delegated administrator being missing, the management account or the hub,
    a project's accounts naming an environment it does not have, a metric listed twice.
 
 Every problem carries the file, 1-based line and column, the JSON path and, for typos, the closest
@@ -84,6 +85,7 @@ CONFIG_PATH_ENVIRONMENT_VARIABLE = "DSDASH_CONFIG"
 
 DEFAULT_BUS_POLICY = "organization"
 DEFAULT_EVENT_VERSION = 2
+DEFAULT_STACKSET_ADMIN = "management"
 
 # Sections whose value must be a mapping; the others are scalars the schema checks.
 _MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects")
@@ -301,6 +303,7 @@ class _Validation:
             return
         self._check_schema()
         self._check_hub_is_not_management_account()
+        self._check_stackset_admin()
         self._check_schedule()
         self._check_tag_keys()
         self._check_metric_list(("defaults", "metrics"))
@@ -517,6 +520,50 @@ class _Validation:
                 "expected a separate member account: service-managed StackSets never deploy to"
                 " the management account, and the hub must not hold the organization's admin"
                 " power",
+            )
+
+    def _check_stackset_admin(self) -> None:
+        """`stackset_admin: delegated` needs a delegated admin that is neither the management
+        account (that is `management` mode) nor the hub (it must not hold org-admin power)."""
+        mode_path: DocumentPath = ("organization", "stackset_admin")
+        admin_path: DocumentPath = ("organization", "delegated_admin_account_id")
+        if self.is_blocked(mode_path) or self.is_blocked(admin_path):
+            return
+        organization = self._get(("organization",))
+        if not isinstance(organization, dict):
+            return
+        mode = organization.get("stackset_admin", DEFAULT_STACKSET_ADMIN)
+        admin = organization.get("delegated_admin_account_id")
+        if mode == "delegated" and admin is None:
+            self.report(
+                mode_path,
+                "stackset_admin is delegated, but delegated_admin_account_id is missing",
+                "expected delegated_admin_account_id: the quoted 12-digit id of the member"
+                " account registered as the CloudFormation StackSets delegated administrator",
+            )
+        elif mode != "delegated" and admin is not None:
+            self.report(
+                admin_path,
+                f"delegated_admin_account_id is set, but stackset_admin is {mode}",
+                "expected stackset_admin: delegated to run the org stack in that account, or no"
+                " delegated_admin_account_id",
+                at_key=True,
+            )
+        if mode != "delegated" or not isinstance(admin, str):
+            return
+        if admin == self._get(("organization", "management_account_id")):
+            self.report(
+                admin_path,
+                f"the delegated administrator {admin} is the organization's management account",
+                "expected a member account: a delegated administrator is a member account (for"
+                " the management account itself, use stackset_admin: management)",
+            )
+        elif admin == self._get(("hub", "account_id")):
+            self.report(
+                admin_path,
+                f"the delegated administrator {admin} is also the hub account",
+                "expected a separate member account: the hub must not hold the organization's"
+                " StackSet administration",
             )
 
     def _check_schedule(self) -> None:
@@ -909,6 +956,8 @@ def _build_model(
             regions=tuple(organization["regions"]),
             project_tag_key=tag_keys.get("project", DEFAULT_PROJECT_TAG_KEY),
             environment_tag_key=tag_keys.get("environment", DEFAULT_ENVIRONMENT_TAG_KEY),
+            stackset_admin=organization.get("stackset_admin", DEFAULT_STACKSET_ADMIN),
+            delegated_admin_account_id=organization.get("delegated_admin_account_id"),
         ),
         refresh_schedule=data["refresh"]["schedule"],
         retention_days=int(data["retention_days"]),

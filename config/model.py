@@ -15,6 +15,10 @@ from typing import Any, Literal
 
 BusPolicyMode = Literal["organization", "per-account"]
 EventVersion = Literal[1, 2]
+# Where the org stack runs: the management account, or a member account registered as the
+# CloudFormation StackSets delegated administrator (docs/architecture.md §7, delegated admin).
+StackSetAdmin = Literal["management", "delegated"]
+StackSetCallAs = Literal["SELF", "DELEGATED_ADMIN"]
 
 DEFAULT_PROJECT_TAG_KEY = "dsdash:project"
 DEFAULT_ENVIRONMENT_TAG_KEY = "dsdash:environment"
@@ -55,6 +59,27 @@ class OrganizationSettings:
     regions: tuple[str, ...]
     project_tag_key: str = DEFAULT_PROJECT_TAG_KEY
     environment_tag_key: str = DEFAULT_ENVIRONMENT_TAG_KEY
+    stackset_admin: StackSetAdmin = "management"
+    # Set exactly when stackset_admin is "delegated" (the loader enforces it).
+    delegated_admin_account_id: str | None = None
+
+    @property
+    def is_delegated(self) -> bool:
+        return self.stackset_admin == "delegated"
+
+    @property
+    def administrator_account_id(self) -> str:
+        """The account that runs the org stack: StackSets, reconciler, enrollment, artifacts."""
+        if self.is_delegated:
+            if self.delegated_admin_account_id is None:
+                raise ValueError("stackset_admin is delegated but no delegated_admin_account_id")
+            return self.delegated_admin_account_id
+        return self.management_account_id
+
+    @property
+    def call_as(self) -> StackSetCallAs:
+        """The `CallAs` of every StackSet call the org stack and its functions make."""
+        return "DELEGATED_ADMIN" if self.is_delegated else "SELF"
 
 
 @dataclass(frozen=True)

@@ -90,16 +90,19 @@ HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
 SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
 SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
 
-# The hub table has a fixed name: the enrollment function (management account) and the CLI address
+# The hub table has a fixed name: the enrollment function (org stack account) and the CLI address
 # it across accounts, where CloudFormation exports cannot reach.
 HUB_TABLE_NAME: Final = "dsdash-hub-metrics"
 
-# Management-account functions.
+# Org stack functions (in the management account, or the StackSets delegated administrator).
 ORG_RECONCILER_FUNCTION_NAME: Final = "dsdash-org-reconciler"
 ORG_ENROLLMENT_FUNCTION_NAME: Final = "dsdash-org-enrollment"
+# Delegated mode: the bus in the delegated administrator's account that receives the lifecycle
+# events the management account forwards (its policy admits only the management account).
+ORG_LIFECYCLE_BUS_NAME: Final = "dsdash-org-lifecycle"
 
-# The management account's enrollment function runs as this role; the hub and spoke enrollment
-# roles trust exactly it.
+# The org stack's enrollment function runs as this role; the hub and spoke enrollment roles
+# trust exactly it, in the org stack's account.
 ENROLLMENT_FUNCTION_ROLE_NAME: Final = "dsdash-org-enrollment"
 HUB_ENROLLMENT_ROLE_NAME: Final = "dsdash-hub-enrollment"
 HUB_REFRESH_FORWARDER_ROLE_NAME: Final = "dsdash-hub-refresh-forwarder"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +14,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+
+class StackSetAdminChoice(StrEnum):
+    """`--stackset-admin`: the values of `organization.stackset_admin`."""
+
+    MANAGEMENT = "management"
+    DELEGATED = "delegated"
+
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
 def demo(
+    *,
     config: Annotated[
         Path | None,
         typer.Option("--config", "-c", help="Config file (default: config/projects.yaml)."),
@@ -29,6 +39,15 @@ def demo(
         Path, typer.Option("--out", help="Where summary.json and dashboard.html go.")
     ] = Path("demo-output"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sandbox's data and ids.")] = 7,
+    stackset_admin: Annotated[
+        StackSetAdminChoice | None,
+        typer.Option(
+            "--stackset-admin",
+            help="Where the org stack runs: management, or delegated (a registered StackSets "
+            "delegated administrator; the management account keeps only forwarding rules). "
+            "Default: the config's organization.stackset_admin.",
+        ),
+    ] = None,
     serve: Annotated[
         bool,
         typer.Option(
@@ -60,7 +79,13 @@ def demo(
     def progress(message: str) -> None:
         console.print(Text(f"[{time.monotonic() - started:5.1f}s] {message}"))
 
-    options = DemoOptions(config=loaded, spokes=spokes, out_dir=out, seed=seed)
+    options = DemoOptions(
+        config=loaded,
+        spokes=spokes,
+        out_dir=out,
+        seed=seed,
+        stackset_admin=stackset_admin.value if stackset_admin else None,
+    )
     if serve:
         serve_until_interrupted(options, progress, console)
         return
@@ -74,7 +99,10 @@ def print_summary(result: object, console: Console) -> None:
     from sandbox.demo import DemoResult
 
     assert isinstance(result, DemoResult)
-    table = Table(title=f"dsdash demo: organization {result.organization_id}")
+    title = f"dsdash demo: organization {result.organization_id}"
+    if result.stackset_admin == "delegated":
+        title += f", org stack in delegated administrator {result.org_account_id}"
+    table = Table(title=title)
     for column in ("Account", "Project", "Env", "State", "Metrics vs truth"):
         table.add_column(column, no_wrap=True)
     for spoke in result.spokes:

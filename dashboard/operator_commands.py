@@ -830,7 +830,8 @@ SpokeRegionOption = Annotated[
 ]
 
 
-# `dsdash enroll|offboard` ask the management account's enrollment function to act, rather than
+# `dsdash enroll|offboard` ask the org stack's enrollment function (in the management account, or
+# the StackSets delegated administrator: organization.stackset_admin) to act, rather than
 # running its steps with the operator's credentials: the hub and spoke enrollment roles trust only
 # that function's role (never an operator or an admin role), and manual enrollment then takes the
 # same code path, retries and records as automatic enrollment.
@@ -891,7 +892,8 @@ def _invoke_enrollment(
     except client.exceptions.ResourceNotFoundException:
         _fail(
             f"no function {contracts.ORG_ENROLLMENT_FUNCTION_NAME} in {region}: use the "
-            "management account's credentials (--profile) and the org stack's region "
+            "credentials of the org stack's account (--profile: the management account, or the "
+            "StackSets delegated administrator) and the org stack's region "
             "(--org-region; default organization.regions[0])"
         )
     document: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
@@ -928,8 +930,9 @@ def enroll(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Enroll one account by hand (outside tagged OUs, or outside the organization with the spoke
-    template deployed): asks the enrollment function in the management account (--profile) to run
-    the steps it runs for tagged OUs."""
+    template deployed): asks the enrollment function in the org stack's account (--profile: the
+    management account or the StackSets delegated administrator) to run the steps it runs for
+    tagged OUs."""
     with _hub(config, profile, None, endpoint_url) as connection:
         _check_names(connection, project=project, environment=environment)
         _refuse_non_spoke_account(connection, account)

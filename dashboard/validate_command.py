@@ -78,6 +78,13 @@ def render_summary(
             "Organization",
             f"{organization.id}, management account {organization.management_account_id}",
         ),
+        (
+            "Org stack",
+            "in the management account (stackset_admin: management)"
+            if not organization.is_delegated
+            else f"in the StackSets delegated administrator {organization.administrator_account_id}"
+            " (stackset_admin: delegated; the management account keeps forwarding rules)",
+        ),
         ("Regions", ", ".join(organization.regions)),
         (
             "OU tag keys",

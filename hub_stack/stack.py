@@ -9,8 +9,8 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
   `hub.accept_sample_spokes`, also from the default bus (`hub_stack.sample_spokes`);
 - the DynamoDB table laid out by `hub_stack.table_design`;
 - the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
-  uses to forward refresh events to spoke buses, and the narrow role the management account's
-  enrollment function assumes.
+  uses to forward refresh events to spoke buses, and the narrow role the org stack's enrollment
+  function assumes (in the management account or the StackSets delegated administrator).
 
 This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
 """
@@ -180,7 +180,7 @@ class HubStack(cdk.Stack):
         table = dynamodb.Table(
             self,
             "HubTable",
-            # A fixed name: the management account's enrollment function and the CLI address the
+            # A fixed name: the org stack's enrollment function and the CLI address the
             # table across accounts, where CloudFormation exports cannot reach.
             table_name=contracts.HUB_TABLE_NAME,
             partition_key=dynamodb.Attribute(name=table_design.PARTITION_KEY, type=string),
@@ -411,8 +411,8 @@ class HubStack(cdk.Stack):
             self,
             "EnrollmentRole",
             role_name=contracts.HUB_ENROLLMENT_ROLE_NAME,
-            description="Assumed only by the management account's dsdash enrollment function",
-            management_account_id=self.config.organization.management_account_id,
+            description="Assumed only by the dsdash enrollment function of the org stack",
+            enrollment_account_id=self.config.organization.administrator_account_id,
         )
         monitored_projects = contracts.MONITORED_PROJECTS_PREFIX.strip("/")
         role.add_to_policy(

@@ -1,13 +1,14 @@
 """The org-readable artifact bucket per region, and the spoke code zips uploaded into it.
 
 Service-managed StackSets deploy into accounts that are not CDK-bootstrapped, so the spoke
-template cannot use CDK assets. Its Lambda code comes instead from a bucket the management
-account owns in each configured region (Lambda reads code only from a bucket in the function's
+template cannot use CDK assets. Its Lambda code comes instead from a bucket the org stack's
+account (the management account, or the StackSets delegated administrator) owns in each
+configured region (Lambda reads code only from a bucket in the function's
 own region), readable by every account of the organization (`aws:PrincipalOrgID`): the pattern
 AWS's Security Reference Architecture uses for its staging buckets.
 
 Naming (stable, so spoke templates can compute it):
-- bucket: `dsdash-artifacts-<management account id>-<region>`; the spoke template's
+- bucket: `dsdash-artifacts-<org stack account id>-<region>`; the spoke template's
   `CodeBucketPrefix` parameter is the part before `-<region>`;
 - keys: `spoke-code/<asset name>-<sha256 of the asset's files>.zip`, for example
   `spoke-code/spoke-extractor-<64 hex>.zip` and `spoke-code/connection-<64 hex>.zip`. The hash is
@@ -59,13 +60,13 @@ ACCESS_LOG_RETENTION: Final = cdk.Duration.days(365)
 SERVER_ACCESS_LOGS_USE_BUCKET_POLICY: Final = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 
 
-def artifact_bucket_prefix(management_account_id: str) -> str:
+def artifact_bucket_prefix(owner_account_id: str) -> str:
     """The spoke template's `CodeBucketPrefix`: the bucket name without `-<region>`."""
-    return f"{ARTIFACT_BUCKET_NAME_PREFIX}{management_account_id}"
+    return f"{ARTIFACT_BUCKET_NAME_PREFIX}{owner_account_id}"
 
 
-def artifact_bucket_name(management_account_id: str, region: str) -> str:
-    return f"{artifact_bucket_prefix(management_account_id)}-{region}"
+def artifact_bucket_name(owner_account_id: str, region: str) -> str:
+    return f"{artifact_bucket_prefix(owner_account_id)}-{region}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,12 @@ def deterministic_zip(source: Path, destination: Path) -> None:
 
 
 class ArtifactBucketStack(cdk.Stack):
-    """The artifact bucket of one region in the management account, with the spoke code."""
+    """The artifact bucket of one region in the org stack's account, with the spoke code.
+
+    That account is `organization.administrator_account_id`: the management account, or the
+    StackSets delegated administrator, which then keeps everything that runs code (the bucket
+    deployment is a Lambda-backed custom resource) out of the management account.
+    """
 
     def __init__(
         self,
@@ -158,11 +164,11 @@ class ArtifactBucketStack(cdk.Stack):
         artifacts: SpokeCodeArtifacts,
         synthesizer: cdk.IStackSynthesizer | None = None,
     ) -> None:
-        management_account = config.organization.management_account_id
+        owner_account = config.organization.administrator_account_id
         super().__init__(
             scope,
             construct_id,
-            env=cdk.Environment(account=management_account, region=region),
+            env=cdk.Environment(account=owner_account, region=region),
             synthesizer=synthesizer,
             description=f"dsdash spoke code artifacts for {region}, readable by the organization",
         )
@@ -186,7 +192,7 @@ class ArtifactBucketStack(cdk.Stack):
         self.bucket = s3.Bucket(
             self,
             "ArtifactBucket",
-            bucket_name=artifact_bucket_name(management_account, region),
+            bucket_name=artifact_bucket_name(owner_account, region),
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,

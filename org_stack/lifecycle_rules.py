@@ -14,6 +14,10 @@ would have matched the originals. Whatever is lost on the way, the reconciler's 
 
 StackSet StackInstance status events are emitted in the StackSet's own region, the home region,
 so their rule lives in the org stack.
+
+This is management mode. With `organization.stackset_admin: delegated` the org stack runs in
+another account, and `org_stack.management_forwarder` forwards the same patterns from the
+management account to it instead (docs/architecture.md §7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The management-account stack: one spoke StackSet per project, the OU-tag reconciler, and the
+"""The org stack: one spoke StackSet per project, the OU-tag reconciler, and the
 enrollment function with the lifecycle rules that drive both (docs/architecture.md §2 flows 2-5).
 
 Who owns what
@@ -16,18 +16,24 @@ Who owns what
 
 Where it runs
 -------------
-The stack is deployed into the management account, in its *home region*:
+The stack is deployed into `config.organization.administrator_account_id`, in its *home region*:
 `config.organization.regions[0]` unless the app is given `-c dsdash:org-region=<region>`. The
-StackSets live there, so their StackInstance status events arrive there too. Organizations events
-arrive in us-east-1 only; when the home region is another one, the app adds
-`lifecycle_rules.OrganizationsEventForwarderStack` in us-east-1, which forwards them to the home
-region's default bus, where this stack's rules match them. Each configured region also gets an
-`artifact_buckets.ArtifactBucketStack` holding the spoke code.
+StackSets live there, so their StackInstance status events arrive there too. Each configured
+region also gets an `artifact_buckets.ArtifactBucketStack` holding the spoke code, in the same
+account.
 
-Delegated-administrator deployments are not supported yet: `app.py` never passes `call_as`, and
-the hub's and spokes' enrollment roles trust only the management account's enrollment function
-role. The `call_as` parameter (default "SELF") is kept for when they are; it flows into the
-StackSets' `CallAs` and the functions' `CALL_AS`.
+- `stackset_admin: management` (the default): the account is the management account and every
+  StackSet call is made with `CallAs: SELF`. Organizations events arrive in us-east-1 only; when
+  the home region is another one, the app adds `lifecycle_rules.OrganizationsEventForwarderStack`
+  in us-east-1, which forwards them to the home region's default bus, where this stack's rules
+  match them.
+- `stackset_admin: delegated`: the account is the StackSets delegated administrator, every
+  StackSet call is made with `CallAs: DELEGATED_ADMIN`, and the lifecycle rules sit on the
+  `dsdash-org-lifecycle` bus (`delegation.LifecycleEventBus`), fed by the management account's
+  `management_forwarder.ManagementForwarderStack`. See `org_stack.delegation`.
+
+The hub's and spokes' enrollment roles trust this stack's enrollment function role, in this
+stack's account (`cdk_support.functions.enrollment_role`).
 
 The reconciler runs on Organizations TagResource, UntagResource, MoveAccount, CreateAccountResult
 and CloseAccount, on a schedule as a backstop (CloudTrail delivery is best effort), and on every
@@ -70,6 +76,7 @@ from cdk_support.lambda_asset import ORG_ENROLLMENT_ASSET, ORG_RECONCILER_ASSET,
 from config.model import DsdashConfig
 from enrollment.runtime.lifecycle_events import OPERATOR_REQUEST_KEY
 from org_stack.artifact_buckets import SpokeCodeArtifacts, artifact_bucket_prefix
+from org_stack.delegation import LifecycleEventBus
 from org_stack.lifecycle_rules import (
     control_tower_pattern,
     enrollment_organizations_pattern,
@@ -151,7 +158,7 @@ def _check_environment_size(function_name: str, environment: Mapping[str, str]) 
 
 
 class OrgStack(cdk.Stack):
-    """The management-account stack, in the home region (see the module docstring)."""
+    """The org stack, in the administrator account's home region (see the module docstring)."""
 
     def __init__(
         self,
@@ -162,13 +169,16 @@ class OrgStack(cdk.Stack):
         region: str,
         spoke_templates: Mapping[str, SpokeTemplate],
         artifacts: SpokeCodeArtifacts,
-        call_as: CallAs = "SELF",
+        call_as: CallAs | None = None,
         synthesizer: cdk.IStackSynthesizer | None = None,
     ) -> None:
+        """`call_as` defaults to the config's (`SELF`, or `DELEGATED_ADMIN` in delegated mode)."""
         super().__init__(
             scope,
             construct_id,
-            env=cdk.Environment(account=config.organization.management_account_id, region=region),
+            env=cdk.Environment(
+                account=config.organization.administrator_account_id, region=region
+            ),
             synthesizer=synthesizer,
             description=(
                 "dsdash organization: spoke StackSets per project, OU-tag reconciler, enrollment"
@@ -178,8 +188,19 @@ class OrgStack(cdk.Stack):
         if missing:
             raise ValueError(f"no synthesized spoke template for project(s) {', '.join(missing)}")
         self.config = config
-        self.call_as: CallAs = call_as
-        self.settings = ReconcilerSettings.from_config(config, call_as=call_as)
+        self.call_as: CallAs = call_as if call_as is not None else config.organization.call_as
+        self.settings = ReconcilerSettings.from_config(config, call_as=self.call_as)
+        # Delegated mode: lifecycle events come forwarded by the management account to this bus;
+        # management mode: they arrive on (or are forwarded to) the default bus.
+        self.lifecycle_bus: events.IEventBus | None = (
+            LifecycleEventBus(
+                self,
+                "LifecycleEvents",
+                management_account_id=config.organization.management_account_id,
+            ).bus
+            if config.organization.is_delegated
+            else None
+        )
 
         self.stack_sets = {
             project: self._stack_set(spoke_templates[project], artifacts)
@@ -209,7 +230,7 @@ class OrgStack(cdk.Stack):
             SpokeParameter.HUB_REGION: hub.region,
             SpokeParameter.HUB_NAME: hub.name,
             SpokeParameter.CODE_BUCKET_PREFIX: artifact_bucket_prefix(
-                self.config.organization.management_account_id
+                self.config.organization.administrator_account_id
             ),
             SpokeParameter.EXTRACTOR_CODE_KEY: artifacts.extractor.key,
             SpokeParameter.CONNECTION_CODE_KEY: artifacts.connection.key,
@@ -311,6 +332,7 @@ class OrgStack(cdk.Stack):
             self,
             "OrganizationsChangesToReconciler",
             description="OU tags and account moves, creations and closures: reconcile",
+            event_bus=self.lifecycle_bus,
             event_pattern=reconciler_organizations_pattern(),
             targets=[targets.LambdaFunction(function, retry_attempts=2)],
         )
@@ -327,7 +349,7 @@ class OrgStack(cdk.Stack):
         nag.acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:*:"
-            f"{self.config.organization.management_account_id}:stackset-target/"
+            f"{self.config.organization.administrator_account_id}:stackset-target/"
             f"{STACKSET_NAME_PREFIX}*]",
             "Stack instance operations authorize each deployment target (OU or account) of the "
             "StackSet; OUs come from tags at run time, so the targets are scoped by our "
@@ -435,6 +457,7 @@ class OrgStack(cdk.Stack):
             self,
             "AccountLifecycleToEnrollment",
             description="Accounts created, moved or closed: record pending or offboard",
+            event_bus=self.lifecycle_bus,
             event_pattern=enrollment_organizations_pattern(),
             targets=[targets.LambdaFunction(function, retry_attempts=4)],
         )
@@ -442,6 +465,7 @@ class OrgStack(cdk.Stack):
             self,
             "ManagedAccountsToEnrollment",
             description="Control Tower account factory accounts: record pending",
+            event_bus=self.lifecycle_bus,
             event_pattern=control_tower_pattern(),
             targets=[targets.LambdaFunction(function, retry_attempts=4)],
         )

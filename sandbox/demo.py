@@ -9,6 +9,11 @@ What moto lacks is covered by the `sandbox` modules, each naming its gap (see `s
 
 The demo then compares what the hub stored with the truth it seeded (`sandbox.seed`), and writes
 `summary.json` and `dashboard.html`.
+
+Both `organization.stackset_admin` modes run (docs/architecture.md §7): in delegated mode the
+organization gets a registered StackSets delegated administrator, the org stack and artifact
+buckets deploy there, and the management account gets only the forwarder stacks; Organizations
+events then travel management account -> delegated administrator's lifecycle bus -> functions.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import contracts
-from config.model import DsdashConfig, ProjectSettings
+from config.model import DsdashConfig, ProjectSettings, StackSetAdmin
 from hub_stack.runtime.store import HubStore
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
 from sandbox.organization import OrganizationLayout, build_organization, create_account_in
@@ -51,6 +56,8 @@ class DemoOptions:
     spokes: int = 4
     out_dir: Path = Path("demo-output")
     seed: int = 7
+    # None: the config's `organization.stackset_admin`.
+    stackset_admin: StackSetAdmin | None = None
 
 
 @dataclass
@@ -76,6 +83,8 @@ class DemoResult:
     organization_id: str
     hub_account_id: str
     management_account_id: str
+    stackset_admin: StackSetAdmin
+    org_account_id: str
     spokes: list[SpokeResult]
     quarantined: int
     seconds: float
@@ -91,14 +100,19 @@ class DemoResult:
             "organization_id": self.organization_id,
             "hub_account_id": self.hub_account_id,
             "management_account_id": self.management_account_id,
+            "stackset_admin": self.stackset_admin,
+            "org_account_id": self.org_account_id,
             "seconds": round(self.seconds, 1),
             "quarantined_events": self.quarantined,
             "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
         }
 
 
-def demo_config(config: DsdashConfig, organization_id: str) -> DsdashConfig:
-    """The user's config with the sandbox organization's id (moto chooses it).
+def demo_config(
+    config: DsdashConfig, organization_id: str, delegated_admin_account_id: str | None = None
+) -> DsdashConfig:
+    """The user's config with the sandbox organization's id (moto chooses it), in delegated mode
+    with the sandbox's delegated administrator (moto chooses its id too), else management mode.
 
     Explicitly listed accounts are dropped: they are accounts outside tagged OUs, which the
     sandbox organization does not have; `dsdash enroll` is their path.
@@ -108,7 +122,12 @@ def demo_config(config: DsdashConfig, organization_id: str) -> DsdashConfig:
     }
     return dataclasses.replace(
         config,
-        organization=dataclasses.replace(config.organization, id=organization_id),
+        organization=dataclasses.replace(
+            config.organization,
+            id=organization_id,
+            stackset_admin="delegated" if delegated_admin_account_id else "management",
+            delegated_admin_account_id=delegated_admin_account_id,
+        ),
         projects=projects,
     )
 
@@ -150,12 +169,25 @@ class Demo:
     def management_session(self, region: str | None = None) -> Any:
         return self.world.session(self.layout.management_account_id, region or self.home_region)
 
+    @property
+    def org_account(self) -> str:
+        """Where the org stack runs: the management account or the delegated administrator."""
+        return self.config.organization.administrator_account_id
+
+    def org_session(self, region: str | None = None) -> Any:
+        return self.world.session(self.org_account, region or self.home_region)
+
     def store(self) -> HubStore:
         return HubStore(contracts.HUB_TABLE_NAME, self.hub_session())
 
     def deploy(self) -> None:
-        """Deploy the hub, then the management account's stacks, as `cdk deploy --all` would."""
+        """Deploy the hub, the org account's stacks and the management account's (the forwarders
+        in delegated mode), as `cdk deploy --all` would."""
         from app import ORG_EVENTS_STACK_ID, ORG_STACK_ID, artifact_stack_id
+        from org_stack.management_forwarder import (
+            management_forwarder_regions,
+            management_forwarder_stack_id,
+        )
 
         self.stacks["hub"] = deploy_cdk_stack(
             self.assembly_dir, "DsdashHub", session=self.hub_session()
@@ -164,20 +196,28 @@ class Demo:
             self.stacks[f"artifacts-{region}"] = deploy_cdk_stack(
                 self.assembly_dir,
                 artifact_stack_id(region),
-                session=self.management_session(region),
+                session=self.org_session(region),
             )
         if (self.assembly_dir / f"{ORG_EVENTS_STACK_ID}.template.json").exists():
             self.stacks["org-events"] = deploy_cdk_stack(
                 self.assembly_dir, ORG_EVENTS_STACK_ID, session=self.management_session("us-east-1")
             )
+        # The delegated admin's lifecycle bus comes with the org stack: deploy it first, so the
+        # management account's rules have their target as soon as they exist.
         self.stacks["org"] = deploy_cdk_stack(
-            self.assembly_dir, ORG_STACK_ID, session=self.management_session()
+            self.assembly_dir, ORG_STACK_ID, session=self.org_session()
         )
+        if self.config.organization.is_delegated:
+            for region in management_forwarder_regions(self.home_region):
+                stack_id = management_forwarder_stack_id(region)
+                self.stacks[stack_id] = deploy_cdk_stack(
+                    self.assembly_dir, stack_id, session=self.management_session(region)
+                )
 
     def reconcile(self) -> dict[str, Any]:
         """Invoke the real reconciler function, then let everything it starts finish."""
         response = (
-            self.management_session()
+            self.org_session()
             .client("lambda")
             .invoke(FunctionName=contracts.ORG_RECONCILER_FUNCTION_NAME, Payload=b"{}")
         )
@@ -301,15 +341,29 @@ def _job_name_prefix(project: ProjectSettings) -> str:
 
 
 def set_up_demo(
-    world: SandboxWorld, config: DsdashConfig, *, spokes: int, work_dir: Path, progress: Progress
+    world: SandboxWorld,
+    config: DsdashConfig,
+    *,
+    spokes: int,
+    work_dir: Path,
+    progress: Progress,
+    stackset_admin: StackSetAdmin | None = None,
 ) -> Demo:
-    """Steps 1-4: organization, synth, deploy, reconcile and enroll."""
+    """Steps 1-4: organization, synth, deploy, reconcile and enroll. `stackset_admin` overrides
+    the config's mode (None keeps it)."""
+    delegated = (stackset_admin or config.organization.stackset_admin) == "delegated"
     progress(
         f"Building the organization: management {config.organization.management_account_id}, "
         f"hub {config.hub.account_id}, {spokes} spoke accounts in tagged OUs"
+        + (", a registered StackSets delegated administrator" if delegated else "")
     )
-    layout = build_organization(world, config, spoke_count=spokes)
-    sandbox_config = demo_config(config, layout.organization_id)
+    layout = build_organization(world, config, spoke_count=spokes, delegated_admin=delegated)
+    sandbox_config = demo_config(config, layout.organization_id, layout.delegated_admin_account_id)
+    if delegated:
+        progress(
+            f"The org stack runs in the delegated administrator {layout.delegated_admin_account_id}"
+            "; the management account keeps only forwarding rules"
+        )
     progress("Synthesizing the CDK app (hub, artifact buckets, org stack, spoke templates)")
     assembly = synthesize(sandbox_config, work_dir / "cdk.out")
     demo = Demo(world, sandbox_config, layout, assembly)
@@ -327,7 +381,12 @@ def run_demo_in(
     started = time.monotonic()
     options.out_dir.mkdir(parents=True, exist_ok=True)
     demo = set_up_demo(
-        world, options.config, spokes=options.spokes, work_dir=options.out_dir, progress=progress
+        world,
+        options.config,
+        spokes=options.spokes,
+        work_dir=options.out_dir,
+        progress=progress,
+        stackset_admin=options.stackset_admin,
     )
     now = datetime.now(UTC)
     progress("Seeding SageMaker activity in every spoke")
@@ -345,6 +404,8 @@ def run_demo_in(
         organization_id=demo.layout.organization_id,
         hub_account_id=demo.hub_account,
         management_account_id=demo.layout.management_account_id,
+        stackset_admin=demo.config.organization.stackset_admin,
+        org_account_id=demo.org_account,
         spokes=results,
         quarantined=demo.store().count_quarantine(),
         seconds=time.monotonic() - started,

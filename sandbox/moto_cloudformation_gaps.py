@@ -60,6 +60,8 @@ from moto.sqs.models import sqs_backends
 from moto.ssm.exceptions import ParameterNotFound
 from moto.ssm.models import Parameter
 
+from sandbox.moto_delegated_admin import check_create_call_as
+
 logger = logging.getLogger(__name__)
 
 _ORIGINALS: dict[str, Any] = {}
@@ -428,6 +430,10 @@ class StackSet(GapResource):
         cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
     ) -> GapResource:
         backend = cloudformation_backends[account_id][region]
+        # CallAs as CloudFormation checks it: a member account needs DELEGATED_ADMIN.
+        check_create_call_as(
+            account_id, properties.get("CallAs", "SELF"), properties.get("PermissionModel")
+        )
         template = properties.get("TemplateBody")
         if template is None:
             template = cloudformation_models.get_stack_from_s3_url(  # type: ignore[attr-defined]

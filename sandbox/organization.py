@@ -10,6 +10,11 @@ Both keys sit on the environment OU (rather than the project key on the containe
 untagging one OU takes its accounts out of dsdash cleanly: removing only one key of a pair leaves
 accounts half-assigned, which the reconciler reports as a conflict and never acts on.
 
+With `delegated_admin=True` (`dsdash demo --stackset-admin delegated`), a member account
+`dsdash-stackset-admin` is created at the root, after the spokes (so spoke ids do not depend on
+the mode), and registered as the CloudFormation StackSets delegated administrator, with trusted
+access enabled, as the README's deploy section tells an operator to do.
+
 moto's Organizations chooses account and OU ids at random (seeded by the world), so the layout
 records them for everything that follows.
 """
@@ -20,9 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.model import DsdashConfig
+from sandbox.moto_delegated_admin import STACKSETS_SERVICE_PRINCIPAL
 from sandbox.world import SandboxWorld
 
 NESTED_OU_NAME = "team-a"
+DELEGATED_ADMIN_ACCOUNT_NAME = "dsdash-stackset-admin"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class OrganizationLayout:
     nested_ou_id: str = ""
     nested_ou_assignment: tuple[str, str] = ("", "")
     spokes: list[SpokeAccount] = field(default_factory=list)
+    # The StackSets delegated administrator, when the organization has one.
+    delegated_admin_account_id: str | None = None
 
     def spoke(self, account_id: str) -> SpokeAccount:
         return next(spoke for spoke in self.spokes if spoke.account_id == account_id)
@@ -72,10 +81,31 @@ def create_account_in(
     return account_id
 
 
+def register_stacksets_delegated_admin(
+    world: SandboxWorld, layout: OrganizationLayout, region: str
+) -> str:
+    """Create `dsdash-stackset-admin` at the root and make it the StackSets delegated admin."""
+    organizations = world.session(layout.management_account_id, region).client("organizations")
+    status = organizations.create_account(
+        AccountName=DELEGATED_ADMIN_ACCOUNT_NAME,
+        Email=f"{DELEGATED_ADMIN_ACCOUNT_NAME}@example.com",
+    )
+    account_id: str = status["CreateAccountStatus"]["AccountId"]
+    # Trusted access for StackSets, then the registration (README, "Deploying"). moto has no
+    # CloudFormation ActivateOrganizationsAccess: the Organizations side of it stands in.
+    organizations.enable_aws_service_access(ServicePrincipal=STACKSETS_SERVICE_PRINCIPAL)
+    organizations.register_delegated_administrator(
+        AccountId=account_id, ServicePrincipal=STACKSETS_SERVICE_PRINCIPAL
+    )
+    layout.delegated_admin_account_id = account_id
+    return account_id
+
+
 def build_organization(
-    world: SandboxWorld, config: DsdashConfig, *, spoke_count: int
+    world: SandboxWorld, config: DsdashConfig, *, spoke_count: int, delegated_admin: bool = False
 ) -> OrganizationLayout:
-    """Create the organization, its tagged OUs (one nested) and `spoke_count` spoke accounts."""
+    """Create the organization, its tagged OUs (one nested) and `spoke_count` spoke accounts,
+    and with `delegated_admin` the StackSets delegated administrator account."""
     region = config.hub.region
     management = config.organization.management_account_id
     organizations = world.session(management, region).client("organizations")
@@ -116,6 +146,8 @@ def build_organization(
         name = f"{project}-{environment}-{index + 1:02d}"
         account_id = create_account_in(world, layout, region, name, ou_id)
         layout.spokes.append(SpokeAccount(account_id, name, project, environment, ou_id))
+    if delegated_admin:
+        register_stacksets_delegated_admin(world, layout, region)
     return layout
 
 

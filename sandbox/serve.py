@@ -30,6 +30,12 @@ def write_profiles(demo: Demo, path: Path, endpoint: str) -> None:
     accounts = {
         "dsdash-hub": demo.hub_account,
         "dsdash-management": demo.layout.management_account_id,
+        # Delegated mode: `dsdash enroll|offboard --profile dsdash-stackset-admin`.
+        **(
+            {"dsdash-stackset-admin": demo.layout.delegated_admin_account_id}
+            if demo.layout.delegated_admin_account_id
+            else {}
+        ),
         **{f"dsdash-spoke-{spoke.name}": spoke.account_id for spoke in demo.layout.spokes},
     }
     lines = []

@@ -7,6 +7,8 @@ and installs, in order, each patch that covers a moto gap (each module names its
 - `sandbox.moto_cloudformation_gaps`: deploying CDK templates through moto's CloudFormation;
 - `sandbox.moto_stacksets` and `sandbox.stackset_autodeploy`: service-managed StackSets with
   OU targeting and auto-deployment;
+- `sandbox.moto_delegated_admin`: a StackSets delegated administrator (Organizations reads,
+  CallAs);
 - `sandbox.org_events`: Organizations lifecycle events on the management account's bus;
 - `sandbox.lambda_runtime`, `sandbox.event_delivery`, `sandbox.sqs_pollers`: Lambda code runs,
   bus policies are enforced, queues drain into their functions.
@@ -28,7 +30,12 @@ import botocore.session
 from moto import mock_aws
 from moto.moto_api._internal import mock_random
 
-from sandbox import moto_cloudformation_gaps, moto_stacksets, stackset_autodeploy
+from sandbox import (
+    moto_cloudformation_gaps,
+    moto_delegated_admin,
+    moto_stacksets,
+    stackset_autodeploy,
+)
 from sandbox.credentials import AccountCredentials, account_credentials
 from sandbox.event_delivery import EventDelivery, patched_event_delivery
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
@@ -77,6 +84,7 @@ class SandboxWorld:
         stack.enter_context(moto_cloudformation_gaps.cloudformation_gap_fills())
         stack.enter_context(moto_stacksets.service_managed_stacksets())
         stack.enter_context(stackset_autodeploy.service_managed_auto_deployment())
+        stack.enter_context(moto_delegated_admin.stacksets_delegated_administrator())
         self.organization_events = stack.enter_context(organizations_lifecycle_events())
         stack.enter_context(patched_lambda_invoke(self.runtime))
         stack.enter_context(patched_event_delivery(self.delivery))

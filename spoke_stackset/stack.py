@@ -20,7 +20,7 @@ Resources: the `dsdash` bus and its statement admitting the hub; the `/monitors/
 parameter naming the hub account; the extraction function and the rule that runs it on refresh
 events from the hub (scoped by project, environment and account); the spoke's connection function;
 the role the spoke's forward rules use to put metric events on the hub bus; the narrow enrollment
-role the management account's enrollment function assumes.
+role the org stack's enrollment function assumes (management account or delegated admin).
 
 `synthesize_spoke_template` synthesizes one project's template in an app of its own, with cdk-nag,
 and returns it as CloudFormation receives it.
@@ -102,7 +102,7 @@ SPOKE_PARAMETER_NAMES: Final = (
 EXTRACTOR_TIMEOUT: Final = cdk.Duration.minutes(5)
 CONNECTION_TIMEOUT: Final = cdk.Duration.minutes(5)
 
-# What the management account's enrollment function does through the spoke enrollment role.
+# What the org stack's enrollment function does through the spoke enrollment role.
 ENROLLMENT_SSM_ACTIONS: Final = ("ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter")
 _CLOUDFORMATION_PSEUDO = re.compile(r"\$\{AWS::[A-Za-z]+\}")
 
@@ -408,10 +408,10 @@ class SpokeStack(cdk.Stack):
             "EnrollmentRole",
             role_name=cdk.Fn.sub(contracts.spoke_enrollment_role_name("${AWS::Region}")),
             description=cdk.Fn.sub(
-                "Assumed only by the management account's dsdash enrollment function, "
+                "Assumed only by the dsdash enrollment function of the org stack, "
                 f"to connect this spoke to hub ${{{SpokeParameter.HUB_NAME}}}"
             ),
-            management_account_id=self.config.organization.management_account_id,
+            enrollment_account_id=self.config.organization.administrator_account_id,
         )
         monitors = contracts.MONITORS_PREFIX.strip("/")
         role.add_to_policy(
@@ -431,7 +431,7 @@ class SpokeStack(cdk.Stack):
             f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ssm', 'parameter', monitors + '/*')}]",
             f"Enrollment writes {contracts.MONITORS_PREFIX}<HubName> (and deletes it when the "
             "spoke is offboarded, also under a previous hub name); only that path prefix is "
-            "allowed, and only the management account's enrollment function assumes this role.",
+            "allowed, and only the org stack's enrollment function assumes this role.",
         )
         return role
 

@@ -1,6 +1,7 @@
 """The enrollment function: connects spokes to the hub as accounts come and go (docs/architecture.md §2).
 
-It runs in the management account (function `dsdash-org-enrollment`) and reacts to:
+It runs in the org stack's account, the management account or the StackSets delegated
+administrator (function `dsdash-org-enrollment`; docs/architecture.md §7), and reacts to:
 
 - "CloudFormation StackSet StackInstance Status Change" for our spoke StackSets
   (`dsdash-spoke-<project>`; any other StackSet is ignored with a log line):

@@ -270,3 +270,26 @@ def test_missing_section_does_not_hide_other_problems(tmp_path: Path) -> None:
         (1, "$", "missing section 'refresh'"),
         (4, "$.hub.region", "invalid value 'Ireland'"),
     ]
+
+
+def test_stackset_admin_defaults_to_the_management_account(tmp_path: Path) -> None:
+    organization = load_config(_write(tmp_path, VALID)).organization
+
+    assert organization.stackset_admin == "management"
+    assert organization.administrator_account_id == "999999999999"
+    assert organization.call_as == "SELF"
+
+
+def test_delegated_stackset_admin_runs_the_org_side_as_delegated_admin(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "  regions: [eu-west-1]\n",
+        "  regions: [eu-west-1]\n  stackset_admin: delegated\n"
+        '  delegated_admin_account_id: "444444444444"\n',
+    )
+
+    organization = load_config(_write(tmp_path, text)).organization
+
+    assert organization.is_delegated
+    assert organization.management_account_id == "999999999999"
+    assert organization.administrator_account_id == "444444444444"
+    assert organization.call_as == "DELEGATED_ADMIN"

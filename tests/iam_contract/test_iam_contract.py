@@ -11,7 +11,10 @@ iam_contract_scenarios.py) with what the synthesized template grants:
   resource (parameter, bus, rule, function, role, table) lies in a granted resource pattern;
 - every granted action is used, or listed in UNEXERCISED_GRANTS with the reason it must stay.
 
-Conditions in the policies are not evaluated (a conditional Allow counts as granting).
+Conditions in the policies are not evaluated (a conditional Allow counts as granting). Every test
+runs for both `organization.stackset_admin` modes (see conftest.py), and the trust of the hub's
+and spokes' enrollment roles is checked against the org stack's enrollment function role, in the
+account the org stack runs in.
 A gap found here is fixed in the stack, not here: until then its test is an xfail that names it
 (strict, so the fix turns it into a failure that asks to remove the mark).
 """
@@ -304,3 +307,43 @@ def test_unexercised_grant_list_is_current(
         elif used:
             stale.append(f"  {subject_key}: {action} is now exercised by a scenario")
     assert not stale, "UNEXERCISED_GRANTS entries to remove:\n" + "\n".join(stale)
+
+
+def _trust_statements(template: StackTemplate, role_name: str) -> list[dict[str, object]]:
+    role = template.resources[template.role_named(role_name)]
+    document = template.resolve(role["Properties"]["AssumeRolePolicyDocument"])
+    statements: list[dict[str, object]] = document["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize(
+    ("unit", "role_name"),
+    [
+        ("hub", HUB_ENROLLMENT_ROLE_NAME),
+        ("spoke", spoke_enrollment_role_name(SPOKE_REGION)),
+    ],
+)
+def test_enrollment_roles_trust_only_the_org_stacks_enrollment_function_role(
+    contract_templates: ContractTemplates, unit: str, role_name: str
+) -> None:
+    org = contract_templates.org
+    function_role = org.resources[org.function_role(ORG_ENROLLMENT_FUNCTION_NAME)]
+    function_role_arn = (
+        f"arn:aws:iam::{org.account_id}:role/{function_role['Properties']['RoleName']}"
+    )
+    template = contract_templates.by_unit(unit)
+    (trust,) = _trust_statements(template, role_name)
+    assert trust["Effect"] == "Allow"
+    assert trust["Action"] == "sts:AssumeRole"
+    # The org stack's account root, only with a principal-ARN condition naming exactly the
+    # enrollment function's role: never another role of that account, never an admin role.
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{org.account_id}:root"}
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": function_role_arn}}
+    # And that role is the one whose code assumes the enrollment roles.
+    assert any(
+        grant.allows(
+            "sts:AssumeRole",
+            f"arn:aws:iam::{contract_templates.hub.account_id}:role/{HUB_ENROLLMENT_ROLE_NAME}",
+        )
+        for grant in org.grants(org.function_role(ORG_ENROLLMENT_FUNCTION_NAME))
+    )

@@ -3,6 +3,7 @@ rendering of CloudFormation intrinsics."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ HUB_ACCOUNT = "111111111111"
 MANAGEMENT_ACCOUNT = "999999999999"
 ORGANIZATION_ID = "o-a1b2c3d4e5"
 REGIONS = ("eu-west-1", "us-west-2")
+# The StackSets delegated administrator of the delegated-mode config: a member account.
+DELEGATED_ADMIN_ACCOUNT = "444444444444"
 
 
 def org_config() -> DsdashConfig:
@@ -55,6 +58,19 @@ def org_config() -> DsdashConfig:
                 accounts={"prod": ("333333333333",)},
             ),
         },
+    )
+
+
+def delegated_org_config() -> DsdashConfig:
+    """`org_config()` with `stackset_admin: delegated` (docs/architecture.md §7)."""
+    config = org_config()
+    return dataclasses.replace(
+        config,
+        organization=dataclasses.replace(
+            config.organization,
+            stackset_admin="delegated",
+            delegated_admin_account_id=DELEGATED_ADMIN_ACCOUNT,
+        ),
     )
 
 
