@@ -31,6 +31,12 @@ MAX_TARGETS_PER_RULE: Final = 5
 DEFAULT_RULES_PER_BUS_QUOTA: Final = 300
 BUS_POLICY_MAX_CHARS: Final = 10_240
 
+# The longest string (value or key) a metric event's detail may carry, Metadata included. The hub
+# quarantines an event holding a longer one; the spoke truncates (values) or drops (keys) the
+# Metadata fields that exceed it before sending, so one verbose field never costs a whole event.
+# The schemas' own limits (dimension values 256, error messages 1024) are stricter where they apply.
+EVENT_MAX_STRING_CHARS: Final = 1024
+
 # Names the connection actions give to what they manage, and the stacks grant IAM on. Defined once:
 # if the IAM prefix and the runtime's names drift, AWS answers AccessDenied and moto would not.
 REFRESH_FANOUT_RULE_PREFIX: Final = "dsdash-refresh-fanout-"
