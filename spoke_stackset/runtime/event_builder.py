@@ -19,12 +19,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
 
 from contracts import (
     EVENT_MAX_STRING_CHARS,
+    EVENT_NUMBER_MAX_MAGNITUDE,
+    EVENT_NUMBER_MIN_MAGNITUDE,
     METRIC_EVENT_DETAIL_TYPE,
     METRIC_EVENT_SCHEMA_VERSION,
     METRIC_EVENT_SOURCE,
@@ -144,6 +147,17 @@ def datapoint_details(
             )
         if isinstance(datapoint.value, float) and not math.isfinite(datapoint.value):
             raise InvalidDatapointError(f"datapoint #{position} has a non-finite value")
+        if isinstance(datapoint.value, int | float) and not isinstance(datapoint.value, bool):
+            magnitude = abs(Decimal(datapoint.value))
+            if (
+                magnitude
+                and not EVENT_NUMBER_MIN_MAGNITUDE <= magnitude <= EVENT_NUMBER_MAX_MAGNITUDE
+            ):
+                raise InvalidDatapointError(
+                    f"datapoint #{position}: {datapoint.value!r} is outside the numbers the hub "
+                    f"stores ({EVENT_NUMBER_MIN_MAGNITUDE} to {EVENT_NUMBER_MAX_MAGNITUDE} in "
+                    "magnitude, or 0)"
+                )
         if value_range is not None and isinstance(datapoint.value, int | float):
             problem_with_value = value_range.problem_with(datapoint.value)
             if problem_with_value is not None:
