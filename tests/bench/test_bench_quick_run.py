@@ -67,6 +67,7 @@ def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str
         "dashboard",
         "extraction",
         "fanout",
+        "hardening",
         "ingest",
         "publishing",
     ]
@@ -250,3 +251,14 @@ def test_an_unknown_benchmark_name_is_refused() -> None:
     completed = run_bench("--only", "extractoin")
     assert completed.returncode == 2
     assert "invalid choice: 'extractoin'" in completed.stderr
+
+
+def test_hardening_events_are_all_refused_or_stored_exactly(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "hardening")
+    assert figures["hostile_events"] >= 150
+    assert figures["hostile_events"] == figures["expected_refusals"] + figures["valid_variants"]
+    assert figures["stored_wrongly"] == 0
+    assert figures["crashes"] == 0
+    assert figures["valid_variants_refused"] == 0
