@@ -138,7 +138,7 @@ def run(*, quick: bool = False) -> BenchmarkResult:
     section.add("stored wrongly", figures["stored_wrongly"], "goal 0")
     section.add("crashes (escaped or retried)", figures["crashes"], "goal 0")
     section.add("benign variants refused", figures["valid_variants_refused"], "goal 0")
-    for name, reason in figures.pop("problems"):  # type: ignore[attr-defined]
+    for name, reason in figures.pop("problems"):
         result.notes.append(f"{name}: {reason}")
     result.figures.update(figures)
     return result

@@ -65,7 +65,7 @@ def _comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
         if key not in ("CreationTime", "LastModifiedTime", "Policy")
     }
     policy = json.loads(snapshot["bus"]["Policy"]) if snapshot["bus"].get("Policy") else {}
-    statements = sorted(policy.get("Statement", []), key=lambda statement: json.dumps(statement))
+    statements = sorted(policy.get("Statement", []), key=json.dumps)
     return {"bus": bus, "statements": statements, "rules": snapshot["rules"]}
 
 
