@@ -39,6 +39,10 @@ REDRIVE_VISIBILITY_TIMEOUT_SECONDS: Final = 60
 # Peeked messages are hidden this long while the page is read, then released at once.
 PEEK_VISIBILITY_TIMEOUT_SECONDS: Final = 30
 BATCH_ENTRY_MAX_ATTEMPTS: Final = 3
+# Long polling: a short poll samples only some SQS servers and may answer empty while messages
+# remain, which would end a redrive early. One second also bounds the wait on an empty queue.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
+RECEIVE_WAIT_SECONDS: Final = 1
 
 
 class DeadLetterError(Exception):
@@ -237,7 +241,7 @@ class DeadLetters:
             QueueUrl=url,
             MaxNumberOfMessages=count,
             VisibilityTimeout=visibility_timeout,
-            WaitTimeSeconds=0,
+            WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
