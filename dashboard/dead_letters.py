@@ -9,7 +9,10 @@ redriving is moving the body back to the ingest queue.
 
 Finding the queues needs no name: the ingest function has a fixed name
 (`contracts.HUB_INGEST_FUNCTION_NAME`), its SQS event source mapping names the ingest queue, and
-that queue's RedrivePolicy names the dead-letter queue. Every listing is paginated.
+that queue's RedrivePolicy names the dead-letter queue. Every listing is paginated. With a profile
+of the management account, the same command finds the on-failure queue of the enrollment and
+reconciler functions (their asynchronous-invocation destination): it holds Lambda invocation
+records, not events, so it is shown but not redriven (`dsdash enroll` replays an enrollment).
 
 Redrive is receive, send, delete, ten messages at a time (the SQS batch limits). SQS's own
 StartMessageMoveTask would do the same server-side, but moto (the sandbox) does not implement it,
@@ -22,9 +25,11 @@ Ingest is idempotent, so a message moved twice stores nothing twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
 
 import contracts
 from runtime_common.aws import client as aws_client
@@ -107,7 +112,35 @@ class DeadLetters:
 
     # ------------------------------------------------------------------------- discovery
 
-    def ingest_dead_letter_queues(self) -> list[DeadLetterQueue]:
+    def all_queues(self) -> list[DeadLetterQueue]:
+        """The ingest dead-letter queue (hub account) and the failed-invocations queue
+        (management account), whichever this profile and region reach; DeadLetterError if none."""
+        queues = self._ingest_dead_letter_queues()
+        known = {queue.arn for queue in queues}
+        for queue in self._failed_invocation_queues():
+            if queue.arn not in known:
+                known.add(queue.arn)
+                queues.append(queue)
+        if not queues:
+            raise DeadLetterError(
+                f"no dead-letter queue here: function {self._function_name} has no SQS source "
+                f"queue with a dead-letter queue, and neither {contracts.ORG_ENROLLMENT_FUNCTION_NAME}"
+                f" nor {contracts.ORG_RECONCILER_FUNCTION_NAME} has an on-failure queue; is a "
+                "dsdash stack deployed in this account and region?"
+            )
+        return queues
+
+    def redrivable_queues(self) -> list[DeadLetterQueue]:
+        """The queues whose messages can go back where they came from (the ingest DLQ)."""
+        queues = self._ingest_dead_letter_queues()
+        if not queues:
+            raise DeadLetterError(
+                f"function {self._function_name} has no SQS source queue with a dead-letter "
+                "queue here; is the hub stack deployed in this account and region?"
+            )
+        return queues
+
+    def _ingest_dead_letter_queues(self) -> list[DeadLetterQueue]:
         """The dead-letter queue of every SQS queue that feeds the ingest function."""
         queues: list[DeadLetterQueue] = []
         for source_arn in self._ingest_source_queue_arns():
@@ -125,12 +158,34 @@ class DeadLetters:
                     max_receive_count=int(policy.get("maxReceiveCount", 0)) or None,
                 )
             )
-        if not queues:
-            raise DeadLetterError(
-                f"function {self._function_name} has no SQS source queue with a dead-letter "
-                "queue here; is the hub stack deployed in this account and region?"
-            )
         return queues
+
+    def _failed_invocation_queues(self) -> Iterator[DeadLetterQueue]:
+        for function_name in (
+            contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+            contracts.ORG_RECONCILER_FUNCTION_NAME,
+        ):
+            destination = self._on_failure_destination(function_name)
+            if destination is not None and destination.split(":")[2] == "sqs":
+                yield self.describe(
+                    self._queue_url(destination),
+                    purpose="failed asynchronous invocations (enrollment, reconciler)",
+                )
+
+    def _on_failure_destination(self, function_name: str) -> str | None:
+        try:
+            config = self._lambda.get_function_event_invoke_config(FunctionName=function_name)
+        except ClientError as error:
+            # Absent here (the hub account), or not readable with this role: the management
+            # account's queue is optional in this listing.
+            if error.response.get("Error", {}).get("Code") in (
+                "ResourceNotFoundException",
+                "AccessDeniedException",
+            ):
+                return None
+            raise
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        return str(destination) if destination else None
 
     def describe(
         self,

@@ -7,6 +7,7 @@ commands' own, so every command finds the hub the same way and fails with the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -68,7 +69,7 @@ def dlq_list(
     """How many messages each dead-letter queue holds, and optionally what they are."""
     with _hub(config, profile, region, endpoint_url) as connection:
         dead_letters = DeadLetters(connection.session)
-        queues = _queues(dead_letters)
+        queues = _queues(dead_letters.all_queues)
         queues += [
             dead_letters.describe(url, purpose="given with --queue-url") for url in queue_url or ()
         ]
@@ -120,7 +121,7 @@ def dlq_redrive(
         dead_letters = DeadLetters(connection.session)
         reports = [
             (queue, dead_letters.redrive(queue, max_messages=max_messages))
-            for queue in _queues(dead_letters)
+            for queue in _queues(dead_letters.redrivable_queues)
         ]
     if as_json:
         _print_json(
@@ -147,9 +148,9 @@ def dlq_redrive(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _queues(dead_letters: DeadLetters) -> list[DeadLetterQueue]:
+def _queues(find: Callable[[], list[DeadLetterQueue]]) -> list[DeadLetterQueue]:
     try:
-        return dead_letters.ingest_dead_letter_queues()
+        return find()
     except DeadLetterError as error:
         _fail(str(error))
 

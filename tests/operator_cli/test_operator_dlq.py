@@ -216,3 +216,42 @@ def test_no_hub_deployed_is_one_line_and_exit_1(empty_hub: Hub) -> None:
     assert result.exit_code == 1
     assert "has no SQS source queue with a dead-letter queue" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_with_a_management_profile_the_failed_invocations_queue_is_shown_not_redriven(
+    empty_hub: Hub,
+) -> None:
+    sqs = empty_hub.session.client("sqs")
+    failed_url = sqs.create_queue(QueueName="DsdashOrg-FailedInvocationsQueue-1")["QueueUrl"]
+    failed_arn = sqs.get_queue_attributes(QueueUrl=failed_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sqs.send_message(QueueUrl=failed_url, MessageBody=json.dumps({"requestContext": {}}))
+    role = empty_hub.session.client("iam").create_role(
+        RoleName="enrollment", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    awslambda = empty_hub.session.client("lambda")
+    awslambda.create_function(
+        FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": _zip()},
+    )
+    awslambda.put_function_event_invoke_config(
+        FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+        DestinationConfig={"OnFailure": {"Destination": failed_arn}},
+    )
+
+    listed = empty_hub.run("dlq", "list", "--json")
+    redriven = empty_hub.run("dlq", "redrive")
+
+    assert listed.exit_code == 0, listed.output
+    (queue,) = json.loads(listed.stdout)
+    assert queue["arn"] == failed_arn
+    assert queue["messages"] == 1
+    assert queue["redrives_to"] is None
+    # Only the ingest dead-letter queue is redriven; here there is none.
+    assert redriven.exit_code == 1
+    assert "has no SQS source queue with a dead-letter queue" in redriven.stderr
+    assert _depth(empty_hub, failed_url) == 1
