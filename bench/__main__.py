@@ -17,7 +17,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import dashboard_scale, extraction, fanout, hardening_config, ingest, publishing
+from bench import (
+    dashboard_scale,
+    extraction,
+    fanout,
+    hardening_config,
+    hardening_events,
+    ingest,
+    publishing,
+)
 from bench.support import BenchmarkResult, isolate_from_real_aws, render_report, stopwatch
 
 Benchmark = Callable[..., BenchmarkResult]
@@ -29,6 +37,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "fanout": fanout.run,
     "dashboard": dashboard_scale.run,
     "hardening_config": hardening_config.run,
+    # Reports under "hardening" (result name), with the config hardening figures if any.
+    "hardening_events": hardening_events.run,
 }
 
 

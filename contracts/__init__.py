@@ -8,6 +8,7 @@ free of AWS clients and heavy imports.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -30,6 +31,17 @@ PUT_EVENTS_MAX_ENTRY_BYTES: Final = 256 * 1024
 MAX_TARGETS_PER_RULE: Final = 5
 DEFAULT_RULES_PER_BUS_QUOTA: Final = 300
 BUS_POLICY_MAX_CHARS: Final = 10_240
+
+# The longest string (value or key) a metric event's detail may carry, Metadata included. The hub
+# quarantines an event holding a longer one; the spoke truncates (values) or drops (keys) the
+# Metadata fields that exceed it before sending, so one verbose field never costs a whole event.
+# The schemas' own limits (dimension values 256, error messages 1024) are stricter where they apply.
+EVENT_MAX_STRING_CHARS: Final = 1024
+# The numbers the hub can store (DynamoDB's number type): 0, or a magnitude in this range. The
+# spoke reports a value outside it as an error instead of sending an event the hub must refuse.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes.Number
+EVENT_NUMBER_MIN_MAGNITUDE: Final = Decimal("1E-130")
+EVENT_NUMBER_MAX_MAGNITUDE: Final = Decimal("9.9999999999999999999999999999999999999E+125")
 
 # Names the connection actions give to what they manage, and the stacks grant IAM on. Defined once:
 # if the IAM prefix and the runtime's names drift, AWS answers AccessDenied and moto would not.

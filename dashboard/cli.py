@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.operator_commands",
     "dashboard.registry_commands",
     "dashboard.adopt_command",
+    "dashboard.dlq_command",
     "dashboard.demo_command",
 )
 

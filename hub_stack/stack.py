@@ -68,10 +68,12 @@ INGEST_MAX_RECEIVE_COUNT: Final = 5
 DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 
 # What the ingest function's store (hub_stack.runtime.store) does with the table: registry and
-# latest-value lookups (GetItem, Query), batched idempotent datapoint writes (BatchWriteItem,
-# PutItem) and forward-only conditional updates of latest values and spoke freshness
-# (UpdateItem). No Scan, no DeleteItem, no transactions, no index access.
+# latest-value lookups (GetItem, Query), the comparison of an event with stored history
+# (BatchGetItem), batched idempotent datapoint writes (BatchWriteItem, PutItem) and forward-only
+# conditional updates of latest values and spoke freshness (UpdateItem). No Scan, no DeleteItem,
+# no transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
+    "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -94,6 +96,8 @@ _HUB_FIRST_PARTY: Final = (
     "hub_stack/runtime",
     "contracts",
     "runtime_common",
+    # Ingest checks each value against its metric's definition (unit, range), the one spokes use.
+    "metrics",
 )
 HUB_INGEST_ASSET: Final = LambdaAssetSpec(
     name="hub-ingest",

@@ -6,6 +6,10 @@ events. It declares, as class attributes, everything the rest of dsdash derives 
 - `permissions`: the IAM statements it needs. The spoke's extraction role is the union of the
   selected metrics' statements, never hand-written (see `metrics.registry.iam_statements_for`).
 - `unit`: the unit of its values (the v2 event's `Unit`).
+- `value_range()`: which values mean something, from the unit (a Count is a whole number >= 0,
+  a Percent lies in 0..100, Seconds and Hours are >= 0) unless the class declares
+  `declared_range`. The spoke reports a value outside it as an error instead of sending it, and
+  the hub quarantines an event carrying one: both read this one definition.
 - `argument_schema`: a JSON Schema (Draft 2020-12) for its `args` in `config/projects.yaml`.
 - its docstring: a one-line summary, then a YAML example under an `Example:` line.
 
@@ -22,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -39,6 +44,52 @@ REGION = "${AWS::Region}"
 ACCOUNT_ID = "${AWS::AccountId}"
 
 _ARGUMENT_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The values of a metric that mean something: inclusive bounds, and whole numbers only?"""
+
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    whole_numbers: bool = False
+
+    def problem_with(self, value: Decimal | float) -> str | None:
+        """Why `value` (finite) is outside the range, or None when it is inside."""
+        # Decimal(float) is exact, so a float just below 0 or above 100 is never rounded in.
+        number = value if isinstance(value, Decimal) else Decimal(value)
+        if self.whole_numbers and number != number.to_integral_value():
+            return f"{_plain(number)} is not a whole number"
+        if self.minimum is not None and number < self.minimum:
+            return f"{_plain(number)} is below {self.minimum}"
+        if self.maximum is not None and number > self.maximum:
+            return f"{_plain(number)} is above {self.maximum}"
+        return None
+
+    def describe(self) -> str:
+        kind = "whole numbers" if self.whole_numbers else "numbers"
+        if self.minimum is not None and self.maximum is not None:
+            return f"{kind} from {self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f"{kind} >= {self.minimum}"
+        if self.maximum is not None:
+            return f"{kind} <= {self.maximum}"
+        return f"any finite {kind}"
+
+
+def _plain(number: Decimal) -> str:
+    text = str(number)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+# What each unit means, unless a metric declares its own range.
+UNIT_VALUE_RANGES: dict[str, ValueRange] = {
+    "Count": ValueRange(minimum=Decimal(0), whole_numbers=True),
+    "Seconds": ValueRange(minimum=Decimal(0)),
+    "Hours": ValueRange(minimum=Decimal(0)),
+    "Percent": ValueRange(minimum=Decimal(0), maximum=Decimal(100)),
+    "None": ValueRange(),
+}
 
 
 class MetricArgumentError(ValueError):
@@ -142,6 +193,8 @@ class Metric(ABC):
     """Base class of every metric. Subclasses are registered with `@register_metric`."""
 
     unit: ClassVar[Unit]
+    # None: the unit's range (UNIT_VALUE_RANGES). A metric narrows or widens it here.
+    declared_range: ClassVar[ValueRange | None] = None
     permissions: ClassVar[tuple[IamStatement, ...]]
     argument_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -155,6 +208,11 @@ class Metric(ABC):
     @classmethod
     def metric_name(cls) -> str:
         return cls.__name__
+
+    @classmethod
+    def value_range(cls) -> ValueRange:
+        """The values this metric may report: its declared range, else its unit's."""
+        return cls.declared_range if cls.declared_range is not None else UNIT_VALUE_RANGES[cls.unit]
 
     @classmethod
     def validate_arguments(cls, args: Mapping[str, Any]) -> dict[str, Any]:

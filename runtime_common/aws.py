@@ -20,9 +20,16 @@ def session_or_default(session: boto3.Session | None) -> boto3.Session:
     return session if session is not None else boto3.Session()
 
 
-def client(session: boto3.Session | None, service_name: str, region_name: str | None = None) -> Any:
-    """A client with adaptive retries. Returns Any so callers may annotate with mypy_boto3 types."""
+def client(
+    session: boto3.Session | None,
+    service_name: str,
+    region_name: str | None = None,
+    *,
+    config: Config = ADAPTIVE_RETRIES,
+) -> Any:
+    """A client with adaptive retries (or `config`, for a caller with a time budget). Returns Any
+    so callers may annotate with mypy_boto3 types."""
     # The boto3 stubs only type literal service names; callers annotate the concrete client.
     return cast(Any, session_or_default(session)).client(
-        service_name, region_name=region_name, config=ADAPTIVE_RETRIES
+        service_name, region_name=region_name, config=config
     )

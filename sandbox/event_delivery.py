@@ -154,8 +154,8 @@ class EventDelivery:
             )
             return
         forwarded = copy.deepcopy(event)
-        forwarded["region"] = arn.region
-        # The sender's `account` is kept: that is what AWS delivers, and what ingest checks.
+        # The sender's `account` and `region` are kept: that is what AWS delivers (an event's
+        # envelope names where it was put), and what ingest checks a v2 Region against.
         self.log.delivered += 1
         for receiving_rule in list(bus.rules.values()):
             receiving_rule.send_to_targets(forwarded)

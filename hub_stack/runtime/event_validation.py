@@ -10,13 +10,20 @@ Checks, in order (the first failing one gives the reason code):
    Infinity, so they are parsed into Decimals here and refused by check 4;
 2. it is a metric event (`NotAMetricEvent`) with a sane envelope (`InvalidEnvelope`);
 3. its version: no `SchemaVersion` is v1, the integer 2 is v2, anything else is unknown;
+   (a look-alike field such as `version` is named as what it is, not read as v1);
 4. every value in the detail can be stored in DynamoDB: finite numbers, within DynamoDB's number
-   range and 38 significant digits, bounded strings and nesting;
+   range and 38 significant digits, bounded strings (the limit spokes share,
+   `contracts.EVENT_MAX_STRING_CHARS`) that UTF-8 can encode (a lone surrogate such as `\ud800`
+   cannot), and bounded nesting;
 5. `MetricValue` is a number (`NonNumericValue`), then the JSON Schema of the version
    (Draft 2020-12 with format checking);
-6. meaning: v2 AccountId equals the envelope's account, no series twice in one event, keys fit
+6. meaning: v2 AccountId equals the envelope's account, the regions exist (botocore's region
+   list) and the v2 Region equals the envelope's, no series twice in one event, keys fit
    DynamoDB's key size limits, the extraction time is neither in the future (beyond clock skew)
-   nor older than the retention.
+   nor older than the retention;
+7. each metric against its definition in the metric registry (`metrics/`), the one the spokes
+   use: the name is registered, the v2 Unit is the metric's, the value lies in its range (a Count
+   is a whole number >= 0, a Percent lies in 0..100...; `Metric.value_range`).
 
 Numbers: DynamoDB stores up to 38 significant digits, magnitudes between 1E-130 and
 9.9999999999999999999999999999999999999E+125
@@ -43,11 +50,14 @@ from jsonschema.exceptions import ValidationError, best_match
 import contracts
 from hub_stack import table_design
 from hub_stack.runtime.store import SpokeRecord, SpokeState, format_timestamp
+from metrics.base import Metric
+from metrics.registry import UnknownMetricError, metric_class
+from runtime_common.regions import is_known_region
 
 MAX_CLOCK_SKEW: Final = timedelta(minutes=15)
-# Any string in an event's detail (values and keys, Metadata included); the schema's own limits
-# (dimension values 256, error messages 1024) are stricter where they apply.
-MAX_STRING_CHARS: Final = 1024
+# Any string in an event's detail (values and keys, Metadata included); shared with the spoke,
+# which cuts its Metadata to it. The schema's own limits are stricter where they apply.
+MAX_STRING_CHARS: Final = contracts.EVENT_MAX_STRING_CHARS
 # DynamoDB allows 32 levels of nesting; the datapoint item itself uses two (Metadata, its map).
 MAX_NESTING_DEPTH: Final = 16
 MAX_EVENT_ID_CHARS: Final = 128
@@ -57,14 +67,18 @@ MAX_PARTITION_KEY_BYTES: Final = 2048
 MAX_SORT_KEY_BYTES: Final = 1024
 
 DYNAMODB_MAX_SIGNIFICANT_DIGITS: Final = 38
-DYNAMODB_MAX_MAGNITUDE: Final = Decimal("9.9999999999999999999999999999999999999E+125")
-DYNAMODB_MIN_MAGNITUDE: Final = Decimal("1E-130")
+DYNAMODB_MAX_MAGNITUDE: Final = contracts.EVENT_NUMBER_MAX_MAGNITUDE
+DYNAMODB_MIN_MAGNITUDE: Final = contracts.EVENT_NUMBER_MIN_MAGNITUDE
 _DYNAMODB_NUMBER_CONTEXT: Final = Context(prec=DYNAMODB_MAX_SIGNIFICANT_DIGITS)
 
 _ACCOUNT_ID: Final = re.compile(r"^[0-9]{12}$")
 # Characters that build the series key from dimensions (see table_design.dimension_key); a value
 # holding one could make two different dimension sets collide into one series.
 _KEY_SEPARATORS: Final = ("#", ",", "=")
+# Detail keys that look like a schema version field but are not `SchemaVersion` (`version`,
+# `schemaVersion`, `Schema_Version`...): a sender who meant v2 gets told so, not "v1 lacks
+# MetricName".
+_VERSION_LOOKALIKE: Final = re.compile(r"^[^a-z]*(schema[^a-z]*)?version[^a-z]*$", re.IGNORECASE)
 
 
 class RejectionCode(StrEnum):
@@ -79,6 +93,7 @@ class RejectionCode(StrEnum):
     NON_NUMERIC_VALUE = "NonNumericValue"
     VALUE_OUT_OF_RANGE = "ValueOutOfRange"
     STRING_TOO_LONG = "StringTooLong"
+    UNENCODABLE_STRING = "UnencodableString"
     NESTING_TOO_DEEP = "NestingTooDeep"
     TOO_MANY_DIMENSIONS = "TooManyDimensions"
     KEY_TOO_LONG = "KeyTooLong"
@@ -86,6 +101,12 @@ class RejectionCode(StrEnum):
     TIMESTAMP_IN_FUTURE = "TimestampInFuture"
     TIMESTAMP_TOO_OLD = "TimestampTooOld"
     ACCOUNT_MISMATCH = "AccountMismatch"
+    UNKNOWN_REGION = "UnknownRegion"
+    REGION_MISMATCH = "RegionMismatch"
+    UNKNOWN_METRIC = "UnknownMetric"
+    UNIT_MISMATCH = "UnitMismatch"
+    METRIC_VALUE_OUT_OF_RANGE = "MetricValueOutOfRange"
+    CONFLICTING_REPLAY = "ConflictingReplay"
     SENDER_NOT_ENROLLED = "SenderNotEnrolled"
     SENDER_ENROLLED_ELSEWHERE = "SenderEnrolledElsewhere"
     UNKNOWN_PROJECT = "UnknownProject"
@@ -261,6 +282,7 @@ def _check_envelope(event: Any, claims: Claims) -> dict[str, Any]:
             f"got {_short(event_id)}",
             claims,
         )
+    _check_encodable(event_id, "envelope id", claims)
     if not isinstance(account, str) or not _ACCOUNT_ID.match(account):
         raise EventRejected(
             RejectionCode.INVALID_ENVELOPE,
@@ -279,6 +301,15 @@ def _check_envelope(event: Any, claims: Claims) -> dict[str, Any]:
 
 def _schema_version(detail: Mapping[str, Any], claims: Claims) -> int:
     if "SchemaVersion" not in detail:
+        for key in detail:
+            if _VERSION_LOOKALIKE.match(key):
+                raise EventRejected(
+                    RejectionCode.UNKNOWN_SCHEMA_VERSION,
+                    f"unknown schema version field `{_short(key, 40)}` (= "
+                    f"{_short(detail[key], 40)}); expected SchemaVersion: "
+                    f"{contracts.METRIC_EVENT_SCHEMA_VERSION} (no SchemaVersion at all means v1)",
+                    claims,
+                )
         return 1
     version = detail["SchemaVersion"]
     # bool is an int in Python; `true` must not pass for version 1.
@@ -340,6 +371,22 @@ def _check_string_length(text: str, path: str, claims: Claims) -> None:
             f"{path} is {len(text)} characters long; the limit is {MAX_STRING_CHARS}",
             claims,
         )
+    _check_encodable(text, path, claims)
+
+
+def _check_encodable(text: str, path: str, claims: Claims) -> None:
+    """DynamoDB stores UTF-8; a lone surrogate (JSON `"\ud800"`) has no UTF-8 form, so its write
+    would fail on every delivery until SQS gave up. Refuse it here, for good."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start : error.end].encode("utf-8", "backslashreplace").decode("ascii")
+        raise EventRejected(
+            RejectionCode.UNENCODABLE_STRING,
+            f"{path} holds {bad} at character {error.start}, which UTF-8 cannot encode "
+            "(a lone surrogate); DynamoDB stores UTF-8 text only",
+            claims,
+        ) from None
 
 
 def _storable_number(value: int | Decimal, path: str, claims: Claims) -> Decimal:
@@ -451,8 +498,9 @@ def _check_meaning(
             claims,
         )
     extraction_time = _extraction_time(detail["ExtractionDate"], claims, now, retention_days)
+    region = _check_region(event["region"], detail.get("Region") if version == 2 else None, claims)
     metrics = _metrics_of(detail, version)
-    region = detail["Region"] if version == 2 else event["region"]
+    _check_against_definitions(metrics, version, claims)
     _check_series(
         metrics,
         project_name=detail["ProjectName"],
@@ -477,6 +525,84 @@ def _check_meaning(
         metrics=metrics,
         errors=errors,
     )
+
+
+def _check_region(envelope_region: str, detail_region: str | None, claims: Claims) -> str:
+    """The region the datapoints belong to. EventBridge sets the envelope's region where the event
+    was put, and keeps it when a rule forwards the event to another region's bus; a v2 detail
+    must name the same one, or its values would be filed under a region that did not send them."""
+    if not is_known_region(envelope_region):
+        raise EventRejected(
+            RejectionCode.UNKNOWN_REGION,
+            f"envelope region {_short(envelope_region, 40)} is not an AWS region",
+            claims,
+        )
+    if detail_region is None:
+        return envelope_region
+    if not is_known_region(detail_region):
+        raise EventRejected(
+            RejectionCode.UNKNOWN_REGION,
+            f"detail.Region {_short(detail_region, 40)} is not an AWS region",
+            claims,
+        )
+    if detail_region != envelope_region:
+        raise EventRejected(
+            RejectionCode.REGION_MISMATCH,
+            f"detail.Region {detail_region} differs from the region the event was sent from "
+            f"({envelope_region})",
+            claims,
+        )
+    return detail_region
+
+
+def _check_against_definitions(
+    metrics: Sequence[ValidatedMetric], version: int, claims: Claims
+) -> None:
+    """Each value against its metric's definition in the registry, which the spokes share."""
+    for index, metric in enumerate(metrics):
+        path = f"detail.Metrics[{index}]" if version == 2 else "detail"
+        definition = _definition(metric.metric_name, path, claims, version=version)
+        if version == 2 and metric.unit != definition.unit:
+            raise EventRejected(
+                RejectionCode.UNIT_MISMATCH,
+                f"{path}.Unit is {metric.unit}, but {metric.metric_name} is measured in "
+                f"{definition.unit}",
+                claims,
+            )
+        value_range = definition.value_range()
+        problem = value_range.problem_with(metric.value)
+        if problem is not None:
+            raise EventRejected(
+                RejectionCode.METRIC_VALUE_OUT_OF_RANGE,
+                f"{path}.MetricValue {problem}; {metric.metric_name} ({definition.unit}) takes "
+                f"{value_range.describe()}",
+                claims,
+            )
+
+
+# The original sample's SSM metric names itself after its parameter
+# (`SSMParamStoreValue<ParameterName>`), so a v1 event with that prefix is judged by our
+# SsmParameterValue definition and keeps its name: the sample's series continue
+# (docs/architecture.md §7, "Spokes of the original sample").
+SAMPLE_SSM_METRIC_PREFIX: Final = "SSMParamStoreValue"
+
+
+def _definition(metric_name: str, path: str, claims: Claims, *, version: int) -> type[Metric]:
+    try:
+        return metric_class(metric_name)
+    except UnknownMetricError as error:
+        if (
+            version == 1
+            and metric_name.startswith(SAMPLE_SSM_METRIC_PREFIX)
+            and len(metric_name) > len(SAMPLE_SSM_METRIC_PREFIX)
+        ):
+            return metric_class("SsmParameterValue")
+        raise EventRejected(
+            RejectionCode.UNKNOWN_METRIC,
+            f"{path}.MetricName {metric_name} is not a registered metric "
+            f"(known: {', '.join(error.known)})",
+            claims,
+        ) from None
 
 
 def _extraction_time(text: str, claims: Claims, now: datetime, retention_days: int) -> datetime:

@@ -7,10 +7,16 @@ function consumes the queue with partial batch responses
 Per record:
 - a rejected event (invalid, unknown version, unenrolled or spoofed sender) is quarantined with
   its reason code and counts as processed: retrying it could never succeed;
-- an accepted event writes its datapoints (BatchWriteItem), moves the latest values forward,
-  and records the spoke's freshness;
+- an accepted event is first compared with history (BatchGetItem): datapoints history already
+  holds with the same value are not written again, and a datapoint history holds with *another*
+  value makes the event a conflicting replay, quarantined whole (ConflictingReplay) rather than
+  overwriting what was stored;
+- the new datapoints are written (BatchWriteItem), the latest values move forward, and the
+  spoke's freshness is recorded;
 - only a real failure (DynamoDB refusing or throttling beyond retries) raises, so that SQS
-  redelivers just that message, and after maxReceiveCount moves it to the dead-letter queue.
+  redelivers just that message, and after maxReceiveCount moves it to the dead-letter queue;
+- the retries and the batch have a time budget (`ingest_budget`): a record is started only while
+  enough of the invocation remains, the others go back to SQS untouched.
 
 Every write is idempotent: datapoint keys come from the event's content (series, extraction
 time, account); latest values and freshness only move forward; the quarantine key is the time
@@ -47,10 +53,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from hub_stack.runtime.event_validation import (
+    Claims,
     EventRejected,
+    RejectionCode,
     ValidatedEvent,
     authenticate_sender,
     validate_metric_event,
+)
+from hub_stack.runtime.ingest_budget import (
+    INGEST_CLIENT_CONFIG,
+    BatchDeadline,
+    TimeBudgetExhausted,
 )
 from hub_stack.runtime.rejection_cause import sender_checked_first
 from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
@@ -63,6 +76,7 @@ from hub_stack.runtime.store import (
     SpokeRecord,
     epoch_seconds,
 )
+from runtime_common.aws import client as aws_client
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -79,7 +93,9 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     table_name = os.environ.get("TABLE_NAME", "")
     if not table_name:
         raise IngestConfigurationError("environment variable TABLE_NAME is not set")
-    store = HubStore(table_name)
+    store = HubStore(
+        table_name, dynamodb_client=aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
+    )
     return ingest_batch(
         event,
         context,
@@ -113,7 +129,11 @@ def ingest_batch(
 ) -> PartialItemFailureResponse:
     """Process one SQS batch; returns the partial batch response (`batchItemFailures`)."""
     ingestor = MetricEventIngestor(
-        store, retention_days=retention_days, clock=clock, sample_dialect=sample_dialect
+        store,
+        retention_days=retention_days,
+        clock=clock,
+        sample_dialect=sample_dialect,
+        deadline=BatchDeadline(context),
     )
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
@@ -134,8 +154,10 @@ class MetricEventIngestor:
         retention_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sample_dialect: SampleDialect | None = None,
+        deadline: BatchDeadline | None = None,
     ) -> None:
         self._store = store
+        self._deadline = deadline or BatchDeadline(None)
         self._retention_days = retention_days
         self._clock = clock
         self._sample_dialect = sample_dialect if sample_dialect is not None else SampleDialect()
@@ -150,6 +172,14 @@ class MetricEventIngestor:
 
     def ingest_record(self, record: SQSRecord) -> str:
         """Store or quarantine one event. Raises only on failures worth a retry."""
+        try:
+            self._deadline.check_room_for_a_record(record.message_id)
+        except TimeBudgetExhausted:
+            logger.warning(
+                "time budget spent; the record goes back to SQS unprocessed",
+                extra={"message_id": record.message_id},
+            )
+            raise
         try:
             return self._store_or_quarantine(record, self._received_at(record))
         except (ClientError, HubStoreError):
@@ -170,16 +200,18 @@ class MetricEventIngestor:
                 normalize_v1=self._sample_dialect.normalize,
             )
             authenticate_sender(validated, self.registry())
+            datapoints = self._datapoints_of(validated)
+            new_datapoints = self._refuse_conflicting_replay(validated, datapoints)
         except EventRejected as refused:
             rejection = sender_checked_first(refused, self.registry())
             self._quarantine(record, rejection, received_at)
             return f"quarantined: {rejection.code.value}"
-        written = self._store_event(validated, received_at)
+        written = self._store_event(validated, datapoints, new_datapoints, received_at)
         return f"stored {written} datapoint(s)"
 
-    def _store_event(self, event: ValidatedEvent, received_at: datetime) -> int:
+    def _datapoints_of(self, event: ValidatedEvent) -> list[DatapointRecord]:
         expires_at = epoch_seconds(event.extraction_time + timedelta(days=self._retention_days))
-        datapoints = [
+        return [
             DatapointRecord(
                 project_name=event.project_name,
                 environment=event.environment,
@@ -197,9 +229,56 @@ class MetricEventIngestor:
             )
             for metric in event.metrics
         ]
-        # History first: if a later step fails, the redelivered message rewrites identical
-        # datapoints and then completes the latest values and freshness.
-        written = self._store.put_datapoints(datapoints)
+
+    def _refuse_conflicting_replay(
+        self, event: ValidatedEvent, datapoints: list[DatapointRecord]
+    ) -> list[DatapointRecord]:
+        """The datapoints history does not hold yet; EventRejected if it holds one of them with
+        another value or unit (same account, region, series and extraction time).
+
+        Read-then-write, not a conditional write: BatchWriteItem has no conditions, and a
+        conditional PutItem per datapoint would cost one call per value instead of one per 25.
+        Two *different* events for the same key racing between this read and the write can
+        still end with the later one stored; only a spoke sending two values for one instant
+        can cause that (docs/architecture.md §7, "Hostile events").
+        """
+        stored = self._store.stored_history(datapoints)
+        conflicts = [
+            (datapoint, stored[key])
+            for datapoint in datapoints
+            if (key := (datapoint.series_key, datapoint.history_sort_key)) in stored
+            and not stored[key].agrees_with(datapoint)
+        ]
+        if conflicts:
+            shown = "; ".join(
+                f"{datapoint.metric_name}{dict(datapoint.dimensions) or ''} = {datapoint.value} "
+                f"{datapoint.unit}, stored {value.value} {value.unit}"
+                for datapoint, value in conflicts[:5]
+            )
+            raise EventRejected(
+                RejectionCode.CONFLICTING_REPLAY,
+                f"{len(conflicts)} datapoint(s) of extraction {event.extraction_date} from "
+                f"{event.account_id}/{event.region} differ from stored history ({shown}); "
+                "history keeps the first value",
+                Claims(event.event_id, event.account_id, event.project_name, event.environment),
+            )
+        return [
+            datapoint
+            for datapoint in datapoints
+            if (datapoint.series_key, datapoint.history_sort_key) not in stored
+        ]
+
+    def _store_event(
+        self,
+        event: ValidatedEvent,
+        datapoints: list[DatapointRecord],
+        new_datapoints: list[DatapointRecord],
+        received_at: datetime,
+    ) -> int:
+        # History first: if a later step fails, the redelivered message finds its datapoints
+        # stored (and equal), writes only the missing ones, and completes the latest values
+        # and freshness.
+        written = self._store.put_datapoints(new_datapoints)
         moved_forward = sum(self._store.put_latest(datapoint) for datapoint in datapoints)
         self._store.record_spoke_freshness(
             event.account_id,
@@ -218,7 +297,8 @@ class MetricEventIngestor:
                 "project": event.project_name,
                 "environment": event.environment,
                 "schema_version": event.schema_version,
-                "datapoints": written,
+                "datapoints": len(datapoints),
+                "history_written": written,
                 "latest_moved_forward": moved_forward,
                 "errors_reported": len(event.errors),
             },

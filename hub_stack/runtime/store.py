@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
 BATCH_WRITE_MAX_ITEMS: Final = 25
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+BATCH_GET_MAX_KEYS: Final = 100
 # Attempts for one chunk's UnprocessedItems before giving up. The client's adaptive retries handle
 # throttling *errors*; UnprocessedItems is a successful response, so botocore never retries it.
 BATCH_WRITE_MAX_ATTEMPTS: Final = 8
@@ -112,6 +114,15 @@ def parse_timestamp(text: str) -> datetime:
 
 def epoch_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+def utf8_encodable(text: str) -> str:
+    """`text`, with what UTF-8 cannot encode (lone surrogates) written as `\\udXXX` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def truncate_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
@@ -207,6 +218,18 @@ class DatapointRecord:
 
 
 @dataclass(frozen=True)
+class StoredValue:
+    """What history holds at one datapoint key: enough to tell a replay from a conflict."""
+
+    value: Decimal
+    unit: str
+
+    def agrees_with(self, datapoint: DatapointRecord) -> bool:
+        # Decimal equality: 7 and 7.0 are one value (DynamoDB normalizes numbers the same way).
+        return self.value == datapoint.value and self.unit == datapoint.unit
+
+
+@dataclass(frozen=True)
 class SpokeErrorEntry:
     """A metric that failed in a spoke's extraction (the v2 event's `Errors` entry)."""
 
@@ -289,17 +312,20 @@ class QuarantineRecord:
         claimed_environment: str | None,
         retention_days: int,
     ) -> QuarantineRecord:
-        """Bound every attacker-controlled field so the item always fits DynamoDB's limits."""
-        stored_raw, truncated = truncate_utf8(raw_event, QUARANTINE_RAW_EVENT_MAX_BYTES)
+        """Bound every attacker-controlled field so the item always fits DynamoDB's limits, and
+        escape what UTF-8 cannot encode (a lone surrogate), so the quarantine write itself never
+        fails on the event it records."""
+        encodable_raw = utf8_encodable(raw_event)
+        stored_raw, truncated = truncate_utf8(encodable_raw, QUARANTINE_RAW_EVENT_MAX_BYTES)
         return cls(
             received_at=format_timestamp(received_at),
-            event_id=event_id[:QUARANTINE_EVENT_ID_MAX_CHARS],
+            event_id=utf8_encodable(event_id[:QUARANTINE_EVENT_ID_MAX_CHARS]),
             reason_code=reason_code,
-            reason=reason[:QUARANTINE_REASON_MAX_CHARS],
+            reason=utf8_encodable(reason[:QUARANTINE_REASON_MAX_CHARS]),
             raw_event=stored_raw,
             raw_event_truncated=truncated,
-            raw_event_bytes=len(raw_event.encode("utf-8")),
-            message_id=message_id[:QUARANTINE_EVENT_ID_MAX_CHARS],
+            raw_event_bytes=len(encodable_raw.encode("utf-8")),
+            message_id=utf8_encodable(message_id[:QUARANTINE_EVENT_ID_MAX_CHARS]),
             claimed_account_id=_bounded(claimed_account_id),
             claimed_project_name=_bounded(claimed_project_name),
             claimed_environment=_bounded(claimed_environment),
@@ -353,7 +379,7 @@ class QuarantineRecord:
 
 
 def _bounded(value: str | None) -> str | None:
-    return None if value is None else value[:QUARANTINE_CLAIM_MAX_CHARS]
+    return None if value is None else utf8_encodable(value[:QUARANTINE_CLAIM_MAX_CHARS])
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -386,6 +412,15 @@ def _time_range_condition(
     return "", values
 
 
+def _unprocessed_backoff(attempt: int) -> float:
+    """Exponential backoff, as AWS asks for UnprocessedItems and UnprocessedKeys:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
+    """
+    return float(
+        min(BATCH_WRITE_BACKOFF_CAP_SECONDS, BATCH_WRITE_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    )
+
+
 def _is_conditional_check_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -411,6 +446,59 @@ class HubStore:
 
     # ----------------------------------------------------------------- datapoints and latest
 
+    def stored_history(
+        self, datapoints: Sequence[DatapointRecord]
+    ) -> dict[tuple[str, str], StoredValue]:
+        """What history already holds at the datapoints' keys (series, time, account, region):
+        key -> stored value and unit, for the keys that exist. BatchGetItem, 100 keys per call,
+        strongly consistent, UnprocessedKeys retried with backoff (only those).
+
+        Ingest compares before it writes: a replay that agrees with history writes nothing, and
+        one that disagrees is refused instead of overwriting (docs/architecture.md §7,
+        "Hostile events").
+        """
+        keys = list(
+            dict.fromkeys(
+                (datapoint.series_key, datapoint.history_sort_key) for datapoint in datapoints
+            )
+        )
+        found: dict[tuple[str, str], StoredValue] = {}
+        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+            for item in self._batch_get_chunk(keys[start : start + BATCH_GET_MAX_KEYS]):
+                key = (str(item[table_design.PARTITION_KEY]), str(item[table_design.SORT_KEY]))
+                found[key] = StoredValue(Decimal(item["MetricValue"]), str(item["Unit"]))
+        return found
+
+    def _batch_get_chunk(self, keys: Sequence[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        request: Any = {
+            "Keys": [
+                {table_design.PARTITION_KEY: {"S": pk}, table_design.SORT_KEY: {"S": sk}}
+                for pk, sk in keys
+            ],
+            "ConsistentRead": True,
+            "ProjectionExpression": "#pk, #sk, #value, #unit",
+            "ExpressionAttributeNames": {
+                "#pk": table_design.PARTITION_KEY,
+                "#sk": table_design.SORT_KEY,
+                "#value": "MetricValue",
+                "#unit": "Unit",
+            },
+        }
+        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
+            if attempt:
+                self._sleep(_unprocessed_backoff(attempt))
+            response = self._client.batch_get_item(RequestItems={self.table_name: request})
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                yield _deserialize(item)
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+            if not unprocessed or not unprocessed.get("Keys"):
+                return
+            request = dict(unprocessed)
+        raise HubStoreError(
+            f"BatchGetItem on table {self.table_name} still returned UnprocessedKeys after "
+            f"{BATCH_WRITE_MAX_ATTEMPTS} attempts"
+        )
+
     def put_datapoints(self, datapoints: Sequence[DatapointRecord]) -> int:
         """Write history items with BatchWriteItem (25 per call); return the number written.
 
@@ -430,14 +518,7 @@ class HubStore:
         requests: list[Any] = [{"PutRequest": {"Item": _serialize(item)}} for item in items]
         for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
             if attempt:
-                # Exponential backoff, as AWS asks for UnprocessedItems:
-                # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
-                self._sleep(
-                    min(
-                        BATCH_WRITE_BACKOFF_CAP_SECONDS,
-                        BATCH_WRITE_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1),
-                    )
-                )
+                self._sleep(_unprocessed_backoff(attempt))
             response = self._client.batch_write_item(RequestItems={self.table_name: requests})
             requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
             if not requests:

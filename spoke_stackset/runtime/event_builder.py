@@ -14,23 +14,30 @@ event on its own is replaced by an error entry, so it fails visibly rather than 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
 
 from contracts import (
+    EVENT_MAX_STRING_CHARS,
+    EVENT_NUMBER_MAX_MAGNITUDE,
+    EVENT_NUMBER_MIN_MAGNITUDE,
     METRIC_EVENT_DETAIL_TYPE,
     METRIC_EVENT_SCHEMA_VERSION,
     METRIC_EVENT_SOURCE,
     PUT_EVENTS_MAX_ENTRY_BYTES,
     load_schema,
 )
-from metrics.base import Datapoint
+from metrics.base import Datapoint, ValueRange
 from runtime_common.events import entry_size
+
+logger = logging.getLogger(__name__)
 
 # Error codes the extractor itself assigns (the others are AWS error codes from ClientError).
 INTERNAL_ERROR: Final = "InternalError"
@@ -118,8 +125,16 @@ def serialize(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def datapoint_details(metric_name: str, unit: str, produced: object) -> list[dict[str, Any]]:
-    """The v2 `Metrics` items for what a metric's `compute` returned, or InvalidDatapointError."""
+def datapoint_details(
+    metric_name: str, unit: str, produced: object, value_range: ValueRange | None = None
+) -> list[dict[str, Any]]:
+    """The v2 `Metrics` items for what a metric's `compute` returned, or InvalidDatapointError.
+
+    A value outside `value_range` (the metric's definition, which the hub checks too) is an
+    error, not a datapoint: the hub would quarantine the whole event for it. Metadata strings
+    longer than the hub accepts are cut to the shared limit, and fields whose key is too long
+    are dropped, each with a warning: Metadata is commentary, and the value must still arrive.
+    """
     if not isinstance(produced, Sequence) or isinstance(produced, str | bytes):
         raise InvalidDatapointError(
             f"compute() must return a sequence of Datapoint, got {type(produced).__name__}"
@@ -132,12 +147,30 @@ def datapoint_details(metric_name: str, unit: str, produced: object) -> list[dic
             )
         if isinstance(datapoint.value, float) and not math.isfinite(datapoint.value):
             raise InvalidDatapointError(f"datapoint #{position} has a non-finite value")
+        if isinstance(datapoint.value, int | float) and not isinstance(datapoint.value, bool):
+            magnitude = abs(Decimal(datapoint.value))
+            if (
+                magnitude
+                and not EVENT_NUMBER_MIN_MAGNITUDE <= magnitude <= EVENT_NUMBER_MAX_MAGNITUDE
+            ):
+                raise InvalidDatapointError(
+                    f"datapoint #{position}: {datapoint.value!r} is outside the numbers the hub "
+                    f"stores ({EVENT_NUMBER_MIN_MAGNITUDE} to {EVENT_NUMBER_MAX_MAGNITUDE} in "
+                    "magnitude, or 0)"
+                )
+        if value_range is not None and isinstance(datapoint.value, int | float):
+            problem_with_value = value_range.problem_with(datapoint.value)
+            if problem_with_value is not None:
+                raise InvalidDatapointError(
+                    f"datapoint #{position}: {problem_with_value}; {metric_name} reports "
+                    f"{value_range.describe()}"
+                )
         detail = {
             "MetricName": metric_name,
             "MetricValue": datapoint.value,
             "Unit": unit,
             "Dimensions": dict(datapoint.dimensions),
-            "Metadata": dict(datapoint.metadata),
+            "Metadata": fit_metadata(metric_name, datapoint.metadata),
         }
         problem = next(iter(_datapoint_validator.iter_errors(detail)), None)
         if problem is not None:
@@ -151,6 +184,54 @@ def datapoint_details(metric_name: str, unit: str, produced: object) -> list[dic
             ) from None
         details.append(detail)
     return details
+
+
+def fit_metadata(metric_name: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """`metadata` with every string within EVENT_MAX_STRING_CHARS: longer values are cut,
+    fields with a longer key are dropped (a cut key could collide with another). Each change is
+    logged as a warning naming the metric and the field."""
+    return {
+        key: _fit_value(metric_name, key, value)
+        for key, value in metadata.items()
+        if _key_fits(metric_name, key)
+    }
+
+
+def _key_fits(metric_name: str, key: object) -> bool:
+    if isinstance(key, str) and len(key) > EVENT_MAX_STRING_CHARS:
+        logger.warning(
+            "metadata field dropped: its key is %d characters long, the limit is %d "
+            "(metric %s, key starts %r)",
+            len(key),
+            EVENT_MAX_STRING_CHARS,
+            metric_name,
+            key[:40],
+        )
+        return False
+    return True
+
+
+def _fit_value(metric_name: str, path: str, value: Any) -> Any:
+    if isinstance(value, str) and len(value) > EVENT_MAX_STRING_CHARS:
+        logger.warning(
+            "metadata value truncated from %d to %d characters (metric %s, field %s)",
+            len(value),
+            EVENT_MAX_STRING_CHARS,
+            metric_name,
+            path[:80],
+        )
+        return value[:EVENT_MAX_STRING_CHARS]
+    if isinstance(value, Mapping):
+        return {
+            key: _fit_value(metric_name, f"{path}.{key}", item)
+            for key, item in value.items()
+            if _key_fits(metric_name, key)
+        }
+    if isinstance(value, list | tuple):
+        return [
+            _fit_value(metric_name, f"{path}[{index}]", item) for index, item in enumerate(value)
+        ]
+    return value
 
 
 def _entry(detail: Mapping[str, Any], bus_name: str) -> dict[str, Any]:

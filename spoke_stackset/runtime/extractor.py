@@ -300,7 +300,7 @@ def compute_metrics(
             errors.append(MetricError(name, INTERNAL_ERROR, f"{type(error).__name__}: {error}"))
             continue
         try:
-            datapoints.extend(datapoint_details(name, metric.unit, produced))
+            datapoints.extend(datapoint_details(name, metric.unit, produced, metric.value_range()))
         except InvalidDatapointError as error:
             logger.error("metric returned an invalid datapoint", extra={"metric_name": name})
             errors.append(MetricError(name, INVALID_DATAPOINT, str(error)))

@@ -267,3 +267,14 @@ def test_hardening_config_figures_count_the_outcomes_of_the_corpus(
         == sum(j.outcome is Outcome.SILENT_COERCION for j in judged)
         == 0
     )
+
+
+def test_hardening_events_are_all_refused_or_stored_exactly(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "hardening")
+    assert figures["hostile_events"] >= 150
+    assert figures["hostile_events"] == figures["expected_refusals"] + figures["valid_variants"]
+    assert figures["stored_wrongly"] == 0
+    assert figures["crashes"] == 0
+    assert figures["valid_variants_refused"] == 0

@@ -352,8 +352,9 @@ def test_each_region_of_a_spoke_keeps_its_own_values(enrolled_hub: Hub) -> None:
         id="7c1b9f8e-2d3a-4e5f-8a6b-0c1d2e3f4a5b",
         region="eu-central-1",
     )
+    # +10 keeps every value within its metric's range (the Percent one stays <= 100).
     frankfurt["detail"]["Metrics"] = [
-        {**metric, "MetricValue": metric["MetricValue"] + 1000}
+        {**metric, "MetricValue": metric["MetricValue"] + 10}
         for metric in frankfurt["detail"]["Metrics"]
     ]
 
@@ -371,7 +372,7 @@ def test_each_region_of_a_spoke_keeps_its_own_values(enrolled_hub: Hub) -> None:
     for metric in ireland["detail"]["Metrics"]:
         name = metric["MetricName"]
         assert by_region[(name, "eu-west-1")] == metric["MetricValue"]
-        assert by_region[(name, "eu-central-1")] == metric["MetricValue"] + 1000
+        assert by_region[(name, "eu-central-1")] == metric["MetricValue"] + 10
     history = enrolled_hub.store.series_history("alpha", "dev", "NumberEndPointsInService")
     assert sorted(point.region for point in history) == ["eu-central-1", "eu-west-1"]
 

@@ -399,7 +399,11 @@ def test_quarantine_items_stay_out_of_history_and_the_metric_index(hub: Hub) -> 
     ],
 )
 def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, stored: str) -> None:
-    body = json.dumps(v1_event()).replace('"MetricValue": 42', f'"MetricValue": {text}')
+    # A metric of unit None takes any finite number: only DynamoDB's limits apply here (a Count
+    # such as the sample event's would refuse -1E-130 and 0.1 for its own range).
+    body = json.dumps(v1_event(MetricName="BestTrainingObjective")).replace(
+        '"MetricValue": 42', f'"MetricValue": {text}'
+    )
     event = validate_metric_event(body, now=NOW, retention_days=RETENTION_DAYS)
 
     hub.store.put_datapoints([point(value=event.metrics[0].value)])

@@ -362,8 +362,10 @@ def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: 
     }
     assert dynamodb_resources == {f"<{table_id}.Arn>"}
     table_actions = granted[f"<{table_id}.Arn>"]
-    # Exactly what hub_stack.runtime.store calls: no batch reads, no transactions.
+    # Exactly what hub_stack.runtime.store calls: history compared before it is written
+    # (BatchGetItem), no transactions.
     assert table_actions == {
+        "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -146,6 +146,10 @@ class TestNotANumberMetric(Metric):
         return [Datapoint(math.nan)]
 
 
+def _notes(total_characters: int) -> list[str]:
+    return ["x" * min(1000, total_characters - start) for start in range(0, total_characters, 1000)]
+
+
 class TestLargeMetadataMetric(Metric):
     """`count` datapoints, each with `metadata_bytes` bytes of metadata.
 
@@ -171,7 +175,9 @@ class TestLargeMetadataMetric(Metric):
             Datapoint(
                 index * 10,
                 dimensions={"Index": str(index)},
-                metadata={"Notes": "x" * self.args["metadata_bytes"]},
+                # Strings of at most 1,000 characters, so that the spoke sends them whole
+                # (contracts.EVENT_MAX_STRING_CHARS); only their number makes the event large.
+                metadata={"Notes": _notes(self.args["metadata_bytes"])},
             )
             for index in range(self.args["count"])
         ]
