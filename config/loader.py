@@ -12,7 +12,8 @@ Validation runs in four passes, each reporting every problem it finds:
    "what was wrong, what was expected", using the schema's `x-expected` annotations.
 4. Semantics the schema cannot express: metric names and arguments against the metric registry,
    an account declared for two project/environment pairs, the hub being the management account,
-   a project's accounts naming an environment it does not have, a metric listed twice.
+   a project's accounts naming an environment it does not have, a metric listed twice; alerts
+   on metrics the project does not select, and notification endpoints (`config.alert_validation`).
 
 Every problem carries the file, 1-based line and column, the JSON path and, for typos, the closest
 valid name.
@@ -34,6 +35,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from config.alert_validation import (
+    build_alert_rules,
+    build_notification_settings,
+    check_alerts,
+)
 from config.errors import ConfigError, ConfigProblem
 from config.model import (
     DEFAULT_ENVIRONMENT_TAG_KEY,
@@ -76,7 +82,7 @@ DEFAULT_BUS_POLICY = "organization"
 DEFAULT_EVENT_VERSION = 2
 
 # Sections whose value must be a mapping; the others are scalars the schema checks.
-_MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects")
+_MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects", "notifications")
 _METRICS_DOC = "`dsdash metrics list`"
 
 
@@ -234,6 +240,7 @@ class _Validation:
                 if not self.is_blocked(path):
                     self._check_project(path, project if isinstance(project, dict) else {})
         self._check_accounts_declared_once()
+        check_alerts(self)
 
     def _check_duplicate_keys(self) -> None:
         for duplicate in self.document.duplicate_keys:
@@ -782,6 +789,7 @@ def _build_model(
                 environment: tuple(account_ids)
                 for environment, account_ids in (project.get("accounts") or {}).items()
             },
+            alerts=build_alert_rules(defaults.get("alerts"), project.get("alerts")),
         )
     return DsdashConfig(
         hub=HubSettings(
@@ -802,4 +810,5 @@ def _build_model(
         event_version=data.get("event_version", DEFAULT_EVENT_VERSION),
         projects=projects,
         source_path=Path(source) if isinstance(source, Path) else None,
+        notifications=build_notification_settings(data.get("notifications")),
     )

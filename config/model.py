@@ -13,6 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from config.alert_model import AlertRule, NotificationSettings
+
 BusPolicyMode = Literal["organization", "per-account"]
 EventVersion = Literal[1, 2]
 
@@ -61,6 +63,8 @@ class ProjectSettings:
     metrics: tuple[MetricSelection, ...]
     # Accounts not targeted by OU tags, by environment (enrolled explicitly).
     accounts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # KPI thresholds evaluated by the hub on ingest (defaults first, then the project's own).
+    alerts: tuple[AlertRule, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accounts", _frozen_mapping(self.accounts))
@@ -79,6 +83,7 @@ class DsdashConfig:
     event_version: EventVersion
     projects: Mapping[str, ProjectSettings]
     source_path: Path | None = None
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "projects", _frozen_mapping(self.projects))
