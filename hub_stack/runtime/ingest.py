@@ -22,7 +22,10 @@ quarantined once per arrival.)
 If every record of a batch fails, the batch processor raises instead of answering, so the
 invocation shows up as a Lambda error; SQS redelivers all the messages either way.
 
-Environment: TABLE_NAME, RETENTION_DAYS.
+After an accepted event is stored, its datapoints are judged against the project's alerts
+(`hub_stack.runtime.alert_evaluation`), which notifies when an alert starts or recovers.
+
+Environment: TABLE_NAME, RETENTION_DAYS; ALERT_RULES, ALERT_TOPIC_ARN, DASHBOARD_URL (alerts).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from hub_stack.runtime.alert_evaluation import AlertEvaluator, evaluator_from_environment
 from hub_stack.runtime.event_validation import (
     EventRejected,
     ValidatedEvent,
@@ -56,6 +60,7 @@ from hub_stack.runtime.store import (
     SpokeRecord,
     epoch_seconds,
 )
+from runtime_common.aws import client as aws_client
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -73,7 +78,15 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     if not table_name:
         raise IngestConfigurationError("environment variable TABLE_NAME is not set")
     store = HubStore(table_name)
-    return ingest_batch(event, context, store=store, retention_days=retention_days_from(os.environ))
+    retention_days = retention_days_from(os.environ)
+    alerts = evaluator_from_environment(
+        os.environ,
+        table_name=table_name,
+        dynamodb_client=aws_client(None, "dynamodb"),
+        session=None,
+        retention_days=retention_days,
+    )
+    return ingest_batch(event, context, store=store, retention_days=retention_days, alerts=alerts)
 
 
 def retention_days_from(environment: Mapping[str, str]) -> int:
@@ -96,9 +109,10 @@ def ingest_batch(
     store: HubStore,
     retention_days: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    alerts: AlertEvaluator | None = None,
 ) -> PartialItemFailureResponse:
     """Process one SQS batch; returns the partial batch response (`batchItemFailures`)."""
-    ingestor = MetricEventIngestor(store, retention_days=retention_days, clock=clock)
+    ingestor = MetricEventIngestor(store, retention_days=retention_days, clock=clock, alerts=alerts)
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event,
@@ -117,8 +131,10 @@ class MetricEventIngestor:
         *,
         retention_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alerts: AlertEvaluator | None = None,
     ) -> None:
         self._store = store
+        self._alerts = alerts
         self._retention_days = retention_days
         self._clock = clock
         self._registry: dict[str, SpokeRecord] | None = None
@@ -188,6 +204,9 @@ class MetricEventIngestor:
             ],
             seen_at=received_at,
         )
+        # Last: a redelivery after a failure here finds the datapoints stored, and the alert
+        # state tells it whether the notification still has to go out.
+        notifications = self._alerts.evaluate(datapoints) if self._alerts is not None else []
         logger.info(
             "stored metric event",
             extra={
@@ -199,6 +218,7 @@ class MetricEventIngestor:
                 "datapoints": written,
                 "latest_moved_forward": moved_forward,
                 "errors_reported": len(event.errors),
+                "alert_notifications": len(notifications),
             },
         )
         return written
