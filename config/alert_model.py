@@ -59,6 +59,9 @@ class AlertRule:
     def applies_to(self, environment: str) -> bool:
         return not self.environments or environment in self.environments
 
+    def applies_to_any(self, environments: tuple[str, ...]) -> bool:
+        return any(self.applies_to(environment) for environment in environments)
+
 
 @dataclass(frozen=True)
 class AlertSubscription:

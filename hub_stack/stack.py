@@ -9,7 +9,9 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - the DynamoDB table laid out by `hub_stack.table_design`;
 - the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
   uses to forward refresh events to spoke buses, and the narrow role the management account's
-  enrollment function assumes.
+  enrollment function assumes;
+- alerting (`hub_stack.alerting`): the encrypted alert topic, the ingest function's alert rules,
+  the platform-health function and the CloudWatch alarms.
 
 This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
 """
@@ -46,6 +48,7 @@ from cdk_support.lambda_asset import (
 )
 from config.model import DsdashConfig
 from hub_stack import table_design
+from hub_stack.alerting import HubAlerting
 
 # The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
 # below allows rule management for these names only.
@@ -64,7 +67,7 @@ DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 # What the ingest function's store (hub_stack.runtime.store) does with the table: registry and
 # latest-value lookups (GetItem, Query), batched idempotent datapoint writes (BatchWriteItem,
 # PutItem) and forward-only conditional updates of latest values and spoke freshness
-# (UpdateItem). No Scan, no DeleteItem, no transactions, no index access.
+# (UpdateItem). Alert state (hub_stack.runtime.alert_state) uses GetItem, PutItem, UpdateItem. No Scan, no DeleteItem, no transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
     "dynamodb:BatchWriteItem",
     "dynamodb:GetItem",
@@ -133,6 +136,15 @@ class HubStack(cdk.Stack):
         self.refresh_forwarder_role = self._refresh_forwarder_role()
         self.connection_function = self._connection_function()
         self.enrollment_role = self._enrollment_role()
+        self.alerting = HubAlerting(
+            self,
+            "Alerting",
+            config=config,
+            table=self.table,
+            ingest_function=self.ingest_function,
+            dead_letter_queue=self.dead_letter_queue,
+            health_code=lambda_code(HUB_REFRESH_ASSET),
+        )
         self._outputs()
 
     # --- event bus -----------------------------------------------------------------------
@@ -447,6 +459,7 @@ class HubStack(cdk.Stack):
             "RefreshFunctionName": self.refresh_function.function_name,
             "ConnectionFunctionName": self.connection_function.function_name,
             "EnrollmentRoleArn": self.enrollment_role.role_arn,
+            "AlertTopicArn": self.alerting.topic.topic_arn,
         }
         for output_id, value in values.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -51,6 +51,7 @@ from hub_stack.runtime.event_validation import (
     authenticate_sender,
     validate_metric_event,
 )
+from hub_stack.runtime.health_metrics import QUARANTINE_LOG_MESSAGE
 from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
@@ -242,7 +243,8 @@ class MetricEventIngestor:
             )
         )
         logger.warning(
-            "quarantined metric event",
+            # A metric filter counts this exact message (the QuarantinedEvents alarm).
+            QUARANTINE_LOG_MESSAGE,
             extra={
                 "reason_code": rejection.code.value,
                 "reason": rejection.reason,

@@ -292,10 +292,15 @@ def test_function_environments_match_the_runtime_contracts(
             )
         )
     )
+    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
     assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
         "TABLE_NAME": f"${{{table_id}}}",
         "RETENTION_DAYS": "400",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
+        # This config declares no alerts and no dashboard address.
+        "ALERT_RULES": "[]",
+        "ALERT_TOPIC_ARN": f"${{{topic_id}}}",
+        "DASHBOARD_URL": "",
     }
     assert (
         variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
@@ -343,8 +348,14 @@ def test_no_allow_statement_grants_wildcard_actions_or_resources(
                 service_action = action.split(":", 1)[-1]
                 assert "*" not in service_action, f"wildcard action {action} in {statement}"
             if "*" in as_list(statement["Resource"]):
-                # The one action without resource-level permissions.
-                assert as_list(statement["Action"]) == ["events:ListRules"], statement
+                # The two actions without resource-level permissions; PutMetricData only in
+                # the dsdash namespace.
+                actions = as_list(statement["Action"])
+                assert actions in (["events:ListRules"], ["cloudwatch:PutMetricData"]), statement
+                if actions == ["cloudwatch:PutMetricData"]:
+                    assert statement["Condition"] == {
+                        "StringEquals": {"cloudwatch:namespace": "dsdash"}
+                    }
 
 
 def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: Template) -> None:
