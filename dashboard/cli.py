@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.validate_command",
     "dashboard.metrics_command",
     "dashboard.operator_commands",
+    "dashboard.alerts_command",
     "dashboard.demo_command",
 )
 
