@@ -20,6 +20,7 @@ for _helper_folder in ("enrollment", "hub_runtime"):
 from iam_contract_calls import ApiCallRecorder, RecordedRun  # noqa: E402
 from iam_contract_grants import ContractTemplates, StackTemplate  # noqa: E402
 from iam_contract_scenarios import (  # noqa: E402
+    exercise_hub_health,
     exercise_hub_ingest,
     exercise_hub_refresh,
     exercise_organization,
@@ -78,6 +79,7 @@ def recorded_run(contract_templates: ContractTemplates) -> Iterator[RecordedRun]
     with fake_aws_environment(), recorder.installed():
         exercise_hub_ingest(recorder, contract_templates.hub)
         exercise_hub_refresh(recorder, contract_templates.hub)
+        exercise_hub_health(recorder, contract_templates.hub)
         exercise_spoke_extractor(recorder, contract_templates.spoke)
         accounts = exercise_organization(
             recorder,
