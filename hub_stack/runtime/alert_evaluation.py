@@ -240,13 +240,14 @@ class AlertEvaluator:
 
 
 def notification_subject(rule: ProjectAlertRule, state: AlertStateRecord) -> str:
-    """`[dsdash ALARM <severity>] <project>/<env> <account> <alert>: <metric> <cmp> <threshold>`,
-    or `[dsdash OK] ... recovered`; cut to SNS's 100 characters (the JSON body has everything)."""
-    where = f"{rule.project}/{state.environment} {state.account_id} {rule.name}"
+    """`[dsdash ALARM <severity>] <project>/<env> <alert>: <metric> <cmp> <threshold> (<account>)`
+    or `[dsdash OK] <project>/<env> <alert> recovered (<account>)`, cut to SNS's 100 characters
+    from the end (the JSON body has everything)."""
+    where = f"{rule.project}/{state.environment} {rule.name}"
     if state.pending is Transition.ALARM:
-        text = f"[dsdash ALARM {rule.severity}] {where}: {rule.describe()}"
+        text = f"[dsdash ALARM {rule.severity}] {where}: {rule.describe()} ({state.account_id})"
     else:
-        text = f"[dsdash OK] {where} recovered"
+        text = f"[dsdash OK] {where} recovered ({state.account_id})"
     printable = "".join(c if " " <= c <= "~" else "?" for c in text)
     if len(printable) <= SUBJECT_MAX_CHARS:
         return printable

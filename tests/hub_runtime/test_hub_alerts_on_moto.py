@@ -133,8 +133,8 @@ def test_one_notification_when_the_alert_starts_and_one_when_it_recovers(
     [started] = subscriber.receive()
     message = json.loads(started["Message"])
     assert started["Subject"] == (
-        f"[dsdash ALARM critical] alpha/dev {ALPHA_DEV_ACCOUNT} few-endpoints:"
-        " NumberEndPointsInService < 2"
+        "[dsdash ALARM critical] alpha/dev few-endpoints: NumberEndPointsInService < 2"
+        f" ({ALPHA_DEV_ACCOUNT})"
     )
     assert message == {
         "source": "dsdash",
@@ -163,8 +163,8 @@ def test_one_notification_when_the_alert_starts_and_one_when_it_recovers(
 
     _ingest(enrolled_hub, subscriber, _extraction(2, endpoints=4))
     [recovered] = subscriber.receive()
-    assert (
-        recovered["Subject"] == f"[dsdash OK] alpha/dev {ALPHA_DEV_ACCOUNT} few-endpoints recovered"
+    assert recovered["Subject"] == (
+        f"[dsdash OK] alpha/dev few-endpoints recovered ({ALPHA_DEV_ACCOUNT})"
     )
     assert json.loads(recovered["Message"])["state"] == "OK"
     assert json.loads(recovered["Message"])["since"] == "2025-06-01T10:00:00.000Z"
