@@ -2,13 +2,17 @@
 
 The hub stack writes every project's alerts (`config.alert_model.AlertRule`) into the ingest
 function's `ALERT_RULES` environment variable as compact JSON (`encode_alert_rules`); the
-function reads them back here (`decode_alert_rules`). The runtime cannot import `config` (its
+function reads them back here (`decode_alert_rules`). Lambda allows 4 KB of environment in all,
+so past `PLAIN_RULES_MAX_BYTES` the JSON is gzipped and base64-encoded behind a `gzip:` prefix:
+rules repeat their keys and names, so this holds several times more of them. The runtime cannot import `config` (its
 loader pulls in the metric registry and the schema), hence this small mirror of the model,
 keyed by the project the rule belongs to.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +21,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 ALERT_RULES_VARIABLE: Final = "ALERT_RULES"
+PLAIN_RULES_MAX_BYTES: Final = 2048
+_GZIP_PREFIX: Final = "gzip:"
 COMPARISONS: Final = (">", ">=", "<", "<=")
 
 
@@ -121,13 +127,25 @@ def _number_text(value: Decimal) -> str:
 
 
 def encode_alert_rules(rules: Iterable[ProjectAlertRule]) -> str:
-    """The `ALERT_RULES` value: compact JSON, small enough for Lambda's 4 KB environment."""
-    return json.dumps([rule.to_json() for rule in rules], separators=(",", ":"))
+    """The `ALERT_RULES` value: compact JSON, compressed when it is long (module docstring)."""
+    plain = json.dumps([rule.to_json() for rule in rules], separators=(",", ":"))
+    if len(plain.encode()) <= PLAIN_RULES_MAX_BYTES:
+        return plain
+    # mtime=0: the same rules give the same bytes, so the template does not change per synth.
+    packed = gzip.compress(plain.encode(), compresslevel=9, mtime=0)
+    return _GZIP_PREFIX + base64.b64encode(packed).decode("ascii")
 
 
 def decode_alert_rules(text: str) -> tuple[ProjectAlertRule, ...]:
     if not text.strip():
         return ()
+    if text.startswith(_GZIP_PREFIX):
+        try:
+            text = gzip.decompress(base64.b64decode(text.removeprefix(_GZIP_PREFIX))).decode()
+        except (ValueError, OSError, EOFError) as error:
+            raise AlertRulesError(
+                f"{ALERT_RULES_VARIABLE} is not valid gzip+base64: {error}"
+            ) from None
     try:
         documents = json.loads(text)
     except json.JSONDecodeError as error:

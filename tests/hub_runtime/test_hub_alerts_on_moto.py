@@ -4,6 +4,7 @@ while the state is unchanged, on a replay, for an older extraction, or for anoth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -252,4 +253,17 @@ def test_a_failed_publish_is_retried_by_the_redelivery_and_then_sent_once(
 
 def test_rules_survive_the_environment_variable_round_trip() -> None:
     assert decode_alert_rules(encode_alert_rules([ENDPOINTS_ALERT])) == (ENDPOINTS_ALERT,)
+    assert encode_alert_rules([ENDPOINTS_ALERT]).startswith("[{")  # readable when short
     assert decode_alert_rules("") == ()
+
+
+def test_many_rules_are_compressed_to_fit_the_functions_environment() -> None:
+    rules = [
+        dataclasses.replace(ENDPOINTS_ALERT, project=f"project-{index:03d}", name=name)
+        for index in range(60)
+        for name in ("few-endpoints", "no-endpoint")
+    ]
+    encoded = encode_alert_rules(rules)
+    assert encoded.startswith("gzip:")
+    assert len(encoded) < 3 * 1024  # what hub_stack.alerting leaves for the rules
+    assert decode_alert_rules(encoded) == tuple(rules)
