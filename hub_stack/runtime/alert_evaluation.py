@@ -137,26 +137,31 @@ class AlertEvaluator:
                     metric=datapoint.metric_name,
                     dimensions=datapoint.dimensions,
                 ):
-                    notification = self._judge(rule, datapoint)
-                    if notification is not None:
-                        sent.append(notification)
+                    sent.extend(self._judge(rule, datapoint))
         return sent
 
-    def _judge(self, rule: ProjectAlertRule, datapoint: DatapointRecord) -> SentNotification | None:
+    def _judge(self, rule: ProjectAlertRule, datapoint: DatapointRecord) -> list[SentNotification]:
         sort_key = _state_sort_key(rule, datapoint)
+        sent: list[SentNotification] = []
         for _ in range(MAX_STATE_WRITE_ATTEMPTS):
             previous = self._states.get(rule.project, sort_key)
+            if previous is not None and previous.pending is not None:
+                # A change whose publish failed earlier (this is its redelivery, or a newer
+                # extraction came first): announce it before judging anything else.
+                sent.append(self._notify(rule, previous))
+                if previous.last_extraction >= datapoint.extraction_date:
+                    return sent
+                continue  # read again: the item no longer carries the pending change
             if previous is not None and previous.last_extraction >= datapoint.extraction_date:
-                if previous.last_extraction == datapoint.extraction_date and previous.pending:
-                    # A redelivery after a failed publish: finish what that attempt started.
-                    return self._notify(rule, previous, datapoint)
-                return None  # replayed, or older than what was judged: nothing changes
+                return sent  # replayed, or older than what was judged: nothing changes
             judged = self._next_state(rule, datapoint, previous)
             try:
                 self._states.replace(judged, previous=previous)
             except StateChangedMeanwhile:
                 continue
-            return self._notify(rule, judged, datapoint) if judged.pending else None
+            if judged.pending is not None:
+                sent.append(self._notify(rule, judged))
+            return sent
         raise StateChangedMeanwhile(
             f"alert {rule.project}/{rule.name} {sort_key}: the state kept changing during"
             f" {MAX_STATE_WRITE_ATTEMPTS} attempts"
@@ -204,10 +209,9 @@ class AlertEvaluator:
             expires_at=_expiry(date, self._retention_days),
         )
 
-    def _notify(
-        self, rule: ProjectAlertRule, state: AlertStateRecord, datapoint: DatapointRecord
-    ) -> SentNotification:
-        assert state.pending is not None and self._publisher is not None
+    def _notify(self, rule: ProjectAlertRule, state: AlertStateRecord) -> SentNotification:
+        if state.pending is None or self._publisher is None:
+            raise AlertConfigurationError(f"nothing to publish, or nowhere to: {state.sort_key}")
         message = notification_message(rule, state, self._dashboard_url)
         subject = notification_subject(rule, state)
         record = AlertNotificationRecord(

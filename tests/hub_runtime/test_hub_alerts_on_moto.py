@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     BETA_PROD_ACCOUNT,
@@ -210,25 +211,24 @@ def test_each_region_of_a_spoke_has_its_own_state(
     ]
 
 
+class RefusingOnce:
+    """A publisher SNS throttles once."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.refused = inner, False
+
+    def publish(self, subject: str, message: Any) -> str:
+        if not self.refused:
+            self.refused = True
+            raise ClientError({"Error": {"Code": "Throttled", "Message": "slow down"}}, "Publish")
+        return str(self.inner.publish(subject, message))
+
+
 def test_a_failed_publish_is_retried_by_the_redelivery_and_then_sent_once(
     enrolled_hub: Hub, subscriber: Subscriber
 ) -> None:
-    class RefusingOnce:
-        def __init__(self, inner: SnsNotificationPublisher) -> None:
-            self.inner, self.refused = inner, False
-
-        def publish(self, subject: str, message: Any) -> str:
-            if not self.refused:
-                self.refused = True
-                from botocore.exceptions import ClientError
-
-                raise ClientError(
-                    {"Error": {"Code": "Throttled", "Message": "slow down"}}, "Publish"
-                )
-            return self.inner.publish(subject, message)
-
     evaluator = _evaluator(enrolled_hub, subscriber)
-    evaluator._publisher = RefusingOnce(evaluator._publisher)  # type: ignore[arg-type]
+    evaluator._publisher = RefusingOnce(evaluator._publisher)
     batch = sqs_batch([sqs_record(_extraction(5, 0), "a"), sqs_record(_extraction(4, 0), "b")])
     arguments: dict[str, Any] = {
         "store": enrolled_hub.store,
@@ -249,6 +249,27 @@ def test_a_failed_publish_is_retried_by_the_redelivery_and_then_sent_once(
         NOW - timedelta(days=1), NOW
     )
     assert logged.transition is Transition.ALARM and logged.message_id
+
+
+def test_a_failed_publish_is_sent_by_a_newer_extraction_arriving_before_the_redelivery(
+    enrolled_hub: Hub, subscriber: Subscriber
+) -> None:
+    evaluator = _evaluator(enrolled_hub, subscriber)
+    evaluator._publisher = RefusingOnce(evaluator._publisher)
+    arguments: dict[str, Any] = {
+        "store": enrolled_hub.store,
+        "retention_days": RETENTION_DAYS,
+        "clock": lambda: NOW,
+        "alerts": evaluator,
+    }
+    batch = sqs_batch([sqs_record(_extraction(5, 0), "a"), sqs_record(_extraction(4, 0), "b")])
+    assert len(ingest.ingest_batch(batch, **arguments)["batchItemFailures"]) == 1
+    # The next extraction (still breaching) arrives before SQS redelivers "b".
+    ingest.ingest_batch(sqs_batch([sqs_record(_extraction(3, 0), "c")]), **arguments)
+    [started] = subscriber.receive()
+    assert json.loads(started["Message"])["extraction_date"] == "2025-06-01T08:00:00.000Z"
+    ingest.ingest_batch(sqs_batch([sqs_record(_extraction(4, 0), "b")]), **arguments)
+    assert subscriber.receive() == []
 
 
 def test_rules_survive_the_environment_variable_round_trip() -> None:
