@@ -12,8 +12,9 @@ Per alert, spoke (account), region and series, one state item (`hub_stack.runtim
 
 A state change is written with `Pending` set, then published, then `Pending` is cleared. If the
 publish fails, the ingest record fails, SQS redelivers it, and the redelivery (same extraction,
-`Pending` still set) publishes again: a notification is never lost, and is sent twice only if
-the clear itself fails after a successful publish.
+`Pending` still set) publishes again; so does a newer extraction of the same series if it comes
+first. A notification is never lost, and is sent twice only if the clear itself fails after a
+successful publish.
 
 Environment: ALERT_RULES (see `hub_stack.runtime.alert_rules`), ALERT_TOPIC_ARN, DASHBOARD_URL.
 """
