@@ -130,7 +130,8 @@ SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
 # The management account's reconciler (`org_stack.runtime.reconciler`).
 ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
     name="org-reconciler",
-    first_party=("org_stack/runtime", "config/model.py", "runtime_common"),
+    # config/model.py imports config/alert_model.py (both standard library only).
+    first_party=("org_stack/runtime", "config/model.py", "config/alert_model.py", "runtime_common"),
     distributions=POWERTOOLS_DISTRIBUTIONS,
 )
 
@@ -144,6 +145,7 @@ ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
         "hub_stack/table_design.py",
         "hub_stack/runtime/store.py",
         "config/model.py",
+        "config/alert_model.py",
         "contracts",
         "runtime_common",
     ),

@@ -16,7 +16,8 @@ Validation runs in four passes, each reporting every problem it finds:
 4. Semantics the schema cannot express: metric names and arguments against the metric registry,
    an account declared for two project/environment pairs, the hub being the management account,
    the StackSets delegated administrator being missing, the management account or the hub,
-   a project's accounts naming an environment it does not have, a metric listed twice.
+   a project's accounts naming an environment it does not have, a metric listed twice; alerts
+   on metrics the project does not select, and notification endpoints (`config.alert_validation`).
 
 Every problem carries the file, 1-based line and column, the JSON path and, for typos, the closest
 valid name.
@@ -38,6 +39,11 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from config.alert_validation import (
+    build_alert_rules,
+    build_notification_settings,
+    check_alerts,
+)
 from config.errors import ConfigError, ConfigProblem
 from config.input_limits import MAX_CONFIG_BYTES
 from config.model import (
@@ -88,7 +94,7 @@ DEFAULT_EVENT_VERSION = 2
 DEFAULT_STACKSET_ADMIN = "management"
 
 # Sections whose value must be a mapping; the others are scalars the schema checks.
-_MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects")
+_MAPPING_SECTIONS = ("hub", "organization", "refresh", "defaults", "projects", "notifications")
 _METRICS_DOC = "`dsdash metrics list`"
 
 
@@ -315,6 +321,8 @@ class _Validation:
                     self._check_project(path, project if isinstance(project, dict) else {})
         self._check_accounts_declared_once()
         self._check_project_names_once()
+        check_alerts(self)
+        # Last: it reports what no earlier pass explained.
         self._check_odd_scalars()
 
     def _check_duplicate_keys(self) -> None:
@@ -941,6 +949,7 @@ def _build_model(
                 for environment, account_ids in (project.get("accounts") or {}).items()
             },
             aliases=tuple(project.get("aliases") or ()),
+            alerts=build_alert_rules(defaults.get("alerts"), project.get("alerts")),
         )
     return DsdashConfig(
         hub=HubSettings(
@@ -964,4 +973,5 @@ def _build_model(
         event_version=data.get("event_version", DEFAULT_EVENT_VERSION),
         projects=projects,
         source_path=Path(source) if isinstance(source, Path) else None,
+        notifications=build_notification_settings(data.get("notifications")),
     )

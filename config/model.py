@@ -13,6 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from config.alert_model import AlertRule, NotificationSettings
+
 BusPolicyMode = Literal["organization", "per-account"]
 EventVersion = Literal[1, 2]
 # Where the org stack runs: the management account, or a member account registered as the
@@ -92,6 +94,8 @@ class ProjectSettings:
     # Other names its v1 events may carry (the original sample's free-text project names),
     # matched ignoring case, like the project's own name.
     aliases: tuple[str, ...] = ()
+    # KPI thresholds evaluated by the hub on ingest (defaults first, then the project's own).
+    alerts: tuple[AlertRule, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accounts", _frozen_mapping(self.accounts))
@@ -110,6 +114,7 @@ class DsdashConfig:
     event_version: EventVersion
     projects: Mapping[str, ProjectSettings]
     source_path: Path | None = None
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "projects", _frozen_mapping(self.projects))

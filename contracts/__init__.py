@@ -101,6 +101,11 @@ HUB_REFRESH_FUNCTION_NAME: Final = "dsdash-hub-refresh"
 HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
 SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
 SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
+# Alerts (docs/architecture.md §7, "Alerts"): the hub's platform-health function and the topics
+# notifications go to (the org stack's carries the enrollment failure alarm).
+HUB_HEALTH_FUNCTION_NAME: Final = "dsdash-hub-health"
+HUB_ALERT_TOPIC_NAME: Final = "dsdash-hub-alerts"
+ORG_ALERT_TOPIC_NAME: Final = "dsdash-org-alerts"
 
 # The hub table has a fixed name: the enrollment function (org stack account) and the CLI address
 # it across accounts, where CloudFormation exports cannot reach.

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.registry_commands",
     "dashboard.adopt_command",
     "dashboard.dlq_command",
+    "dashboard.alerts_command",
     "dashboard.demo_command",
 )
 

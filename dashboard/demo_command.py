@@ -118,6 +118,17 @@ def print_summary(result: object, console: Console) -> None:
     for spoke in result.spokes:
         for mismatch in spoke.mismatches:
             console.print(Text(f"  {spoke.account_id}: {mismatch}", style="red"))
+    alerts = result.alerts
+    if alerts.skipped is None:
+        heard = [n.state for n in (*alerts.on_breach, *alerts.on_recovery)]
+        console.print(
+            Text(
+                f"Alert {alerts.alert} in {alerts.account_id}: the subscriber heard"
+                f" {', '.join(heard) or 'nothing'}"
+                + (" (one start, one recovery)." if alerts.ok else ", expected ALARM then OK."),
+                style="green" if alerts.ok else "red",
+            )
+        )
     console.print(
         f"Quarantined events: {result.quarantined}. Took {result.seconds:.0f}s. "
         f"Wrote {result.out_dir / 'summary.json'} and {result.out_dir / 'dashboard.html'}."
@@ -125,7 +136,10 @@ def print_summary(result: object, console: Console) -> None:
     console.print(
         "All spokes enrolled and every metric equals the seeded truth."
         if result.ok
-        else Text("Some spokes or metrics differ from the truth (see above).", style="red")
+        else Text(
+            "Some spokes, metrics or alert notifications differ from the truth (see above).",
+            style="red",
+        )
     )
 
 

@@ -253,7 +253,10 @@ def status(
     context: typer.Context,
     *,
     fail_on_stale: Annotated[
-        bool, typer.Option("--fail-on-stale", help="Exit 1 when any enrolled spoke is stale.")
+        bool,
+        typer.Option(
+            "--fail-on-stale", help="Exit 1 when any enrolled spoke is stale or any spoke failed."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     config: ConfigOption = None,
@@ -274,11 +277,17 @@ def status(
         _print_json(_status_document(rows, now=now, period=period, quarantined=quarantined))
     else:
         _print_status(rows, now=now, period=period, quarantined=quarantined)
-    if fail_on_stale and stale:
-        named = ", ".join(
-            f"{row.record.account_id} ({row.project}/{row.environment})" for row in stale
-        )
-        _fail(f"{len(stale)} stale spoke(s): {named}")
+    failed = [row for row in rows if row.record.state is SpokeState.FAILED]
+    if fail_on_stale and (stale or failed):
+        problems = [
+            f"{len(found)} {kind} spoke(s): "
+            + ", ".join(
+                f"{row.record.account_id} ({row.project}/{row.environment})" for row in found
+            )
+            for kind, found in (("stale", stale), ("failed", failed))
+            if found
+        ]
+        _fail("; ".join(problems))
 
 
 def _status_document(

@@ -10,7 +10,9 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - the DynamoDB table laid out by `hub_stack.table_design`;
 - the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
   uses to forward refresh events to spoke buses, and the narrow role the org stack's enrollment
-  function assumes (in the management account or the StackSets delegated administrator).
+  function assumes (in the management account or the StackSets delegated administrator);
+- alerting (`hub_stack.alerting`): the encrypted alert topic, the ingest function's alert rules,
+  the platform-health function and the CloudWatch alarms.
 
 This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
 """
@@ -47,6 +49,7 @@ from cdk_support.lambda_asset import (
 )
 from config.model import DsdashConfig
 from hub_stack import table_design
+from hub_stack.alerting import HubAlerting
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
     ProjectDirectory,
@@ -70,7 +73,8 @@ DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 # What the ingest function's store (hub_stack.runtime.store) does with the table: registry and
 # latest-value lookups (GetItem, Query), the comparison of an event with stored history
 # (BatchGetItem), batched idempotent datapoint writes (BatchWriteItem, PutItem) and forward-only
-# conditional updates of latest values and spoke freshness (UpdateItem). No Scan, no DeleteItem,
+# conditional updates of latest values and spoke freshness (UpdateItem). Alert state
+# (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Scan, no DeleteItem,
 # no transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
     "dynamodb:BatchGetItem",
@@ -150,6 +154,17 @@ class HubStack(cdk.Stack):
         self.refresh_forwarder_role = self._refresh_forwarder_role()
         self.connection_function = self._connection_function()
         self.enrollment_role = self._enrollment_role()
+        self.alerting = HubAlerting(
+            self,
+            "Alerting",
+            config=config,
+            table=self.table,
+            ingest_function=self.ingest_function,
+            dead_letter_queue=self.dead_letter_queue,
+            health_code=lambda_code(HUB_REFRESH_ASSET),
+            # The alert rules share Lambda's 4 KB of environment with the project aliases.
+            reserved_ingest_environment_bytes=len(self._project_aliases_value().encode()),
+        )
         self._outputs()
 
     # --- event bus -----------------------------------------------------------------------
@@ -261,6 +276,11 @@ class HubStack(cdk.Stack):
             ],
         )
 
+    def _project_aliases_value(self) -> str:
+        return ProjectDirectory.from_projects(
+            {name: p.aliases for name, p in self.config.projects.items()}
+        ).environment_value()
+
     def _ingest_function(self) -> lambda_.Function:
         function = python_function(
             self,
@@ -273,9 +293,7 @@ class HubStack(cdk.Stack):
             environment={
                 "TABLE_NAME": self.table.table_name,
                 "RETENTION_DAYS": str(self.config.retention_days),
-                PROJECT_ALIASES_ENVIRONMENT_VARIABLE: ProjectDirectory.from_projects(
-                    {name: p.aliases for name, p in self.config.projects.items()}
-                ).environment_value(),
+                PROJECT_ALIASES_ENVIRONMENT_VARIABLE: self._project_aliases_value(),
             },
         )
         function.add_event_source(
@@ -467,6 +485,7 @@ class HubStack(cdk.Stack):
             "RefreshFunctionName": self.refresh_function.function_name,
             "ConnectionFunctionName": self.connection_function.function_name,
             "EnrollmentRoleArn": self.enrollment_role.role_arn,
+            "AlertTopicArn": self.alerting.topic.topic_arn,
         }
         for output_id, value in values.items():
             cdk.CfnOutput(self, output_id, value=value)

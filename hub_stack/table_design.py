@@ -10,6 +10,8 @@ One table serves every access pattern of docs/architecture.md §4 with Query, ne
 | spoke registry and freshness              | PK = SPOKE (one item per account)                                 |
 | the sample's (MetricName, ExtractionDate) | GSI `ByMetricName`: MetricName, ExtractionDate                    |
 | quarantined events                        | PK = QUARANTINE#<yyyy-mm-dd>, SK = <received-at>#<SQS message id> |
+| alert state of a project                  | PK = ALERT#<project>, SK = <alert>#<env>#<account>#<region>#<dims> |
+| alert notifications of a day              | PK = ALERTLOG#<yyyy-mm-dd>, SK = <at>#<project>#<alert>#<account>#<region>#<dims>#<state> |
 
 Project and environment names are restricted by the config schema to `[a-z0-9-]`, and metric
 names to `[A-Za-z0-9_]`, so `#` is a safe separator. Dimension keys are canonicalised (sorted
@@ -78,6 +80,31 @@ def quarantine_sort_key(received_at: str, message_id: str) -> str:
     """Keyed by the SQS message, not the event id: hostile events may share an event id, and a
     redelivered message must rewrite its own record rather than add another."""
     return f"{received_at}#{message_id}"
+
+
+def alert_state_partition_key(project: str) -> str:
+    return f"ALERT#{project}"
+
+
+def alert_state_sort_key(
+    alert_name: str,
+    environment: str,
+    account_id: str,
+    region: str,
+    dimensions: Mapping[str, str],
+) -> str:
+    """One state per alert, spoke, region and series. Alert names are `[a-z0-9-]`."""
+    return f"{alert_name}#{environment}#{account_id}#{region}#{dimension_key(dimensions)}"
+
+
+def alert_log_partition_key(day: str) -> str:
+    """`day` is the UTC date (YYYY-MM-DD) of the extraction that changed the alert's state."""
+    return f"ALERTLOG#{day}"
+
+
+def alert_log_sort_key(at: str, state_sort_key: str, project: str, new_state: str) -> str:
+    """Keyed by what changed (not when it was written), so a retried write rewrites one item."""
+    return f"{at}#{project}#{state_sort_key}#{new_state}"
 
 
 def create_table_request(table_name: str) -> dict[str, Any]:

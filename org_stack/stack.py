@@ -75,6 +75,7 @@ from cdk_support.functions import python_function
 from cdk_support.lambda_asset import ORG_ENROLLMENT_ASSET, ORG_RECONCILER_ASSET, lambda_code
 from config.model import DsdashConfig
 from enrollment.runtime.lifecycle_events import OPERATOR_REQUEST_KEY
+from org_stack.alarms import OrgAlarms
 from org_stack.artifact_buckets import SpokeCodeArtifacts, artifact_bucket_prefix
 from org_stack.delegation import LifecycleEventBus
 from org_stack.lifecycle_rules import (
@@ -210,6 +211,12 @@ class OrgStack(cdk.Stack):
         self.reconciler_function = self._reconciler_function()
         self.enrollment_function = self._enrollment_function()
         self._reconcile_on_deploy()
+        self.alarms = OrgAlarms(
+            self,
+            "Alarms",
+            config=config,
+            failed_invocations_queue=self.failed_invocations_queue,
+        )
         self._outputs()
 
     # --- StackSets -----------------------------------------------------------------------------
@@ -566,6 +573,7 @@ class OrgStack(cdk.Stack):
             "EnrollmentFunctionName": self.enrollment_function.function_name,
             "EnrollmentRoleArn": self.enrollment_function.role.role_arn,  # type: ignore[union-attr]
             "FailedInvocationsQueueUrl": self.failed_invocations_queue.queue_url,
+            "AlertTopicArn": self.alarms.topic.topic_arn,
         }
         for project, stack_set in self.stack_sets.items():
             values[f"StackSetId{_output_suffix(project)}"] = stack_set.ref

@@ -8,7 +8,9 @@ functions; a refresh flows spoke bus -> hub bus -> queue -> ingest through the r
 What moto lacks is covered by the `sandbox` modules, each naming its gap (see `sandbox.world`).
 
 The demo then compares what the hub stored with the truth it seeded (`sandbox.seed`), and writes
-`summary.json` and `dashboard.html`.
+`summary.json` and `dashboard.html`. One spoke is seeded breaching the config's approval-backlog
+alert: a subscriber queue hears the alert start, then recover once the packages are approved
+(`sandbox.alert_story`).
 
 Both `organization.stackset_admin` modes run (docs/architecture.md §7): in delegated mode the
 organization gets a registered StackSets delegated administrator, the org stack and artifact
@@ -30,6 +32,14 @@ from typing import Any
 import contracts
 from config.model import DsdashConfig, ProjectSettings, StackSetAdmin
 from hub_stack.runtime.store import HubStore
+from sandbox.alert_story import (
+    AlertStoryResult,
+    approve_backlog,
+    attach_subscriber,
+    backlog_alert_target,
+    receive_notifications,
+    seed_backlog,
+)
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
 from sandbox.organization import OrganizationLayout, build_organization, create_account_in
 from sandbox.seed import (
@@ -89,10 +99,11 @@ class DemoResult:
     quarantined: int
     seconds: float
     out_dir: Path
+    alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
 
     @property
     def ok(self) -> bool:
-        return bool(self.spokes) and all(spoke.ok for spoke in self.spokes)
+        return bool(self.spokes) and all(spoke.ok for spoke in self.spokes) and self.alerts.ok
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +116,7 @@ class DemoResult:
             "seconds": round(self.seconds, 1),
             "quarantined_events": self.quarantined,
             "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
+            "alerts": self.alerts.to_dict(),
         }
 
 
@@ -396,8 +408,36 @@ def run_demo_in(
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
     new_account = demo.add_account(first.project, first.environment)
     demo.seed(new_account, options.seed, now)
+    alerts = AlertStoryResult()
+    target = backlog_alert_target(demo)
+    if target is None:
+        alerts.skipped = "no spoke is in scope of an alert on ModelPackagesPendingApproval"
+        progress(f"Alerts: skipped ({alerts.skipped})")
+    else:
+        spoke, rule = target
+        alerts.alert, alerts.account_id = f"{spoke.project}/{rule.name}", spoke.account_id
+        alerts.subscriber_queue_url = attach_subscriber(demo)
+        added = seed_backlog(demo, spoke.account_id, rule)
+        progress(
+            f"Alerts: an SQS queue subscribes to the hub's alert topic; {spoke.account_id}"
+            f" ({spoke.project}/{spoke.environment}) gets {added} more model package(s) awaiting"
+            f" approval, breaching {rule.name} ({rule.metric} {rule.comparison} {rule.threshold:g})"
+        )
     progress("Refreshing: hub bus -> spoke buses -> extractors -> hub bus -> queue -> ingest")
     demo.refresh()
+    if target is not None and alerts.subscriber_queue_url is not None:
+        alerts.on_breach = receive_notifications(demo, alerts.subscriber_queue_url)
+        for notification in alerts.on_breach:
+            progress(f"Alerts: the subscriber received {notification.subject!r}")
+        approved = approve_backlog(demo, target[0].account_id)
+        progress(
+            f"Alerts: a reviewer approves {approved} package(s) in {target[0].account_id};"
+            " refreshing that account"
+        )
+        demo.refresh({"AccountId": target[0].account_id})
+        alerts.on_recovery = receive_notifications(demo, alerts.subscriber_queue_url)
+        for notification in alerts.on_recovery:
+            progress(f"Alerts: the subscriber received {notification.subject!r}")
     results = demo.compare_with_truth()
     write_dashboard(demo, options.out_dir / "dashboard.html")
     result = DemoResult(
@@ -410,6 +450,7 @@ def run_demo_in(
         quarantined=demo.store().count_quarantine(),
         seconds=time.monotonic() - started,
         out_dir=options.out_dir,
+        alerts=alerts,
     )
     (options.out_dir / "summary.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"

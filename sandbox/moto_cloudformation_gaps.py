@@ -715,3 +715,7 @@ def cloudformation_gap_fills() -> Iterator[None]:
         yield
     finally:
         uninstall()
+
+
+# The alerting resource types register their gap handlers on import (`@gap_handler` above).
+from sandbox import moto_alerting_gaps  # noqa: E402, F401

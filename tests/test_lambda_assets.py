@@ -28,6 +28,8 @@ from hub_stack.stack import HUB_INGEST_ASSET, HUB_REFRESH_ASSET
 ASSET_HANDLERS = [
     (HUB_INGEST_ASSET, "hub_stack.runtime.ingest"),
     (HUB_REFRESH_ASSET, "hub_stack.runtime.refresh"),
+    # The platform-health function runs from the refresh asset (same packages).
+    (HUB_REFRESH_ASSET, "hub_stack.runtime.platform_health"),
     (CONNECTION_FUNCTION_ASSET, "enrollment.runtime.connection"),
     (SPOKE_EXTRACTOR_ASSET, "spoke_stackset.runtime.extractor"),
     (ORG_RECONCILER_ASSET, "org_stack.runtime.reconciler"),

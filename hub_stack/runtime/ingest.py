@@ -32,8 +32,11 @@ Before the sender check, a v1 event written the original sample's way is read as
 meant it (`sample_compatibility`); when an event is refused, its sender is checked first, so the
 reason is the real cause (`rejection_cause`). See docs/architecture.md §7.
 
-Environment: TABLE_NAME, RETENTION_DAYS, PROJECT_ALIASES (optional: configured project names and
-their aliases, as JSON).
+After an accepted event is stored, its datapoints are judged against the project's alerts
+(`hub_stack.runtime.alert_evaluation`), which notifies when an alert starts or recovers.
+
+Environment: TABLE_NAME, RETENTION_DAYS; PROJECT_ALIASES (optional: configured project names and
+their aliases, as JSON); ALERT_RULES, ALERT_TOPIC_ARN, DASHBOARD_URL (alerts).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from hub_stack.runtime.alert_evaluation import AlertEvaluator, evaluator_from_environment
 from hub_stack.runtime.event_validation import (
     Claims,
     EventRejected,
@@ -60,6 +64,7 @@ from hub_stack.runtime.event_validation import (
     authenticate_sender,
     validate_metric_event,
 )
+from hub_stack.runtime.health_metrics import QUARANTINE_LOG_MESSAGE
 from hub_stack.runtime.ingest_budget import (
     INGEST_CLIENT_CONFIG,
     BatchDeadline,
@@ -93,15 +98,24 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     table_name = os.environ.get("TABLE_NAME", "")
     if not table_name:
         raise IngestConfigurationError("environment variable TABLE_NAME is not set")
-    store = HubStore(
-        table_name, dynamodb_client=aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
+    # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch.
+    dynamodb_client = aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
+    store = HubStore(table_name, dynamodb_client=dynamodb_client)
+    retention_days = retention_days_from(os.environ)
+    alerts = evaluator_from_environment(
+        os.environ,
+        table_name=table_name,
+        dynamodb_client=dynamodb_client,
+        session=None,
+        retention_days=retention_days,
     )
     return ingest_batch(
         event,
         context,
         store=store,
-        retention_days=retention_days_from(os.environ),
+        retention_days=retention_days,
         sample_dialect=sample_dialect_from(os.environ),
+        alerts=alerts,
     )
 
 
@@ -126,6 +140,7 @@ def ingest_batch(
     retention_days: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sample_dialect: SampleDialect | None = None,
+    alerts: AlertEvaluator | None = None,
 ) -> PartialItemFailureResponse:
     """Process one SQS batch; returns the partial batch response (`batchItemFailures`)."""
     ingestor = MetricEventIngestor(
@@ -134,6 +149,7 @@ def ingest_batch(
         clock=clock,
         sample_dialect=sample_dialect,
         deadline=BatchDeadline(context),
+        alerts=alerts,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
@@ -155,9 +171,11 @@ class MetricEventIngestor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sample_dialect: SampleDialect | None = None,
         deadline: BatchDeadline | None = None,
+        alerts: AlertEvaluator | None = None,
     ) -> None:
         self._store = store
         self._deadline = deadline or BatchDeadline(None)
+        self._alerts = alerts
         self._retention_days = retention_days
         self._clock = clock
         self._sample_dialect = sample_dialect if sample_dialect is not None else SampleDialect()
@@ -289,6 +307,9 @@ class MetricEventIngestor:
             ],
             seen_at=received_at,
         )
+        # Last: a redelivery after a failure here finds the datapoints stored, and the alert
+        # state tells it whether the notification still has to go out.
+        notifications = self._alerts.evaluate(datapoints) if self._alerts is not None else []
         logger.info(
             "stored metric event",
             extra={
@@ -301,6 +322,7 @@ class MetricEventIngestor:
                 "history_written": written,
                 "latest_moved_forward": moved_forward,
                 "errors_reported": len(event.errors),
+                "alert_notifications": len(notifications),
             },
         )
         return written
@@ -324,7 +346,8 @@ class MetricEventIngestor:
             )
         )
         logger.warning(
-            "quarantined metric event",
+            # A metric filter counts this exact message (the QuarantinedEvents alarm).
+            QUARANTINE_LOG_MESSAGE,
             extra={
                 "reason_code": rejection.code.value,
                 "reason": rejection.reason,

@@ -292,12 +292,17 @@ def test_function_environments_match_the_runtime_contracts(
             )
         )
     )
+    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
     assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
         "TABLE_NAME": f"${{{table_id}}}",
         "RETENTION_DAYS": "400",
         # Project names and aliases, for v1 events of the original sample's spokes.
         "PROJECT_ALIASES": '{"fraud-detection":[]}',
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
+        # This config declares no alerts and no dashboard address.
+        "ALERT_RULES": "[]",
+        "ALERT_TOPIC_ARN": f"${{{topic_id}}}",
+        "DASHBOARD_URL": "",
     }
     assert (
         variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
@@ -345,12 +350,17 @@ def test_no_allow_statement_grants_wildcard_actions_or_resources(
                 service_action = action.split(":", 1)[-1]
                 assert "*" not in service_action, f"wildcard action {action} in {statement}"
             if "*" in as_list(statement["Resource"]):
-                # The actions without resource-level permissions (IAM definitions).
-                assert set(as_list(statement["Action"])) == {
-                    "events:ListRules",
-                    "events:PutPermission",
-                    "events:RemovePermission",
-                }, statement
+                # The actions without resource-level permissions (IAM definitions);
+                # PutMetricData only in the dsdash namespace.
+                actions = set(as_list(statement["Action"]))
+                assert actions in (
+                    {"events:ListRules", "events:PutPermission", "events:RemovePermission"},
+                    {"cloudwatch:PutMetricData"},
+                ), statement
+                if actions == {"cloudwatch:PutMetricData"}:
+                    assert statement["Condition"] == {
+                        "StringEquals": {"cloudwatch:namespace": "dsdash"}
+                    }
 
 
 def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: Template) -> None:

@@ -34,6 +34,8 @@ from sandbox.credentials import SANDBOX_SESSION_NAME
 IAM_ACTION_EXCEPTIONS: Final[Mapping[tuple[str, str], tuple[str, ...]]] = {
     # The Invoke API is authorized as lambda:InvokeFunction (list_awslambda.html).
     ("lambda", "Invoke"): ("lambda:InvokeFunction",),
+    # CloudWatch's signing name is `monitoring`; its IAM prefix is `cloudwatch`.
+    ("monitoring", "PutMetricData"): ("cloudwatch:PutMetricData",),
     # GetCallerIdentity needs no permission; even an explicit Deny cannot stop it
     # (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
     ("sts", "GetCallerIdentity"): (),
@@ -258,9 +260,17 @@ def request_resources(call: ApiCall, context: ArnContext) -> tuple[str, ...] | N
 def implied_calls(call: ApiCall) -> list[ApiCall]:
     """Authorizations AWS checks on the caller as part of this call.
 
-    events:PutTargets with a target RoleArn checks iam:PassRole on that role
+    sns:Publish to an encrypted topic checks kms:GenerateDataKey and kms:Decrypt; events:PutTargets with a target RoleArn checks iam:PassRole on that role
     (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
     """
+    if call.service == "sns" and call.operation == "Publish":
+        # Every dsdash topic is KMS-encrypted: SNS asks KMS for a data key with the publisher's
+        # permissions (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        # moto's SNS calls no KMS, so the check is stated here.
+        return [
+            ApiCall(call.principal, "kms", operation, {}, call.region)
+            for operation in ("GenerateDataKey", "Decrypt")
+        ]
     if call.service == "events" and call.operation == "PutTargets":
         return [
             ApiCall(call.principal, "iam", "PassRole", {"RoleArn": target["RoleArn"]}, call.region)

@@ -92,6 +92,7 @@ class StackTemplate:
             "AWS::DynamoDB::Table": "TableName",
             "AWS::SQS::Queue": "QueueName",
             "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::SNS::Topic": "TopicName",
         }.get(resource["Type"])
         value = properties.get(name_property) if name_property else None
         # CloudFormation generates a name when none is given; the logical id stands in for it,
@@ -109,6 +110,9 @@ class StackTemplate:
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{own}:table/{name}",
             "AWS::SQS::Queue": f"arn:aws:sqs:{own}:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{own}:log-group:{name}:*",
+            "AWS::SNS::Topic": f"arn:aws:sns:{own}:{name}",
+            # A key's id is random; the logical id stands in for it, as for unnamed resources.
+            "AWS::KMS::Key": f"arn:aws:kms:{own}:key/{name}",
         }
         if kind not in arns:
             raise TemplateReadError(f"{self.name}: no ARN model for {logical_id} ({kind})")
@@ -126,6 +130,9 @@ class StackTemplate:
                 raise TemplateReadError(f"{self.name}: parameter {name} has no value or default")
             return str(declared["Default"])
         if name in self.resources:
+            # Ref of a topic is its ARN; of the other modelled types, the physical name.
+            if self.resources[name]["Type"] == "AWS::SNS::Topic":
+                return self._arn_of(name)
             return self._physical_name(name)
         raise TemplateReadError(f"{self.name}: Ref to unknown {name!r}")
 

@@ -4,7 +4,8 @@ Each scenario runs real handlers with the environment the synthesized template g
 function, under an `ApiCallRecorder`. They aim at breadth of API use (every branch that calls AWS
 differently), not at asserting behaviour: the unit test folders do that.
 
-- hub: ingest (stored, replayed, quarantined, freshness with errors), refresh (schedule, scoped);
+- hub: ingest (stored, replayed, quarantined, freshness with errors, an alert firing and
+  recovering), refresh (schedule, scoped), platform health;
 - spoke: the extractor with every metric of the project that has the most, on a seeded spoke;
 - organization (tests/enrollment's SimulatedOrganization: management, hub, spokes): enrollment
   by StackInstance event, replay, new account + asynchronous reconcile, operator enroll and
@@ -40,13 +41,16 @@ from hub_runtime_support import (
     sqs_record,
     v1_event,
     v2_event,
+    with_envelope,
 )
 from iam_contract_calls import ApiCallRecorder
 from iam_contract_grants import StackTemplate
 from moto import mock_aws
 
 from contracts import (
+    HUB_ALERT_TOPIC_NAME,
     HUB_BUS_NAME,
+    HUB_HEALTH_FUNCTION_NAME,
     HUB_INGEST_FUNCTION_NAME,
     HUB_REFRESH_FUNCTION_NAME,
     ORG_ENROLLMENT_FUNCTION_NAME,
@@ -54,7 +58,7 @@ from contracts import (
     SPOKE_EXTRACTOR_FUNCTION_NAME,
 )
 from enrollment.runtime import enrollment
-from hub_stack.runtime import ingest, refresh
+from hub_stack.runtime import ingest, platform_health, refresh
 from hub_stack.runtime.store import HubStore, SpokeState, format_timestamp
 from org_stack.runtime import reconciler
 from sandbox import moto_stacksets
@@ -65,6 +69,8 @@ from spoke_stackset.runtime import extractor
 
 # The process's own credentials (tests/conftest.py) are moto's default account.
 MOTO_DEFAULT_ACCOUNT = "123456789012"
+# An enrolled churn-prediction/prod spoke: the example config has alerts for it.
+CHURN_PROD_ACCOUNT = "555555555555"
 
 
 @dataclass
@@ -108,7 +114,8 @@ def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     with mock_aws(), _function_environment(environment):
         session = boto3.Session(region_name=REGION)
         create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
-        HubStore(environment["TABLE_NAME"], session=session).set_spoke_state(
+        store = HubStore(environment["TABLE_NAME"], session=session)
+        store.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
         )
         # Recent events: older than the retention they would be quarantined, not stored.
@@ -124,6 +131,57 @@ def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
         with recorder.acting_as(HUB_INGEST_FUNCTION_NAME):
             ingest.handler(batch, None)
             ingest.handler(batch, None)  # a redelivery: the conditional writes that lose
+        # An alert of the example config (churn-prediction/prod approval-backlog) fires, then
+        # recovers: the alert state writes and the topic's Publish.
+        store.set_spoke_state(
+            CHURN_PROD_ACCOUNT,
+            SpokeState.ENROLLED,
+            project_name="churn-prediction",
+            environment="prod",
+        )
+        topic_arn = session.client("sns").create_topic(Name=HUB_ALERT_TOPIC_NAME)["TopicArn"]
+        backlog = [
+            sqs_record(_churn_backlog_event(extracted - timedelta(minutes=minutes), pending), name)
+            for minutes, pending, name in ((20, 9, "breach"), (10, 0, "recovery"))
+        ]
+        with (
+            _function_environment({"ALERT_TOPIC_ARN": topic_arn}),
+            recorder.acting_as(HUB_INGEST_FUNCTION_NAME),
+        ):
+            ingest.handler(sqs_batch(backlog), None)
+
+
+def _churn_backlog_event(extracted: datetime, pending: int) -> dict[str, Any]:
+    event = v2_event(
+        ProjectName="churn-prediction",
+        Environment="prod",
+        AccountId=CHURN_PROD_ACCOUNT,
+        ExtractionDate=format_timestamp(extracted),
+        Metrics=[
+            {
+                "MetricName": "ModelPackagesPendingApproval",
+                "MetricValue": pending,
+                "Unit": "Count",
+                "Dimensions": {},
+                "Metadata": {},
+            }
+        ],
+    )
+    return with_envelope(event, account=CHURN_PROD_ACCOUNT)
+
+
+def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
+    environment = hub.function_environment(HUB_HEALTH_FUNCTION_NAME)
+    with mock_aws(), _function_environment(environment):
+        session = boto3.Session(region_name=REGION)
+        create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+        store = HubStore(environment["TABLE_NAME"], session=session)
+        store.set_spoke_state(
+            ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+        )
+        store.set_spoke_state(CHURN_PROD_ACCOUNT, SpokeState.FAILED, reason="EBPut failed")
+        with recorder.acting_as(HUB_HEALTH_FUNCTION_NAME):
+            platform_health.handler({}, None)
 
 
 def exercise_hub_refresh(recorder: ApiCallRecorder, hub: StackTemplate) -> None:

@@ -38,6 +38,7 @@ from iam_contract_grants import ContractTemplates, Grant, StackTemplate, iam_mat
 from contracts import (
     HUB_CONNECTION_FUNCTION_NAME,
     HUB_ENROLLMENT_ROLE_NAME,
+    HUB_HEALTH_FUNCTION_NAME,
     HUB_INGEST_FUNCTION_NAME,
     HUB_REFRESH_FUNCTION_NAME,
     ORG_ENROLLMENT_FUNCTION_NAME,
@@ -75,6 +76,7 @@ class Subject:
 SUBJECTS: Final = (
     Subject("hub-ingest", "hub", (HUB_INGEST_FUNCTION_NAME,), HUB_INGEST_FUNCTION_NAME),
     Subject("hub-refresh", "hub", (HUB_REFRESH_FUNCTION_NAME,), HUB_REFRESH_FUNCTION_NAME),
+    Subject("hub-health", "hub", (HUB_HEALTH_FUNCTION_NAME,), HUB_HEALTH_FUNCTION_NAME),
     Subject(
         "hub-connection",
         "hub",

@@ -565,3 +565,66 @@ def test_us_east_1_forwards_organizations_events_to_the_home_region(
     assert actions_by_resource(role_statements(forwarder, role_id)) == {
         home_bus: {"events:PutEvents"}
     }
+
+
+# --- alarms ---------------------------------------------------------------------------------------
+
+
+def test_failed_enrollments_raise_an_alarm_on_the_org_accounts_encrypted_topic(
+    org: Template,
+) -> None:
+    topics = org.find_resources(
+        "AWS::SNS::Topic", {"Properties": {"TopicName": contracts.ORG_ALERT_TOPIC_NAME}}
+    )
+    assert len(topics) == 1
+    ((topic_id, topic),) = topics.items()
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    assert org.find_resources("AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
+    queues = org.find_resources("AWS::SQS::Queue")
+    [failed_invocations] = [
+        logical_id for logical_id in queues if "FailedInvocations" in logical_id
+    ]
+    org.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "dsdash-org-enrollment-failures",
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": [failed_invocations, "QueueName"]}}
+            ],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "AlarmActions": [{"Ref": topic_id}],
+            "OKActions": [{"Ref": topic_id}],
+        },
+    )
+    # Only this account's CloudWatch alarms may publish: no role, no wildcard Allow.
+    org.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": Match.object_like(
+                                    {"StringEquals": {"aws:SourceAccount": MANAGEMENT_ACCOUNT}}
+                                ),
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}},
+                            }
+                        ),
+                    ]
+                )
+            },
+        },
+    )
+    org.has_output("AlertTopicArn", {"Value": {"Ref": topic_id}})

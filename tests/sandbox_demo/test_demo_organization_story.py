@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,13 @@ import contracts
 from config.loader import load_config
 from dashboard.dashboard_data import build_dashboard_data
 from hub_stack.runtime.store import SpokeState
+from sandbox.alert_story import (
+    approve_backlog,
+    attach_subscriber,
+    backlog_alert_target,
+    receive_notifications,
+    seed_backlog,
+)
 from sandbox.demo import Demo, set_up_demo
 from sandbox.world import SandboxWorld
 
@@ -85,6 +94,129 @@ def test_dashboard_data_lists_every_spoke_as_fresh(demo: Demo) -> None:
     listed = {spoke.account_id: spoke for spoke in data.spokes}
     assert set(listed) == {spoke.account_id for spoke in demo.layout.spokes}
     assert not [spoke.account_id for spoke in data.spokes if spoke.stale]
+
+
+def _send_extraction_from(demo: Demo, account_id: str, detail: dict[str, Any]) -> None:
+    """A metric event on the spoke's own bus, as its extractor sends it; then let it flow."""
+    events = demo.world.session(account_id, demo.home_region).client("events")
+    response = events.put_events(
+        Entries=[
+            {
+                "Source": contracts.METRIC_EVENT_SOURCE,
+                "DetailType": contracts.METRIC_EVENT_DETAIL_TYPE,
+                "Detail": json.dumps(detail, default=_json_number),
+                "EventBusName": contracts.SPOKE_BUS_NAME,
+            }
+        ]
+    )
+    assert response["FailedEntryCount"] == 0
+    demo.world.settle()
+
+
+def _json_number(value: object) -> int | float:
+    # The hub stores numbers (values, metadata) as DynamoDB decimals.
+    assert isinstance(value, Decimal), value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _latest_extraction_of(demo: Demo, account_id: str, project: str) -> dict[str, Any]:
+    """The spoke's last extraction, rebuilt from what the hub stored: a faithful replay."""
+    records = [r for r in demo.store().latest_values(project) if r.account_id == account_id]
+    newest = max(r.extraction_date for r in records)
+    kept = [r for r in records if r.extraction_date == newest]
+    return {
+        "SchemaVersion": 2,
+        "ProjectName": project,
+        "Environment": kept[0].environment,
+        "AccountId": account_id,
+        "Region": kept[0].region,
+        "ExtractionDate": newest,
+        "Metrics": [
+            {
+                "MetricName": r.metric_name,
+                "MetricValue": float(r.value),
+                "Unit": r.unit,
+                "Dimensions": dict(r.dimensions),
+                "Metadata": dict(r.metadata),
+            }
+            for r in kept
+        ],
+    }
+
+
+def test_an_alert_reaches_the_subscriber_once_when_it_starts_and_once_when_it_recovers(
+    demo: Demo,
+) -> None:
+    # From extraction to the subscriber queue: spoke SageMaker -> extractor -> spoke bus -> hub
+    # bus -> ingest queue -> ingest (alert state) -> encrypted topic -> SQS subscriber.
+    target = backlog_alert_target(demo)
+    assert target is not None, "the example config has approval-backlog for churn-prediction/prod"
+    spoke, rule = target
+    out_of_scope = next(
+        s
+        for s in demo.layout.spokes
+        if s.project == spoke.project and not rule.applies_to(s.environment)
+    )
+    other_project = next(s for s in demo.layout.spokes if s.project != spoke.project)
+    queue = attach_subscriber(demo)
+    assert seed_backlog(demo, spoke.account_id, rule) > 0
+    seed_backlog(demo, out_of_scope.account_id, rule)  # same backlog, an environment not watched
+
+    demo.refresh()
+    [started] = receive_notifications(demo, queue)
+    assert (started.state, started.message["account"], started.message["alert"]) == (
+        "ALARM",
+        spoke.account_id,
+        rule.name,
+    )
+    assert started.message["value"] >= rule.threshold
+    assert started.subject.startswith(f"[dsdash ALARM {rule.severity}] {spoke.project}/prod")
+
+    # Unchanged: another extraction still breaching sends nothing.
+    demo.refresh({"AccountId": spoke.account_id})
+    assert receive_notifications(demo, queue) == []
+    # A replay of that extraction (EventBridge delivers at least once) sends nothing.
+    _send_extraction_from(
+        demo, spoke.account_id, _latest_extraction_of(demo, spoke.account_id, spoke.project)
+    )
+    assert receive_notifications(demo, queue) == []
+    # A spoke of another project claiming this project's name with a breaching backlog is
+    # quarantined before any alert sees it.
+    forged = _latest_extraction_of(demo, spoke.account_id, spoke.project)
+    forged.update(AccountId=other_project.account_id, ExtractionDate=datetime.now(UTC).isoformat())
+    _send_extraction_from(demo, other_project.account_id, forged)
+    assert receive_notifications(demo, queue) == []
+
+    assert approve_backlog(demo, spoke.account_id) > 0
+    demo.refresh({"AccountId": spoke.account_id})
+    [recovered] = receive_notifications(demo, queue)
+    assert (recovered.state, recovered.message["account"]) == ("OK", spoke.account_id)
+    # The plan followed the activity: the hub still holds exactly the seeded truth.
+    [result] = [r for r in demo.compare_with_truth() if r.account_id == spoke.account_id]
+    assert result.mismatches == []
+
+
+def test_the_deployed_hub_alarms_on_its_health_through_the_alert_topic(demo: Demo) -> None:
+    topic_arn = demo.stacks["hub"].outputs["AlertTopicArn"]
+    alarms = {
+        alarm["AlarmName"]: alarm
+        for alarm in demo.hub_session().client("cloudwatch").describe_alarms()["MetricAlarms"]
+    }
+    assert set(alarms) >= {
+        "dsdash-hub-dead-letter-queue",
+        "dsdash-hub-ingest-errors",
+        "dsdash-hub-quarantined-events",
+        "dsdash-hub-spokes-failed",
+        "dsdash-hub-spokes-stale",
+    }
+    assert all(
+        alarm["AlarmActions"] == [topic_arn]
+        for name, alarm in alarms.items()
+        if name.startswith("dsdash-hub-")
+    )
+    assert alarms["dsdash-hub-quarantined-events"]["Threshold"] == (
+        demo.config.notifications.quarantined_events_per_hour
+    )
 
 
 def test_a_spoke_claiming_another_projects_name_is_quarantined_not_stored(demo: Demo) -> None:

@@ -1,0 +1,123 @@
+"""The platform-health function: publishes how many spokes are stale and failed.
+
+It runs on a schedule in the hub, reads the spoke registry (one paginated Query, the same one
+`dsdash status` makes) and puts three CloudWatch metrics in the `dsdash` namespace, on which the
+hub stack's alarms fire (docs/architecture.md §7, "Alerts"):
+- `SpokesFailed`: spokes whose enrollment state is `failed`;
+- `SpokesStale`: enrolled spokes that sent nothing for `STALE_AFTER_SECONDS` (two refresh
+  periods, as `dsdash status` judges them), including enrolled spokes never heard from;
+- `SpokesEnrolled`, for context on the same graph.
+
+A schedule of its own, rather than ingest: ingest runs only when events arrive, so it could not
+notice that they stopped.
+
+Environment: TABLE_NAME, STALE_AFTER_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from hub_stack.runtime.health_metrics import (
+    NAMESPACE,
+    SPOKES_ENROLLED,
+    SPOKES_FAILED,
+    SPOKES_STALE,
+)
+from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState, parse_timestamp
+from runtime_common.aws import client as aws_client
+
+if TYPE_CHECKING:
+    import boto3
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service="dsdash-hub-health")
+
+
+class HealthConfigurationError(Exception):
+    """The function's environment is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class SpokeHealth:
+    enrolled: int
+    stale: tuple[str, ...]  # account ids
+    failed: tuple[str, ...]
+
+
+def judge_spokes(
+    spokes: Sequence[SpokeRecord], *, now: datetime, stale_after: timedelta
+) -> SpokeHealth:
+    enrolled = [spoke for spoke in spokes if spoke.state is SpokeState.ENROLLED]
+    stale = [
+        spoke.account_id
+        for spoke in enrolled
+        if spoke.last_seen_at is None or now - parse_timestamp(spoke.last_seen_at) > stale_after
+    ]
+    failed = [spoke.account_id for spoke in spokes if spoke.state is SpokeState.FAILED]
+    return SpokeHealth(len(enrolled), tuple(sorted(stale)), tuple(sorted(failed)))
+
+
+def publish_spoke_health(
+    store: HubStore,
+    cloudwatch: Any,
+    *,
+    stale_after: timedelta,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SpokeHealth:
+    now = clock()
+    health = judge_spokes(store.list_spokes(), now=now, stale_after=stale_after)
+    # One PutMetricData call for the three values (up to 1,000 per call).
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {"MetricName": name, "Value": float(value), "Unit": "Count", "Timestamp": now}
+            for name, value in (
+                (SPOKES_STALE, len(health.stale)),
+                (SPOKES_FAILED, len(health.failed)),
+                (SPOKES_ENROLLED, health.enrolled),
+            )
+        ],
+    )
+    logger.info(
+        "published spoke health",
+        extra={
+            "enrolled": health.enrolled,
+            "stale": list(health.stale),
+            "failed": list(health.failed),
+        },
+    )
+    return health
+
+
+def stale_after_from(environment: Mapping[str, str]) -> timedelta:
+    text = environment.get("STALE_AFTER_SECONDS", "")
+    if not text.isdigit() or int(text) < 1:
+        raise HealthConfigurationError(
+            f"environment variable STALE_AFTER_SECONDS must be a positive whole number, got {text!r}"
+        )
+    return timedelta(seconds=int(text))
+
+
+def handler(
+    event: Any, context: LambdaContext | None, *, session: boto3.Session | None = None
+) -> dict[str, Any]:
+    table_name = os.environ.get("TABLE_NAME", "")
+    if not table_name:
+        raise HealthConfigurationError("environment variable TABLE_NAME is not set")
+    health = publish_spoke_health(
+        HubStore(table_name, session),
+        aws_client(session, "cloudwatch"),
+        stale_after=stale_after_from(os.environ),
+    )
+    return {
+        "enrolled": health.enrolled,
+        "stale": list(health.stale),
+        "failed": list(health.failed),
+    }
