@@ -95,6 +95,16 @@ TOKENS: Final[tuple[tuple[str, Any], ...]] = (
 
 
 SCHEDULE_PATH: Final = ("refresh", "schedule")
+# Fields that take any number (alert thresholds): there a decimal or exponent token means the
+# number YAML 1.2 reads, which is the only YAML the loader accepts; non-finite ones stay
+# AMBIGUOUS (no person means an alert that never fires).
+NUMBER_FIELD: Final = "threshold"
+NUMBER_MEANINGS: Final[Mapping[str, float]] = {
+    "400.0": 400.0,
+    "2.0": 2.0,
+    "1e3": 1000.0,
+    "!!float 2": 2.0,
+}
 # Text that means no valid schedule: accepting it as the refresh schedule is a coercion into a
 # rule EventBridge refuses at deploy time (or a dashboard that cannot read it).
 INVALID_SCHEDULES: Final = frozenset({"rate(1 hours)", "cron(99 * * * ? *)"})
@@ -135,9 +145,11 @@ def value_variants(base: str, tokens: tuple[tuple[str, Any], ...] = TOKENS) -> I
         for written, meaning in tokens:
             mutated = [*lines]
             mutated[line_number - 1] = f"{key_part} {written}\n".replace(":  \n", ":\n")
-            yield Variant(
-                f"{'.'.join(map(str, path))} = {written}", "".join(mutated), path, meaning
-            )
+            if path[-1] == NUMBER_FIELD:
+                meant = NUMBER_MEANINGS.get(written, meaning)
+            else:
+                meant = meaning
+            yield Variant(f"{'.'.join(map(str, path))} = {written}", "".join(mutated), path, meant)
 
 
 def structural_variants(base: str) -> Iterator[Variant]:

@@ -310,15 +310,21 @@ def _refusing_mutators(base: str) -> Iterator[tuple[str, Mutation]]:
     yield "deep-metadata", _metric_field(0, Metadata=_nested(20))
     yield "future-timestamp", _shift_extraction(timedelta(hours=2))
     yield "timestamp-before-retention", _shift_extraction(-timedelta(days=RETENTION_DAYS + 1))
-    yield "timestamp-without-zone", _strip_zone
+    if base == "v2":
+        # v1 reads a naive timestamp as UTC, as the original sample writes it (benign below).
+        yield "timestamp-without-zone", _strip_zone
     yield "timestamp-garbage", _set_detail(ExtractionDate="yesterday")
     yield "timestamp-leap-second", _set_detail(ExtractionDate="2016-12-31T23:59:60Z")
     yield "metadata-is-a-list", _metric_field(0, Metadata=[1, 2])
     if base == "v1":
         # v1's metric, TotalCompletedTrainingJobs, is a Count.
         for case, value, acceptable in VALUE_CASES:
-            if "Count" not in acceptable:
+            # v1 reads a finite numeric string as its number, as the original sample sends its
+            # SSM metric (benign below); a word stays refused.
+            if "Count" not in acceptable and case != "a-string":
                 yield f"value-{case}", _metric_field(0, MetricValue=value)
+        yield "value-a-word", _metric_field(0, MetricValue="forty-two")
+        yield "value-a-non-finite-string", _metric_field(0, MetricValue="NaN")
         for case, token in RAW_VALUE_CASES:
             yield f"raw-value-{case}", _raw_value(0, token)
         yield "detail-version-field", _set_detail(version=2)
@@ -415,6 +421,9 @@ def _benign_mutators(base: str) -> Iterator[tuple[str, Mutation, tuple[Datapoint
                         changed,
                     )
     else:
+        # The original sample's dialect: a naive timestamp is UTC, "42" is 42.
+        yield "sample-naive-timestamp", _strip_zone, stored
+        yield "sample-numeric-string", _metric_field(0, MetricValue="42"), stored
         yield (
             "count-thousand",
             _metric_field(0, MetricValue=1000),

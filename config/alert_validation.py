@@ -17,6 +17,7 @@ carry file:line, the JSON path and a suggestion like every other), and `build_al
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -162,6 +163,7 @@ def _check_alert_list(
         _check_alert_environments(
             validation, path, alert, environments=environments, where=environments_where
         )
+        _check_alert_threshold(validation, path, alert)
         name = _alert_name(alert)
         if name is None or validation.has_problem_within(path):
             continue
@@ -175,6 +177,23 @@ def _check_alert_list(
             )
             continue
         first_by_name[name] = path
+
+
+def _check_alert_threshold(
+    validation: _ValidationPass, path: DocumentPath, alert: Mapping[str, Any]
+) -> None:
+    # YAML's `.inf` and `.nan` are numbers to the schema, but a NaN threshold never compares true
+    # and an infinite one always or never does: the alert would be silently dead.
+    threshold_path = (*path, "threshold")
+    threshold = alert.get("threshold")
+    if validation.is_blocked(threshold_path) or isinstance(threshold, bool):
+        return
+    if isinstance(threshold, float) and not math.isfinite(threshold):
+        validation.report(
+            threshold_path,
+            f"threshold {threshold!r} is not a finite number",
+            "expected a finite number such as 5 or 0.85",
+        )
 
 
 def _check_alert_metric(

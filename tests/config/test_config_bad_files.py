@@ -319,6 +319,13 @@ CASES = [
         "found the text 'three'",
     ),
     Expected(
+        "alert_threshold_not_finite",
+        22,
+        20,
+        "$.projects.fraud-detection.alerts[0].threshold",
+        "threshold nan is not a finite number",
+    ),
+    Expected(
         "alert_environment_not_in_project",
         23,
         24,

@@ -41,6 +41,7 @@ _ARN_OF_TYPE = {
     "AWS::S3::Bucket": "arn:{p}:s3:::{name}",
     "AWS::Logs::LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{name}:*",
     "AWS::CloudFormation::StackSet": "arn:{p}:cloudformation:{r}:{a}:stackset/{name}:id",
+    "AWS::KMS::Key": "arn:{p}:kms:{r}:{a}:key/{name}",
 }
 _REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
 
