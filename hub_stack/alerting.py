@@ -37,7 +37,7 @@ from cdk_support import nag
 from cdk_support.alert_topic import AlertTopic
 from cdk_support.functions import python_function
 from config.model import DsdashConfig
-from dashboard.dashboard_data import refresh_period_seconds
+from config.schedule import refresh_period_seconds
 from dashboard.model import STALE_AFTER_REFRESH_PERIODS
 from hub_stack import table_design
 from hub_stack.runtime import health_metrics
