@@ -53,6 +53,7 @@ from config.yaml_positions import (
     format_json_path,
     parse_yaml,
 )
+from contracts import DEFAULT_RULES_PER_BUS_QUOTA
 from metrics.base import Metric, MetricArgumentError
 from metrics.registry import all_metric_classes
 
@@ -789,6 +790,7 @@ def _build_model(
             account_id=hub["account_id"],
             region=hub["region"],
             bus_policy=hub.get("bus_policy", DEFAULT_BUS_POLICY),
+            rules_per_bus_quota=int(hub.get("rules_per_bus_quota", DEFAULT_RULES_PER_BUS_QUOTA)),
         ),
         organization=OrganizationSettings(
             id=organization["id"],

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from contracts import DEFAULT_RULES_PER_BUS_QUOTA
+
 BusPolicyMode = Literal["organization", "per-account"]
 EventVersion = Literal[1, 2]
 
@@ -43,6 +45,9 @@ class HubSettings:
     # "organization": one bus-policy statement with aws:PrincipalOrgID (constant size).
     # "per-account": one statement per spoke, for spokes outside the organization.
     bus_policy: BusPolicyMode = "organization"
+    # EventBridge's adjustable "Rules per event bus" quota in the hub account; raised by the
+    # operator in Service Quotas, then here (hub stack -> connection function environment).
+    rules_per_bus_quota: int = DEFAULT_RULES_PER_BUS_QUOTA
 
 
 @dataclass(frozen=True)

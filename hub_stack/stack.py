@@ -7,9 +7,11 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - metric events (v1 and v2 share source and detail-type) -> SQS queue (with a dead-letter queue)
   -> the ingest Lambda in batches with partial-batch failure reporting;
 - the DynamoDB table laid out by `hub_stack.table_design`;
-- the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
-  uses to forward refresh events to spoke buses, and the narrow role the management account's
-  enrollment function assumes.
+- the on-demand refresh Lambda, the refresh topic spokes of the organization subscribe to
+  (organization mode; `refresh_topic`), the hub's connection Lambda, the role EventBridge uses to
+  forward refresh events to spoke buses (per-account mode), and the narrow role the management
+  account's enrollment function assumes. The periodic refresh is each spoke's own staggered
+  schedule (spoke_stackset/stack.py), so the hub holds nothing per spoke for it.
 
 This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
 """
@@ -46,6 +48,7 @@ from cdk_support.lambda_asset import (
 )
 from config.model import DsdashConfig
 from hub_stack import table_design
+from hub_stack.refresh_topic import RefreshTopic
 
 # The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
 # below allows rule management for these names only.
@@ -129,6 +132,14 @@ class HubStack(cdk.Stack):
         self.dead_letter_queue, self.ingest_queue = self._ingest_queues()
         self.metric_rule = self._metric_rule()
         self.ingest_function = self._ingest_function()
+        # Organization mode: spokes subscribe to the hub refresh topic. Per-account mode serves
+        # accounts outside the organization, which the topic policy does not admit: the hub's
+        # fan-out rules reach them (bounded by the bus policy to about 50 spokes).
+        self.refresh_topic = (
+            RefreshTopic(self, "RefreshTopic", organization_id=config.organization.id)
+            if config.hub.bus_policy == "organization"
+            else None
+        )
         self.refresh_function = self._refresh_function()
         self.refresh_forwarder_role = self._refresh_forwarder_role()
         self.connection_function = self._connection_function()
@@ -284,22 +295,20 @@ class HubStack(cdk.Stack):
             code=lambda_code(HUB_REFRESH_ASSET),
             timeout=cdk.Duration.seconds(30),
             memory_size=256,
-            environment={"HUB_BUS_NAME": self.bus.event_bus_name},
+            environment={
+                "HUB_BUS_NAME": self.bus.event_bus_name,
+                **(
+                    {"REFRESH_TOPIC_ARN": self.refresh_topic.topic_arn}
+                    if self.refresh_topic is not None
+                    else {}
+                ),
+            },
         )
         self.bus.grant_put_events_to(function)
-        # An empty payload means "refresh everything"; the scheduled event's own fields would
-        # otherwise reach the handler as if they were a scope.
-        events.Rule(
-            self,
-            "RefreshSchedule",
-            description="Periodic refresh of every connected spoke (config refresh.schedule)",
-            schedule=events.Schedule.expression(self.config.refresh_schedule),
-            targets=[
-                targets.LambdaFunction(
-                    function, event=events.RuleTargetInput.from_object({}), retry_attempts=2
-                )
-            ],
-        )
+        if self.refresh_topic is not None:
+            self.refresh_topic.grant_publish(function)
+        # No schedule here: each spoke runs its own (config refresh.schedule, staggered), so the
+        # periodic refresh costs the hub no resource per spoke (docs/architecture.md §7).
         return function
 
     # --- connection ----------------------------------------------------------------------
@@ -365,6 +374,8 @@ class HubStack(cdk.Stack):
                 "BUS_POLICY_MODE": config.hub.bus_policy,
                 "ORGANIZATION_ID": config.organization.id,
                 "SPOKE_REGIONS": ",".join(config.organization.regions),
+                "REFRESH_FANOUT": "topic" if self.refresh_topic is not None else "bus-rules",
+                "RULES_PER_BUS_QUOTA": str(config.hub.rules_per_bus_quota),
             },
         )
         grant_connection_permissions(
@@ -445,6 +456,11 @@ class HubStack(cdk.Stack):
             "IngestQueueUrl": self.ingest_queue.queue_url,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
             "RefreshFunctionName": self.refresh_function.function_name,
+            **(
+                {"RefreshTopicArn": self.refresh_topic.topic_arn}
+                if self.refresh_topic is not None
+                else {}
+            ),
             "ConnectionFunctionName": self.connection_function.function_name,
             "EnrollmentRoleArn": self.enrollment_role.role_arn,
         }

@@ -89,6 +89,7 @@ from enrollment.runtime.lifecycle_events import (
     parse_lifecycle_event,
 )
 from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState, parse_timestamp
+from org_stack.runtime.account_placement import desired_state_of_account
 from org_stack.runtime.org_tree import read_organization_tree
 from org_stack.runtime.organizations_events import OrganizationsChange
 from org_stack.runtime.reconciler import (
@@ -484,6 +485,35 @@ def _remove_account_from_hub_parameters(
     return changed
 
 
+# DeleteParameters accepts at most 10 names per call (API reference).
+DELETE_PARAMETERS_MAX_NAMES: Final = 10
+
+
+def _remove_other_assignments(
+    session: boto3.Session, account_id: str, settings: EnrollmentSettings, *, keep: str
+) -> list[str]:
+    """Delete the account's per-account hub parameters under every other configured project and
+    environment; return the names deleted.
+
+    The candidate names come from the config, not from listing /monitored_projects: the listing
+    cost one call per 10 enrolled spokes on every enrollment. Missing names are no error
+    (DeleteParameters reports them as InvalidParameters). The sample's `<Project>/<env>` form is
+    operator-written and left alone, as before; offboarding still removes the account from it.
+    """
+    candidates = [
+        monitored_account_parameter_name(project.name, environment, account_id)
+        for project in settings.targeting.projects.values()
+        for environment in project.environments
+    ]
+    names = sorted(name for name in candidates if name != keep)
+    ssm = client(session, "ssm")
+    deleted: list[str] = []
+    for start in range(0, len(names), DELETE_PARAMETERS_MAX_NAMES):
+        response = ssm.delete_parameters(Names=names[start : start + DELETE_PARAMETERS_MAX_NAMES])
+        deleted.extend(response.get("DeletedParameters", []))
+    return deleted
+
+
 def _current_stack_instance(
     cloudformation: Any, stack_set: str, account_id: str, region: str, call_as: str
 ) -> dict[str, Any] | None:
@@ -522,8 +552,19 @@ def _environment_override(instance: Mapping[str, Any]) -> str | None:
 
 
 def _desired_state(management: boto3.Session, settings: EnrollmentSettings) -> DesiredState:
+    """The whole organization's desired state: for the sweep, which looks at every spoke."""
     tree = read_organization_tree(client(management, "organizations"))
     return compute_desired_state(tree, settings.targeting)
+
+
+def _desired_state_of(
+    management: boto3.Session, settings: EnrollmentSettings, account_id: str
+) -> DesiredState:
+    """One account's desired state, from its path to the root only: an event about one account
+    costs the same calls in an organization of 10 or 10,000 accounts (account_placement)."""
+    return desired_state_of_account(
+        client(management, "organizations"), account_id, settings.targeting
+    )
 
 
 def _start_reconcile(
@@ -665,7 +706,7 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
             report.parameters_written.append(f"{settings.hub_account_id}:{hub_parameter}")
         stale = steps.run(
             "delete stale hub parameters",
-            lambda: _remove_account_from_hub_parameters(hub, account_id, keep=hub_parameter),
+            lambda: _remove_other_assignments(hub, account_id, settings, keep=hub_parameter),
         )
         report.parameters_deleted.extend(f"{settings.hub_account_id}:{name}" for name in stale)
 
@@ -919,7 +960,7 @@ def _on_stack_instance_change(
     # auto-deployment before the reconciler's update) is resolved from the tags, so a rollout to
     # hundreds of accounts does not spend Organizations' API rate on one tree walk per event.
     environment = _environment_override(instance) or _environment_from_tags(
-        change, project, _desired_state(management, settings)
+        change, project, _desired_state_of(management, settings, change.account_id)
     )
     return enroll_account(
         change.account_id,
@@ -961,7 +1002,9 @@ def _on_stack_instance_deleted(
 
     Whether it stays is read from the OU tags, not from the other regions' instances, which
     are being deleted at the same time when the account leaves."""
-    wanted = _desired_state(management, settings).instances.get(change.account_id)
+    wanted = _desired_state_of(management, settings, change.account_id).instances.get(
+        change.account_id
+    )
     still_wanted = wanted is not None and wanted.project == change.project
     other_regions = [r for r in settings.spoke_regions if r != change.region]
     reason = f"stack instance of {change.stack_set_name} in {change.region} deleted"
@@ -990,8 +1033,8 @@ def _on_account_placed(
     sleep: Sleep,
 ) -> EnrollmentReport:
     """An account appeared or moved: mark it pending where the OU tags want it, offboard it
-    where they no longer do (a move), then start a reconcile."""
-    desired = _desired_state(management, settings)
+    where they no longer do (a move), then start a reconcile of that account."""
+    desired = _desired_state_of(management, settings, account_id)
     wanted = desired.instances.get(account_id)
     if wanted is not None:
         report = _record_pending(
