@@ -368,6 +368,8 @@ class OrgStack(cdk.Stack):
             "HUB_ACCOUNT_ID": config.hub.account_id,
             "HUB_REGION": config.hub.region,
             "HUB_NAME": config.hub.name,
+            # Organization mode: the hub side has nothing per spoke (docs/architecture.md §7).
+            "HUB_BUS_POLICY": config.hub.bus_policy,
             "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
             "SPOKE_REGIONS": ",".join(config.organization.regions),
             "CONFIG": self.settings.to_config_json(),

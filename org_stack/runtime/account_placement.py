@@ -9,8 +9,8 @@ project and environment an account belongs to"). So this module reads the path o
 an `OrganizationTree` of it, on which `compute_desired_state` gives the same answer for the
 account as on the whole tree.
 
-Calls: DescribeAccount, then ListParents and ListTagsForResource per level up to the root
-(Organizations allows five OU levels): at most 13, whatever the size of the organization.
+Calls: DescribeAccount (optional), then ListParents and ListTagsForResource per level up to the
+root (Organizations allows five OU levels): at most 13, whatever the size of the organization.
 """
 
 from __future__ import annotations
@@ -52,9 +52,18 @@ def _parent_of(organizations: Any, child_id: str) -> dict[str, Any]:
     return parents[0]
 
 
-def read_account_path(organizations: Any, account_id: str) -> OrganizationTree:
-    """The account, its parent OU and every ancestor up to the root, with their tags."""
-    account = organizations.describe_account(AccountId=account_id)["Account"]
+def read_account_path(
+    organizations: Any, account_id: str, *, read_state: bool = True
+) -> OrganizationTree:
+    """The account, its parent OU and every ancestor up to the root, with their tags.
+
+    Without `read_state` the account is taken as ACTIVE (no DescribeAccount): for callers that
+    only record or read an assignment and never deploy (enrollment); the reconciler reads it."""
+    account = (
+        organizations.describe_account(AccountId=account_id)["Account"]
+        if read_state
+        else {"Id": account_id, "State": "ACTIVE"}
+    )
     path: list[tuple[str, dict[str, str]]] = []  # from the parent up to the root
     parent = _parent_of(organizations, account_id)
     while True:
@@ -95,11 +104,13 @@ def read_account_path(organizations: Any, account_id: str) -> OrganizationTree:
 
 
 def desired_state_of_account(
-    organizations: Any, account_id: str, settings: ReconcilerSettings
+    organizations: Any, account_id: str, settings: ReconcilerSettings, *, read_state: bool = True
 ) -> DesiredState:
     """The reconciler's desired state restricted to one account: read `instances`,
     `frozen_account_ids` and `skipped_accounts` for `account_id` only (the path holds no other
     account, so config-listed accounts elsewhere show up as conflicts here)."""
     from org_stack.runtime.reconciler import compute_desired_state
 
-    return compute_desired_state(read_account_path(organizations, account_id), settings)
+    return compute_desired_state(
+        read_account_path(organizations, account_id, read_state=read_state), settings
+    )

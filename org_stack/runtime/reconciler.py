@@ -1079,9 +1079,9 @@ def _single_account_of(event: Mapping[str, Any] | None, trigger: Mapping[str, An
     """The account an event is about, when it is about one account only; None: full pass."""
     if (
         trigger.get("kind") == "organizations"
-        and trigger.get("event_name") in SINGLE_ACCOUNT_EVENTS
+        and trigger.get("EventName") in SINGLE_ACCOUNT_EVENTS
     ):
-        account = trigger.get("account_id")
+        account = trigger.get("AccountId")
         return str(account) if account else None
     if event and event.get("source") == ENROLLMENT_REQUEST_SOURCE:
         detail = event.get("detail") or {}
