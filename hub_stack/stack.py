@@ -80,6 +80,8 @@ INGEST_TABLE_ACTIONS: Final = (
 ENROLLMENT_TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 ENROLLMENT_SSM_ACTIONS: Final = (
     "ssm:DeleteParameter",
+    # A re-assigned spoke's other per-account parameters, by name, 10 per call.
+    "ssm:DeleteParameters",
     "ssm:GetParameter",
     "ssm:GetParametersByPath",
     "ssm:PutParameter",

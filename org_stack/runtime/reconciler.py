@@ -1077,10 +1077,7 @@ ENROLLMENT_REQUEST_SOURCE: Final = "dsdash.enrollment"
 
 def _single_account_of(event: Mapping[str, Any] | None, trigger: Mapping[str, Any]) -> str | None:
     """The account an event is about, when it is about one account only; None: full pass."""
-    if (
-        trigger.get("kind") == "organizations"
-        and trigger.get("EventName") in SINGLE_ACCOUNT_EVENTS
-    ):
+    if trigger.get("kind") == "organizations" and trigger.get("EventName") in SINGLE_ACCOUNT_EVENTS:
         account = trigger.get("AccountId")
         return str(account) if account else None
     if event and event.get("source") == ENROLLMENT_REQUEST_SOURCE:
