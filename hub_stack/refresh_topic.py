@@ -17,7 +17,6 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 import contracts
-from cdk_support import nag
 
 
 class RefreshTopic(Construct):
@@ -44,14 +43,6 @@ class RefreshTopic(Construct):
                     }
                 },
             )
-        )
-        nag.acknowledge(
-            self.topic,
-            "AwsSolutions-SNS2",
-            "The topic carries refresh requests only (a refresh id, a timestamp and an optional "
-            "project/environment/account scope), no data; SSE with the AWS managed key would "
-            "not let the SNS service deliver to Lambda functions in other accounts, and a "
-            "customer managed key per hub adds a KMS grant to every spoke for no confidentiality.",
         )
 
     @property

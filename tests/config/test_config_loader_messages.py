@@ -245,3 +245,25 @@ def test_missing_section_does_not_hide_other_problems(tmp_path: Path) -> None:
         (1, "$", "missing section 'refresh'"),
         (4, "$.hub.region", "invalid value 'Ireland'"),
     ]
+
+
+def test_a_raised_rules_per_bus_quota_is_a_setting_and_a_lower_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    raised = VALID.replace(
+        "region: eu-west-1\n", "region: eu-west-1\n  rules_per_bus_quota: 2000\n", 1
+    )
+    assert load_config(_write(tmp_path, raised)).hub.rules_per_bus_quota == 2000
+    assert load_config(_write(tmp_path, VALID)).hub.rules_per_bus_quota == 300
+
+    (problem,) = _problems(
+        _write(
+            tmp_path,
+            VALID.replace(
+                "region: eu-west-1\n", "region: eu-west-1\n  rules_per_bus_quota: 100\n", 1
+            ),
+        )
+    )
+    assert problem.json_path == "$.hub.rules_per_bus_quota"
+    assert problem.line == 5
+    assert "at least 300" in str(problem)

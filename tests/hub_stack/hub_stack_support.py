@@ -38,10 +38,15 @@ def hub_config(
     refresh_schedule: str = "cron(0/30 * * * ? *)",
     retention_days: int = 400,
     regions: tuple[str, ...] = ("eu-west-1", "us-east-1"),
+    rules_per_bus_quota: int = 300,
 ) -> DsdashConfig:
     return DsdashConfig(
         hub=HubSettings(
-            name="CentralHub", account_id=HUB_ACCOUNT, region=HUB_REGION, bus_policy=bus_policy
+            name="CentralHub",
+            account_id=HUB_ACCOUNT,
+            region=HUB_REGION,
+            bus_policy=bus_policy,
+            rules_per_bus_quota=rules_per_bus_quota,
         ),
         organization=OrganizationSettings(
             id=ORGANIZATION_ID, management_account_id=MANAGEMENT_ACCOUNT, regions=regions
