@@ -17,7 +17,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import dashboard_scale, extraction, fanout, ingest, publishing
+from bench import (
+    dashboard_scale,
+    enrollment_scale,
+    extraction,
+    fanout,
+    ingest,
+    publishing,
+    refresh_reach,
+)
 from bench.support import BenchmarkResult, isolate_from_real_aws, render_report, stopwatch
 
 Benchmark = Callable[..., BenchmarkResult]
@@ -28,6 +36,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "ingest": ingest.run,
     "fanout": fanout.run,
     "dashboard": dashboard_scale.run,
+    "enrollment": enrollment_scale.run,
+    "refresh": refresh_reach.run,
 }
 
 

@@ -10,7 +10,7 @@ sessions handed in.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +22,12 @@ import botocore.session
 @dataclass
 class CallTally:
     calls: Counter[str] = field(default_factory=Counter)
+    # When set, only calls for which it returns True count (e.g. inside our Lambda handlers).
+    counts: Callable[[], bool] | None = None
 
     def before_call(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        if self.counts is None or self.counts():
+            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def total(self) -> int:
         return sum(self.calls.values())
@@ -37,8 +40,10 @@ _ORIGINAL_INIT = botocore.session.Session.__init__
 
 
 @contextmanager
-def count_all_calls(*existing: boto3.Session) -> Iterator[CallTally]:
-    tally = CallTally()
+def count_all_calls(
+    *existing: boto3.Session, counts: Callable[[], bool] | None = None
+) -> Iterator[CallTally]:
+    tally = CallTally(counts=counts)
 
     def init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
         _ORIGINAL_INIT(self, *args, **kwargs)

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import zipfile
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -52,7 +56,7 @@ from hub_stack.runtime.store import HubStore, SpokeState
 from org_stack.runtime.organizations_events import OrganizationsChange
 from org_stack.runtime.reconciler import ProjectTargeting, ReconcilerSettings
 from org_stack.runtime.stackset_names import stackset_name
-from sandbox import moto_stacksets
+from sandbox import lambda_runtime, moto_stacksets
 from sandbox.credentials import account_credentials
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
 
@@ -304,7 +308,7 @@ class EnrollmentWorld:
         )
 
 
-def enroll_one_more(existing: int, monkeypatch_env: dict[str, str]) -> dict[str, Any]:
+def enroll_one_more(existing: int) -> dict[str, Any]:
     """Calls of the new account's whole path with `existing` spokes enrolled."""
     with mock_aws(), moto_stacksets.service_managed_stacksets():
         world = EnrollmentWorld()
@@ -354,7 +358,7 @@ def run(*, quick: bool = False) -> BenchmarkResult:
     largest: dict[str, Any] = {}
     for size in QUICK_SIZES if quick else FULL_SIZES:
         with stopwatch() as watch:
-            measured = enroll_one_more(size, {})
+            measured = enroll_one_more(size)
         per_size[str(size)] = measured["calls"]
         largest = measured
         section.add(
@@ -370,8 +374,149 @@ def run(*, quick: bool = False) -> BenchmarkResult:
         "busiest operations (largest N)",
         ", ".join(f"{name} {count}" for name, count in largest.get("top", [])),
     )
+    measured = rollout(quick=quick)
+    moved = result.section(
+        f"{measured['accounts']} accounts moved into a tagged OU at once (sandbox: real "
+        "reconciler, StackSet auto-deployment, enrollment)"
+    )
+    per_account = measured["calls"] / measured["accounts"]
+    moved.add("enrolled", measured["enrolled"], f"of {measured['accounts']}")
+    moved.add(
+        "calls per account",
+        per_account,
+        f"{measured['calls']:,} calls in our functions; busiest "
+        + ", ".join(f"{name} {count}" for name, count in measured["top"])
+        + f"; {measured['seconds']:.1f} s",
+    )
+    result.figures[f"rollout_{measured['accounts']}"] = {
+        "enrolled": measured["enrolled"],
+        "calls_per_account": per_account,
+        "calls": measured["calls"],
+    }
     result.figures["calls_per_account"] = per_size
     result.figures["calls_per_account_max"] = max(per_size.values())
     result.figures["calls_per_account_goal"] = CALLS_PER_ACCOUNT_GOAL
     result.figures["calls_per_account_flat"] = len(set(per_size.values())) == 1
     return result
+
+
+# --- the rollout: accounts moved into a tagged OU at once, in the sandbox ----------------------
+
+ROLLOUT_ACCOUNTS: Final = 200
+QUICK_ROLLOUT_ACCOUNTS: Final = 10
+_INSIDE_HANDLER: ContextVar[bool] = ContextVar("inside_handler", default=False)
+
+
+def _hub_scheduled_path_resources(session: boto3.Session, hub_account: str) -> int:
+    """Rules with a schedule or a spoke-bus target, those targets, and Scheduler schedules."""
+    events = session.client("events")
+    count = 0
+    buses = [bus["Name"] for bus in events.list_event_buses().get("EventBuses", [])]
+    for bus in buses:
+        for page in events.get_paginator("list_rules").paginate(EventBusName=bus):
+            for rule in page.get("Rules", []):
+                targets = [
+                    target
+                    for target_page in events.get_paginator("list_targets_by_rule").paginate(
+                        Rule=rule["Name"], EventBusName=bus
+                    )
+                    for target in target_page.get("Targets", [])
+                    if ":event-bus/" in target["Arn"] and target["Arn"].split(":")[4] != hub_account
+                ]
+                if rule.get("ScheduleExpression") or targets:
+                    count += 1 + len(targets)
+    for page in session.client("scheduler").get_paginator("list_schedules").paginate():
+        count += len(page.get("Schedules", []))
+    return count
+
+
+@cache
+def rollout(*, quick: bool) -> dict[str, Any]:
+    """Deploy dsdash in the sandbox with one spoke, create the accounts in the root, then move
+    them all into a tagged OU at once and let the real reconciler, StackSet auto-deployment
+    and enrollment run. Calls are counted inside our Lambda handlers only (not the sandbox's own
+    deployment of stacks, which is CloudFormation's work)."""
+    from config.loader import load_config
+    from sandbox.demo import set_up_demo
+    from sandbox.world import SandboxWorld
+
+    accounts = QUICK_ROLLOUT_ACCOUNTS if quick else ROLLOUT_ACCOUNTS
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "projects.yaml")
+    with (
+        tempfile.TemporaryDirectory() as work_dir,
+        SandboxWorld(seed=7, handler_log_level="ERROR") as world,
+    ):
+        demo = set_up_demo(
+            world, config, spokes=1, work_dir=Path(work_dir), progress=lambda _: None
+        )
+        first = demo.layout.spokes[0]
+        target_ou = demo.layout.environment_ous[(first.project, first.environment)]
+        management = demo.management_session()
+        organizations = management.client("organizations")
+        new_accounts = [
+            organizations.create_account(
+                AccountName=f"rollout-{index}", Email=f"rollout-{index}@example.com"
+            )["CreateAccountStatus"]["AccountId"]
+            for index in range(accounts)
+        ]
+        world.settle()
+        hub = demo.hub_session()
+        before = _hub_scheduled_path_resources(hub, demo.hub_account)
+
+        run_handler = world.runtime._run
+
+        def counted_run(function: Any, payload: Any) -> Any:
+            token = _INSIDE_HANDLER.set(True)
+            try:
+                return run_handler(function, payload)
+            finally:
+                _INSIDE_HANDLER.reset(token)
+
+        # Lambda's own AssumeRole of each function's execution role is not our code's call.
+        function_credentials = lambda_runtime.assume_role_credentials
+
+        def uncounted_credentials(*arguments: Any, **keywords: Any) -> Any:
+            token = _INSIDE_HANDLER.set(False)
+            try:
+                return function_credentials(*arguments, **keywords)
+            finally:
+                _INSIDE_HANDLER.reset(token)
+
+        lambda_runtime.assume_role_credentials = uncounted_credentials  # type: ignore[assignment]
+        world.runtime._run = counted_run  # type: ignore[method-assign]
+        with stopwatch() as watch, count_all_calls(counts=_INSIDE_HANDLER.get) as calls:
+            for account in new_accounts:
+                organizations.move_account(
+                    AccountId=account,
+                    SourceParentId=demo.layout.root_id,
+                    DestinationParentId=target_ou,
+                )
+            world.settle()
+        world.runtime._run = run_handler  # type: ignore[method-assign]
+        lambda_runtime.assume_role_credentials = function_credentials  # type: ignore[assignment]
+        registry = {spoke.account_id: spoke for spoke in demo.store().list_spokes()}
+        enrolled = sum(
+            1
+            for account in new_accounts
+            if account in registry and registry[account].state is SpokeState.ENROLLED
+        )
+        after = _hub_scheduled_path_resources(hub, demo.hub_account)
+        spoke_schedules = sum(
+            len(
+                world.session(account, demo.home_region)
+                .client("scheduler")
+                .list_schedules()
+                .get("Schedules", [])
+            )
+            for account in new_accounts
+        )
+    return {
+        "accounts": accounts,
+        "enrolled": enrolled,
+        "calls": calls.total(),
+        "top": calls.calls.most_common(8),
+        "hub_scheduled_before": before,
+        "hub_scheduled_after": after,
+        "spoke_schedules": spoke_schedules,
+        "seconds": watch.seconds,
+    }

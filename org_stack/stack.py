@@ -293,11 +293,7 @@ class OrgStack(cdk.Stack):
         self._grant_organizations_read(function, describe_account=True)
         stack_sets = self._our_stack_sets_arn()
         function.add_to_role_policy(
-            iam.PolicyStatement(
-                # DescribeStackSet: the OUs a StackSet targets, for one account's reconcile.
-                actions=[*STACK_INSTANCE_READ_ACTIONS, "cloudformation:DescribeStackSet"],
-                resources=[stack_sets],
-            )
+            iam.PolicyStatement(actions=list(STACK_INSTANCE_READ_ACTIONS), resources=[stack_sets])
         )
         # CreateStackInstances and its siblings authorize the StackSet, every deployment target
         # and every resource type in the template (Service Authorization Reference, AWS

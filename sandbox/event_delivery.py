@@ -11,6 +11,9 @@ moto gaps this module fills (docs/architecture.md §6), by replacing `moto.event
 - moto formats events for SQS targets with a default input template that drops `account` (and
   other envelope fields). AWS delivers the whole event; here the whole event is sent.
 - moto ignores a rule's DISABLED state. Here disabled rules deliver nothing.
+- moto matches a rule without an event pattern (a schedule rule) against every event put on its
+  bus, so the reconcile and sweep schedules ran on every event. Here a schedule rule delivers
+  nothing on events; the sandbox runs schedules by invoking their functions.
 - moto accepts any number of targets per rule. Here `PutTargets` beyond EventBridge's hard limit of
   5 targets per rule fails with LimitExceededException, as in AWS.
 
@@ -95,6 +98,9 @@ class EventDelivery:
 
     def send_to_targets(self, rule: Rule, event: Any) -> None:
         if rule.state == "DISABLED" or not rule.event_pattern.matches_event(event):
+            return
+        if rule.scheduled_expression and not rule.event_pattern.dump():
+            # A schedule rule only runs on its schedule, never on events put on the bus.
             return
         for target in rule.targets:
             self._deliver(rule, target, event)

@@ -90,12 +90,8 @@ class SnsDelivery:
             if matcher is not None and not matcher.matches(message_attributes, message):
                 continue
             if subscription.protocol == "lambda":
-                arn = parse_arn(subscription.endpoint)
-                function = lambda_backends[arn.account][arn.region].get_function(
-                    subscription.endpoint
-                )
-                self.runtime.invoke_async(
-                    function,
+                self.deliver_to_function(
+                    subscription.endpoint,
                     _lambda_event(subscription, message_id, message, subject, message_attributes),
                 )
             else:
@@ -113,6 +109,12 @@ class SnsDelivery:
             (message_id, message, subject, message_attributes, group_id)
         )
         return message_id
+
+    def deliver_to_function(self, function_arn: str, event: dict[str, Any]) -> None:
+        """Queue the function's invocation, as SNS invokes Lambda asynchronously."""
+        arn = parse_arn(function_arn)
+        function = lambda_backends[arn.account][arn.region].get_function(function_arn)
+        self.runtime.invoke_async(function, event)
 
 
 _ORIGINAL_TOPIC_PUBLISH = Topic.publish

@@ -22,8 +22,6 @@ targets the way CloudFormation does):
   account no longer in any target OU's subtree or no longer ACTIVE (moved out, closed).
   A target OU is one named in a CreateStackInstances call; a DeleteStackInstances call for an OU
   without an account filter removes it from the targets.
-- moto gap: DescribeStackSet returns no `OrganizationalUnitIds` (the OUs the StackSet targets,
-  which the account-scoped reconcile reads); here they are kept from the instance calls.
 - moto gap: no "CloudFormation StackSet StackInstance Status Change" events. `sync()` puts one per
   deployed, updated or removed instance on the StackSet owner's default bus in the StackSet's
   region, shaped like AWS's (tests/events/cfn_StackInstanceStatusChange_*.json;
@@ -164,13 +162,7 @@ def _stack_set_create_stack_instances(
         for region in regions:
             _targets(self).setdefault(region, set()).update(ou_ids)
             _known_members(self).setdefault(region, set()).update(members)
-        _publish_target_ous(self)
     return operation_id
-
-
-def _publish_target_ous(stack_set: Any) -> None:
-    """moto gap: DescribeStackSet has no OrganizationalUnitIds; moto serializes this attribute."""
-    stack_set.organizational_unit_ids = sorted(set().union(*_targets(stack_set).values()))
 
 
 def _response_delete_stack_instances(self: Any) -> Any:
@@ -182,7 +174,6 @@ def _response_delete_stack_instances(self: Any) -> Any:
             _targets(stack_set).get(region, set()).difference_update(
                 targets["OrganizationalUnitIds"]
             )
-        _publish_target_ous(stack_set)
     return result
 
 

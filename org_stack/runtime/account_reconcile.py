@@ -8,20 +8,18 @@ for an account) only needs that account: its desired state comes from its path t
 Rolling out 200 accounts then costs 200 times a constant, not 200 full passes.
 
 For the account:
-- wanted by project P, with an instance missing in some region: if an OU on its path is already a
-  target of P's StackSet (DescribeStackSet's OrganizationalUnitIds), service-managed
-  auto-deployment creates the instance; nothing is written (the enrollment reads the
-  environment from the OU tags; the hourly full pass sets the `Environment` override for many
-  accounts in one operation). Otherwise it is created through its assignment root with an
-  INTERSECTION filter naming only this account;
+- wanted by project P, with an instance missing in some region: created through its assignment
+  root with an INTERSECTION filter naming only this account, with its `Environment` override
+  (so even where auto-deployment also deploys it, the extractor reports the right environment
+  from its first run). One StackSet operation per account: a rollout of many accounts queues
+  that many operations, where the full pass batched them; the calls stay O(1) per account;
 - wanted by P with an instance whose `Environment` override is wrong: updated, narrowed to it;
 - an instance in a StackSet that does not want it: deleted, narrowed to it, through its parent;
 - frozen (conflicting tags) or skipped (management account, not ACTIVE): nothing is written, as
   in the full pass.
 
-Calls without writes: the path (at most 13), then per project one DescribeStackSet when an
-instance is missing, one ListStackInstances, and one DescribeStackInstance per existing
-instance of the wanted project.
+Calls without writes: the path (at most 13), then per project one ListStackInstances, and one
+DescribeStackInstance per existing instance of the wanted project.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ from org_stack.runtime.reconciler import (
     _StackSetOperator,
     _WaitBudget,
     compute_desired_state,
-    logger,
 )
 from org_stack.runtime.stackset_names import stackset_name
 
@@ -95,7 +92,6 @@ def reconcile_account(
     if account_id in state.frozen_account_ids or account_id in state.skipped_accounts:
         return report
     wanted = state.instances.get(account_id)
-    path = set(tree.nodes)
     parent_id = tree.accounts[account_id].parent_id
     budget = _WaitBudget(settings.max_wait_seconds, settings.poll_interval_seconds, sleep)
     for project in sorted(settings.projects):
@@ -109,7 +105,6 @@ def reconcile_account(
                 project=project,
                 name=name,
                 wanted=wanted,
-                path=path,
                 parent_id=parent_id,
                 report=report,
             )
@@ -138,7 +133,6 @@ def _reconcile_in(
     project: str,
     name: str,
     wanted: Any,
-    path: set[str],
     parent_id: str,
     report: ReconcileReport,
 ) -> None:
@@ -169,18 +163,14 @@ def _reconcile_in(
         return
     missing = tuple(region for region in regions if region not in instances)
     if missing:
-        stack_set = cloudformation.describe_stack_set(StackSetName=name, CallAs=call_as)["StackSet"]
-        targeted = set(stack_set.get("OrganizationalUnitIds") or []) & path
-        if targeted:
-            logger.info(
-                "auto-deployment covers the account",
-                extra={"account_id": account_id, "stack_set": name, "ous": sorted(targeted)},
-            )
-        else:
-            created = change(
-                "create", wanted.target_organizational_unit_id, missing, wanted.environment
-            )
-            report.created.append(operator.run(created, wanted.environment))
+        # Created with its override even where auto-deployment would create it too: an
+        # auto-deployed instance has the StackSet's default Environment, and its extractor
+        # would report the wrong environment until the hourly pass. CloudFormation treats the
+        # create of an instance auto-deployment made meanwhile as an update of its override.
+        created = change(
+            "create", wanted.target_organizational_unit_id, missing, wanted.environment
+        )
+        report.created.append(operator.run(created, wanted.environment))
     wrong = tuple(
         region
         for region in sorted(instances)
