@@ -337,7 +337,7 @@ def run_demo_in(
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
     new_account = demo.add_account(first.project, first.environment)
     demo.seed(new_account, options.seed, now)
-    progress("Refreshing: hub bus -> spoke buses -> extractors -> hub bus -> queue -> ingest")
+    progress("Refreshing: hub topic -> extractors -> spoke buses -> hub bus -> queue -> ingest")
     demo.refresh()
     results = demo.compare_with_truth()
     write_dashboard(demo, options.out_dir / "dashboard.html")
