@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore.session
@@ -47,7 +47,7 @@ def count_all_calls(
 
     def init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
         _ORIGINAL_INIT(self, *args, **kwargs)
-        self.register("before-call", tally.before_call)
+        self.register("before-call", cast(Any, tally.before_call))
 
     for session in existing:
         session.events.register("before-call", tally.before_call)

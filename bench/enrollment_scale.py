@@ -239,19 +239,20 @@ class EnrollmentWorld:
         store = HubStore(HUB_TABLE_NAME, self.session(self.hub_account_id))
         for index in range(count):
             account = existing_spoke_account(index)
-            ssm.put_parameter(
-                name=monitored_account_parameter_name(PROJECT, ENVIRONMENT, account),
-                description=None,
-                value=account,
-                parameter_type="String",
-                allowed_pattern=None,
-                keyid=None,
-                overwrite=True,
-                tags=[],
-                data_type="text",
-                tier=None,
-                policies=None,
-            )
+            parameter: dict[str, Any] = {
+                "name": monitored_account_parameter_name(PROJECT, ENVIRONMENT, account),
+                "description": None,
+                "value": account,
+                "parameter_type": "String",
+                "allowed_pattern": None,
+                "keyid": None,
+                "overwrite": True,
+                "tags": [],
+                "data_type": "text",
+                "tier": None,
+                "policies": None,
+            }
+            ssm.put_parameter(**parameter)
             store.set_spoke_state(
                 account,
                 SpokeState.ENROLLED,
@@ -473,7 +474,7 @@ def rollout(*, quick: bool) -> dict[str, Any]:
                 _INSIDE_HANDLER.reset(token)
 
         # Lambda's own AssumeRole of each function's execution role is not our code's call.
-        function_credentials = lambda_runtime.assume_role_credentials
+        function_credentials = vars(lambda_runtime)["assume_role_credentials"]
 
         def uncounted_credentials(*arguments: Any, **keywords: Any) -> Any:
             token = _INSIDE_HANDLER.set(False)
@@ -482,7 +483,7 @@ def rollout(*, quick: bool) -> dict[str, Any]:
             finally:
                 _INSIDE_HANDLER.reset(token)
 
-        lambda_runtime.assume_role_credentials = uncounted_credentials  # type: ignore[assignment]
+        vars(lambda_runtime)["assume_role_credentials"] = uncounted_credentials
         world.runtime._run = counted_run  # type: ignore[method-assign]
         with stopwatch() as watch, count_all_calls(counts=_INSIDE_HANDLER.get) as calls:
             for account in new_accounts:
@@ -493,7 +494,7 @@ def rollout(*, quick: bool) -> dict[str, Any]:
                 )
             world.settle()
         world.runtime._run = run_handler  # type: ignore[method-assign]
-        lambda_runtime.assume_role_credentials = function_credentials  # type: ignore[assignment]
+        vars(lambda_runtime)["assume_role_credentials"] = function_credentials
         registry = {spoke.account_id: spoke for spoke in demo.store().list_spokes()}
         enrolled = sum(
             1

@@ -421,7 +421,9 @@ class SchedulerSchedule(GapResource):
 
     def delete(self, account_id: str, region_name: str) -> None:
         with contextlib.suppress(ScheduleNotFound):
-            scheduler_backends[account_id][region_name].delete_schedule(self.physical_resource_id)
+            scheduler_backends[account_id][region_name].delete_schedule(
+                str(self.properties.get("GroupName") or "default"), self.physical_resource_id
+            )
 
 
 @gap_handler

@@ -125,7 +125,7 @@ def patched_sns_delivery(delivery: SnsDelivery) -> Iterator[SnsDelivery]:
     def publish(self: Topic, message: str, **kwargs: Any) -> str:
         return delivery.publish(self, message, **kwargs)
 
-    Topic.publish = publish  # type: ignore[method-assign]
+    Topic.publish = publish  # type: ignore[method-assign,assignment]
     try:
         yield delivery
     finally:

@@ -108,8 +108,13 @@ def read_bus_rules(
     for our rules only, so `total_rule_count` counts only ours: for callers that create nothing."""
     total = 0
     owned: dict[str, ExistingRule] = {}
-    listing = {"NamePrefix": owned_prefix} if name_prefix else {}
-    for page in events.get_paginator("list_rules").paginate(EventBusName=bus_name, **listing):
+    paginator = events.get_paginator("list_rules")
+    pages = (
+        paginator.paginate(EventBusName=bus_name, NamePrefix=owned_prefix)
+        if name_prefix
+        else paginator.paginate(EventBusName=bus_name)
+    )
+    for page in pages:
         for rule in page.get("Rules", []):
             total += 1
             name = rule["Name"]

@@ -49,7 +49,8 @@ def _parent_of(organizations: Any, child_id: str) -> dict[str, Any]:
     ]
     if len(parents) != 1:
         raise OrganizationReadError(f"{child_id} has {len(parents)} parents, expected one")
-    return parents[0]
+    parent: dict[str, Any] = parents[0]
+    return parent
 
 
 def read_account_path(
