@@ -131,6 +131,11 @@ def run(*, quick: bool = False) -> BenchmarkResult:
     result.figures["on_demand_account_scope_extractions"] = one["extractions"]
     result.figures["on_demand_quota_subscriptions_per_topic"] = SUBSCRIPTIONS_PER_TOPIC_QUOTA
 
+    if quick:
+        result.notes.append(
+            "hub_resources_per_spoke: full mode only (it deploys the app into the sandbox)"
+        )
+        return result
     measured = rollout(quick=quick)
     scheduled = result.section(
         f"Scheduled path, before and after enrolling {measured['enrolled']} spokes (sandbox)"
