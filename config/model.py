@@ -13,8 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from contracts import DEFAULT_RULES_PER_BUS_QUOTA
-
 BusPolicyMode = Literal["organization", "per-account"]
 EventVersion = Literal[1, 2]
 
@@ -47,7 +45,9 @@ class HubSettings:
     bus_policy: BusPolicyMode = "organization"
     # EventBridge's adjustable "Rules per event bus" quota in the hub account; raised by the
     # operator in Service Quotas, then here (hub stack -> connection function environment).
-    rules_per_bus_quota: int = DEFAULT_RULES_PER_BUS_QUOTA
+    # (contracts.DEFAULT_RULES_PER_BUS_QUOTA: not imported, the reconciler's Lambda asset carries
+    # this module without contracts; a config test keeps the two equal.)
+    rules_per_bus_quota: int = 300
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 
 from config.errors import ConfigProblem
 from config.loader import ConfigError, load_config
+from contracts import DEFAULT_RULES_PER_BUS_QUOTA
 
 VALID = textwrap.dedent(
     """\
@@ -255,6 +256,7 @@ def test_a_raised_rules_per_bus_quota_is_a_setting_and_a_lower_one_is_refused(
     )
     assert load_config(_write(tmp_path, raised)).hub.rules_per_bus_quota == 2000
     assert load_config(_write(tmp_path, VALID)).hub.rules_per_bus_quota == 300
+    assert DEFAULT_RULES_PER_BUS_QUOTA == 300
 
     (problem,) = _problems(
         _write(
