@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from org_stack.runtime.account_placement import read_account_path
 from org_stack.runtime.reconciler import (
     ENVIRONMENT_PARAMETER,
+    DesiredInstance,
     ReconcileReport,
     ReconcilerSettings,
     TargetChange,
@@ -132,7 +133,7 @@ def _reconcile_in(
     account_id: str,
     project: str,
     name: str,
-    wanted: Any,
+    wanted: DesiredInstance | None,
     parent_id: str,
     report: ReconcileReport,
 ) -> None:
@@ -165,8 +166,9 @@ def _reconcile_in(
     if missing:
         # Created with its override even where auto-deployment would create it too: an
         # auto-deployed instance has the StackSet's default Environment, and its extractor
-        # would report the wrong environment until the hourly pass. CloudFormation treats the
-        # create of an instance auto-deployment made meanwhile as an update of its override.
+        # would report the wrong environment until the hourly pass. An instance auto-deployment
+        # made first shows up below as `wrong` on the next event about the account, or in the
+        # hourly pass.
         created = change(
             "create", wanted.target_organizational_unit_id, missing, wanted.environment
         )
