@@ -19,12 +19,14 @@ from pathlib import Path
 
 from bench import (
     dashboard_scale,
+    enrollment_scale,
     extraction,
     fanout,
     hardening_config,
     hardening_events,
     ingest,
     publishing,
+    refresh_reach,
 )
 from bench.support import BenchmarkResult, isolate_from_real_aws, render_report, stopwatch
 
@@ -39,6 +41,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "hardening_config": hardening_config.run,
     # Reports under "hardening" (result name), with the config hardening figures if any.
     "hardening_events": hardening_events.run,
+    "enrollment": enrollment_scale.run,
+    "refresh": refresh_reach.run,
 }
 
 

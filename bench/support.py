@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import boto3
 
-FigureValue = int | float | str | bool | None
+# A figure is a scalar, or a mapping of them when the issue names one key for several sizes.
+FigureValue = int | float | str | bool | None | dict[str, Any]
 
 
 def isolate_from_real_aws() -> None:

@@ -67,6 +67,7 @@ from config.yaml_positions import (
     format_json_path,
     parse_yaml,
 )
+from contracts import DEFAULT_RULES_PER_BUS_QUOTA
 from metrics.base import WHOLE_NUMBER_TYPE_CHECKER, Metric, MetricArgumentError
 from metrics.registry import all_metric_classes
 
@@ -958,6 +959,7 @@ def _build_model(
             region=hub["region"],
             bus_policy=hub.get("bus_policy", DEFAULT_BUS_POLICY),
             accept_sample_spokes=bool(hub.get("accept_sample_spokes", False)),
+            rules_per_bus_quota=int(hub.get("rules_per_bus_quota", DEFAULT_RULES_PER_BUS_QUOTA)),
         ),
         organization=OrganizationSettings(
             id=organization["id"],

@@ -52,6 +52,11 @@ class HubSettings:
     # True: a rule on the hub account's default bus also feeds ingest with the original sample's
     # spokes' events (docs/architecture.md §7, "Spokes of the original sample").
     accept_sample_spokes: bool = False
+    # EventBridge's adjustable "Rules per event bus" quota in the hub account; raised by the
+    # operator in Service Quotas, then here (hub stack -> connection function environment).
+    # (contracts.DEFAULT_RULES_PER_BUS_QUOTA: not imported, the reconciler's Lambda asset carries
+    # this module without contracts; a config test keeps the two equal.)
+    rules_per_bus_quota: int = 300
 
 
 @dataclass(frozen=True)

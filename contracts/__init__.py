@@ -24,6 +24,9 @@ METRIC_EVENT_SCHEMA_VERSION: Final = 2
 # Dedicated buses, so we never rewrite the account's default bus policy.
 HUB_BUS_NAME: Final = "dsdash-hub"
 SPOKE_BUS_NAME: Final = "dsdash"
+# The hub's on-demand refresh topic: spoke stacks in the organization subscribe their extractor
+# to it, so reaching a spoke costs the hub no per-spoke rule (docs/architecture.md §7).
+REFRESH_TOPIC_NAME: Final = "dsdash-refresh"
 
 # EventBridge limits (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
 PUT_EVENTS_MAX_ENTRIES: Final = 10
@@ -67,6 +70,10 @@ def monitored_account_parameter_name(project: str, environment: str, account_id:
 
 def hub_bus_arn(partition: str, region: str, account_id: str) -> str:
     return f"arn:{partition}:events:{region}:{account_id}:event-bus/{HUB_BUS_NAME}"
+
+
+def refresh_topic_arn(partition: str, region: str, account_id: str) -> str:
+    return f"arn:{partition}:sns:{region}:{account_id}:{REFRESH_TOPIC_NAME}"
 
 
 def spoke_bus_arn(partition: str, region: str, account_id: str) -> str:

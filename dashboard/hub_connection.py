@@ -129,6 +129,17 @@ class HubConnection:
             return HubStore(self.table_name, self.session)
         return HubStore(self.table_name, self.session, clock=clock)
 
+    @property
+    def refresh_topic_arn(self) -> str | None:
+        """The hub refresh topic spokes subscribe to (organization mode); None in per-account
+        mode, where the hub bus's fan-out rules carry refreshes."""
+        if self.config.hub.bus_policy != "organization":
+            return None
+        partition = self.session.get_partition_for_region(self.config.hub.region)
+        return contracts.refresh_topic_arn(
+            partition, self.config.hub.region, self.config.hub.account_id
+        )
+
     def describe(self) -> str:
         """Where the hub is, for messages: `table dsdash-hub-metrics in eu-west-1 (at URL)`."""
         place = f"table {self.table_name} in {self.region}"

@@ -419,7 +419,11 @@ def refresh(
         requested_at = runtime.clock()
         try:
             refresh_id = emit_refresh(
-                connection.session, connection.bus_name, scope, clock=lambda: requested_at
+                connection.session,
+                connection.bus_name,
+                scope,
+                topic_arn=connection.refresh_topic_arn,
+                clock=lambda: requested_at,
             )
         except RefreshScopeError as error:
             _fail(str(error), EXIT_USAGE)

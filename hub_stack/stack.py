@@ -8,9 +8,12 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
   -> the ingest Lambda in batches with partial-batch failure reporting; with
   `hub.accept_sample_spokes`, also from the default bus (`hub_stack.sample_spokes`);
 - the DynamoDB table laid out by `hub_stack.table_design`;
-- the refresh Lambda on the config's schedule, the hub's connection Lambda, the role EventBridge
-  uses to forward refresh events to spoke buses, and the narrow role the org stack's enrollment
-  function assumes (in the management account or the StackSets delegated administrator);
+- the on-demand refresh Lambda, the refresh topic spokes of the organization subscribe to
+  (organization mode; `refresh_topic`), the hub's connection Lambda, the role EventBridge uses to
+  forward refresh events to spoke buses (per-account mode), and the narrow role the org stack's
+  enrollment function assumes (in the management account or the StackSets delegated
+  administrator). The periodic refresh is each spoke's own staggered schedule
+  (spoke_stackset/stack.py), so the hub holds nothing per spoke for it;
 - alerting (`hub_stack.alerting`): the encrypted alert topic, the ingest function's alert rules,
   the platform-health function and the CloudWatch alarms.
 
@@ -50,6 +53,7 @@ from cdk_support.lambda_asset import (
 from config.model import DsdashConfig
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
+from hub_stack.refresh_topic import RefreshTopic
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
     ProjectDirectory,
@@ -89,6 +93,8 @@ INGEST_TABLE_ACTIONS: Final = (
 ENROLLMENT_TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 ENROLLMENT_SSM_ACTIONS: Final = (
     "ssm:DeleteParameter",
+    # A re-assigned spoke's other per-account parameters, by name, 10 per call.
+    "ssm:DeleteParameters",
     "ssm:GetParameter",
     "ssm:GetParametersByPath",
     "ssm:PutParameter",
@@ -150,6 +156,14 @@ class HubStack(cdk.Stack):
             else None
         )
         self.ingest_function = self._ingest_function()
+        # Organization mode: spokes subscribe to the hub refresh topic. Per-account mode serves
+        # accounts outside the organization, which the topic policy does not admit: the hub's
+        # fan-out rules reach them (bounded by the bus policy to about 50 spokes).
+        self.refresh_topic = (
+            RefreshTopic(self, "RefreshTopic", organization_id=config.organization.id)
+            if config.hub.bus_policy == "organization"
+            else None
+        )
         self.refresh_function = self._refresh_function()
         self.refresh_forwarder_role = self._refresh_forwarder_role()
         self.connection_function = self._connection_function()
@@ -322,22 +336,20 @@ class HubStack(cdk.Stack):
             code=lambda_code(HUB_REFRESH_ASSET),
             timeout=cdk.Duration.seconds(30),
             memory_size=256,
-            environment={"HUB_BUS_NAME": self.bus.event_bus_name},
+            environment={
+                "HUB_BUS_NAME": self.bus.event_bus_name,
+                **(
+                    {"REFRESH_TOPIC_ARN": self.refresh_topic.topic_arn}
+                    if self.refresh_topic is not None
+                    else {}
+                ),
+            },
         )
         self.bus.grant_put_events_to(function)
-        # An empty payload means "refresh everything"; the scheduled event's own fields would
-        # otherwise reach the handler as if they were a scope.
-        events.Rule(
-            self,
-            "RefreshSchedule",
-            description="Periodic refresh of every connected spoke (config refresh.schedule)",
-            schedule=events.Schedule.expression(self.config.refresh_schedule),
-            targets=[
-                targets.LambdaFunction(
-                    function, event=events.RuleTargetInput.from_object({}), retry_attempts=2
-                )
-            ],
-        )
+        if self.refresh_topic is not None:
+            self.refresh_topic.grant_publish(function)
+        # No schedule here: each spoke runs its own (config refresh.schedule, staggered), so the
+        # periodic refresh costs the hub no resource per spoke (docs/architecture.md §7).
         return function
 
     # --- connection ----------------------------------------------------------------------
@@ -403,6 +415,8 @@ class HubStack(cdk.Stack):
                 "BUS_POLICY_MODE": config.hub.bus_policy,
                 "ORGANIZATION_ID": config.organization.id,
                 "SPOKE_REGIONS": ",".join(config.organization.regions),
+                "REFRESH_FANOUT": "topic" if self.refresh_topic is not None else "bus-rules",
+                "RULES_PER_BUS_QUOTA": str(config.hub.rules_per_bus_quota),
             },
         )
         grant_connection_permissions(
@@ -483,6 +497,11 @@ class HubStack(cdk.Stack):
             "IngestQueueUrl": self.ingest_queue.queue_url,
             "DeadLetterQueueUrl": self.dead_letter_queue.queue_url,
             "RefreshFunctionName": self.refresh_function.function_name,
+            **(
+                {"RefreshTopicArn": self.refresh_topic.topic_arn}
+                if self.refresh_topic is not None
+                else {}
+            ),
             "ConnectionFunctionName": self.connection_function.function_name,
             "EnrollmentRoleArn": self.enrollment_role.role_arn,
             "AlertTopicArn": self.alerting.topic.topic_arn,

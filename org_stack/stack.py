@@ -118,6 +118,7 @@ FAILURE_TOLERANCE_PERCENTAGE: Final = 10
 ORGANIZATIONS_READ_ACTIONS: Final = (
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListParents",
     "organizations:ListTagsForResource",
 )
 STACK_INSTANCE_READ_ACTIONS: Final = (
@@ -317,7 +318,7 @@ class OrgStack(cdk.Stack):
             retry_attempts=RECONCILER_RETRY_ATTEMPTS,
             on_failure=destinations.SqsDestination(self.failed_invocations_queue),
         )
-        self._grant_organizations_read(function)
+        self._grant_organizations_read(function, describe_account=True)
         stack_sets = self._our_stack_sets_arn()
         function.add_to_role_policy(
             iam.PolicyStatement(actions=list(STACK_INSTANCE_READ_ACTIONS), resources=[stack_sets])
@@ -397,6 +398,8 @@ class OrgStack(cdk.Stack):
             "HUB_ACCOUNT_ID": config.hub.account_id,
             "HUB_REGION": config.hub.region,
             "HUB_NAME": config.hub.name,
+            # Organization mode: the hub side has nothing per spoke (docs/architecture.md §7).
+            "HUB_BUS_POLICY": config.hub.bus_policy,
             "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
             "SPOKE_REGIONS": ",".join(config.organization.regions),
             "CONFIG": self.settings.to_config_json(),
@@ -504,9 +507,13 @@ class OrgStack(cdk.Stack):
 
     # --- permissions helpers -------------------------------------------------------------------
 
-    def _grant_organizations_read(self, function: lambda_.Function) -> None:
+    def _grant_organizations_read(
+        self, function: lambda_.Function, *, describe_account: bool = False
+    ) -> None:
         """What `org_stack.runtime.org_tree` calls: ListRoots, then per root and OU its child
-        OUs, accounts and tags, within our organization only."""
+        OUs, accounts and tags, within our organization only; and what
+        `org_stack.runtime.account_placement` calls: ListParents of an account and of each OU
+        above it (and, for the reconciler, DescribeAccount for its state)."""
         function.add_to_role_policy(
             # ListRoots supports no resource-level permission.
             iam.PolicyStatement(actions=["organizations:ListRoots"], resources=["*"])
@@ -514,6 +521,21 @@ class OrgStack(cdk.Stack):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=list(ORGANIZATIONS_READ_ACTIONS), resources=self._organization_nodes()
+            )
+        )
+        organization = self.config.organization
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "organizations:ListParents",
+                    *(["organizations:DescribeAccount"] if describe_account else []),
+                ],
+                resources=[
+                    self._arn(
+                        f"organizations::{organization.management_account_id}:account/"
+                        f"{organization.id}/*"
+                    )
+                ],
             )
         )
 
@@ -534,6 +556,14 @@ class OrgStack(cdk.Stack):
             "organizations:ListRoots supports no resource-level permission (Service "
             "Authorization Reference, AWS Organizations) and is the only action granted on "
             "'*'; the organization walk starts from the roots.",
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
+            f"{organization.management_account_id}:account/{organization.id}/*]",
+            "An event about one account reads that account's parents (and state) to place it "
+            "without walking the organization; accounts join at run time, so only the "
+            f"organization ({organization.id}) is known at deploy time. Read-only.",
         )
         for kind, prefix in (("root", "r-"), ("ou", "ou-")):
             nag.acknowledge(

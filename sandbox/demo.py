@@ -423,7 +423,7 @@ def run_demo_in(
             f" ({spoke.project}/{spoke.environment}) gets {added} more model package(s) awaiting"
             f" approval, breaching {rule.name} ({rule.metric} {rule.comparison} {rule.threshold:g})"
         )
-    progress("Refreshing: hub bus -> spoke buses -> extractors -> hub bus -> queue -> ingest")
+    progress("Refreshing: hub topic -> extractors -> spoke buses -> hub bus -> queue -> ingest")
     demo.refresh()
     if target is not None and alerts.subscriber_queue_url is not None:
         alerts.on_breach = receive_notifications(demo, alerts.subscriber_queue_url)

@@ -11,10 +11,11 @@ moto gaps this module fills (docs/architecture.md §6), by replacing `moto.event
 - moto formats events for SQS targets with a default input template that drops `account` (and
   other envelope fields). AWS delivers the whole event; here the whole event is sent.
 - moto ignores a rule's DISABLED state. Here disabled rules deliver nothing.
-- moto matches every event put on a bus against a schedule rule (it has no event pattern, and
-  moto reads "no pattern" as "match everything"). In AWS a schedule rule only fires on its
-  schedule, so here it never matches a put event (a hub's refresh schedule lives on the default
-  bus, where the original sample's spokes send).
+- moto matches a rule without an event pattern (a schedule rule) against every event put on its
+  bus (it reads "no pattern" as "match everything"), so the reconcile and sweep schedules ran
+  on every event, and a hub schedule on the default bus ran on each of the original sample's
+  events. In AWS a schedule rule only fires on its schedule: here it never matches a put event,
+  and the sandbox runs schedules by invoking their functions.
 - moto accepts any number of targets per rule. Here `PutTargets` beyond EventBridge's hard limit of
   5 targets per rule fails with LimitExceededException, as in AWS.
 
@@ -100,7 +101,8 @@ class EventDelivery:
     def send_to_targets(self, rule: Rule, event: Any) -> None:
         if rule.state == "DISABLED" or not rule.event_pattern.matches_event(event):
             return
-        if rule.scheduled_expression and not rule.event_pattern._pattern:
+        if rule.scheduled_expression and not rule.event_pattern.dump():
+            # A schedule rule only runs on its schedule, never on events put on the bus.
             return
         for target in rule.targets:
             self._deliver(rule, target, event)

@@ -12,6 +12,7 @@ moto gaps filled here:
   The patch gives EventBus the `physical_resource_id` (its name) moto reads for `Ref`.
 - moto gap: resource types moto has no model for (`AWS::Events::EventBusPolicy`,
   `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy`, `AWS::CloudFormation::StackSet`,
+  `AWS::SNS::TopicPolicy`, `AWS::SNS::Subscription`, `AWS::Scheduler::Schedule`,
   `AWS::Lambda::EventInvokeConfig`, the CDK's `Custom::CDKBucketDeployment` and
   `Custom::Trigger`, ...) are
   skipped with a warning while the stack still reports CREATE_COMPLETE. Here a registry of gap
@@ -39,6 +40,7 @@ moto gaps filled here:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -56,9 +58,14 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.events.models import EventBus, events_backends
 from moto.s3.models import s3_backends
+from moto.scheduler.exceptions import ScheduleNotFound
+from moto.scheduler.models import scheduler_backends
+from moto.sns.exceptions import TopicNotFound
+from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.ssm.exceptions import ParameterNotFound
 from moto.ssm.models import Parameter
+from moto.utilities.arns import parse_arn
 
 from sandbox.moto_delegated_admin import check_create_call_as
 
@@ -287,6 +294,138 @@ class BucketPolicy(GapResource):
         backend = s3_backends[account_id]["aws"]
         if self.properties["Bucket"] in backend.buckets:
             backend.delete_bucket_policy(self.properties["Bucket"])
+
+
+@gap_handler
+class SnsTopicPolicy(GapResource):
+    """moto gap: AWS::SNS::TopicPolicy is skipped; here each topic gets the `Policy` attribute
+    (SetTopicAttributes), which `SnsSubscription` below enforces for cross-account subscribers."""
+
+    resource_type = "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        for topic_arn in properties["Topics"]:
+            # The backend sets the attribute by this name (the API layer lower-cases it).
+            sns_backends[account_id][region].set_topic_attribute(
+                str(topic_arn), "policy", _json_text(properties["PolicyDocument"])
+            )
+        return cls(generated_name, properties, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        for topic_arn in self.properties["Topics"]:
+            if str(topic_arn) in sns_backends[account_id][region_name].topics:
+                sns_backends[account_id][region_name].set_topic_attribute(
+                    str(topic_arn), "policy", json.dumps({"Statement": []})
+                )
+
+
+def _topic_policy_admits_subscriber(topic: Any, subscriber_account: str) -> bool:
+    """What AWS checks on a cross-account Subscribe, for the statements dsdash writes: an Allow
+    of sns:Subscribe for the subscriber's account, or for any principal of its organization."""
+    from sandbox.event_delivery import organization_id_of  # the same org lookup as the buses
+
+    if parse_arn(topic.arn).account == subscriber_account:
+        return True
+    policy = json.loads(topic.policy)
+    organization_id = organization_id_of(subscriber_account)
+    for statement in policy.get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not {"sns:Subscribe", "sns:*"} & set(actions):
+            continue
+        principal = statement.get("Principal", {})
+        principals = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        principals = [principals] if isinstance(principals, str) else principals
+        conditions = statement.get("Condition", {}).get("StringEquals", {})
+        if "*" in principals and conditions.get("aws:PrincipalOrgID") == organization_id:
+            return organization_id is not None
+        if any(subscriber_account in str(item) for item in principals):
+            return True
+    return False
+
+
+@gap_handler
+class SnsSubscription(GapResource):
+    """moto gap: AWS::SNS::Subscription is skipped; here it is Subscribe in the subscriber's
+    account and in the topic's region (the `Region` property), as CloudFormation does. moto
+    does not check the topic policy of a cross-account Subscribe; here a subscriber the policy
+    does not admit fails the resource, as AWS answers AuthorizationError. Delivery across
+    accounts is `sandbox.sns_delivery`'s."""
+
+    resource_type = "AWS::SNS::Subscription"
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        topic_arn = str(properties["TopicArn"])
+        topic_region = str(properties.get("Region") or parse_arn(topic_arn).region)
+        backend = sns_backends[account_id][topic_region]
+        try:
+            topic = backend.get_topic(topic_arn)
+        except TopicNotFound:
+            raise ResourceCreationError(
+                generated_name, cls.resource_type, f"topic {topic_arn} does not exist"
+            ) from None
+        if not _topic_policy_admits_subscriber(topic, account_id):
+            raise ResourceCreationError(
+                generated_name,
+                cls.resource_type,
+                f"AuthorizationError: the policy of {topic_arn} does not let account "
+                f"{account_id} subscribe",
+            )
+        subscription = backend.subscribe(
+            topic_arn, str(properties["Endpoint"]), str(properties["Protocol"])
+        )
+        if properties.get("FilterPolicy"):
+            backend.set_subscription_attributes(
+                subscription.arn, "FilterPolicy", _json_text(properties["FilterPolicy"])
+            )
+        return cls(subscription.arn, {**properties, "Region": topic_region}, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        sns_backends[account_id][str(self.properties["Region"])].unsubscribe(
+            self.physical_resource_id
+        )
+
+
+@gap_handler
+class SchedulerSchedule(GapResource):
+    """moto gap: AWS::Scheduler::Schedule is skipped; here it is CreateSchedule in moto's
+    EventBridge Scheduler backend (stored, never run: the sandbox triggers refreshes itself)."""
+
+    resource_type = "AWS::Scheduler::Schedule"
+    name_property = "Name"
+
+    @classmethod
+    def create(
+        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
+    ) -> GapResource:
+        name = str(properties.get("Name") or generated_name)[:64]
+        scheduler_backends[account_id][region].create_schedule(
+            description=str(properties.get("Description", "")),
+            end_date=properties.get("EndDate"),  # type: ignore[arg-type]
+            flexible_time_window=dict(properties["FlexibleTimeWindow"]),
+            group_name=str(properties.get("GroupName") or "default"),
+            kms_key_arn=properties.get("KmsKeyArn"),  # type: ignore[arg-type]
+            name=name,
+            schedule_expression=str(properties["ScheduleExpression"]),
+            schedule_expression_timezone=properties.get("ScheduleExpressionTimezone"),  # type: ignore[arg-type]
+            start_date=properties.get("StartDate"),  # type: ignore[arg-type]
+            state=str(properties.get("State") or "ENABLED"),
+            target=dict(properties["Target"]),
+            action_after_completion=None,
+        )
+        return cls(name, properties, account_id, region)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        with contextlib.suppress(ScheduleNotFound):
+            scheduler_backends[account_id][region_name].delete_schedule(
+                str(self.properties.get("GroupName") or "default"), self.physical_resource_id
+            )
 
 
 @gap_handler

@@ -41,6 +41,7 @@ from sandbox.event_delivery import EventDelivery, patched_event_delivery
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
 from sandbox.moto_sagemaker_search import paginated_search
 from sandbox.org_events import OrganizationsEventEmitter, organizations_lifecycle_events
+from sandbox.sns_delivery import SnsDelivery, patched_sns_delivery
 from sandbox.sqs_pollers import SqsPollers, patched_event_source_mappings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class SandboxWorld:
     handler_log_level: str = "WARNING"
     runtime: LambdaRuntime = field(init=False)
     delivery: EventDelivery = field(init=False)
+    sns_delivery: SnsDelivery = field(init=False)
     pollers: SqsPollers = field(init=False)
     autodeployer: stackset_autodeploy.StackSetAutoDeployer = field(init=False)
     organization_events: OrganizationsEventEmitter = field(init=False)
@@ -88,6 +90,7 @@ class SandboxWorld:
         self.organization_events = stack.enter_context(organizations_lifecycle_events())
         stack.enter_context(patched_lambda_invoke(self.runtime))
         stack.enter_context(patched_event_delivery(self.delivery))
+        self.sns_delivery = stack.enter_context(patched_sns_delivery(SnsDelivery(self.runtime)))
         stack.enter_context(patched_event_source_mappings(self.pollers))
         self.autodeployer = stackset_autodeploy.StackSetAutoDeployer(session_for=self.session)
         return self

@@ -17,8 +17,10 @@ Service-managed StackSets impose what this module is built around:
   region; function names carry the unit ("spoke"), so one account can be both hub and spoke.
 
 Resources: the `dsdash` bus and its statement admitting the hub; the `/monitors/<HubName>`
-parameter naming the hub account; the extraction function and the rule that runs it on refresh
-events from the hub (scoped by project, environment and account); the spoke's connection function;
+parameter naming the hub account; the extraction function, the rule that runs it on refresh
+events from the hub bus (scoped by project, environment and account), its own staggered schedule
+and, in organization mode, its subscription to the hub refresh topic (`refresh_triggers`); the
+spoke's connection function;
 the role the spoke's forward rules use to put metric events on the hub bus; the narrow enrollment
 role the org stack's enrollment function assumes (management account or delegated admin).
 
@@ -58,6 +60,7 @@ from cdk_support.functions import (
 from config.model import DsdashConfig, ProjectSettings
 from metrics.base import IamStatement
 from metrics.registry import build_metric, iam_statements_for
+from spoke_stackset.refresh_triggers import SpokeRefreshTriggers
 
 # CloudFormation's limit on an inline template (CreateStackSet/UpdateStackSet TemplateBody);
 # TemplateURL allows 1 MB (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
@@ -158,6 +161,15 @@ class SpokeStack(cdk.Stack):
         self.monitors_parameter = self._monitors_parameter()
         self.extractor_function = self._extractor_function()
         self.refresh_rule = self._refresh_rule()
+        self.refresh_triggers = SpokeRefreshTriggers(
+            self,
+            "RefreshTriggers",
+            extractor=self.extractor_function,
+            schedule_expression=config.refresh_schedule,
+            hub_account_id=f"${{{SpokeParameter.HUB_ACCOUNT_ID}}}",
+            hub_region=f"${{{SpokeParameter.HUB_REGION}}}",
+            subscribe_to_hub_topic=config.hub.bus_policy == "organization",
+        )
         self.forwarder_role = self._forwarder_role()
         self.connection_function = self._connection_function()
         self.enrollment_role = self._enrollment_role()

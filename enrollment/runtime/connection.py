@@ -5,8 +5,16 @@ Payloads: `{"action": "EBPut"}`, `{"action": "EBRule"}`, `{"action": "Disconnect
 
 - EBPut grants events:PutEvents on our bus to the peers read from SSM: the hub admits its spokes
   (one `aws:PrincipalOrgID` statement, or one statement per account), a spoke admits its hub(s).
-- EBRule creates the forwarding rules: spoke -> hub for metric events, hub -> every spoke bus for
-  refresh events (see `forwarding_rules`).
+- EBRule creates the forwarding rules: spoke -> hub for metric events, and in the hub, with
+  `REFRESH_FANOUT=bus-rules` (per-account mode), fan-out rules to every spoke bus for refresh
+  events (see `forwarding_rules`). With `REFRESH_FANOUT=topic` (organization mode, set by the hub
+  stack) spokes receive refreshes from the hub refresh topic they subscribe to, so the hub's
+  EBRule keeps no per-spoke rule: it only deletes fan-out rules left from the bus-rules route.
+
+Cost per action, whatever the number of spokes, in organization mode: hub EBPut reads no
+parameter (its one statement names the organization, not the spokes) and hub EBRule lists our
+rule prefix once (docs/architecture.md §7). Per-account mode reads every peer, and is bounded by
+the bus policy size (about 50 spokes) anyway.
 - Disconnect removes exactly one account's statement and targets, and nothing else. In the hub
   a removed target leaves a free slot in its fan-out rule; the next EBRule fills it or, when
   rules are surplus, repacks and deletes them. Disconnect does not read SSM: the enrollment
@@ -85,10 +93,13 @@ Unit = Literal["hub", "spoke"]
 # Same values as config.model.BusPolicyMode; not imported so the Lambda asset needs no config.
 BusPolicyMode = Literal["organization", "per-account"]
 ActionName = Literal["EBPut", "EBRule", "Disconnect"]
+# How the hub's refresh reaches spokes; see the module docstring.
+RefreshFanout = Literal["topic", "bus-rules"]
 
 VALID_ACTIONS: Final[tuple[ActionName, ...]] = ("EBPut", "EBRule", "Disconnect")
 UNITS: Final[tuple[Unit, ...]] = ("hub", "spoke")
 BUS_POLICY_MODES: Final[tuple[BusPolicyMode, ...]] = ("organization", "per-account")
+REFRESH_FANOUTS: Final[tuple[RefreshFanout, ...]] = ("topic", "bus-rules")
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/[\w+=,.@/-]+$")
 ORGANIZATION_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -108,8 +119,11 @@ class ConnectionSettings:
     spoke_regions: tuple[str, ...] = ()
     # spoke only
     hub_region: str | None = None
-    # Adjustable in Service Quotas; raise it here after the increase is granted.
+    # Adjustable in Service Quotas; after an increase, set `hub.rules_per_bus_quota` in the
+    # config and deploy: the hub stack passes it as RULES_PER_BUS_QUOTA.
     rules_per_bus_quota: int = DEFAULT_RULES_PER_BUS_QUOTA
+    # hub only: how refresh events reach spokes (REFRESH_FANOUT).
+    refresh_fanout: RefreshFanout = "bus-rules"
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -134,6 +148,11 @@ class ConnectionSettings:
 
     def _hub_problems(self) -> list[str]:
         problems: list[str] = []
+        if self.refresh_fanout not in REFRESH_FANOUTS:
+            problems.append(
+                f"REFRESH_FANOUT {self.refresh_fanout!r} must be one of "
+                + ", ".join(REFRESH_FANOUTS)
+            )
         if self.bus_policy_mode not in BUS_POLICY_MODES:
             problems.append(
                 f"BUS_POLICY_MODE {self.bus_policy_mode!r} must be one of "
@@ -158,8 +177,9 @@ class ConnectionSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> ConnectionSettings:
         """Read DSDASH_UNIT, BUS_NAME, FORWARDER_ROLE_ARN; in the hub BUS_POLICY_MODE,
-        ORGANIZATION_ID, SPOKE_REGIONS (comma-separated); in a spoke HUB_REGION; and the optional
-        RULES_PER_BUS_QUOTA (default: EventBridge's default quota)."""
+        ORGANIZATION_ID, SPOKE_REGIONS (comma-separated), the optional REFRESH_FANOUT (default
+        bus-rules); in a spoke HUB_REGION; and the optional RULES_PER_BUS_QUOTA (default:
+        EventBridge's default quota)."""
         quota_text = environ.get("RULES_PER_BUS_QUOTA", "").strip()
         if quota_text and not quota_text.isdigit():
             raise InvalidConnectionSettings(
@@ -175,6 +195,7 @@ class ConnectionSettings:
             spoke_regions=tuple(sorted(region for region in regions if region)),
             hub_region=environ.get("HUB_REGION") or None,
             rules_per_bus_quota=int(quota_text) if quota_text else DEFAULT_RULES_PER_BUS_QUOTA,
+            refresh_fanout=cast(RefreshFanout, environ.get("REFRESH_FANOUT") or "bus-rules"),
         )
 
 
@@ -261,14 +282,19 @@ def grant_put_events(
 ) -> ConnectionReport:
     """EBPut: make our bus policy admit exactly our peers; keep statements that are not ours."""
     events: EventBridgeClient = client(session, "events")
-    if settings.unit == "hub":
+    organization_mode = settings.unit == "hub" and settings.bus_policy_mode == "organization"
+    if organization_mode:
+        # The one statement names the organization, not the spokes: reading every
+        # /monitored_projects parameter here made each enrollment cost O(spokes) calls.
+        peers: tuple[str, ...] = ()
+    elif settings.unit == "hub":
         peers = read_spoke_accounts(session).accounts
     else:
         peers = read_hub_accounts(session).accounts
     bus = describe_bus(events, settings.bus_name)
 
     desired: dict[str, Statement]
-    if settings.unit == "hub" and settings.bus_policy_mode == "organization":
+    if organization_mode:
         organization_id = cast(str, settings.organization_id)
         desired = {ORGANIZATION_STATEMENT_SID: organization_statement(bus, organization_id)}
         purpose = f"the accounts of organization {organization_id}"
@@ -287,6 +313,8 @@ def connect_forwarding_rules(
 ) -> ConnectionReport:
     """EBRule: spoke -> hub metric forwarding, or hub -> spokes refresh fan-out."""
     events: EventBridgeClient = client(session, "events")
+    if settings.unit == "hub" and settings.refresh_fanout == "topic":
+        return _retire_fanout_rules(events, settings)
     if settings.unit == "hub":
         peers = read_spoke_accounts(session).accounts
         bus = describe_bus(events, settings.bus_name)
@@ -329,6 +357,23 @@ def connect_forwarding_rules(
         purpose=purpose,
     )
     return _report("EBRule", settings, peers, rules=changes)
+
+
+def _retire_fanout_rules(
+    events: EventBridgeClient, settings: ConnectionSettings
+) -> ConnectionReport:
+    """Hub EBRule on the topic route: spokes subscribe to the hub refresh topic themselves, so
+    no rule is per spoke. Fan-out rules left from the bus-rules route would refresh their spokes
+    twice; they are emptied and deleted. One ListRules call when there are none."""
+    rules = read_bus_rules(events, settings.bus_name, FANOUT_RULE_PREFIX, name_prefix=True)
+    changes = RuleChanges()
+    for name in sorted(rules.owned):
+        retired = delete_rule_with_targets(
+            events, bus_name=settings.bus_name, rule=rules.owned[name]
+        )
+        changes.deleted.extend(retired.deleted)
+        changes.targets_removed.extend(retired.targets_removed)
+    return _report("EBRule", settings, (), rules=changes)
 
 
 def disconnect_account(

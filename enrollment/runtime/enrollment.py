@@ -27,7 +27,9 @@ Enrolling (`enroll_account`), in order:
 3. write `/monitors/<HubName>` (hub account id) in the spoke and
    `/monitored_projects/<Project>/<env>/<AccountId>` in the hub, and delete the hub parameters
    that still name the account under another project or environment;
-4. invoke the connection functions: EBPut hub, EBPut spoke, EBRule spoke, EBRule hub;
+4. invoke the connection functions: EBPut hub, EBPut spoke, EBRule spoke, EBRule hub (in
+   organization mode only the spoke's two: the hub keeps nothing per spoke, see
+   `EnrollmentSettings.hub_bus_policy`);
 5. mark the spoke enrolled in the hub registry.
 
 Offboarding (`offboard_account`): delete `/monitors/<HubName>` and run Disconnect in each spoke
@@ -90,6 +92,7 @@ from enrollment.runtime.lifecycle_events import (
     parse_lifecycle_event,
 )
 from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState, parse_timestamp
+from org_stack.runtime.account_placement import desired_state_of_account
 from org_stack.runtime.org_tree import read_organization_tree
 from org_stack.runtime.organizations_events import OrganizationsChange
 from org_stack.runtime.reconciler import (
@@ -154,6 +157,9 @@ SPOKE_UNREACHABLE_ERROR_CODES: Final = frozenset(
         "EventBusNotFound",
     }
 )
+# Organizations events the org stack also routes to the reconciler (lifecycle_rules); Control
+# Tower's CreateManagedAccount is not one, so enrollment starts that reconcile itself.
+RECONCILER_OWN_EVENTS: Final = frozenset({"MoveAccount", "CreateAccountResult"})
 ENROLLED_REASON: Final = "enrolled: parameters written, connection actions run"
 ENROLLING_REASON: Final = "enrolling"
 ACCOUNT_ID_PATTERN: Final = re.compile(r"^\d{12}$")
@@ -181,6 +187,11 @@ class EnrollmentSettings:
     backoff_max_seconds: float = 60.0
     # Where the reconciler function runs; None: the enrollment function's own region.
     reconciler_region: str | None = None
+    # The hub's bus policy mode (config hub.bus_policy), None when unknown. In "organization"
+    # mode the hub keeps nothing per spoke: its bus policy is the hub stack's one organization
+    # statement and spokes subscribe to its refresh topic, so enrollment skips the hub's EBPut
+    # and EBRule (two invocations and their calls per account). Unknown: both run, as before.
+    hub_bus_policy: str | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -212,7 +223,8 @@ class EnrollmentSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EnrollmentSettings:
         """Read HUB_ACCOUNT_ID, HUB_REGION, HUB_NAME, SPOKE_REGIONS (comma-separated), CONFIG
         and CALL_AS (as the reconciler reads them), and the optional HUB_TABLE_NAME,
-        MAX_ATTEMPTS, BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, RECONCILER_REGION."""
+        MAX_ATTEMPTS, BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, RECONCILER_REGION,
+        HUB_BUS_POLICY."""
         env = os.environ if environ is None else environ
 
         def required(name: str) -> str:
@@ -251,6 +263,7 @@ class EnrollmentSettings:
             backoff_base_seconds=number("BACKOFF_BASE_SECONDS", 2.0),
             backoff_max_seconds=number("BACKOFF_MAX_SECONDS", 60.0),
             reconciler_region=env.get("RECONCILER_REGION", "").strip() or None,
+            hub_bus_policy=env.get("HUB_BUS_POLICY", "").strip() or None,
         )
 
     def backoff_seconds(self, failed_attempt: int) -> float:
@@ -403,18 +416,22 @@ def _invoke_connection(session: boto3.Session, function_name: str, payload: dict
 def _ensure_parameter(session: boto3.Session, name: str, value: str) -> bool:
     """Write a String parameter unless it already holds `value`; True if written.
 
-    Reading first keeps a replay from adding a parameter version each time (SSM keeps at most
-    100: https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html).
+    A first enrollment creates it in one call (PutParameter without Overwrite). Only when it
+    exists is it read, and rewritten only when different: a replay must not add a parameter
+    version each time (SSM keeps at most 100:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html).
     """
     ssm = client(session, "ssm")
     try:
-        current = ssm.get_parameter(Name=name)["Parameter"]
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False)
     except ClientError as error:
-        if _error_code(error) != "ParameterNotFound":
+        if _error_code(error) != "ParameterAlreadyExists":
             raise
     else:
-        if current.get("Value") == value and current.get("Type") == "String":
-            return False
+        return True
+    current = ssm.get_parameter(Name=name)["Parameter"]
+    if current.get("Value") == value and current.get("Type") == "String":
+        return False
     ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     return True
 
@@ -485,6 +502,35 @@ def _remove_account_from_hub_parameters(
     return changed
 
 
+# DeleteParameters accepts at most 10 names per call (API reference).
+DELETE_PARAMETERS_MAX_NAMES: Final = 10
+
+
+def _remove_other_assignments(
+    session: boto3.Session, account_id: str, settings: EnrollmentSettings, *, keep: str
+) -> list[str]:
+    """Delete the account's per-account hub parameters under every other configured project and
+    environment; return the names deleted.
+
+    The candidate names come from the config, not from listing /monitored_projects: the listing
+    cost one call per 10 enrolled spokes on every enrollment. Missing names are no error
+    (DeleteParameters reports them as InvalidParameters). The sample's `<Project>/<env>` form is
+    operator-written and left alone, as before; offboarding still removes the account from it.
+    """
+    candidates = [
+        monitored_account_parameter_name(project.name, environment, account_id)
+        for project in settings.targeting.projects.values()
+        for environment in project.environments
+    ]
+    names = sorted(name for name in candidates if name != keep)
+    ssm = client(session, "ssm")
+    deleted: list[str] = []
+    for start in range(0, len(names), DELETE_PARAMETERS_MAX_NAMES):
+        response = ssm.delete_parameters(Names=names[start : start + DELETE_PARAMETERS_MAX_NAMES])
+        deleted.extend(response.get("DeletedParameters", []))
+    return deleted
+
+
 def _current_stack_instance(
     cloudformation: Any, stack_set: str, account_id: str, region: str, call_as: str
 ) -> dict[str, Any] | None:
@@ -523,8 +569,19 @@ def _environment_override(instance: Mapping[str, Any]) -> str | None:
 
 
 def _desired_state(management: boto3.Session, settings: EnrollmentSettings) -> DesiredState:
+    """The whole organization's desired state: for the sweep, which looks at every spoke."""
     tree = read_organization_tree(client(management, "organizations"))
     return compute_desired_state(tree, settings.targeting)
+
+
+def _desired_state_of(
+    management: boto3.Session, settings: EnrollmentSettings, account_id: str
+) -> DesiredState:
+    """One account's desired state, from its path to the root only: an event about one account
+    costs the same calls in an organization of 10 or 10,000 accounts (account_placement)."""
+    return desired_state_of_account(
+        client(management, "organizations"), account_id, settings.targeting, read_state=False
+    )
 
 
 def _start_reconcile(
@@ -636,7 +693,7 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
         store = HubStore(settings.hub_table_name, hub)
         hub_store = store
         existing = steps.run("read spoke registry", lambda: hub_store.get_spoke(account_id))
-        if not _is_enrolled_as(existing, project, environment):
+        if not _is_recorded_as(existing, project, environment):
             steps.run(
                 "record pending",
                 lambda: hub_store.set_spoke_state(
@@ -666,13 +723,17 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
             report.parameters_written.append(f"{settings.hub_account_id}:{hub_parameter}")
         stale = steps.run(
             "delete stale hub parameters",
-            lambda: _remove_account_from_hub_parameters(hub, account_id, keep=hub_parameter),
+            lambda: _remove_other_assignments(hub, account_id, settings, keep=hub_parameter),
         )
         report.parameters_deleted.extend(f"{settings.hub_account_id}:{name}" for name in stale)
 
         # The order matters: both sides grant PutEvents before either creates a rule that
         # targets the other's bus (docs/architecture.md §1).
-        _connection_step(steps, "EBPut hub", hub, HUB_CONNECTION_FUNCTION_NAME, {"action": "EBPut"})
+        hub_side_per_spoke = settings.hub_bus_policy != "organization"
+        if hub_side_per_spoke:
+            _connection_step(
+                steps, "EBPut hub", hub, HUB_CONNECTION_FUNCTION_NAME, {"action": "EBPut"}
+            )
         for region, spoke in spokes.items():
             _connection_step(
                 steps,
@@ -689,9 +750,15 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
                 SPOKE_CONNECTION_FUNCTION_NAME,
                 {"action": "EBRule"},
             )
-        _connection_step(
-            steps, "EBRule hub", hub, HUB_CONNECTION_FUNCTION_NAME, {"action": "EBRule"}
-        )
+        if hub_side_per_spoke:
+            _connection_step(
+                steps, "EBRule hub", hub, HUB_CONNECTION_FUNCTION_NAME, {"action": "EBRule"}
+            )
+        else:
+            report.notes.append(
+                "hub EBPut and EBRule skipped: in organization mode the hub bus admits the "
+                "organization and spokes subscribe to the hub refresh topic"
+            )
 
         steps.run(
             "record enrolled",
@@ -710,6 +777,16 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
     report.reason = ENROLLED_REASON
     logger.info("spoke enrolled", extra={"report": report.to_dict()})
     return report
+
+
+def _is_recorded_as(existing: SpokeRecord | None, project: str, environment: str) -> bool:
+    """Enrolled, or already pending, as this project and environment: no state to write first."""
+    return (
+        existing is not None
+        and existing.state in (SpokeState.ENROLLED, SpokeState.PENDING)
+        and existing.project_name == project
+        and existing.environment == environment
+    )
 
 
 def _is_enrolled_as(existing: SpokeRecord | None, project: str, environment: str) -> bool:
@@ -920,7 +997,7 @@ def _on_stack_instance_change(
     # auto-deployment before the reconciler's update) is resolved from the tags, so a rollout to
     # hundreds of accounts does not spend Organizations' API rate on one tree walk per event.
     environment = _environment_override(instance) or _environment_from_tags(
-        change, project, _desired_state(management, settings)
+        change, project, _desired_state_of(management, settings, change.account_id)
     )
     return enroll_account(
         change.account_id,
@@ -962,7 +1039,9 @@ def _on_stack_instance_deleted(
 
     Whether it stays is read from the OU tags, not from the other regions' instances, which
     are being deleted at the same time when the account leaves."""
-    wanted = _desired_state(management, settings).instances.get(change.account_id)
+    wanted = _desired_state_of(management, settings, change.account_id).instances.get(
+        change.account_id
+    )
     still_wanted = wanted is not None and wanted.project == change.project
     other_regions = [r for r in settings.spoke_regions if r != change.region]
     reason = f"stack instance of {change.stack_set_name} in {change.region} deleted"
@@ -991,8 +1070,22 @@ def _on_account_placed(
     sleep: Sleep,
 ) -> EnrollmentReport:
     """An account appeared or moved: mark it pending where the OU tags want it, offboard it
-    where they no longer do (a move), then start a reconcile."""
-    desired = _desired_state(management, settings)
+    where they no longer do (a move), then start a reconcile of that account.
+
+    For MoveAccount and CreateAccountResult, which the reconciler receives itself, an account the
+    registry does not know as a spoke costs two calls and is left to the reconciler: it creates
+    the stack instance when the OU tags want one, and that instance's event enrolls it (a lost
+    event is found by the sweep, `_unregistered_instances`). Only a known spoke's move is looked
+    at here (re-assigned: pending; moved out of every tagged OU: offboarded)."""
+    if event_name in RECONCILER_OWN_EVENTS and not _is_active_spoke(
+        account_id, settings, management, sleep
+    ):
+        return _ignored(
+            account_id,
+            f"{event_name}: not a spoke yet; the reconciler creates its stack instance if the OU "
+            "tags want one, and that instance's event enrolls it",
+        )
+    desired = _desired_state_of(management, settings, account_id)
     wanted = desired.instances.get(account_id)
     if wanted is not None:
         report = _record_pending(
@@ -1012,6 +1105,11 @@ def _on_account_placed(
         )
     else:
         report = _ignored(account_id, "no OU tag places the account in a project")
+    if event_name in RECONCILER_OWN_EVENTS:
+        # The reconciler's own rule receives this event and reconciles the account; starting
+        # another reconcile here made every account of a rollout cost two.
+        report.notes.append(f"the reconciler handles {event_name} itself")
+        return report
     steps = _Steps(account_id, settings, sleep, report)
     steps.run(
         "start reconcile",
@@ -1021,6 +1119,20 @@ def _on_account_placed(
         retry_on=THROTTLING_ERROR_CODES,
     )
     return report
+
+
+def _is_active_spoke(
+    account_id: str, settings: EnrollmentSettings, management: boto3.Session, sleep: Sleep
+) -> bool:
+    """Whether the registry holds the account in any state but offboarded."""
+    probe = EnrollmentReport(account_id=account_id, action="ignored")
+    steps = _Steps(account_id, settings, sleep, probe)
+    hub = _assume_hub(management, settings, steps, _partition(management, settings))
+    existing = steps.run(
+        "read spoke registry",
+        lambda: HubStore(settings.hub_table_name, hub).get_spoke(account_id),
+    )
+    return existing is not None and existing.state is not SpokeState.OFFBOARDED
 
 
 def _record_pending(
@@ -1132,6 +1244,31 @@ def handle_operator_request(
     )
 
 
+def _unregistered_instances(
+    cloudformation: Any, settings: EnrollmentSettings, known: set[str]
+) -> list[str]:
+    """Accounts with a stack instance of one of our StackSets but no registry item: a new
+    account whose instance event was lost (MoveAccount and CreateAccountResult no longer record
+    new accounts as pending). Paged to the end; one call per 100 instances and StackSet."""
+    found: set[str] = set()
+    paginator = cloudformation.get_paginator("list_stack_instances")
+    for project in sorted(settings.targeting.projects):
+        try:
+            for page in paginator.paginate(
+                StackSetName=stackset_name(project), CallAs=settings.targeting.call_as
+            ):
+                found.update(
+                    str(summary["Account"])
+                    for summary in page.get("Summaries", [])
+                    if summary.get("Region") in settings.spoke_regions
+                    and summary.get("Account") not in known
+                )
+        except ClientError as error:
+            if _error_code(error) != "StackSetNotFoundException":
+                raise
+    return sorted(found)
+
+
 def sweep_unfinished_enrollments(
     settings: EnrollmentSettings,
     *,
@@ -1140,7 +1277,8 @@ def sweep_unfinished_enrollments(
     now: datetime | None = None,
 ) -> list[EnrollmentReport]:
     """Re-run enrollment for spokes recorded `failed`, or `pending` for longer than
-    PENDING_GRACE, whose stack instances exist: a failed step leaves a state that a re-run
+    PENDING_GRACE, and for accounts with a stack instance but no registry item (a lost
+    instance event), whose stack instances exist: a failed step leaves a state that a re-run
     repairs, and this schedule is that re-run. Spokes the OU tags no longer want, or whose
     instances do not exist yet (the reconciler creates them, and their event enrolls them), are
     left as they are."""
@@ -1152,9 +1290,10 @@ def sweep_unfinished_enrollments(
         region=settings.hub_region,
         session_suffix="sweep",
     )
+    spokes = HubStore(settings.hub_table_name, hub).list_spokes()
     unfinished = [
-        spoke
-        for spoke in HubStore(settings.hub_table_name, hub).list_spokes()
+        spoke.account_id
+        for spoke in spokes
         if spoke.state == SpokeState.FAILED
         or (
             spoke.state == SpokeState.PENDING
@@ -1164,15 +1303,18 @@ def sweep_unfinished_enrollments(
             )
         )
     ]
+    cloudformation = client(management, "cloudformation")
+    unfinished += _unregistered_instances(
+        cloudformation, settings, {spoke.account_id for spoke in spokes}
+    )
     if not unfinished:
         return []
     desired = _desired_state(management, settings)
-    cloudformation = client(management, "cloudformation")
     reports = []
-    for spoke in unfinished:
-        wanted = desired.instances.get(spoke.account_id)
+    for account_id in unfinished:
+        wanted = desired.instances.get(account_id)
         if wanted is None:
-            reports.append(_ignored(spoke.account_id, "sweep: no OU tag wants the account now"))
+            reports.append(_ignored(account_id, "sweep: no OU tag wants the account now"))
             continue
         regions = tuple(
             region
@@ -1180,21 +1322,19 @@ def sweep_unfinished_enrollments(
             if _current_stack_instance(
                 cloudformation,
                 stackset_name(wanted.project),
-                spoke.account_id,
+                account_id,
                 region,
                 settings.targeting.call_as,
             )
             is not None
         )
         if not regions:
-            reports.append(
-                _ignored(spoke.account_id, "sweep: its stack instance does not exist yet")
-            )
+            reports.append(_ignored(account_id, "sweep: its stack instance does not exist yet"))
             continue
         try:
             reports.append(
                 enroll_account(
-                    spoke.account_id,
+                    account_id,
                     wanted.project,
                     wanted.environment,
                     regions,
@@ -1207,7 +1347,7 @@ def sweep_unfinished_enrollments(
             # Recorded in the registry by enroll_account; the next sweep tries again.
             reports.append(
                 EnrollmentReport(
-                    account_id=spoke.account_id,
+                    account_id=account_id,
                     action="enroll",
                     state=SpokeState.FAILED,
                     reason=failure.reason,

@@ -101,10 +101,20 @@ class RuleChanges:
     targets_removed: list[str] = field(default_factory=list)
 
 
-def read_bus_rules(events: EventBridgeClient, bus_name: str, owned_prefix: str) -> BusRules:
+def read_bus_rules(
+    events: EventBridgeClient, bus_name: str, owned_prefix: str, *, name_prefix: bool = False
+) -> BusRules:
+    """Our rules (by `owned_prefix`) with their targets. With `name_prefix`, ListRules is asked
+    for our rules only, so `total_rule_count` counts only ours: for callers that create nothing."""
     total = 0
     owned: dict[str, ExistingRule] = {}
-    for page in events.get_paginator("list_rules").paginate(EventBusName=bus_name):
+    paginator = events.get_paginator("list_rules")
+    pages = (
+        paginator.paginate(EventBusName=bus_name, NamePrefix=owned_prefix)
+        if name_prefix
+        else paginator.paginate(EventBusName=bus_name)
+    )
+    for page in pages:
         for rule in page.get("Rules", []):
             total += 1
             name = rule["Name"]

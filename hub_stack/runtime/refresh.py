@@ -1,13 +1,17 @@
-"""The hub's refresh Lambda: emit one `metric_fetch` event on the hub bus.
+"""The hub's refresh Lambda: emit one `metric_fetch` refresh, on demand, to every spoke in scope.
 
-The hub's fan-out rules forward it to every connected spoke bus, where it starts the extractor.
-The optional scope (ProjectName, Environment, AccountId) travels in the detail; each spoke's rule
-pattern matches the present fields against its own project, environment and account, so
-EventBridge, not the spoke code, enforces the scope (see contracts/refresh_event.schema.json).
+Two routes carry the same event (docs/architecture.md §7, "Refresh fan-out"):
+- the hub refresh topic (`REFRESH_TOPIC_ARN`, organization bus-policy mode): one Publish reaches
+  every spoke stack subscribed to it, with no per-spoke resource or quota in the hub. The message
+  is the event itself (`source`, `detail-type`, `detail`); the spoke's extractor checks the scope;
+- the hub bus (`HUB_BUS_NAME`), the sample's route: the fan-out rules the hub's connection function
+  keeps in per-account mode forward it to spoke buses, whose rule patterns enforce the scope.
 
-Invoked by the refresh schedule (an EventBridge "Scheduled Event", or an empty payload) and on
-demand (`dsdash refresh`, which calls `emit_refresh` directly or invokes the function with a
-scope payload). Environment: HUB_BUS_NAME.
+The optional scope (ProjectName, Environment, AccountId) travels in the detail
+(contracts/refresh_event.schema.json). The periodic refresh is owned by each spoke (its own
+staggered schedule), so this function only runs on demand (`dsdash refresh`, which calls
+`emit_refresh` directly or invokes the function with a scope payload); a scheduled invocation
+is still accepted and refreshes everyone.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def handler(event: Mapping[str, Any] | None, context: LambdaContext | None) -> d
     if not bus_name:
         raise RefreshConfigurationError("environment variable HUB_BUS_NAME is not set")
     scope = scope_from_invocation(event)
-    refresh_id = emit_refresh(None, bus_name, scope)
+    topic_arn = os.environ.get("REFRESH_TOPIC_ARN") or None
+    refresh_id = emit_refresh(None, bus_name, scope, topic_arn=topic_arn)
     return {"RefreshId": refresh_id, "Scope": scope}
 
 
@@ -102,15 +107,20 @@ def emit_refresh(
     bus_name: str,
     scope: Mapping[str, Any] | None = None,
     *,
+    topic_arn: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> str:
-    """Put one refresh event on `bus_name`; returns its RefreshId.
+    """Put one refresh event on `bus_name`, and publish it to `topic_arn` when given; returns its
+    RefreshId.
 
     Raises RefreshScopeError before any AWS call if the scope is invalid, and
-    runtime_common.events.PutEventsFailed if EventBridge does not accept the event.
+    runtime_common.events.PutEventsFailed if EventBridge does not accept the event. Whatever the
+    number of spokes, this is one PutEvents and at most one Publish.
     """
     refresh_id = str(uuid.uuid4())
     detail = build_refresh_detail(scope, refresh_id=refresh_id, requested_at=clock())
+    if topic_arn:
+        publish_refresh(session, topic_arn, detail)
     put_events(
         aws_client(session, "events"),
         [
@@ -124,3 +134,23 @@ def emit_refresh(
     )
     logger.info("emitted refresh", extra={"bus_name": bus_name, **detail})
     return refresh_id
+
+
+def publish_refresh(
+    session: boto3.Session | None, topic_arn: str, detail: Mapping[str, Any]
+) -> str:
+    """Publish the refresh event to the hub refresh topic; returns the SNS MessageId.
+
+    The message is shaped like the EventBridge event the bus route delivers, so the extractor
+    reads both the same way. Subscriptions carry no filter policy: SNS allows 200 filter policies
+    per topic by default, which would be a per-spoke limit again; the extractor applies the scope.
+    """
+    message = {
+        "source": contracts.REFRESH_EVENT_SOURCE,
+        "detail-type": contracts.REFRESH_EVENT_DETAIL_TYPE,
+        "detail": dict(detail),
+    }
+    response = aws_client(session, "sns").publish(
+        TopicArn=topic_arn, Message=json.dumps(message, separators=(",", ":"))
+    )
+    return str(response["MessageId"])

@@ -3,7 +3,9 @@
 The CDK code owns each StackSet's definition (template, parameters, auto-deployment); this module
 owns its stack instances. It runs on Organizations TagResource, UntagResource, MoveAccount,
 CreateAccountResult and CloseAccount events, on a schedule (CloudTrail delivery is best effort),
-and once on deploy. Whatever the trigger, it reconciles everything.
+and once on deploy. Tag events, the schedule and deploy reconcile everything; an event about one
+account reconciles that account only (`account_reconcile`), so a rollout of N accounts does not
+cost N full passes.
 
 Which project and environment an account belongs to
 ----------------------------------------------------
@@ -1067,6 +1069,24 @@ def reconcile(
     return report
 
 
+# Organizations events about one account, which the account-scoped pass handles. CloseAccount
+# is one too: a closing account is skipped by both passes (CloudFormation cannot reach it).
+SINGLE_ACCOUNT_EVENTS: Final = frozenset({"MoveAccount", "CreateAccountResult", "CloseAccount"})
+ENROLLMENT_REQUEST_SOURCE: Final = "dsdash.enrollment"
+
+
+def _single_account_of(event: Mapping[str, Any] | None, trigger: Mapping[str, Any]) -> str | None:
+    """The account an event is about, when it is about one account only; None: full pass."""
+    if trigger.get("kind") == "organizations" and trigger.get("EventName") in SINGLE_ACCOUNT_EVENTS:
+        account = trigger.get("AccountId")
+        return str(account) if account else None
+    if event and event.get("source") == ENROLLMENT_REQUEST_SOURCE:
+        detail = event.get("detail") or {}
+        account = detail.get("account") if isinstance(detail, Mapping) else None
+        return str(account) if account else None
+    return None
+
+
 def handler(
     event: Mapping[str, Any] | None,
     context: Any,
@@ -1074,7 +1094,9 @@ def handler(
     session: boto3.Session | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Lambda entry point: any trigger (Organizations event, schedule, deploy) reconciles all."""
+    """Lambda entry point. An event about one account (MoveAccount, CreateAccountResult,
+    CloseAccount, the enrollment function's request naming an account) reconciles that account
+    (`account_reconcile`); any other trigger (tag events, schedule, deploy) reconciles all."""
     trigger: dict[str, Any] = {"kind": "invoke"}
     if event and is_organizations_event(event):
         try:
@@ -1085,7 +1107,21 @@ def handler(
     elif event and event.get("source") == "aws.events":
         trigger = {"kind": "schedule", "time": event.get("time")}
     logger.info("reconcile triggered", extra={"trigger": trigger})
-    report = reconcile(ReconcilerSettings.from_env(), session=session, sleep=sleep)
+    settings = ReconcilerSettings.from_env()
+    account_id = _single_account_of(event, trigger)
+    if account_id is not None:
+        # One account's event: its path and its instances only (account_reconcile).
+        from org_stack.runtime.account_reconcile import reconcile_account
+
+        report = reconcile_account(
+            account_id,
+            settings,
+            organizations=client(session, "organizations"),
+            cloudformation=client(session, "cloudformation"),
+            sleep=sleep or time.sleep,
+        )
+    else:
+        report = reconcile(settings, session=session, sleep=sleep)
     report.trigger = trigger
     result = report.to_dict()
     logger.info("reconcile finished", extra={"report": result})

@@ -53,6 +53,7 @@ from spoke_stackset.runtime.event_builder import (
     build_v2_entries,
     datapoint_details,
 )
+from spoke_stackset.runtime.refresh_request import refresh_request_of
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -317,12 +318,25 @@ def refresh_id_of(event: object) -> str | None:
 
 
 def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
-    """Lambda entry point: settings from the environment, clients from the default session."""
+    """Lambda entry point: settings from the environment, clients from the default session.
+
+    A refresh from the hub refresh topic that is scoped to another spoke returns without
+    extracting (see `refresh_request`)."""
     settings = ExtractorSettings.from_environment(os.environ)
+    request = refresh_request_of(event)
     logger.append_keys(
         project_name=settings.project_name,
         environment=settings.environment,
-        refresh_id=refresh_id_of(event),
+        refresh_id=request.refresh_id,
         function_request_id=getattr(context, "aws_request_id", None),
     )
-    return run_extraction(settings, identity=identity_from_lambda_context(context)).to_dict()
+    identity = identity_from_lambda_context(context)
+    out_of_scope = request.out_of_scope(
+        project=settings.project_name,
+        environment=settings.environment,
+        account_id=lambda: (identity or identity_from_session(session_or_default(None))).account_id,
+    )
+    if out_of_scope is not None:
+        logger.info("refresh not for this spoke", extra={"why": out_of_scope})
+        return {"Skipped": out_of_scope, "RefreshId": request.refresh_id}
+    return run_extraction(settings, identity=identity).to_dict()

@@ -66,11 +66,13 @@ def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str
     assert document["mode"] == "quick"
     assert sorted(document["benchmarks"]) == [
         "dashboard",
+        "enrollment",
         "extraction",
         "fanout",
         "hardening",
         "ingest",
         "publishing",
+        "refresh",
     ]
     for name in document["benchmarks"]:
         assert f"[{name}] ==" in report
@@ -278,3 +280,25 @@ def test_hardening_events_are_all_refused_or_stored_exactly(
     assert figures["stored_wrongly"] == 0
     assert figures["crashes"] == 0
     assert figures["valid_variants_refused"] == 0
+
+
+def test_enrollment_calls_per_account_do_not_grow_with_the_spokes_enrolled(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "enrollment")
+    per_size = figures["calls_per_account"]
+    assert sorted(int(size) for size in per_size) == [10, 100]
+    assert len(set(per_size.values())) == 1
+    assert figures["calls_per_account_flat"] is True
+    assert figures["calls_per_account_max"] == max(per_size.values())
+    assert figures["calls_per_account_max"] <= figures["calls_per_account_goal"]
+
+
+def test_one_on_demand_refresh_reaches_every_subscribed_spoke_in_two_hub_calls(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "refresh")
+    assert figures["on_demand_reach"] == figures["on_demand_spokes"]
+    assert figures["on_demand_extractions"] == figures["on_demand_spokes"]
+    assert figures["on_demand_hub_calls"] == 2  # one PutEvents, one Publish
+    assert figures["on_demand_account_scope_extractions"] == 1

@@ -9,6 +9,7 @@ import pytest
 
 from config.errors import ConfigProblem
 from config.loader import ConfigError, load_config
+from contracts import DEFAULT_RULES_PER_BUS_QUOTA
 
 VALID = textwrap.dedent(
     """\
@@ -293,3 +294,26 @@ def test_delegated_stackset_admin_runs_the_org_side_as_delegated_admin(tmp_path:
     assert organization.management_account_id == "999999999999"
     assert organization.administrator_account_id == "444444444444"
     assert organization.call_as == "DELEGATED_ADMIN"
+
+
+def test_a_raised_rules_per_bus_quota_is_a_setting_and_a_lower_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    raised = VALID.replace(
+        "region: eu-west-1\n", "region: eu-west-1\n  rules_per_bus_quota: 2000\n", 1
+    )
+    assert load_config(_write(tmp_path, raised)).hub.rules_per_bus_quota == 2000
+    assert load_config(_write(tmp_path, VALID)).hub.rules_per_bus_quota == 300
+    assert DEFAULT_RULES_PER_BUS_QUOTA == 300
+
+    (problem,) = _problems(
+        _write(
+            tmp_path,
+            VALID.replace(
+                "region: eu-west-1\n", "region: eu-west-1\n  rules_per_bus_quota: 100\n", 1
+            ),
+        )
+    )
+    assert problem.json_path == "$.hub.rules_per_bus_quota"
+    assert problem.line == 5
+    assert "at least 300" in str(problem)

@@ -73,7 +73,7 @@ def test_bad_config_exits_2_with_every_problem_on_stderr() -> None:
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"{path}:5:3: $.hub.regoin: unknown key 'regoin', expected one of: name, account_id,"
-        " region, bus_policy, accept_sample_spokes (did you mean 'region'?)",
+        " region, bus_policy, accept_sample_spokes, rules_per_bus_quota (did you mean 'region'?)",
         f"{path}:12:17: $.retention_days: 0 is below the minimum 1, expected a whole number of"
         " days from 1 to 3650",
         f"{path}:20:9: $.projects.fraud-detection.metrics[0]: unknown metric 'FailedTraningJobs',"

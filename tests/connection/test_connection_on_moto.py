@@ -499,7 +499,8 @@ def test_a_malformed_parameter_stops_the_action_before_any_write(aws: None) -> N
 
 
 def test_parameters_are_read_across_every_page(aws: None) -> None:
-    organization = Organization()
+    # Per-account mode: organization mode's EBPut reads no parameter at all (test below).
+    organization = Organization(bus_policy_mode="per-account")
     organization.add_spokes(23)
     calls: list[dict[str, Any]] = []
     organization.hub_session.events.register(
@@ -513,3 +514,59 @@ def test_parameters_are_read_across_every_page(aws: None) -> None:
     # moto returns 10 parameters per page: 3 pages, the later ones asked for with a NextToken.
     assert len(calls) >= 3
     assert all("NextToken" in call for call in calls[1:])
+
+
+def test_organization_mode_hub_ebput_costs_the_same_whatever_the_number_of_spokes(
+    aws: None,
+) -> None:
+    organization = Organization()
+    organization.add_spokes(23)
+    calls: list[str] = []
+    organization.hub_session.events.register(
+        "before-call.*.*", lambda model, **_: calls.append(model.name)
+    )
+
+    first = grant_put_events(organization.hub_session, organization.hub_settings)
+    calls_with_23 = list(calls)
+    organization.add_spokes(40)
+    calls.clear()
+    second = grant_put_events(organization.hub_session, organization.hub_settings)
+
+    # One statement names the organization; no spoke parameter is read, so 63 spokes cost
+    # what 23 did, and the second run changes nothing.
+    assert "GetParametersByPath" not in calls_with_23
+    assert calls == ["DescribeEventBus"]
+    assert first.statements_added == ("dsdash-organization",)
+    assert [statement["Sid"] for statement in statements(organization.hub_snapshot())] == [
+        "dsdash-organization"
+    ]
+    assert not second.changed
+
+
+def test_topic_route_hub_ebrule_keeps_no_rule_per_spoke_and_retires_old_fanout_rules(
+    aws: None,
+) -> None:
+    organization = Organization()
+    organization.add_spokes(7)
+    organization.connect_all()  # on the bus-rules route: two fan-out rules
+    assert len(fanout_rules(organization.hub_snapshot())) == 2
+    topic_route = dataclasses.replace(organization.hub_settings, refresh_fanout="topic")
+    calls: list[str] = []
+    organization.hub_session.events.register(
+        "before-call.*.*", lambda model, **_: calls.append(model.name)
+    )
+
+    retired = connect_forwarding_rules(organization.hub_session, topic_route)
+    calls.clear()
+    again = connect_forwarding_rules(organization.hub_session, topic_route)
+    calls_of_second_run = list(calls)
+
+    # Spokes now hear refreshes from the hub refresh topic: the old rules would refresh them
+    # twice, so they go; afterwards the action is one ListRules, whatever the number of spokes.
+    assert sorted(retired.rules_deleted) == [
+        "dsdash-refresh-fanout-000",
+        "dsdash-refresh-fanout-001",
+    ]
+    assert fanout_rules(organization.hub_snapshot()) == {}
+    assert not again.changed
+    assert calls_of_second_run == ["ListRules"]

@@ -7,6 +7,7 @@ functions whose handlers the sandbox's in-process runtime runs.
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -29,8 +30,10 @@ from contracts import (
     SPOKE_BUS_NAME,
     spoke_enrollment_role_name,
 )
+from enrollment.runtime.bus_policy import describe_bus, organization_statement
 from enrollment.runtime.enrollment import handler, offboard_account
 from enrollment.runtime.enrollment_errors import EnrollmentStepFailed
+from org_stack.runtime.reconciler import handler as reconciler_handler
 from org_stack.runtime.stackset_names import stackset_name
 
 
@@ -319,14 +322,30 @@ def test_new_account_in_a_tagged_ou_is_pending_and_a_reconcile_creates_its_insta
 
     report = handler(event, None, session=org.management, sleep=org.sleeps.append)
 
-    assert report["state"] == "pending"
-    item = org.registry()[new_account]
-    assert (item["State"], item["ProjectName"], item["Environment"]) == ("pending", PROJECT, "prod")
-    assert org.runtime.pending == 1, "the reconcile is started asynchronously"
-    org.runtime.drain()
-    [run] = org.runtime.history
-    assert run.function_arn.endswith(f":function:{ORG_RECONCILER_FUNCTION_NAME}")
-    assert run.succeeded, run.error
+    if event_file == "controltower_CreateManagedAccount.json":
+        # The reconciler has no rule for Control Tower's event: enrollment records the account
+        # and starts a reconcile of it.
+        assert report["state"] == "pending"
+        item = org.registry()[new_account]
+        assert (item["State"], item["ProjectName"], item["Environment"]) == (
+            "pending",
+            PROJECT,
+            "prod",
+        )
+        assert org.runtime.pending == 1, "the reconcile is started asynchronously"
+        org.runtime.drain()
+        [run] = org.runtime.history
+        assert run.function_arn.endswith(f":function:{ORG_RECONCILER_FUNCTION_NAME}")
+        assert run.succeeded, run.error
+    else:
+        # CreateAccountResult also reaches the reconciler through its own rule: enrollment only
+        # checks that the account is no spoke yet (two calls) and leaves it to the reconciler,
+        # which reconciles this one account.
+        assert report["action"] == "ignored"
+        assert new_account not in org.registry()
+        assert org.runtime.pending == 0
+        reconciled = reconciler_handler(event, None, session=org.management, sleep=lambda _: None)
+        assert [change["account_ids"] for change in reconciled["created"]] == [[new_account]]
     instances = org.cloudformation.list_stack_instances(StackSetName=stackset_name(PROJECT))
     assert new_account in {summary["Account"] for summary in instances["Summaries"]}
 
@@ -348,7 +367,8 @@ def test_new_account_outside_tagged_ous_is_not_registered(org: SimulatedOrganiza
 
     assert report["action"] == "ignored"
     assert loner not in org.registry()
-    assert org.runtime.pending == 1, "a reconcile still runs: tags may have changed"
+    # The reconciler's own rule receives CreateAccountResult; enrollment starts no second one.
+    assert org.runtime.pending == 0
 
 
 def test_move_out_of_every_tagged_ou_offboards_and_close_account_offboards(
@@ -461,9 +481,73 @@ def test_the_scheduled_sweep_repairs_a_failed_enrollment_without_any_new_event(
 
     result = handler({"dsdash": "sweep"}, None, session=org.management, sleep=org.sleeps.append)
 
-    assert [(r["account_id"], r["state"]) for r in result["swept"]] == [(spoke, "enrolled")]
+    # The failed spoke, and the two whose instance event this test never delivered (a lost
+    # event: a stack instance without a registry item), are enrolled by the sweep.
+    swept = {r["account_id"]: r["state"] for r in result["swept"]}
+    assert swept == dict.fromkeys(org.spokes, "enrolled")
     assert org.registry()[spoke]["State"] == "enrolled"
     assert forwards_to_hub(org, spoke)
     # Nothing left to finish: a second sweep does nothing.
     again = handler({"dsdash": "sweep"}, None, session=org.management, sleep=org.sleeps.append)
     assert again == {"swept": []}
+
+
+# Where an organization-mode enrollment can be cut (docs/architecture.md §7): the operation that
+# fails on every attempt, so the step records `failed` and raises.
+ORGANIZATION_MODE_CUTS: dict[str, Any] = {
+    "write hub parameter": lambda operation, params: (
+        operation == "PutParameter"
+        and str(params.get("Name", "")).startswith("/monitored_projects/")
+    ),
+    "delete stale hub parameters": lambda operation, params: operation == "DeleteParameters",
+    "EBRule spoke": lambda operation, params: operation == "PutTargets",
+    "record enrolled": lambda operation, params: (
+        operation == "UpdateItem"
+        and {"S": "enrolled"} in params.get("ExpressionAttributeValues", {}).values()
+    ),
+}
+
+
+@pytest.mark.parametrize("cut", sorted(ORGANIZATION_MODE_CUTS))
+def test_organization_mode_a_cut_after_any_step_is_repaired_by_a_rerun(
+    org: SimulatedOrganization, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    # As the org stack sets it: the hub keeps nothing per spoke, its EBPut/EBRule are skipped.
+    monkeypatch.setenv("HUB_BUS_POLICY", "organization")
+    # ...because the hub stack itself writes the one organization statement.
+    hub_events = org.hub.client("events")
+    statement = organization_statement(describe_bus(hub_events, HUB_BUS_NAME), org.organization_id)
+    hub_events.put_permission(
+        EventBusName=HUB_BUS_NAME,
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    spoke = next(iter(org.spokes))
+    fails = ORGANIZATION_MODE_CUTS[cut]
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if fails(operation_name, api_params):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "cut"}}, operation_name
+            )
+        return original(self, operation_name, api_params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+        with pytest.raises(EnrollmentStepFailed):
+            enroll(org, spoke)
+    assert org.registry()[spoke]["State"] == "failed"
+
+    repaired = enroll(org, spoke)
+
+    assert repaired["state"] == "enrolled"
+    assert "EBPut hub" not in repaired["connection_reports"]
+    assert org.registry()[spoke]["State"] == "enrolled"
+    assert forwards_to_hub(org, spoke) and admits(org, spoke)
+    hub_parameters = org.parameters(org.hub, "/monitored_projects/")
+    assert f"/monitored_projects/{PROJECT}/{org.spokes[spoke]}/{spoke}" in hub_parameters
+    assert spoke_bus_arn(spoke) not in fanned_out_to(org), "refreshes come from the hub topic"
+    # Converged: a replay changes nothing.
+    replay = enroll(org, spoke)
+    assert not any(report["changed"] for report in replay["connection_reports"].values())
+    assert replay["parameters_written"] == []

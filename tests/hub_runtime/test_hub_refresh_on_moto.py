@@ -156,3 +156,34 @@ def test_handler_without_a_bus_name_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 
     with pytest.raises(refresh.RefreshConfigurationError, match="HUB_BUS_NAME"):
         refresh.handler({}, None)
+
+
+def test_one_publish_to_the_refresh_topic_carries_the_same_scoped_event(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A queue subscribed to the topic sees what a subscribed spoke extractor would be handed.
+    sns = session.client("sns")
+    topic_arn = sns.create_topic(Name=contracts.REFRESH_TOPIC_NAME)["TopicArn"]
+    sqs = session.client("sqs")
+    queue_url = sqs.create_queue(QueueName="topic-capture")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    bus_capture = Capture(session, "capture-all", ALL_SPOKES_PATTERN)
+    monkeypatch.setenv("HUB_BUS_NAME", contracts.HUB_BUS_NAME)
+    monkeypatch.setenv("REFRESH_TOPIC_ARN", topic_arn)
+
+    result = refresh.handler({"ProjectName": "beta", "Environment": "prod"}, None)
+
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    detail = assert_valid_refresh_event(json.loads(message["Body"]))
+    assert detail["RefreshId"] == result["RefreshId"]
+    assert (detail["ProjectName"], detail["Environment"]) == ("beta", "prod")
+    # The sample's route still carries it too (per-account mode's fan-out rules).
+    assert [event["detail"] for event in bus_capture.events()] == [detail]

@@ -40,6 +40,7 @@ def hub_config(
     regions: tuple[str, ...] = ("eu-west-1", "us-east-1"),
     accept_sample_spokes: bool = False,
     aliases: tuple[str, ...] = (),
+    rules_per_bus_quota: int = 300,
 ) -> DsdashConfig:
     return DsdashConfig(
         hub=HubSettings(
@@ -48,6 +49,7 @@ def hub_config(
             region=HUB_REGION,
             bus_policy=bus_policy,
             accept_sample_spokes=accept_sample_spokes,
+            rules_per_bus_quota=rules_per_bus_quota,
         ),
         organization=OrganizationSettings(
             id=ORGANIZATION_ID, management_account_id=MANAGEMENT_ACCOUNT, regions=regions

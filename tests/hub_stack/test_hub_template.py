@@ -43,7 +43,8 @@ def template(org_config: DsdashConfig, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def per_account_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    config = hub_config(bus_policy="per-account", retention_days=30)
+    # An operator who raised "Rules per event bus" in Service Quotas sets it in the config.
+    config = hub_config(bus_policy="per-account", retention_days=30, rules_per_bus_quota=1200)
     return synth_hub_template(config, tmp_path_factory.mktemp("hub-per-account"))
 
 
@@ -242,14 +243,67 @@ def test_table_is_on_demand_recoverable_protected_retained_with_ttl_and_the_samp
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_refresh_runs_on_the_configured_schedule_with_an_unscoped_payload(
+def test_the_hub_owns_no_periodic_refresh_the_spokes_schedule_their_own(
     template: Template,
 ) -> None:
-    refresh_id = logical_id_of_function(template, contracts.HUB_REFRESH_FUNCTION_NAME)
-    _, rule = _single(template, "AWS::Events::Rule", {"ScheduleExpression": SCHEDULE})
-    (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [refresh_id, "Arn"]}
-    assert target["Input"] == "{}"
+    # docs/architecture.md §7: each spoke runs the configured schedule itself (staggered), so
+    # the scheduled path costs the hub nothing per spoke; the hub's refresh is on demand only.
+    assert (
+        template.find_resources(
+            "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
+        )
+        == {}
+    )
+    assert template.find_resources("AWS::Scheduler::Schedule") == {}
+
+
+def test_the_refresh_topic_admits_only_lambda_subscriptions_from_the_organization(
+    template: Template, per_account_template: Template
+) -> None:
+    topic_id, _ = _single(template, "AWS::SNS::Topic", {"TopicName": contracts.REFRESH_TOPIC_NAME})
+    (policy,) = template.find_resources(
+        "AWS::SNS::TopicPolicy", {"Properties": {"Topics": [{"Ref": topic_id}]}}
+    ).values()
+    allows = [
+        statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+    assert allows == [
+        {
+            "Sid": "OrganizationSpokesSubscribeTheirExtractor",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "sns:Subscribe",
+            "Resource": {"Ref": topic_id},
+            "Condition": {
+                "StringEquals": {
+                    "aws:PrincipalOrgID": ORGANIZATION_ID,
+                    "sns:Protocol": "lambda",
+                }
+            },
+        }
+    ]
+    # Only the refresh function publishes.
+    refresh_role = template.find_resources(
+        "AWS::IAM::Policy",
+        {
+            "Properties": {
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {"Action": "sns:Publish", "Resource": {"Ref": topic_id}}
+                            )
+                        ]
+                    )
+                }
+            }
+        },
+    )
+    assert len(refresh_role) == 1
+    # Per-account mode serves accounts outside the organization: no topic, fan-out rules instead.
+    assert per_account_template.find_resources("AWS::SNS::Topic") == {}
 
 
 @pytest.mark.parametrize(
@@ -308,8 +362,10 @@ def test_function_environments_match_the_runtime_contracts(
         variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
         == "30"
     )
+    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
     assert variables(template, contracts.HUB_REFRESH_FUNCTION_NAME) == {
         "HUB_BUS_NAME": f"${{{bus_id}}}",
+        "REFRESH_TOPIC_ARN": f"${{{topic_id}}}",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_REFRESH_FUNCTION_NAME,
     }
     assert variables(template, contracts.HUB_CONNECTION_FUNCTION_NAME) == {
@@ -319,8 +375,17 @@ def test_function_environments_match_the_runtime_contracts(
         "BUS_POLICY_MODE": "organization",
         "ORGANIZATION_ID": ORGANIZATION_ID,
         "SPOKE_REGIONS": ",".join(SPOKE_REGIONS),
+        "REFRESH_FANOUT": "topic",
+        "RULES_PER_BUS_QUOTA": "300",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_CONNECTION_FUNCTION_NAME,
     }
+    # The quota an operator had raised reaches the function from the config, no code change;
+    # per-account mode (outside the organization) keeps the fan-out rules.
+    per_account = variables(per_account_template, contracts.HUB_CONNECTION_FUNCTION_NAME)
+    assert (per_account["REFRESH_FANOUT"], per_account["RULES_PER_BUS_QUOTA"]) == (
+        "bus-rules",
+        "1200",
+    )
 
 
 # --- least privilege ------------------------------------------------------------------------
@@ -482,6 +547,7 @@ def test_enrollment_role_may_only_touch_parameters_connection_and_spoke_registry
     assert granted[f"{ssm_prefix}/monitored_projects/*"] <= {
         "ssm:PutParameter",
         "ssm:DeleteParameter",
+        "ssm:DeleteParameters",
         "ssm:GetParameter",
         "ssm:GetParameters",
         "ssm:GetParametersByPath",

@@ -53,8 +53,10 @@ from contracts import (
     HUB_HEALTH_FUNCTION_NAME,
     HUB_INGEST_FUNCTION_NAME,
     HUB_REFRESH_FUNCTION_NAME,
+    HUB_TABLE_NAME,
     ORG_ENROLLMENT_FUNCTION_NAME,
     ORG_RECONCILER_FUNCTION_NAME,
+    REFRESH_TOPIC_NAME,
     SPOKE_EXTRACTOR_FUNCTION_NAME,
 )
 from enrollment.runtime import enrollment
@@ -186,9 +188,13 @@ def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
 
 def exercise_hub_refresh(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     environment = hub.function_environment(HUB_REFRESH_FUNCTION_NAME)
-    with mock_aws(), _function_environment(environment):
+    assert "REFRESH_TOPIC_ARN" in environment, "organization mode publishes to the refresh topic"
+    with mock_aws():
         boto3.client("events", region_name=REGION).create_event_bus(Name=HUB_BUS_NAME)
-        with recorder.acting_as(HUB_REFRESH_FUNCTION_NAME):
+        # The template's value is a Ref to the topic; here the topic moto created.
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name=REFRESH_TOPIC_NAME)
+        environment = {**environment, "REFRESH_TOPIC_ARN": topic["TopicArn"]}
+        with _function_environment(environment), recorder.acting_as(HUB_REFRESH_FUNCTION_NAME):
             refresh.handler(None, None)
             refresh.handler({"ProjectName": "fraud-detection", "Environment": "prod"}, None)
 
@@ -251,12 +257,18 @@ def exercise_organization(
             created = {spoke: org.stack_instance_event(spoke) for spoke in org.spokes}
             deleted = org.stack_instance_event(third, action="DELETE")
 
+            managed = copy.deepcopy(load_event("controltower_CreateManagedAccount.json"))
+            status = managed["detail"]["serviceEventDetails"]["createManagedAccountStatus"]
+            status["account"]["accountId"] = newcomer
+            status["organizationalUnit"]["organizationalUnitId"] = org.ou_ids["prod"]
+
             with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
                 for event in created.values():
                     _handle(org, event)
                 _handle(org, created[first])  # a replay: nothing to change
-                _handle(org, creation)
-                org.runtime.drain()  # the reconcile the creation event started
+                _handle(org, creation)  # not a spoke yet: left to the reconciler's own rule
+                _handle(org, managed)  # Control Tower's: pending, and a reconcile started
+                org.runtime.drain()  # the reconcile it started (this account only)
             org.deploy_spoke_stack(newcomer)
             with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
                 _handle(
@@ -282,6 +294,9 @@ def exercise_organization(
                     ),
                 )
                 _handle(org, _account_event("org_CloseAccount.json", accountId=first))
+            # A failed spoke, so the sweep has something to look at (it walks the tree).
+            HubStore(HUB_TABLE_NAME, org.hub).set_spoke_state(second, SpokeState.FAILED)
+            with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
                 _handle(org, {"dsdash": "sweep"})
 
             # The reconciler directly: an environment changes (update), one goes (delete).
@@ -291,6 +306,18 @@ def exercise_organization(
             )
             with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
                 reconciler.handler(None, None, session=org.management, sleep=lambda _: None)
+                # An event about one account: that account's path and instances only.
+                reconciler.handler(
+                    _account_event(
+                        "org_MoveAccount.json",
+                        accountId=third,
+                        sourceParentId=org.root_id,
+                        destinationParentId=org.ou_ids["prod"],
+                    ),
+                    None,
+                    session=org.management,
+                    sleep=lambda _: None,
+                )
             organizations.untag_resource(ResourceId=org.ou_ids["prod"], TagKeys=[PROJECT_TAG])
             with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
                 reconciler.handler(None, None, session=org.management, sleep=lambda _: None)

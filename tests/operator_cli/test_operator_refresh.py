@@ -7,15 +7,19 @@ from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+from moto.sns.models import sns_backends
 from operator_cli_support import (
     FRAUD_DEV_FRESH,
     FRAUD_DEV_STALE,
     FRAUD_PROD_SILENT,
     NOW,
+    REGION,
     record_seen,
 )
 
 import contracts
+
+HUB_ACCOUNT = "111111111111"  # config/projects.yaml
 
 
 @pytest.fixture
@@ -38,6 +42,8 @@ def captured_refreshes(hub):
         EventBusName=contracts.HUB_BUS_NAME,
         Targets=[{"Id": "queue", "Arn": queue_arn}],
     )
+    # The hub stack's refresh topic, in the configured hub account (organization mode).
+    sns_backends[HUB_ACCOUNT][REGION].create_topic(contracts.REFRESH_TOPIC_NAME)
 
     def receive() -> list[dict]:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
@@ -124,3 +130,16 @@ def test_a_report_older_than_the_request_does_not_count(hub, captured_refreshes)
 
     assert result.exit_code == 1
     assert FRAUD_DEV_FRESH in result.stderr
+
+
+def test_refresh_also_publishes_once_to_the_hub_refresh_topic(hub, captured_refreshes):
+    result = hub.run("refresh", "--account", "222222222222")
+
+    assert result.exit_code == 0, result.output
+    (event,) = captured_refreshes()
+    arn = contracts.refresh_topic_arn("aws", REGION, HUB_ACCOUNT)
+    [(_, message, *_)] = sns_backends[HUB_ACCOUNT][REGION].get_topic(arn).sent_notifications
+    published = json.loads(message)
+    assert (published["source"], published["detail-type"]) == ("metric_fetch", "metric_fetch")
+    assert published["detail"] == event["detail"]
+    assert published["detail"]["AccountId"] == "222222222222"

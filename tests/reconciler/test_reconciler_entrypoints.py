@@ -158,3 +158,46 @@ def test_tree_reading_continues_past_empty_pages() -> None:
     assert tree.node("r-a1b2").child_ids == (ou["Id"],)
     assert tree.node("r-a1b2").account_ids == ("222233334444",)
     assert dict(tree.node(ou["Id"]).tags) == {"dsdash:project": "fraud"}
+
+
+def test_an_event_about_one_account_reconciles_it_without_walking_the_organization(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workloads = org.ou("Workloads", project="fraud")
+    dev = org.ou("Dev", parent=workloads, environment="dev")
+    moved = org.account(dev)
+    untouched = org.account(org.ou("Churn", project="churn", environment="prod"))
+    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
+    monkeypatch.setenv("CALL_AS", "SELF")
+    event = json.loads((EVENTS / "org_MoveAccount.json").read_text())
+    event["detail"]["requestParameters"].update(
+        accountId=moved, sourceParentId=org.root_id, destinationParentId=dev
+    )
+    session = boto3.Session(region_name=HOME_REGION)
+    organization_calls: list[str] = []
+    session.events.register(
+        "before-call.organizations", lambda model, **_: organization_calls.append(model.name)
+    )
+
+    result = handler(event, None, session=session)
+
+    # Its path to the root only: the account, Dev, Workloads, the root.
+    assert sorted(set(organization_calls)) == [
+        "DescribeAccount",
+        "ListParents",
+        "ListTagsForResource",
+    ]
+    assert organization_calls.count("ListTagsForResource") == 3
+    [created] = result["created"]
+    assert (created["account_filter_type"], created["filter_account_ids"]) == (
+        "INTERSECTION",
+        [moved],
+    )
+    # Its assignment root: Workloads resolves to no environment, so the instance goes through Dev.
+    assert created["organizational_unit_ids"] == [dev]
+    assert org.environments("fraud") == {moved: "dev"}
+    assert untouched not in org.environments("churn"), "other accounts wait for their own event"
+    # A replay finds the instance as wanted and writes nothing.
+    org.recorder.clear()
+    handler(event, None, session=session)
+    assert org.recorder.writes() == []

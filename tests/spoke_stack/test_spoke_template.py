@@ -228,6 +228,47 @@ def test_refresh_rule_runs_the_extractor_only_for_this_spokes_scope(
     )
 
 
+def test_the_spoke_runs_its_own_staggered_schedule_and_hears_the_hub_refresh_topic(
+    largest: dict[str, Any],
+) -> None:
+    # docs/architecture.md §7: nothing per spoke in the hub. The schedule is the config's, spread
+    # over a flexible window (half the hourly period, at most 15 min).
+    template = Template.from_json(largest)
+    extractor_arn = {"Fn::GetAtt": [Match.string_like_regexp("^ExtractorFunction"), "Arn"]}
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(1 hour)",
+            "FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15},
+            "Target": Match.object_like({"Arn": extractor_arn}),
+        },
+    )
+    topic_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:sns:${HubRegion}:${HubAccountId}:"
+        + contracts.REFRESH_TOPIC_NAME
+    }
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "lambda",
+            "TopicArn": topic_arn,
+            "Endpoint": extractor_arn,
+            "Region": {"Fn::Sub": "${HubRegion}"},
+            # No filter policy: SNS allows 200 per topic; the extractor checks the scope.
+            "FilterPolicy": Match.absent(),
+        },
+    )
+    # Only that topic may invoke the extractor through SNS.
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Principal": "sns.amazonaws.com",
+            "SourceArn": topic_arn,
+            "Action": "lambda:InvokeFunction",
+        },
+    )
+
+
 # --- bus and connection ---------------------------------------------------------------------------
 
 
