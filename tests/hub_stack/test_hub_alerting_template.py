@@ -139,7 +139,9 @@ def test_only_the_ingest_role_and_this_accounts_alarms_may_publish(template: Tem
         },
     )
     # No Allow with a wildcard principal: the only wildcard is the Deny above.
-    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    (policy,) = template.find_resources(
+        "AWS::SNS::TopicPolicy", {"Properties": {"Topics": [{"Ref": _topic_id(template)}]}}
+    ).values()
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
         if statement["Effect"] == "Allow":
             assert statement["Principal"] not in ("*", {"AWS": "*"}), statement

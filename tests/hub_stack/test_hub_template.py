@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -248,12 +249,16 @@ def test_the_hub_owns_no_periodic_refresh_the_spokes_schedule_their_own(
 ) -> None:
     # docs/architecture.md §7: each spoke runs the configured schedule itself (staggered), so
     # the scheduled path costs the hub nothing per spoke; the hub's refresh is on demand only.
-    assert (
-        template.find_resources(
-            "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
-        )
-        == {}
+    refresh_function_id, _ = _single(
+        template, "AWS::Lambda::Function", {"FunctionName": contracts.HUB_REFRESH_FUNCTION_NAME}
     )
+    schedules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
+    )
+    # The only schedule in the hub is the platform-health function's (alerting), never refresh.
+    assert schedules, "expected the platform-health schedule"
+    for rule in schedules.values():
+        assert refresh_function_id not in json.dumps(rule["Properties"]["Targets"]), rule
     assert template.find_resources("AWS::Scheduler::Schedule") == {}
 
 
@@ -303,7 +308,12 @@ def test_the_refresh_topic_admits_only_lambda_subscriptions_from_the_organizatio
     )
     assert len(refresh_role) == 1
     # Per-account mode serves accounts outside the organization: no topic, fan-out rules instead.
-    assert per_account_template.find_resources("AWS::SNS::Topic") == {}
+    assert (
+        per_account_template.find_resources(
+            "AWS::SNS::Topic", {"Properties": {"TopicName": contracts.REFRESH_TOPIC_NAME}}
+        )
+        == {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -346,7 +356,9 @@ def test_function_environments_match_the_runtime_contracts(
             )
         )
     )
-    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
+    topic_id, _ = _single(
+        template, "AWS::SNS::Topic", {"TopicName": contracts.HUB_ALERT_TOPIC_NAME}
+    )
     assert variables(template, contracts.HUB_INGEST_FUNCTION_NAME) == {
         "TABLE_NAME": f"${{{table_id}}}",
         "RETENTION_DAYS": "400",
@@ -362,7 +374,7 @@ def test_function_environments_match_the_runtime_contracts(
         variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
         == "30"
     )
-    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
+    topic_id, _ = _single(template, "AWS::SNS::Topic", {"TopicName": contracts.REFRESH_TOPIC_NAME})
     assert variables(template, contracts.HUB_REFRESH_FUNCTION_NAME) == {
         "HUB_BUS_NAME": f"${{{bus_id}}}",
         "REFRESH_TOPIC_ARN": f"${{{topic_id}}}",

@@ -27,6 +27,7 @@ import boto3
 import boto3.session
 import pytest
 
+import contracts
 from sandbox.credentials import SANDBOX_SESSION_NAME
 
 # botocore operations whose IAM action is not `<signing name>:<operation name>`. Sources: the
@@ -263,10 +264,16 @@ def implied_calls(call: ApiCall) -> list[ApiCall]:
     sns:Publish to an encrypted topic checks kms:GenerateDataKey and kms:Decrypt; events:PutTargets with a target RoleArn checks iam:PassRole on that role
     (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
     """
-    if call.service == "sns" and call.operation == "Publish":
-        # Every dsdash topic is KMS-encrypted: SNS asks KMS for a data key with the publisher's
+    topic_arn = str(call.params.get("TopicArn", ""))
+    if (
+        call.service == "sns"
+        and call.operation == "Publish"
+        and not topic_arn.endswith(f":{contracts.REFRESH_TOPIC_NAME}")
+    ):
+        # The alert topics are KMS-encrypted: SNS asks KMS for a data key with the publisher's
         # permissions (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
-        # moto's SNS calls no KMS, so the check is stated here.
+        # moto's SNS calls no KMS, so the check is stated here. The refresh topic is not
+        # encrypted: it carries only a refresh scope (docs/architecture.md §7).
         return [
             ApiCall(call.principal, "kms", operation, {}, call.region)
             for operation in ("GenerateDataKey", "Decrypt")
