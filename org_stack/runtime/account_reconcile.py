@@ -27,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from org_stack.runtime.account_placement import read_account_path
 from org_stack.runtime.reconciler import (
     ENVIRONMENT_PARAMETER,
@@ -36,10 +34,10 @@ from org_stack.runtime.reconciler import (
     ReconcileReport,
     ReconcilerSettings,
     TargetChange,
-    _RetryLater,
     _StackSetOperator,
     _WaitBudget,
     compute_desired_state,
+    recording_stackset_failures,
 )
 from org_stack.runtime.stackset_names import stackset_name
 
@@ -98,7 +96,7 @@ def reconcile_account(
     for project in sorted(settings.projects):
         name = stackset_name(project)
         operator = _StackSetOperator(cloudformation, project, settings, budget, report)
-        try:
+        with recording_stackset_failures(report, project, name):
             _reconcile_in(
                 operator,
                 cloudformation=cloudformation,
@@ -108,20 +106,6 @@ def reconcile_account(
                 wanted=wanted,
                 parent_id=parent_id,
                 report=report,
-            )
-        except _RetryLater as reason:
-            report.retry_later.append(
-                {"project": project, "stack_set_name": name, "reason": str(reason)}
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            report.failures.append(
-                {
-                    "project": project,
-                    "stack_set_name": name,
-                    "error_code": code,
-                    "message": f"{name}: {error}",
-                }
             )
     return report
 

@@ -84,7 +84,8 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast
@@ -989,7 +990,7 @@ def _reconcile_project(
 ) -> None:
     operator = _StackSetOperator(cloudformation, project, settings, budget, report)
     desired = state.for_project(project)
-    try:
+    with recording_stackset_failures(report, project, operator.name):
         operator.wait_until_idle()
         current = operator.read_instances(desired)
         plan: list[tuple[TargetChange, str | None]] = [
@@ -1011,24 +1012,34 @@ def _reconcile_project(
                 change.action
             ].append(done)
             logger.info("stack instance change started", extra={"change": asdict(done)})
+
+
+@contextmanager
+def recording_stackset_failures(
+    report: ReconcileReport, project: str, stack_set_name: str
+) -> Iterator[None]:
+    """Record a busy StackSet (retry later) or an AWS error in `report` instead of raising, so
+    one project's StackSet never stops the others (full pass and one-account reconcile alike)."""
+    try:
+        yield
     except _RetryLater as reason:
         report.retry_later.append(
-            {"project": project, "stack_set_name": operator.name, "reason": str(reason)}
+            {"project": project, "stack_set_name": stack_set_name, "reason": str(reason)}
         )
-        logger.warning("StackSet busy, retry later", extra={"stack_set": operator.name})
+        logger.warning("StackSet busy, retry later", extra={"stack_set": stack_set_name})
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         report.failures.append(
             {
                 "project": project,
-                "stack_set_name": operator.name,
+                "stack_set_name": stack_set_name,
                 "error_code": code,
-                "message": f"{operator.name}: {error}",
+                "message": f"{stack_set_name}: {error}",
             }
         )
         logger.error(
             "reconciling StackSet failed",
-            extra={"stack_set": operator.name, "error_code": code, "error": str(error)},
+            extra={"stack_set": stack_set_name, "error_code": code, "error": str(error)},
         )
 
 
