@@ -108,6 +108,10 @@ HUB_REFRESH_FUNCTION_NAME: Final = "dsdash-hub-refresh"
 HUB_CONNECTION_FUNCTION_NAME: Final = "dsdash-hub-connection"
 SPOKE_EXTRACTOR_FUNCTION_NAME: Final = "dsdash-spoke-extractor"
 SPOKE_CONNECTION_FUNCTION_NAME: Final = "dsdash-spoke-connection"
+# A spoke is stale when it sent no data for more than this many refresh periods: `dsdash status`
+# and the hub's platform-health function (its SpokesStale metric) judge alike.
+STALE_AFTER_REFRESH_PERIODS: Final = 2
+
 # Alerts (docs/architecture.md §7, "Alerts"): the hub's platform-health function and the topics
 # notifications go to (the org stack's carries the enrollment failure alarm).
 HUB_HEALTH_FUNCTION_NAME: Final = "dsdash-hub-health"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+import contracts
 from dashboard.downsample import DEFAULT_MAX_POINTS, AccountCombiner, TimeGrid, resample_mean
 
 SPOKE_STATES: Final = ("pending", "enrolled", "failed", "offboarded")
@@ -28,8 +29,9 @@ SPOKE_STATES: Final = ("pending", "enrolled", "failed", "offboarded")
 # environment). A percentage or a best objective does not add up: it is averaged instead.
 ADDITIVE_UNITS: Final = frozenset({"Count", "Seconds", "Hours"})
 
-# A spoke is stale when it sent no data for more than this many refresh periods (issue 6).
-STALE_AFTER_REFRESH_PERIODS: Final = 2
+# A spoke is stale when it sent no data for more than this many refresh periods; the hub's
+# health function judges by the same rule (contracts).
+STALE_AFTER_REFRESH_PERIODS: Final = contracts.STALE_AFTER_REFRESH_PERIODS
 
 
 class DashboardDataError(ValueError):

@@ -38,7 +38,6 @@ from cdk_support.alert_topic import AlertTopic
 from cdk_support.functions import python_function
 from config.model import DsdashConfig
 from config.schedule import refresh_period_seconds
-from dashboard.model import STALE_AFTER_REFRESH_PERIODS
 from hub_stack import table_design
 from hub_stack.runtime import health_metrics
 from hub_stack.runtime.alert_evaluation import ALERT_TOPIC_VARIABLE, DASHBOARD_URL_VARIABLE
@@ -185,7 +184,7 @@ class HubAlerting(Construct):
             memory_size=256,
             environment={
                 "TABLE_NAME": table.table_name,
-                "STALE_AFTER_SECONDS": str(STALE_AFTER_REFRESH_PERIODS * period),
+                "STALE_AFTER_SECONDS": str(contracts.STALE_AFTER_REFRESH_PERIODS * period),
             },
         )
         function.add_to_role_policy(
