@@ -23,6 +23,8 @@ from org_stack.runtime.org_tree import (
     OrganizationNode,
     OrganizationReadError,
     OrganizationTree,
+    paginate,
+    tags_of,
 )
 
 if TYPE_CHECKING:
@@ -32,21 +34,8 @@ if TYPE_CHECKING:
 MAX_PATH_LENGTH = 6
 
 
-def _tags_of(organizations: Any, resource_id: str) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for page in organizations.get_paginator("list_tags_for_resource").paginate(
-        ResourceId=resource_id
-    ):
-        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
-    return tags
-
-
 def _parent_of(organizations: Any, child_id: str) -> dict[str, Any]:
-    parents = [
-        parent
-        for page in organizations.get_paginator("list_parents").paginate(ChildId=child_id)
-        for parent in page.get("Parents", [])
-    ]
+    parents = list(paginate(organizations, "list_parents", "Parents", ChildId=child_id))
     if len(parents) != 1:
         raise OrganizationReadError(f"{child_id} has {len(parents)} parents, expected one")
     parent: dict[str, Any] = parents[0]
@@ -68,7 +57,7 @@ def read_account_path(
     path: list[tuple[str, dict[str, str]]] = []  # from the parent up to the root
     parent = _parent_of(organizations, account_id)
     while True:
-        path.append((parent["Id"], _tags_of(organizations, parent["Id"])))
+        path.append((parent["Id"], tags_of(organizations, parent["Id"])))
         if parent.get("Type") == "ROOT":
             break
         if len(path) >= MAX_PATH_LENGTH:

@@ -115,15 +115,16 @@ class OrganizationTree:
         )
 
 
-def _paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[Any]:
+def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item of every page: AWS may return empty pages while more remain."""
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(result_key, [])
 
 
-def _tags_of(client: Any, resource_id: str) -> dict[str, str]:
+def tags_of(client: Any, resource_id: str) -> dict[str, str]:
     return {
         tag["Key"]: tag["Value"]
-        for tag in _paginate(client, "list_tags_for_resource", "Tags", ResourceId=resource_id)
+        for tag in paginate(client, "list_tags_for_resource", "Tags", ResourceId=resource_id)
     }
 
 
@@ -136,7 +137,7 @@ def read_organization_tree(organizations_client: Any) -> OrganizationTree:
     client = organizations_client
     pending: deque[tuple[str, str, str | None, int]] = deque(
         (root["Id"], root.get("Name", "Root"), None, 0)
-        for root in _paginate(client, "list_roots", "Roots")
+        for root in paginate(client, "list_roots", "Roots")
     )
     root_ids = tuple(node_id for node_id, _, _, _ in pending)
     if not root_ids:
@@ -149,7 +150,7 @@ def read_organization_tree(organizations_client: Any) -> OrganizationTree:
         if node_id in nodes:
             raise OrganizationReadError(f"OU {node_id} was listed twice while walking the tree")
         children = list(
-            _paginate(
+            paginate(
                 client,
                 "list_organizational_units_for_parent",
                 "OrganizationalUnits",
@@ -157,7 +158,7 @@ def read_organization_tree(organizations_client: Any) -> OrganizationTree:
             )
         )
         account_ids: list[str] = []
-        for account in _paginate(client, "list_accounts_for_parent", "Accounts", ParentId=node_id):
+        for account in paginate(client, "list_accounts_for_parent", "Accounts", ParentId=node_id):
             account_ids.append(account["Id"])
             accounts[account["Id"]] = OrganizationAccount(
                 id=account["Id"],
@@ -170,7 +171,7 @@ def read_organization_tree(organizations_client: Any) -> OrganizationTree:
             name=name,
             parent_id=parent_id,
             depth=depth,
-            tags=MappingProxyType(_tags_of(client, node_id)),
+            tags=MappingProxyType(tags_of(client, node_id)),
             child_ids=tuple(child["Id"] for child in children),
             account_ids=tuple(account_ids),
         )
