@@ -34,6 +34,18 @@ GLUE_DATABASE_NAME: Final = "dsdash"
 GLUE_TABLE_NAME: Final = "metric_history"
 # Objects live under this prefix of the history bucket; the partition folder follows it.
 HISTORY_PREFIX: Final = "history/"
+# Fixed names, like the hub table's, so the CLI finds them from the hub's account and region.
+HISTORY_DELIVERY_STREAM_NAME: Final = "dsdash-history"
+ATHENA_WORKGROUP_NAME: Final = "dsdash"
+
+
+def history_bucket_name(account_id: str, region: str) -> str:
+    """Bucket names are global: the hub's account and region make this one unique."""
+    return f"dsdash-history-{account_id}-{region}"
+
+
+def athena_results_bucket_name(account_id: str, region: str) -> str:
+    return f"dsdash-athena-results-{account_id}-{region}"
 
 
 @dataclass(frozen=True)
