@@ -1,0 +1,112 @@
+"""The query layer's entry points, whatever the engine (docs/architecture.md §7).
+
+Callers (the dashboard, `dsdash query`, `dsdash export`, the bench) choose an engine with
+`open_engine` and read through `aggregate` or `raw_rows`; the SQL is built by
+`hub_stack.history_query.queries` in the engine's dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from hub_stack.history_query.athena_engine import AthenaEngine
+from hub_stack.history_query.dialect import Dialect
+from hub_stack.history_query.duckdb_engine import (
+    DuckDbEngine,
+    LocalHistorySource,
+    S3HistorySource,
+)
+from hub_stack.history_query.queries import (
+    HistoryFilters,
+    aggregate_columns,
+    aggregate_sql,
+    raw_sql,
+)
+from hub_stack.history_query.results import HistoryResult
+
+
+class EngineName(StrEnum):
+    DUCKDB = "duckdb"
+    ATHENA = "athena"
+
+
+DEFAULT_ENGINE = EngineName.DUCKDB
+
+
+class HistoryEngine(Protocol):
+    dialect: Dialect
+
+    def execute(self, sql: str, filters: HistoryFilters) -> HistoryResult: ...
+
+
+def open_engine(
+    name: EngineName,
+    *,
+    session: Any,
+    account_id: str,
+    region: str,
+    cache_dir: Path | None = None,
+    history_dir: Path | None = None,
+) -> HistoryEngine:
+    """DuckDB over `history_dir` when given, else over the hub's bucket; or Athena."""
+    if name is EngineName.ATHENA:
+        if history_dir is not None:
+            raise ValueError("--history-dir is read by the duckdb engine only")
+        return AthenaEngine(session)
+    if history_dir is not None:
+        return DuckDbEngine(LocalHistorySource(history_dir))
+    return DuckDbEngine(S3HistorySource.of_hub(session, account_id, region, cache_dir))
+
+
+@dataclass(frozen=True)
+class AggregateRow:
+    """One series (and spoke, when drilled down) in one time bucket."""
+
+    project: str
+    environment: str
+    metric_name: str
+    dimensions: str
+    unit: str
+    bucket_start: int
+    spokes: int
+    datapoints: int
+    minimum: float
+    maximum: float
+    mean: float
+    spoke_mean_total: float
+    spoke_mean_average: float
+    account_id: str | None = None
+    region: str | None = None
+
+    @property
+    def bucket_time(self) -> datetime:
+        from datetime import UTC
+
+        return datetime.fromtimestamp(self.bucket_start, UTC)
+
+
+def aggregate(
+    engine: HistoryEngine,
+    filters: HistoryFilters,
+    *,
+    bucket_seconds: int,
+    per_spoke: bool = False,
+) -> HistoryResult:
+    sql = aggregate_sql(engine.dialect, filters, bucket_seconds=bucket_seconds, per_spoke=per_spoke)
+    result = engine.execute(sql, filters)
+    expected = aggregate_columns(per_spoke=per_spoke)
+    if result.columns and result.columns != expected:
+        raise AssertionError(f"the aggregate returned {result.columns}, expected {expected}")
+    return HistoryResult(expected, result.rows)
+
+
+def aggregate_rows(result: HistoryResult) -> list[AggregateRow]:
+    return [AggregateRow(**record) for record in result.records()]
+
+
+def raw_rows(engine: HistoryEngine, filters: HistoryFilters) -> HistoryResult:
+    return engine.execute(raw_sql(engine.dialect, filters), filters)
