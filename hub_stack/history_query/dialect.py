@@ -124,5 +124,5 @@ def duckdb_trino_shim() -> tuple[str, ...]:
         "json_extract_string(j, '$.' || substr(p, 3, length(p) - 3))",
         f"CREATE SCHEMA IF NOT EXISTS {GLUE_DATABASE_NAME}",
         f'CREATE OR REPLACE VIEW "{GLUE_DATABASE_NAME}"."{GLUE_TABLE_NAME}" AS '
-        f"SELECT * FROM {DUCKDB_VIEW_NAME}",
+        f"SELECT * FROM main.{DUCKDB_VIEW_NAME}",
     )
