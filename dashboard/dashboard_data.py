@@ -1,9 +1,10 @@
-"""Fill `dashboard.model.DashboardData` from the hub store, for `dsdash dashboard` and `status`.
+"""Fill `dashboard.model.DashboardData` from the hub, for `dsdash dashboard` and `status`.
 
-Every read is a Query: the spoke registry (one partition), the latest values of each known
-project (one partition each), then the history of each series those latest values name (one
-partition each), so the cost grows with the number of series and the window, not with the
-table.
+The registry and latest values are DynamoDB Queries (one partition each). History comes from the
+history table through the query layer (`hub_stack.history_query`, DuckDB or Athena): ONE
+aggregate query for the whole window, grouped by series and time bucket, the spokes of an
+environment combined in SQL, so the client receives O(series x buckets) rows whatever the number
+of spokes and datapoints (docs/architecture.md §7, "Hub data plane: reads").
 
 Staleness: a spoke is stale when it sent no data for more than two refresh periods
 (`dashboard.model.is_stale`). Only enrolled spokes are expected to report: a pending spoke is
@@ -13,6 +14,7 @@ says so, so they are never flagged stale.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,7 @@ from typing import Final
 
 from config.model import DsdashConfig
 from config.schedule import refresh_period_seconds
-from dashboard.downsample import DEFAULT_MAX_POINTS, AccountCombiner, TimeGrid
+from dashboard.downsample import DEFAULT_MAX_POINTS, TimeGrid
 from dashboard.model import (
     DashboardData,
     HistorySeries,
@@ -31,6 +33,8 @@ from dashboard.model import (
     is_additive,
     is_stale,
 )
+from hub_stack.history_query.queries import HistoryFilters
+from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
 from hub_stack.runtime.store import (
     DEFAULT_QUARANTINE_DAYS,
     DatapointRecord,
@@ -124,43 +128,46 @@ def series_of(values: Iterable[LatestValue]) -> dict[SeriesKey, str]:
 
 
 def combined_history(
-    store: HubStore,
-    series: Mapping[SeriesKey, str],
+    engine: HistoryEngine,
     *,
     since: datetime,
     until: datetime,
     max_points: int = DEFAULT_MAX_POINTS,
+    units: Mapping[SeriesKey, str] | None = None,
 ) -> list[HistorySeries]:
-    """One line per series between `since` and `until`, the accounts of its environment combined
-    (summed for additive units, averaged otherwise) on one shared time grid."""
+    """One line per series between `since` and `until` on one shared time grid, the spokes of its
+    environment combined (summed for additive units, averaged otherwise) from each spoke's mean
+    in the bucket, as `dashboard.downsample.AccountCombiner` combines them. A series' unit is its
+    latest value's when `units` names it (the history keeps the unit each value was sent with)."""
     grid = TimeGrid.spanning(since.timestamp(), until.timestamp(), max_points)
-    lines = []
-    for (project, environment, metric, dimensions), unit in sorted(series.items()):
-        combiner = AccountCombiner(grid, additive=is_additive(unit))
-        for datapoint in store.series_history(
-            project, environment, metric, dict(dimensions), since=since, until=until
-        ):
-            combiner.add(
-                parse_timestamp(datapoint.extraction_date).timestamp(),
-                # Each region of a spoke extracts its own values: they add up like accounts.
-                f"{datapoint.account_id}/{datapoint.region}",
-                float(datapoint.value),
-            )
-        points = combiner.points()
-        if points:
-            lines.append(HistorySeries(project, environment, metric, unit, points, dimensions))
-    return lines
+    result = aggregate(engine, HistoryFilters(since=since, until=until), bucket_seconds=grid.step)
+    points: dict[SeriesKey, list[tuple[float, float]]] = {}
+    row_units: dict[SeriesKey, str] = {}
+    for row in aggregate_rows(result):
+        dimensions = tuple(sorted(json.loads(row.dimensions).items()))
+        key = (row.project, row.environment, row.metric_name, dimensions)
+        unit = row_units.setdefault(key, (units or {}).get(key, row.unit))
+        if row.unit != unit:
+            continue  # a unit the series no longer uses: one line per series, in its unit
+        value = row.spoke_mean_total if is_additive(unit) else row.spoke_mean_average
+        points.setdefault(key, []).append((float(row.bucket_start), value))
+    return [
+        HistorySeries(key[0], key[1], key[2], row_units[key], tuple(points[key]), key[3])
+        for key in sorted(points)
+    ]
 
 
 def build_dashboard_data(
     store: HubStore,
     config: DsdashConfig,
     *,
+    history_engine: HistoryEngine,
     history_days: int = DEFAULT_HISTORY_DAYS,
     quarantine_days: int = DEFAULT_QUARANTINE_DAYS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DashboardData:
-    """Everything the HTML dashboard shows, read from the hub with Queries only."""
+    """Everything the HTML dashboard shows: registry and latest values from the hub table,
+    history aggregated by `history_engine`."""
     if history_days < 1:
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
@@ -176,7 +183,10 @@ def build_dashboard_data(
         latest_value(record) for project in projects for record in store.latest_values(project)
     )
     history = combined_history(
-        store, series_of(latest), since=now - timedelta(days=history_days), until=now
+        history_engine,
+        since=now - timedelta(days=history_days),
+        until=now,
+        units=series_of(latest),
     )
     return DashboardData(
         generated_at=now,

@@ -57,7 +57,7 @@ class LocalHistorySource:
         first = first_day.strftime(PARTITION_STRFTIME)
         last = last_day.strftime(PARTITION_STRFTIME)
         base = self.root / HISTORY_PREFIX if (self.root / HISTORY_PREFIX).is_dir() else self.root
-        found = []
+        found: list[Path] = []
         for folder in sorted(base.glob(f"{PARTITION.name}=*")):
             day = folder.name.partition("=")[2]
             if folder.is_dir() and first <= day <= last:
@@ -92,7 +92,7 @@ class S3HistorySource:
         first_day, last_day = filters.partition_range()
         client = self.session.client("s3")
         return mirror_history(
-            client, self.bucket, first_day, last_day, self.cache_dir, self.statistics
+            client, self.bucket, first_day, last_day, self.cache_dir, statistics=self.statistics
         )
 
 

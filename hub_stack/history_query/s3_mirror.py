@@ -23,9 +23,9 @@ from typing import Any, Final
 from contracts.history_table import HISTORY_PREFIX, PARTITION, PARTITION_STRFTIME
 
 PARTITION_FOLDER_PREFIX: Final = f"{HISTORY_PREFIX}{PARTITION.name}="
-DEFAULT_CACHE_DIR: Final = Path(
-    os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
-) / "dsdash" / "history"
+DEFAULT_CACHE_DIR: Final = (
+    Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "dsdash" / "history"
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def mirror_history(
     first_day: date,
     last_day: date,
     cache_dir: Path,
+    *,
     statistics: MirrorStatistics | None = None,
 ) -> list[Path]:
     """Local copies of the history objects in range, laid out as `<cache>/<bucket>/<key>`."""

@@ -51,7 +51,10 @@ def _athena_text(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, datetime):
-        return {"VarCharValue": value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"}
+        return {
+            "VarCharValue": value.strftime("%Y-%m-%d %H:%M:%S.")
+            + f"{value.microsecond // 1000:03d}"
+        }
     return {"VarCharValue": str(value)}
 
 

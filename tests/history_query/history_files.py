@@ -65,13 +65,19 @@ def write_history(root: Path) -> WrittenHistory:
     files = []
     for day in range(DAYS):
         delivered = START + timedelta(days=day)
-        day_rows = [row for row in rows if row["extraction_time"].startswith(f"{delivered:%Y-%m-%d}")]
+        day_rows = [
+            row for row in rows if row["extraction_time"].startswith(f"{delivered:%Y-%m-%d}")
+        ]
         path = root / partition_folder(delivered) / f"delivery-{day}.parquet"
         write_parquet(day_rows, path)
         files.append(path)
     replay_delivery = START + timedelta(days=DAYS - 1, hours=5)
     replayed = [
-        {**row, "event_id": "replay-" + row["event_id"], "ingested_at": f"{replay_delivery:%Y-%m-%dT%H:%M:%S.000Z}"}
+        {
+            **row,
+            "event_id": "replay-" + row["event_id"],
+            "ingested_at": f"{replay_delivery:%Y-%m-%dT%H:%M:%S.000Z}",
+        }
         for row in rows[:40]
     ]
     replay_path = root / partition_folder(replay_delivery) / "replay.parquet"

@@ -67,9 +67,7 @@ def history_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HistoryHub
             Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}},
         )
         calls: list[str] = []
-        session.events.register(
-            "before-call", lambda model, **_: calls.append(model.name)
-        )
+        session.events.register("before-call", lambda model, **_: calls.append(model.name))
         yield HistoryHub(session, written, tmp_path_factory.mktemp("cache"), calls)
 
 
@@ -143,7 +141,9 @@ def test_s3_reads_list_only_the_partitions_in_range_and_reuse_the_cache(
 ) -> None:
     source = S3HistorySource(history_hub.session, BUCKET, tmp_path)
     engine = DuckDbEngine(source)
-    last_day = HistoryFilters(since=START + timedelta(days=DAYS - 1), until=START + timedelta(days=DAYS))
+    last_day = HistoryFilters(
+        since=START + timedelta(days=DAYS - 1), until=START + timedelta(days=DAYS)
+    )
     history_hub.calls.clear()
     aggregate(engine, last_day, bucket_seconds=3600)
     # Partitions from the day before `since` (clock skew): days 2 and 3 and the replay.
