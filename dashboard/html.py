@@ -24,30 +24,31 @@ import base64
 import hashlib
 import html
 import json
-import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from importlib import resources
 from typing import Any, Final
 
-from dashboard.downsample import TimeGrid, points_per_series, resample_mean
-from dashboard.model import (
-    DashboardData,
-    HistorySeries,
-    LatestValue,
-    SpokeStatus,
-    is_additive,
-    series_label,
+from dashboard.kpi import KpiCard, kpi_cards
+from dashboard.kpi_payload import (
+    MAX_TOTAL_CHART_POINTS,
+    MAX_TOTAL_SPOKE_POINTS,
+    page_payload,
+    spoke_is_marked_stale,
 )
+from dashboard.model import DashboardData
 
-# 300,000 numbers are about 2 MB of JSON: 15 charts x 200 lines then get a point a day over 90
-# days, and the whole page stays well under 5 MB, small enough to mail.
-MAX_TOTAL_CHART_POINTS: Final = 300_000
-MAX_POINTS_PER_SERIES: Final = 500
-# Significant digits kept for chart values: more than a chart's pixels can show.
-CHART_SIGNIFICANT_DIGITS: Final = 6
+# Re-exported: the budgets are part of what this renderer promises (tests and bench read them).
+__all__ = [
+    "MAX_TOTAL_CHART_POINTS",
+    "MAX_TOTAL_SPOKE_POINTS",
+    "DashboardRenderError",
+    "KeyFigures",
+    "key_figures",
+    "render_dashboard",
+    "spoke_is_marked_stale",
+]
 
 ASSET_NAMES: Final = ("uPlot.iife.min.js", "uPlot.min.css", "dashboard.js", "dashboard.css")
 
@@ -87,10 +88,6 @@ def key_figures(data: DashboardData) -> KeyFigures:
     )
 
 
-def spoke_is_marked_stale(spoke: SpokeStatus) -> bool:
-    return spoke.stale and spoke.state != "offboarded"
-
-
 def render_dashboard(data: DashboardData) -> str:
     """The whole page as one HTML string (UTF-8 when written)."""
     assets = {name: _asset_text(name) for name in ASSET_NAMES}
@@ -98,7 +95,7 @@ def render_dashboard(data: DashboardData) -> str:
         closing_tag = "</script" if name.endswith(".js") else "</style"
         if closing_tag in text.lower():
             raise DashboardRenderError(f"asset {name} contains {closing_tag!r}: cannot be inlined")
-    payload = _json_for_script(_payload(data))
+    payload = _json_for_script(page_payload(data))
     scripts = (assets["uPlot.iife.min.js"], assets["dashboard.js"])
     csp = "; ".join(
         (
@@ -113,7 +110,9 @@ def render_dashboard(data: DashboardData) -> str:
     generated = data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     has_values = bool(data.latest_values)
     body_sections = (
-        _latest_section() + _charts_section(data) if has_values else _empty_state(data, figures)
+        _filters_section() + _latest_section() + _charts_section(data)
+        if has_values
+        else _empty_state(data, figures)
     )
     spokes_section = _spokes_section() if data.spokes else ""
     return f"""<!DOCTYPE html>
@@ -136,7 +135,7 @@ from the dsdash hub. Spokes refresh every {html.escape(_duration(data.refresh_pe
 a spoke is stale after two refresh periods without data.</p>
 </header>
 <main id="main">
-{_kpi_section(figures)}
+{_kpi_section(kpi_cards(data), figures)}
 <noscript><p class="notice">The table, charts and spoke list need JavaScript; the numbers above
 do not.</p></noscript>
 {body_sections}
@@ -182,7 +181,57 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def _kpi_section(figures: KeyFigures) -> str:
+def _kpi_section(cards: Sequence[KpiCard], figures: KeyFigures) -> str:
+    science = "\n".join(_science_card(card) for card in cards) or (
+        '<li class="kpi"><span class="kpi-label">No data-science metric yet</span>'
+        '<span class="kpi-detail">the cards appear with the first training or endpoint values'
+        "</span></li>"
+    )
+    return f"""<section aria-labelledby="kpi-heading">
+<h2 id="kpi-heading">Data science, all projects</h2>
+<ul class="kpis" id="science-kpis">
+{science}
+</ul>
+</section>
+{_health_section(figures)}"""
+
+
+def _format_card_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:,.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+    if abs(value) < 1 and not value.is_integer():
+        text = f"{value:.3f}"
+    return text + ("%" if unit == "Percent" else "")
+
+
+def _science_card(card: KpiCard) -> str:
+    change = card.change
+    if change is None:
+        change_text, direction = "no value 24 h earlier to compare", "none"
+    else:
+        if change == 0:
+            direction = "flat"
+        elif card.rise_is_good is None:
+            direction = "up" if change > 0 else "down"
+        else:
+            direction = "better" if (change > 0) == card.rise_is_good else "worse"
+        sign = "+" if change > 0 else "\u2212" if change < 0 else "\u00b1"
+        change_text = (
+            f"{sign}{_format_card_value(abs(change), card.unit)} vs 24 h earlier"
+            f" ({_format_card_value(card.previous, card.unit)})"
+        )
+    classes = "kpi kpi-science" + (" kpi-alert" if card.alert else "")
+    return (
+        f'<li class="{classes}" data-kpi="{html.escape(card.key)}">'
+        f'<span class="kpi-label">{html.escape(card.label)}</span>'
+        f'<span class="kpi-value">{html.escape(_format_card_value(card.value, card.unit))}</span>'
+        f'<span class="kpi-change" data-direction="{direction}">{html.escape(change_text)}</span>'
+        f'<span class="kpi-detail">{html.escape(card.detail)}</span></li>'
+    )
+
+
+def _health_section(figures: KeyFigures) -> str:
     spokes_detail = f"of {figures.spokes_registered} registered"
     if figures.spokes_pending or figures.spokes_failed:
         spokes_detail += f"; {figures.spokes_pending} pending, {figures.spokes_failed} failed"
@@ -212,17 +261,40 @@ def _kpi_section(figures: KeyFigures) -> str:
         ),
     )
     items = "\n".join(
-        f'<li class="kpi{" kpi-alert" if alert else ""}" data-kpi="{key}">'
+        f'<li class="kpi kpi-health{" kpi-alert" if alert else ""}" data-kpi="{key}">'
         f'<span class="kpi-label">{html.escape(label)}</span>'
         f'<span class="kpi-value">{value:,}</span>'
         f'<span class="kpi-detail">{html.escape(detail)}</span></li>'
         for key, label, value, detail, alert in cards
     )
-    return f"""<section aria-labelledby="kpi-heading">
-<h2 id="kpi-heading" class="visually-hidden">Key figures</h2>
-<ul class="kpis">
+    return f"""<section aria-labelledby="health-heading">
+<h2 id="health-heading">Platform health</h2>
+<ul class="kpis kpis-health">
 {items}
 </ul>
+</section>"""
+
+
+def _filters_section() -> str:
+    selects = "\n".join(
+        f'<label for="filter-{key}">{label}</label>'
+        f'<select id="filter-{key}" data-filter="{key}"><option value="">All</option></select>'
+        for key, label in (
+            ("project", "Project"),
+            ("environment", "Environment"),
+            ("account", "Account"),
+            ("region", "Region"),
+        )
+    )
+    return f"""<section aria-labelledby="filters-heading" id="filters">
+<h2 id="filters-heading">Filters</h2>
+<p class="hint">They apply to the table, the charts and the spoke list. The view (filters, time
+range, drill-down) is kept in the address after <code>#</code>: copy the link to share it.
+With an account or region chosen, charts show that spoke's own lines.</p>
+<div class="toolbar filters">
+{selects}
+<button type="button" id="filter-reset">Clear filters</button>
+</div>
 </section>"""
 
 
@@ -256,6 +328,7 @@ def _latest_section() -> str:
         ("project", "Project", "text"),
         ("environment", "Environment", "text"),
         ("metric", "Metric", "text"),
+        ("regions", "Region", "text"),
         ("value", "Value", "number"),
         ("unit", "Unit", "text"),
         ("accounts", "Accounts", "number"),
@@ -270,11 +343,13 @@ def _latest_section() -> str:
 <h2 id="latest-heading">Latest values</h2>
 <p class="hint">One row per project, environment and metric; values of several accounts are summed
 for counts and durations and averaged for percentages and scores. Expand a row for its accounts;
-click a column to sort. Long tables show a page at a time; the filter searches every row.</p>
+click a column to sort. Long tables show a page at a time; the filter searches every row. The CSV
+holds every row the filters keep, as the table shows them.</p>
 <div class="toolbar">
 <label for="latest-filter">Filter</label>
 <input id="latest-filter" type="search" autocomplete="off" spellcheck="false"
  placeholder="project, environment or metric" aria-describedby="latest-count">
+<button type="button" id="latest-csv">Download CSV</button>
 <span id="latest-count" class="count" role="status" aria-live="polite"></span>
 </div>
 <div class="table-scroll">
@@ -294,11 +369,18 @@ def _charts_section(data: DashboardData) -> str:
 <p class="hint">One chart per metric over {html.escape(period)}, one line per project and
 environment (dashed: not prod). Accounts of an environment are combined as in the table; points
 are averaged into buckets to keep the page small. Click a legend entry to hide a line.</p>
+<p class="hint">Click a line (or its button under the chart) for that project environment's
+per-account chart.</p>
 <div class="toolbar">
-<label for="chart-project">Projects</label>
-<select id="chart-project"></select>
+<label for="chart-range">Time range</label>
+<select id="chart-range"></select>
 <span id="chart-note" class="count" role="status" aria-live="polite"></span>
 </div>
+<section id="drilldown" class="drilldown" aria-labelledby="drilldown-heading" hidden>
+<h3 id="drilldown-heading">Per account</h3>
+<div id="drilldown-plot" class="chart-plot"></div>
+<button type="button" id="drilldown-close">Close the per-account chart</button>
+</section>
 <div id="charts" class="charts" data-ready="false"></div>
 </section>"""
 
@@ -318,6 +400,7 @@ failing spokes</label>
 <table id="spoke-table" class="data-table">
 <caption class="visually-hidden">Every spoke account with its enrollment and freshness</caption>
 <thead><tr><th scope="col">Account</th><th scope="col">Project</th><th scope="col">Environment</th>
+<th scope="col">Regions</th>
 <th scope="col">Enrollment</th><th scope="col">Last seen</th><th scope="col">Freshness</th>
 <th scope="col">Failed metrics in last extraction</th></tr></thead>
 <tbody id="spoke-rows"></tbody>
@@ -334,150 +417,3 @@ def _pager(id_prefix: str, label: str) -> str:
 <span id="{id_prefix}-page" class="count"></span>
 <button type="button" id="{id_prefix}-next">Next page</button>
 </nav>"""
-
-
-# --- The JSON the page script reads ------------------------------------------------------------
-
-
-def _payload(data: DashboardData) -> dict[str, Any]:
-    return {
-        "generatedAt": _epoch(data.generated_at),
-        "refreshPeriodSeconds": data.refresh_period_seconds,
-        "groups": _latest_groups(data.latest_values),
-        "charts": _charts(data.history),
-        "spokes": [_spoke_entry(spoke) for spoke in _spokes_in_display_order(data.spokes)],
-    }
-
-
-def _dimension_text(dimensions: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"{name}={value}" for name, value in dimensions)
-
-
-def _latest_groups(values: Sequence[LatestValue]) -> list[dict[str, Any]]:
-    """One entry per project, environment, metric and dimensions, with its accounts' rows."""
-    grouped: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], list[LatestValue]]
-    grouped = defaultdict(list)
-    for value in values:
-        grouped[(value.project, value.environment, value.metric, value.dimensions)].append(value)
-    groups = []
-    for (project, environment, metric, dimensions), members in sorted(grouped.items()):
-        unit = members[0].unit
-        additive = is_additive(unit)
-        total = math.fsum(member.value for member in members)
-        groups.append(
-            {
-                "project": project,
-                "environment": environment,
-                "metric": metric,
-                "dimensions": _dimension_text(dimensions),
-                "unit": unit,
-                "value": _finite_or_none(total if additive else total / len(members)),
-                "combined": "sum" if additive else "mean",
-                "extracted": _epoch(max(member.extraction_date for member in members)),
-                # [account, value, extraction epoch]: arrays, not objects, as there are many.
-                "accounts": [
-                    [
-                        member.account_id,
-                        _finite_or_none(member.value),
-                        _epoch(member.extraction_date),
-                    ]
-                    for member in sorted(members, key=lambda member: member.account_id)
-                ],
-            }
-        )
-    return groups
-
-
-def _charts(history: Sequence[HistorySeries]) -> list[dict[str, Any]]:
-    by_metric: dict[str, list[HistorySeries]] = defaultdict(list)
-    for series in history:
-        if series.points:
-            by_metric[series.metric].append(series)
-    budget = points_per_series(
-        [len(lines) for lines in by_metric.values()],
-        max_points_per_series=MAX_POINTS_PER_SERIES,
-        max_total_points=MAX_TOTAL_CHART_POINTS,
-    )
-    charts = []
-    for metric in sorted(by_metric):
-        lines = sorted(
-            by_metric[metric],
-            key=lambda s: (s.project, _environment_rank(s.environment), s.dimensions),
-        )
-        first = min(point[0] for line in lines for point in line.points)
-        last = max(point[0] for line in lines for point in line.points)
-        grid = TimeGrid.spanning(first, last, budget)
-        charts.append(
-            {
-                "metric": metric,
-                "unit": lines[0].unit,
-                "step": grid.step,
-                "x": grid.times(),
-                "series": [
-                    {
-                        "label": series_label(line.project, line.environment, line.dimensions),
-                        "project": line.project,
-                        "environment": line.environment,
-                        "y": [_chart_number(v) for v in resample_mean(line.points, grid)],
-                    }
-                    for line in lines
-                ],
-            }
-        )
-    return charts
-
-
-def _epoch(moment: datetime) -> float | int:
-    # Whole seconds print without ".0": 15,000 account rows make the difference visible.
-    seconds = moment.timestamp()
-    return int(seconds) if seconds.is_integer() else seconds
-
-
-def _finite_or_none(value: float) -> float | None:
-    # JSON has no NaN or infinity; the page shows "n/a" for None.
-    return value if math.isfinite(value) else None
-
-
-def _environment_rank(environment: str) -> tuple[int, str]:
-    # Lines read dev, then int, then prod, whatever other environments a project has.
-    order = {"dev": 0, "int": 1, "prod": 3}
-    return (order.get(environment, 2), environment)
-
-
-def _chart_number(value: float | None) -> float | int | None:
-    if value is None or not math.isfinite(value):
-        return None
-    rounded = float(f"{value:.{CHART_SIGNIFICANT_DIGITS}g}")
-    return int(rounded) if rounded.is_integer() else rounded
-
-
-def _spokes_in_display_order(spokes: Sequence[SpokeStatus]) -> list[SpokeStatus]:
-    """Problems first (stale, failed enrollment, failing metrics), then by name."""
-
-    def needs_attention(spoke: SpokeStatus) -> bool:
-        return spoke_is_marked_stale(spoke) or spoke.state == "failed" or bool(spoke.last_errors)
-
-    return sorted(
-        spokes,
-        key=lambda spoke: (
-            not needs_attention(spoke),
-            spoke.project,
-            _environment_rank(spoke.environment),
-            spoke.account_id,
-        ),
-    )
-
-
-def _spoke_entry(spoke: SpokeStatus) -> dict[str, Any]:
-    return {
-        "account": spoke.account_id,
-        "project": spoke.project,
-        "environment": spoke.environment,
-        "state": spoke.state,
-        "reason": spoke.reason,
-        "lastSeen": _epoch(spoke.last_seen_at) if spoke.last_seen_at else None,
-        "stale": spoke_is_marked_stale(spoke),
-        "errors": [
-            [error.metric_name, error.error_code, error.message] for error in spoke.last_errors
-        ],
-    }

@@ -90,6 +90,8 @@ class LatestValue:
     account_id: str
     value: float
     extraction_date: datetime
+    # The spoke's region: each region of an account extracts its own values.
+    region: str = ""
 
     def __post_init__(self) -> None:
         _require_aware(self.extraction_date, f"latest value {self.metric} extraction_date")
@@ -112,6 +114,24 @@ class HistorySeries:
 
 
 @dataclass(frozen=True)
+class SpokeSeries:
+    """One spoke's own line of a series (the drill-down from a project/environment line).
+
+    `points` are (epoch seconds, the spoke's mean in that bucket), in time order; the renderer
+    resamples them onto a coarser grid than the combined lines (see `dashboard.html`).
+    """
+
+    project: str
+    environment: str
+    metric: str
+    unit: str
+    account_id: str
+    region: str
+    points: tuple[tuple[float, float], ...]
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class DashboardData:
     generated_at: datetime
     refresh_period_seconds: int
@@ -121,6 +141,8 @@ class DashboardData:
     quarantine_count: int = 0
     # The history window the charts cover, for the caption (None: whatever the points span).
     history_days: int | None = None
+    # Per-spoke lines behind `history`, for the drill-down (empty: the page offers none).
+    spoke_history: tuple[SpokeSeries, ...] = ()
 
     def __post_init__(self) -> None:
         _require_aware(self.generated_at, "generated_at")
@@ -204,10 +226,24 @@ def _data_to_dict(data: DashboardData) -> dict[str, Any]:
                 "unit": value.unit,
                 "dimensions": dict(value.dimensions),
                 "account_id": value.account_id,
+                "region": value.region,
                 "value": value.value,
                 "extraction_date": _iso(value.extraction_date),
             }
             for value in data.latest_values
+        ],
+        "spoke_history": [
+            {
+                "project": series.project,
+                "environment": series.environment,
+                "metric": series.metric,
+                "unit": series.unit,
+                "account_id": series.account_id,
+                "region": series.region,
+                "dimensions": dict(series.dimensions),
+                "points": [list(point) for point in series.points],
+            }
+            for series in data.spoke_history
         ],
         "history": [
             {
@@ -255,8 +291,22 @@ def _data_from_dict(document: Mapping[str, Any]) -> DashboardData:
                 account_id=str(value["account_id"]),
                 value=float(value["value"]),
                 extraction_date=_required_iso(value["extraction_date"]),
+                region=str(value.get("region", "")),
             )
             for value in document.get("latest_values", ())
+        ),
+        spoke_history=tuple(
+            SpokeSeries(
+                project=str(series["project"]),
+                environment=str(series["environment"]),
+                metric=str(series["metric"]),
+                unit=str(series["unit"]),
+                account_id=str(series["account_id"]),
+                region=str(series.get("region", "")),
+                dimensions=dimensions_of(series.get("dimensions", {})),
+                points=tuple((float(t), float(v)) for t, v in series["points"]),
+            )
+            for series in document.get("spoke_history", ())
         ),
         history=tuple(
             HistorySeries(

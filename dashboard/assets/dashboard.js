@@ -5,6 +5,10 @@
  * Charts are drawn one per task so a page with many charts never blocks input for long; when the
  * last one is drawn, #charts gets data-ready="true" (the browser tests wait for it).
  * The two tables show PAGE_SIZE rows at a time (see createPager); filter and sort see every row.
+ *
+ * The view lives in `state` and in the URL fragment (#project=..&range=7d&drill=..), so a copied
+ * link reproduces it: every control writes the fragment with history.replaceState, and a
+ * hashchange (a pasted link, the back button) reads it again and redraws.
  */
 (function () {
   "use strict";
@@ -144,7 +148,129 @@
     };
   }
 
-  /* ---- Latest values: one tbody per group, so sorting moves a row with its account rows. ---- */
+  /* ---- The view: filters, time range and drill-down, mirrored in the URL fragment ---- */
+
+  var STATE_KEYS = ["project", "environment", "account", "region", "range", "drill"];
+  var state = {};
+  var listeners = [];
+
+  function readFragment() {
+    var params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    STATE_KEYS.forEach(function (key) { state[key] = params.get(key) || ""; });
+  }
+
+  function writeFragment() {
+    var params = new URLSearchParams();
+    STATE_KEYS.forEach(function (key) { if (state[key]) params.set(key, state[key]); });
+    var text = params.toString();
+    var url = window.location.pathname + window.location.search + (text ? "#" + text : "");
+    window.history.replaceState(null, "", url);
+  }
+
+  function onStateChange(callback) { listeners.push(callback); }
+
+  function setState(changes) {
+    Object.keys(changes).forEach(function (key) { state[key] = changes[key]; });
+    writeFragment();
+    listeners.forEach(function (callback) { callback(); });
+  }
+
+  function spokeFilterActive() { return Boolean(state.account || state.region); }
+
+  function accountMatches(account, region) {
+    return (!state.account || account === state.account) && (!state.region || region === state.region);
+  }
+
+  function environmentMatches(project, environment) {
+    return (!state.project || project === state.project) &&
+      (!state.environment || environment === state.environment);
+  }
+
+  function setUpFilters() {
+    var values = { project: {}, environment: {}, account: {}, region: {} };
+    data.groups.forEach(function (group) {
+      values.project[group.project] = true;
+      values.environment[group.environment] = true;
+      group.accounts.forEach(function (account) {
+        values.account[account[0]] = true;
+        if (account[3]) values.region[account[3]] = true;
+      });
+    });
+    data.spokes.forEach(function (spoke) {
+      values.project[spoke.project] = true;
+      values.environment[spoke.environment] = true;
+      values.account[spoke.account] = true;
+      spoke.regions.forEach(function (region) { values.region[region] = true; });
+    });
+    var selects = document.querySelectorAll("select[data-filter]");
+    selects.forEach(function (select) {
+      var key = select.dataset.filter;
+      Object.keys(values[key]).sort().forEach(function (value) {
+        var option = element("option", null, value);
+        option.value = value;
+        select.appendChild(option);
+      });
+      select.addEventListener("change", function () {
+        var change = {};
+        change[key] = select.value;
+        change.drill = "";
+        setState(change);
+      });
+    });
+    function show() {
+      selects.forEach(function (select) {
+        var wanted = state[select.dataset.filter];
+        // A value the page does not hold (an edited link) would silently show everything.
+        if (wanted && !values[select.dataset.filter][wanted]) {
+          var option = element("option", null, wanted + " (no data)");
+          option.value = wanted;
+          select.appendChild(option);
+        }
+        select.value = wanted;
+      });
+    }
+    var reset = document.getElementById("filter-reset");
+    if (reset) {
+      reset.addEventListener("click", function () {
+        setState({ project: "", environment: "", account: "", region: "", drill: "" });
+      });
+    }
+    onStateChange(show);
+    show();
+  }
+
+  /* ---- Latest values: one tbody per group, so sorting moves a row with its account rows. ----
+   *
+   * With an account or region chosen, a group keeps only those accounts' rows and its value is
+   * combined from them alone (the `view` of the group), so the row never shows other accounts'
+   * numbers.
+   */
+
+  function combine(values, combined) {
+    var finite = values.filter(function (value) { return value !== null && value !== undefined; });
+    if (finite.length === 0) return null;
+    var total = finite.reduce(function (sum, value) { return sum + value; }, 0);
+    return combined === "sum" ? total : total / finite.length;
+  }
+
+  function groupView(group) {
+    var accounts = group.accounts.filter(function (account) {
+      return accountMatches(account[0], account[3]);
+    });
+    if (accounts.length === 0) return null;
+    var regions = {};
+    accounts.forEach(function (account) { if (account[3]) regions[account[3]] = true; });
+    return {
+      group: group,
+      accounts: accounts,
+      regions: Object.keys(regions).sort().join(", "),
+      value: accounts.length === group.accounts.length ? group.value :
+        combine(accounts.map(function (account) { return account[1]; }), group.combined),
+      extracted: Math.max.apply(null, accounts.map(function (account) { return account[2]; })),
+    };
+  }
+
+  var latestRowsShown = [];
 
   function setUpLatestTable() {
     var table = document.getElementById("latest-table");
@@ -153,28 +279,32 @@
     var sortKey = null;
     var sortDescending = false;
     var filterInput = document.getElementById("latest-filter");
+    var views = [];
+    var bodies = {};
 
     groups.forEach(function (group, index) {
       group.index = index;
       group.haystack = [group.project, group.environment, group.metric, group.dimensions,
-                        group.unit].join(" ").toLowerCase();
+                        group.unit, group.regions.join(" ")].join(" ").toLowerCase();
     });
 
-    function bodyFor(group) {
-      if (!group.body) group.body = buildGroupBody(group);
-      return group.body;
+    function bodyFor(view) {
+      var key = view.group.index;
+      if (!bodies[key]) bodies[key] = buildGroupBody(view);
+      return bodies[key];
     }
 
-    function buildGroupBody(group) {
+    function buildGroupBody(view) {
+      var group = view.group;
       var body = element("tbody", "group");
       var row = element("tr", "group-row");
       var toggleCell = element("td");
       var toggle = element("button", "expand", "+");
       toggle.type = "button";
       toggle.setAttribute("aria-expanded", "false");
-      toggle.setAttribute("aria-label", "Show the " + group.accounts.length + " accounts of " +
+      toggle.setAttribute("aria-label", "Show the " + view.accounts.length + " accounts of " +
                           group.project + " " + group.environment + " " + group.metric);
-      toggle.addEventListener("click", function () { toggleAccounts(group, body, toggle); });
+      toggle.addEventListener("click", function () { toggleAccounts(view, body, toggle); });
       toggleCell.appendChild(toggle);
       row.appendChild(toggleCell);
       row.appendChild(element("td", null, group.project));
@@ -185,28 +315,30 @@
         metricCell.appendChild(element("span", "dimensions", group.dimensions));
       }
       row.appendChild(metricCell);
-      var valueCell = element("td", "number", formatNumber(group.value));
-      valueCell.title = group.combined + " of " + group.accounts.length + " account(s)";
+      row.appendChild(element("td", "region", view.regions));
+      var valueCell = element("td", "number", formatNumber(view.value));
+      valueCell.title = group.combined + " of " + view.accounts.length + " account(s)";
       row.appendChild(valueCell);
       row.appendChild(element("td", null, group.unit === "None" ? "" : group.unit));
       row.appendChild(element("td", "number",
-                              group.accounts.length + (group.accounts.length > 1 ? " (" + group.combined + ")" : "")));
-      row.appendChild(timeCell(group.extracted));
+                              view.accounts.length + (view.accounts.length > 1 ? " (" + group.combined + ")" : "")));
+      row.appendChild(timeCell(view.extracted));
       body.appendChild(row);
       body.dataset.index = String(group.index);
       return body;
     }
 
     // Per-account rows are built on first expansion only: 15,000 of them would slow the load.
-    function toggleAccounts(group, body, toggle) {
+    function toggleAccounts(view, body, toggle) {
       var expanded = toggle.getAttribute("aria-expanded") === "true";
-      if (!group.accountRows) {
-        group.accountRows = group.accounts.map(function (account) {
+      if (!body.accountRows) {
+        body.accountRows = view.accounts.map(function (account) {
           var row = element("tr", "account-row");
           row.appendChild(element("td"));
           row.appendChild(element("td", "account-id", account[0]));
           row.appendChild(element("td"));
           row.appendChild(element("td"));
+          row.appendChild(element("td", "region", account[3]));
           row.appendChild(element("td", "number", formatNumber(account[1])));
           row.appendChild(element("td"));
           row.appendChild(element("td"));
@@ -215,15 +347,16 @@
           return row;
         });
       }
-      group.accountRows.forEach(function (row) { row.hidden = expanded; });
+      body.accountRows.forEach(function (row) { row.hidden = expanded; });
       toggle.setAttribute("aria-expanded", expanded ? "false" : "true");
       toggle.textContent = expanded ? "+" : "\u2212";
     }
 
-    function sortValue(group, key) {
-      if (key === "accounts") return group.accounts.length;
-      if (key === "metric") return group.metric + " " + group.dimensions;
-      return group[key];
+    function sortValue(view, key) {
+      if (key === "accounts") return view.accounts.length;
+      if (key === "metric") return view.group.metric + " " + view.group.dimensions;
+      if (key === "value" || key === "extracted" || key === "regions") return view[key];
+      return view.group[key];
     }
 
     function compare(left, right) {
@@ -246,10 +379,25 @@
       total: function () { return groups.length; },
     });
 
-    var ordered = groups;
+    // Views depend on the account and region filters: rebuild them (and their rows) on change.
+    function rebuildViews() {
+      bodies = {};
+      views = [];
+      groups.forEach(function (group) {
+        if (!environmentMatches(group.project, group.environment)) return;
+        var view = groupView(group);
+        if (view) views.push(view);
+      });
+      if (sortKey) views.sort(compare);
+      applyFilter();
+    }
+
     function applyFilter() {
       var query = filterInput.value;
-      pager.show(ordered.filter(function (group) { return matchesAll(group.haystack, query); }));
+      latestRowsShown = views.filter(function (view) {
+        return matchesAll(view.group.haystack, query);
+      });
+      pager.show(latestRowsShown);
     }
     filterInput.addEventListener("input", debounce(applyFilter, 120));
 
@@ -262,23 +410,109 @@
           other.setAttribute("aria-sort", other === header ?
                              (sortDescending ? "descending" : "ascending") : "none");
         });
-        ordered = groups.slice().sort(compare);
+        views.sort(compare);
         applyFilter();
       });
     });
-    applyFilter();
+    onStateChange(rebuildViews);
+    rebuildViews();
+    setUpCsvDownload();
+  }
+
+  /* ---- CSV of the rows the table keeps (every page), as the table shows them ---- */
+
+  var CSV_COLUMNS = ["project", "environment", "metric", "dimensions", "region", "value", "unit",
+                     "accounts", "combined", "last_extraction_utc"];
+
+  function csvCell(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    // A leading = + - @ would run as a formula in a spreadsheet: quote it as text.
+    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function latestCsv() {
+    var lines = [CSV_COLUMNS.join(",")];
+    latestRowsShown.forEach(function (view) {
+      var group = view.group;
+      lines.push([group.project, group.environment, group.metric, group.dimensions, view.regions,
+                  view.value, group.unit === "None" ? "" : group.unit, view.accounts.length,
+                  group.combined, isoUtc(view.extracted)].map(csvCell).join(","));
+    });
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  function setUpCsvDownload() {
+    var button = document.getElementById("latest-csv");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      var blob = new Blob([latestCsv()], { type: "text/csv;charset=utf-8" });
+      var link = element("a");
+      link.href = URL.createObjectURL(blob);
+      var parts = ["dsdash-latest", state.project, state.environment, state.account, state.region];
+      link.download = parts.filter(Boolean).join("-").replace(/[^A-Za-z0-9._-]/g, "_") + ".csv";
+      document.body.appendChild(link);
+      link.click();
+      document.body.removeChild(link);
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    });
   }
 
   /* ---- History charts ---- */
 
+  var RANGE_PRESETS = [["1d", 86400, "Last 24 hours"], ["7d", 7 * 86400, "Last 7 days"],
+                       ["14d", 14 * 86400, "Last 14 days"], ["30d", 30 * 86400, "Last 30 days"],
+                       ["90d", 90 * 86400, "Last 90 days"]];
+
+  function rangeBounds() {
+    var embedded = data.range;
+    if (!embedded) return null;
+    for (var i = 0; i < RANGE_PRESETS.length; i++) {
+      if (RANGE_PRESETS[i][0] === state.range) {
+        return { start: Math.max(embedded.start, embedded.end - RANGE_PRESETS[i][1]),
+                 end: embedded.end };
+      }
+    }
+    return { start: embedded.start, end: embedded.end };
+  }
+
+  // The grid indexes of `x` (bucket starts, `step` wide) whose bucket overlaps the range.
+  function indexesInRange(x, step, bounds) {
+    var first = 0;
+    while (first < x.length && x[first] + step <= bounds.start) first += 1;
+    var last = x.length;
+    while (last > first && x[last - 1] > bounds.end) last -= 1;
+    return [first, last];
+  }
+
   function setUpCharts() {
     var container = document.getElementById("charts");
     if (!container) return;
-    var select = document.getElementById("chart-project");
+    var rangeSelect = document.getElementById("chart-range");
     var note = document.getElementById("chart-note");
+    var drill = document.getElementById("drilldown");
     var charts = data.charts;
     var plots = [];
+    var drillPlot = null;
     var drawGeneration = 0;
+
+    var embedded = data.range;
+    var span = embedded ? embedded.end - embedded.start : 0;
+    RANGE_PRESETS.forEach(function (preset) {
+      if (preset[1] < span) {
+        var option = element("option", null, preset[2]);
+        option.value = preset[0];
+        rangeSelect.appendChild(option);
+      }
+    });
+    var allOption = element("option", null, embedded ?
+      "Everything embedded (" + Math.round(span / 86400) + " days)" : "Everything embedded");
+    allOption.value = "";
+    rangeSelect.appendChild(allOption);
+    rangeSelect.addEventListener("change", function () { setState({ range: rangeSelect.value }); });
+    document.getElementById("drilldown-close").addEventListener("click", function () {
+      setState({ drill: "" });
+    });
 
     if (charts.length === 0) {
       container.appendChild(element("p", "notice",
@@ -286,30 +520,6 @@
       container.dataset.ready = "true";
       return;
     }
-
-    var projects = [];
-    var seen = {};
-    var maxLines = 0;
-    charts.forEach(function (chart) {
-      maxLines = Math.max(maxLines, chart.series.length);
-      chart.series.forEach(function (series) {
-        if (!seen[series.project]) {
-          seen[series.project] = true;
-          projects.push(series.project);
-        }
-      });
-    });
-    projects.sort();
-    var allOption = element("option", null, "All projects");
-    allOption.value = "*";
-    select.appendChild(allOption);
-    projects.forEach(function (project) {
-      var option = element("option", null, project);
-      option.value = project;
-      select.appendChild(option);
-    });
-    select.value = maxLines > MAX_LINES_FOR_ALL_PROJECTS ? projects[0] : "*";
-    select.addEventListener("change", drawAll);
 
     function chartWidth(plotElement) {
       return Math.max(280, Math.floor(plotElement.clientWidth || 480));
@@ -324,6 +534,27 @@
       return measuredWidth;
     }
 
+    // The lines a chart draws under the filters: combined project/environment lines, or with an
+    // account or region chosen, the matching spokes' own lines (a combined line would include
+    // other accounts).
+    function linesOf(chart) {
+      var byLabel = {};
+      chart.series.forEach(function (series) { byLabel[series.label] = series; });
+      if (spokeFilterActive()) {
+        return (chart.spokeLines || []).filter(function (line) {
+          var parent = byLabel[line.line];
+          return parent && environmentMatches(parent.project, parent.environment) &&
+            accountMatches(line.account, line.region);
+        }).map(function (line) {
+          return { label: line.account + " " + line.region + " (" + line.line + ")",
+                   environment: byLabel[line.line].environment, y: line.y, perSpoke: true };
+        });
+      }
+      return chart.series.filter(function (series) {
+        return environmentMatches(series.project, series.environment);
+      });
+    }
+
     function drawAll() {
       drawGeneration += 1;
       measuredWidth = null;
@@ -332,18 +563,24 @@
       plots = [];
       container.textContent = "";
       container.dataset.ready = "false";
-      var project = select.value;
-      note.textContent = project === "*" ? "" :
-        (maxLines > MAX_LINES_FOR_ALL_PROJECTS ?
-          "Showing one project: all " + projects.length + " would draw up to " + maxLines +
-          " lines a chart." : "");
-      var queue = [];
-      charts.forEach(function (chart) {
-        var lines = chart.series.filter(function (series) {
-          return project === "*" || series.project === project;
-        });
-        if (lines.length > 0) queue.push({ chart: chart, lines: lines });
+      rangeSelect.value = state.range;
+      var bounds = rangeBounds();
+      var crowded = 0;
+      var queue = charts.map(function (chart) {
+        var lines = linesOf(chart);
+        var perSpoke = spokeFilterActive();
+        var x = perSpoke ? (chart.spokeX || []) : chart.x;
+        var step = perSpoke ? chart.spokeStep : chart.step;
+        if (!perSpoke && !state.project && lines.length > MAX_LINES_FOR_ALL_PROJECTS) {
+          // Above this many lines a chart is unreadable: show the first project until one is picked.
+          var first = lines[0].project;
+          lines = lines.filter(function (line) { return line.project === first; });
+          crowded += 1;
+        }
+        return { chart: chart, lines: lines, x: x, step: step };
       });
+      note.textContent = crowded ? crowded + " chart(s) show one project: all would draw more than " +
+        MAX_LINES_FOR_ALL_PROJECTS + " lines; pick a project above." : "";
       function drawNext() {
         if (generation !== drawGeneration) return;
         var item = queue.shift();
@@ -351,35 +588,39 @@
           container.dataset.ready = "true";
           return;
         }
-        drawChart(item.chart, item.lines);
+        drawChart(item, bounds);
         setTimeout(drawNext, 0);
       }
       drawNext();
+      drawDrilldown(bounds);
     }
 
-    function drawChart(chart, lines) {
-      var figure = element("figure", "chart");
-      figure.dataset.metric = chart.metric;
-      var caption = element("figcaption");
-      var title = element("h3", null, chart.metric);
-      if (chart.unit && chart.unit !== "None") {
-        title.appendChild(element("span", "chart-unit", " (" + chart.unit + ")"));
-      }
-      caption.appendChild(title);
-      figure.appendChild(caption);
-      var plotElement = element("div", "chart-plot");
-      figure.appendChild(plotElement);
-      container.appendChild(figure);
+    // Columns for uPlot cut to the range; null when no line has a value in it.
+    function columnsInRange(x, step, lines, bounds) {
+      var cut = bounds ? indexesInRange(x, step, bounds) : [0, x.length];
+      var columns = [x.slice(cut[0], cut[1])];
+      var values = 0;
+      lines.forEach(function (line) {
+        var y = line.y.slice(cut[0], cut[1]);
+        line.pointsInRange = y.filter(function (value) { return value !== null; }).length;
+        values += line.pointsInRange;
+        columns.push(y);
+      });
+      return values > 0 ? columns : null;
+    }
 
+    function plotOptions(title, lines, width, bounds, figure) {
       var colours = lines.map(function (_, index) { return PALETTE[index % PALETTE.length]; });
       var showLegend = lines.length <= MAX_LEGEND_LINES;
-      var options = {
-        width: sharedChartWidth(plotElement),
+      figure.dataset.seriesColors = colours.join(",");
+      return {
+        width: width,
         height: 260,
         tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"); },
         legend: { show: showLegend, live: showLegend },
         cursor: { drag: { x: true, y: false } },
-        scales: { x: { time: true } },
+        // The whole chosen range, so one point sits at its time rather than filling the chart.
+        scales: { x: { time: true, range: bounds ? function () { return [bounds.start, bounds.end]; } : undefined } },
         axes: [
           { stroke: "#4f5964", grid: { stroke: "#e6e9ed" } },
           {
@@ -396,7 +637,8 @@
             width: 2,
             dash: series.environment === "prod" ? undefined : [6, 4],
             spanGaps: true,
-            points: { show: false },
+            // A lone value has no line to draw: show it as a point, never as nothing.
+            points: { show: series.pointsInRange === 1, size: 9, fill: colours[index] },
             // uPlot asks for a value with null when the cursor is off the chart.
             value: function (plot, value) { return value === null ? "\u2014" : formatNumber(value); },
           };
@@ -405,16 +647,123 @@
           draw: [function () { figure.dataset.drawn = "true"; }],
         },
       };
-      var columns = [chart.x].concat(lines.map(function (series) { return series.y; }));
+    }
+
+    function emptyNotice(figure) {
+      figure.dataset.empty = "true";
+      figure.dataset.seriesCount = "0";
+      figure.appendChild(element("p", "notice no-data", "No data in this range."));
+    }
+
+    // The line nearest the pointer at the hovered time, for a click on the plot.
+    function nearestLine(plot) {
+      var index = plot.cursor.idx;
+      if (index === null || index === undefined) return -1;
+      var best = -1;
+      var bestDistance = Infinity;
+      for (var s = 1; s < plot.series.length; s++) {
+        var value = plot.data[s][index];
+        if (value === null || value === undefined || !plot.series[s].show) continue;
+        var distance = Math.abs(plot.valToPos(value, "y") - plot.cursor.top);
+        if (distance < bestDistance) { bestDistance = distance; best = s - 1; }
+      }
+      return best;
+    }
+
+    function drawChart(item, bounds) {
+      var chart = item.chart;
+      var lines = item.lines;
+      var figure = element("figure", "chart");
+      figure.dataset.metric = chart.metric;
+      var caption = element("figcaption");
+      var title = element("h3", null, chart.metric);
+      if (chart.unit && chart.unit !== "None") {
+        title.appendChild(element("span", "chart-unit", " (" + chart.unit + ")"));
+      }
+      caption.appendChild(title);
+      figure.appendChild(caption);
+      var plotElement = element("div", "chart-plot");
+      figure.appendChild(plotElement);
+      container.appendChild(figure);
+      var columns = lines.length ? columnsInRange(item.x, item.step, lines, bounds) : null;
+      if (!columns) {
+        emptyNotice(figure);
+        return;
+      }
+      var options = plotOptions(chart.metric, lines, sharedChartWidth(plotElement), bounds, figure);
       var plot = new uPlot(options, columns, plotElement);
       plots.push(plot);
       figure.dataset.seriesCount = String(lines.length);
-      figure.dataset.seriesColors = colours.join(",");
       figure.setAttribute("aria-label", chart.metric + ": " + lines.length + " lines");
-      if (!showLegend) {
+      if (lines.length > MAX_LEGEND_LINES) {
         figure.appendChild(element("p", "legend-note",
           lines.length + " lines; pick a project above to compare its environments."));
       }
+      if (!chart.spokeLines || lines[0].perSpoke) return;
+      // Drill-down: a click on a line, or the keyboard through this list.
+      plot.over.addEventListener("click", function () {
+        var index = nearestLine(plot);
+        if (index >= 0) setState({ drill: chart.metric + "|" + lines[index].label });
+      });
+      plot.over.style.cursor = "pointer";
+      var picker = element("div", "drill-picker toolbar");
+      var selectId = "drill-" + chart.metric;
+      var label = element("label", null, "Per-account chart of");
+      label.htmlFor = selectId;
+      var select = element("select", "drill-select");
+      select.id = selectId;
+      var none = element("option", null, "choose a line");
+      none.value = "";
+      select.appendChild(none);
+      lines.forEach(function (line) {
+        var option = element("option", null, line.label);
+        option.value = line.label;
+        select.appendChild(option);
+      });
+      select.addEventListener("change", function () {
+        if (select.value) setState({ drill: chart.metric + "|" + select.value });
+      });
+      picker.appendChild(label);
+      picker.appendChild(select);
+      figure.appendChild(picker);
+    }
+
+    function drawDrilldown(bounds) {
+      if (drillPlot) { drillPlot.destroy(); drillPlot = null; }
+      var plotElement = document.getElementById("drilldown-plot");
+      plotElement.textContent = "";
+      var separator = state.drill.indexOf("|");
+      var chart = null;
+      if (separator > 0) {
+        var metric = state.drill.slice(0, separator);
+        chart = charts.filter(function (candidate) { return candidate.metric === metric; })[0];
+      }
+      if (!chart) {
+        drill.hidden = true;
+        drill.dataset.seriesCount = "0";
+        return;
+      }
+      var lineLabel = state.drill.slice(separator + 1);
+      var lines = (chart.spokeLines || []).filter(function (line) {
+        return line.line === lineLabel;
+      }).map(function (line) {
+        return { label: line.account + " " + line.region, y: line.y, environment: "prod" };
+      });
+      drill.hidden = false;
+      drill.dataset.metric = chart.metric;
+      drill.dataset.line = lineLabel;
+      document.getElementById("drilldown-heading").textContent =
+        chart.metric + " of " + lineLabel + ", per account";
+      var columns = lines.length ? columnsInRange(chart.spokeX, chart.spokeStep, lines, bounds) : null;
+      if (!columns) {
+        drill.dataset.seriesCount = "0";
+        plotElement.appendChild(element("p", "notice no-data", "No data in this range."));
+        return;
+      }
+      drill.dataset.seriesCount = String(lines.length);
+      drillPlot = new uPlot(plotOptions(chart.metric, lines, chartWidth(plotElement), bounds, drill),
+                            columns, plotElement);
+      drill.scrollIntoView({ block: "nearest" });
     }
 
     window.addEventListener("resize", debounce(function () {
@@ -423,6 +772,7 @@
       });
     }, 200));
 
+    onStateChange(drawAll);
     drawAll();
   }
 
@@ -434,7 +784,8 @@
     var spokes = data.spokes;
     spokes.forEach(function (spoke) {
       spoke.haystack = [spoke.account, spoke.project, spoke.environment, spoke.state,
-                        spoke.reason, spoke.stale ? "stale" : "fresh"].join(" ").toLowerCase();
+                        spoke.reason, spoke.stale ? "stale" : "fresh",
+                        spoke.regions.join(" ")].join(" ").toLowerCase();
       spoke.problem = spoke.stale || spoke.state === "failed" || spoke.errors.length > 0;
     });
 
@@ -449,6 +800,7 @@
       row.appendChild(element("td", null, spoke.account));
       row.appendChild(element("td", null, spoke.project));
       row.appendChild(element("td", null, spoke.environment));
+      row.appendChild(element("td", "region", spoke.regions.join(", ")));
       var stateCell = element("td");
       stateCell.appendChild(element("span", "badge badge-state-" + spoke.state, spoke.state));
       if (spoke.reason) {
@@ -494,14 +846,24 @@
     function applyFilter() {
       var query = filterInput.value;
       pager.show(spokes.filter(function (spoke) {
-        return matchesAll(spoke.haystack, query) && (!problemsOnly.checked || spoke.problem);
+        var regionMatches = !state.region || spoke.regions.indexOf(state.region) >= 0;
+        return matchesAll(spoke.haystack, query) && (!problemsOnly.checked || spoke.problem) &&
+          environmentMatches(spoke.project, spoke.environment) &&
+          (!state.account || spoke.account === state.account) && regionMatches;
       }));
     }
     filterInput.addEventListener("input", debounce(applyFilter, 120));
     problemsOnly.addEventListener("change", applyFilter);
+    onStateChange(applyFilter);
     applyFilter();
   }
 
+  readFragment();
+  window.addEventListener("hashchange", function () {
+    readFragment();
+    listeners.forEach(function (callback) { callback(); });
+  });
+  if (document.getElementById("filters")) setUpFilters();
   setUpLatestTable();
   setUpSpokes();
   setUpCharts();

@@ -16,6 +16,7 @@ from dashboard.model import (
     HistorySeries,
     LatestValue,
     MetricError,
+    SpokeSeries,
     SpokeStatus,
     is_additive,
 )
@@ -35,6 +36,13 @@ FRIENDLY_SPOKES = (
     (STALE_ACCOUNT, "churn-prediction", "prod"),
 )
 HOSTILE_SPOKE = ("333333333301", HOSTILE, "prod")
+# fraud-detection's second prod account runs in another region.
+OTHER_REGION_ACCOUNT = "111111111103"
+
+
+def region_of(account_id: str) -> str:
+    return "us-east-1" if account_id == OTHER_REGION_ACCOUNT else "eu-west-1"
+
 SPOKES = (*FRIENDLY_SPOKES, HOSTILE_SPOKE)
 METRICS = (
     ("CompletedTrainingJobs24h", "Count"),
@@ -88,6 +96,7 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
     grid = TimeGrid.spanning(start, end, 500)
     latest = []
     history = []
+    spoke_history = []
     environments = sorted({(project, env) for _, project, env in sample_spokes})
     for metric_index, (metric, unit) in enumerate(METRICS):
         for project, environment in environments:
@@ -95,12 +104,17 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
             for account_id, spoke_project, spoke_environment in sample_spokes:
                 if (spoke_project, spoke_environment) != (project, environment):
                     continue
-                for hour in range(7 * 24 + 1):
-                    combiner.add(
-                        start + hour * 3600,
-                        account_id,
-                        account_value(account_id, metric_index, hour),
+                points = tuple(
+                    (start + hour * 3600, account_value(account_id, metric_index, hour))
+                    for hour in range(7 * 24 + 1)
+                )
+                for epoch, value in points:
+                    combiner.add(epoch, account_id, value)
+                spoke_history.append(
+                    SpokeSeries(
+                        project, environment, metric, unit, account_id, region_of(account_id), points
                     )
+                )
                 latest.append(
                     LatestValue(
                         project=project,
@@ -111,6 +125,7 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
                         account_id=account_id,
                         value=account_value(account_id, metric_index, 7 * 24),
                         extraction_date=GENERATED_AT - timedelta(hours=1),
+                        region=region_of(account_id),
                     )
                 )
             history.append(HistorySeries(project, environment, metric, unit, combiner.points()))
@@ -126,6 +141,7 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
                 account_id="111111111102",
                 value=4.0,
                 extraction_date=GENERATED_AT - timedelta(hours=1),
+                region="eu-west-1",
             )
         )
     return DashboardData(
@@ -136,6 +152,7 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
         history=tuple(history),
         quarantine_count=2,
         history_days=7,
+        spoke_history=tuple(spoke_history),
     )
 
 
