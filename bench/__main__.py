@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import (
+    cost,
     dashboard_scale,
     enrollment_scale,
     extraction,
@@ -43,6 +44,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "hardening_events": hardening_events.run,
     "enrollment": enrollment_scale.run,
     "refresh": refresh_reach.run,
+    # After ingest: counts what the ingest path does now; writes hub_stack/capacity/
+    # measured_counts.json on a full run (`dsdash plan` reads it).
+    "cost": cost.run,
 }
 
 

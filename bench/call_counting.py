@@ -29,6 +29,9 @@ class CallTally:
         if self.counts is None or self.counts():
             self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
+    def after_call(self, **_: Any) -> None:
+        """Seen once per call with its parsed response; a subclass may read it."""
+
     def total(self) -> int:
         return sum(self.calls.values())
 
@@ -41,16 +44,21 @@ _ORIGINAL_INIT = botocore.session.Session.__init__
 
 @contextmanager
 def count_all_calls(
-    *existing: boto3.Session, counts: Callable[[], bool] | None = None
+    *existing: boto3.Session,
+    counts: Callable[[], bool] | None = None,
+    tally: CallTally | None = None,
 ) -> Iterator[CallTally]:
-    tally = CallTally(counts=counts)
+    """`tally`: a CallTally subclass that also keeps requests or responses (bench/cost.py)."""
+    tally = tally if tally is not None else CallTally(counts=counts)
 
     def init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
         _ORIGINAL_INIT(self, *args, **kwargs)
         self.register("before-call", cast(Any, tally.before_call))
+        self.register("after-call", cast(Any, tally.after_call))
 
     for session in existing:
         session.events.register("before-call", tally.before_call)
+        session.events.register("after-call", tally.after_call)
     botocore.session.Session.__init__ = init  # type: ignore[method-assign]
     try:
         yield tally
@@ -58,3 +66,4 @@ def count_all_calls(
         botocore.session.Session.__init__ = _ORIGINAL_INIT  # type: ignore[method-assign]
         for session in existing:
             session.events.unregister("before-call", tally.before_call)
+            session.events.unregister("after-call", tally.after_call)

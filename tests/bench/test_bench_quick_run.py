@@ -65,6 +65,7 @@ def test_report_has_a_section_for_every_benchmark(quick_run: tuple[str, dict[str
     report, document = quick_run
     assert document["mode"] == "quick"
     assert sorted(document["benchmarks"]) == [
+        "cost",
         "dashboard",
         "enrollment",
         "extraction",
@@ -229,9 +230,9 @@ def test_dashboard_ratio_is_raw_points_over_embedded_points(
     quick_run: tuple[str, dict[str, Any]],
 ) -> None:
     figures = figures_of(quick_run, "dashboard")
-    assert figures["raw_points"] == (
-        figures["spokes"] * figures["metrics"] * figures["history_days"] * 24
-    )
+    # One extraction per spoke, metric and day, each written to the history files.
+    assert figures["raw_points"] == figures["spokes"] * figures["metrics"] * figures["history_days"]
+    assert figures["history_rows_written"] == figures["raw_points"]
     assert 0 < figures["embedded_points"] < figures["raw_points"]
     assert figures["raw_to_embedded"] == pytest.approx(
         figures["raw_points"] / figures["embedded_points"]

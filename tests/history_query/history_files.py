@@ -14,10 +14,10 @@ from contracts.history_table import history_row, partition_folder, write_parquet
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 3
 SPOKES = (
-    ("alpha", "dev", "111111111111", "eu-west-1"),
-    ("alpha", "prod", "222222222222", "eu-west-1"),
-    ("alpha", "prod", "333333333333", "us-east-1"),
-    ("beta", "prod", "444444444444", "eu-west-1"),
+    ("fraud-detection", "dev", "111111111101", "eu-west-1"),
+    ("fraud-detection", "prod", "222222222222", "eu-west-1"),
+    ("fraud-detection", "prod", "333333333333", "us-east-1"),
+    ("churn-prediction", "prod", "444444444444", "eu-west-1"),
 )
 METRICS = (
     ("TrainingJobsCompleted", "Count", {}),

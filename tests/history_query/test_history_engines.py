@@ -121,7 +121,7 @@ def test_filters_and_dimension_values_with_quotes(history_hub: HistoryHub) -> No
     filters = HistoryFilters(
         since=START,
         until=START + timedelta(days=1),
-        project="alpha",
+        project="fraud-detection",
         environment="prod",
         account_id="333333333333",
         metric_name="EndpointLatency",

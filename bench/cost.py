@@ -1,0 +1,527 @@
+"""Cost inputs: what one extraction makes AWS do, dsdash against the sample's design, measured.
+
+`python -m bench --only cost` measures, on moto, per extraction of one spoke with M metrics:
+- **dsdash**: the spoke's PutEvents calls, events and bytes (the extractor's own event builder and
+  `runtime_common.events.put_events`); the hub ingest handler's calls for SQS batches of 1 and 10
+  records, with DynamoDB write and read units computed from the items actually written and read
+  (`hub_stack.capacity.dynamodb_units`), Firehose records and 5 KB-rounded bytes, S3 objects; the
+  table bytes one spoke keeps and the bytes each extraction adds; the Parquet bytes per datapoint
+  written by the contract's writer; the listing calls of the catalog's metrics on a small spoke.
+- **the sample's design** (the original sample, named as such): one v1 event per metric, sent one
+  per PutEvents call; one hub Lambda invocation per event writing the event's detail as one
+  DynamoDB item (PutItem, measured on moto); one unpaginated listing per metric.
+
+Every call is counted with botocore `before-call`/`after-call` hooks on every session
+(`bench.call_counting`), so after the ingest path changes, the counts follow what it does. The
+figures are written to `hub_stack/capacity/measured_counts.json`, which `dsdash plan` reads; a test
+re-measures quickly and fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from moto import mock_aws
+
+from bench.call_counting import CallTally, count_all_calls
+from bench.publishing import extraction_datapoints
+from bench.support import BenchmarkResult
+from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
+from contracts.history_table import history_row, write_parquet
+from hub_stack import table_design
+from hub_stack.capacity.dynamodb_units import item_bytes, read_units, write_units
+from hub_stack.capacity.measured import MEASURED_COUNTS_PATH
+from hub_stack.runtime.store import HubStore, SpokeState
+from runtime_common.aws import client
+from runtime_common.events import entry_size, put_events
+from spoke_stackset.runtime.event_builder import (
+    ExtractionEnvelope,
+    build_v1_entries,
+    build_v2_entries,
+)
+
+REGION: Final = "us-east-1"
+HUB_ACCOUNT: Final = "999999999999"
+TABLE: Final = "bench-cost-hub"
+SAMPLE_TABLE: Final = "bench-cost-sample"
+FULL_METRIC_COUNTS: Final = (1, 15, 50)
+QUICK_METRIC_COUNTS: Final = (15,)
+BATCH_SIZES: Final = (1, 10)
+EVENTBRIDGE_CHUNK_BYTES: Final = 64 * 1024
+FIREHOSE_RECORD_ROUNDING_BYTES: Final = 5 * 1024
+# DynamoDB bills 100 bytes of overhead per stored item (and per GSI copy).
+DYNAMODB_ITEM_OVERHEAD_BYTES: Final = 100
+PARQUET_SAMPLE_SPOKES: Final = 100
+_WRITE_OPERATIONS: Final = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+_READ_OPERATIONS: Final = ("GetItem", "BatchGetItem", "Query", "Scan")
+
+
+class RequestTally(CallTally):
+    """Counts calls and keeps each request's parameters and each parsed response."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self.responses: list[tuple[str, str, Mapping[str, Any]]] = []
+
+    def before_call(self, model: Any, params: Mapping[str, Any] | None = None, **_: Any) -> None:
+        super().before_call(model)
+        body = (params or {}).get("body") or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        try:
+            decoded = json.loads(text) if text.startswith("{") else {}
+        except ValueError:
+            decoded = {}
+        self.requests.append((model.service_model.service_name, model.name, decoded))
+
+    def after_call(self, model: Any = None, parsed: Any = None, **_: Any) -> None:
+        if model is not None and isinstance(parsed, Mapping):
+            self.responses.append((model.service_model.service_name, model.name, parsed))
+
+    def count(self, service: str, operation: str | None = None) -> int:
+        return sum(
+            number
+            for name, number in self.calls.items()
+            if name.split(":")[0] == service
+            and (operation is None or name.split(":")[1] == operation)
+        )
+
+
+_SERIALIZER = TypeSerializer()
+
+
+def _wire_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's wire format, whether it came as wire format or as Python values."""
+    wire = {}
+    for name, value in item.items():
+        is_wire = (
+            isinstance(value, Mapping)
+            and len(value) == 1
+            and next(iter(value)) in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
+        )
+        wire[name] = value if is_wire else _SERIALIZER.serialize(value)
+    return wire
+
+
+def _gsi_keys(plain: Any, table: str) -> list[tuple[str, ...]]:
+    """Each GSI's key attributes."""
+    description = plain.describe_table(TableName=table)["Table"]
+    return [
+        tuple(key["AttributeName"] for key in index["KeySchema"])
+        for index in description.get("GlobalSecondaryIndexes", [])
+    ]
+
+
+def dynamodb_units(tally: RequestTally, plain: Any) -> dict[str, float]:
+    """Write and read units of the DynamoDB calls in `tally`, from the items they carried, and
+    the write units that went to the busiest partition key (a hot key takes a burst alone).
+
+    An UpdateItem costs the size of the item it leaves (read back afterwards, uncounted); a
+    write whose item carries a GSI's keys costs one more write per such index (projection ALL).
+    """
+    write, read = 0.0, 0.0
+    per_key: Counter[tuple[str, str]] = Counter()
+    schema: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
+
+    def written(table: str, item: Mapping[str, Any]) -> float:
+        if table not in schema:
+            description = plain.describe_table(TableName=table)["Table"]
+            hash_key = next(
+                key["AttributeName"] for key in description["KeySchema"] if key["KeyType"] == "HASH"
+            )
+            indexes = [
+                tuple(key["AttributeName"] for key in index["KeySchema"])
+                for index in description.get("GlobalSecondaryIndexes", [])
+            ]
+            schema[table] = (hash_key, indexes)
+        hash_key, indexes = schema[table]
+        units = write_units(item_bytes(item))
+        per_key[(table, json.dumps(item.get(hash_key), sort_keys=True))] += units
+        copies = sum(all(name in item for name in keys) for keys in indexes)
+        return float(units * (1 + copies))
+
+    for service, operation, request in tally.requests:
+        if service != "dynamodb" or operation not in _WRITE_OPERATIONS:
+            continue
+        if operation == "PutItem":
+            write += written(request["TableName"], request["Item"])
+        elif operation == "BatchWriteItem":
+            for table, requests in request["RequestItems"].items():
+                for entry in requests:
+                    if "PutRequest" in entry:
+                        write += written(table, entry["PutRequest"]["Item"])
+                    else:
+                        write += 1
+        elif operation == "UpdateItem":
+            table = request["TableName"]
+            after = plain.get_item(TableName=table, Key=request["Key"]).get("Item")
+            write += written(table, after) if after else 1.0
+        else:
+            write += 1
+    for service, operation, response in tally.responses:
+        if service != "dynamodb" or operation not in _READ_OPERATIONS:
+            continue
+        if operation == "BatchGetItem":
+            for items in response.get("Responses", {}).values():
+                read += sum(
+                    read_units(item_bytes(_wire_item(item)), consistent=True) for item in items
+                )
+        elif operation == "GetItem":
+            item = response.get("Item")
+            read += read_units(item_bytes(_wire_item(item)) if item else 0, consistent=True)
+        else:
+            # A Query or Scan page costs its items' total size, eventually consistent.
+            size = sum(item_bytes(_wire_item(item)) for item in response.get("Items", []))
+            read += read_units(size, consistent=False)
+    busiest = float(max(per_key.values(), default=0))
+    return {"write_units": write, "read_units": read, "busiest_key_write_units": busiest}
+
+
+def firehose_figures(tally: RequestTally) -> dict[str, int]:
+    records, billed, raw = 0, 0, 0
+    for service, _, request in tally.requests:
+        if service != "firehose":
+            continue
+        entries = request.get("Records") or ([request["Record"]] if "Record" in request else [])
+        for entry in entries:
+            size = len(base64.b64decode(entry.get("Data", "")))
+            records += 1
+            raw += size
+            rounding = FIREHOSE_RECORD_ROUNDING_BYTES
+            billed += max(1, -(-size // rounding)) * rounding
+    return {"records": records, "bytes": raw, "billed_bytes": billed}
+
+
+def _table_bytes(plain: Any, table: str) -> tuple[int, int]:
+    """(billed bytes, items) of every item and GSI copy (a benchmark-only Scan)."""
+    indexes = _gsi_keys(plain, table)
+    total, items = 0, 0
+    for page in plain.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            copies = 1 + sum(all(name in item for name in keys) for keys in indexes)
+            total += copies * (item_bytes(item) + DYNAMODB_ITEM_OVERHEAD_BYTES)
+            items += 1
+    return total, items
+
+
+def _spoke(index: int) -> tuple[str, str, str]:
+    """Every spoke in one project: a key the project's spokes share shows as a hot key."""
+    return f"{400000000000 + index:012d}", "team-0", ("dev", "prod")[index % 2]
+
+
+def _envelope(index: int, moment: datetime) -> ExtractionEnvelope:
+    account, project, environment = _spoke(index)
+    return ExtractionEnvelope(
+        project_name=project,
+        environment=environment,
+        account_id=account,
+        region=REGION,
+        extraction_date=moment,
+        extraction_id=str(uuid.UUID(int=index)),
+    )
+
+
+def _sqs_record(entry: Mapping[str, Any], index: int, moment: datetime) -> dict[str, Any]:
+    account, _, _ = _spoke(index)
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{index}/{moment.isoformat()}")),
+        "detail-type": METRIC_EVENT_DETAIL_TYPE,
+        "source": METRIC_EVENT_SOURCE,
+        "account": account,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+    sent = str(int(moment.timestamp() * 1000))
+    return {
+        "messageId": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{index}/{moment.isoformat()}")),
+        "receiptHandle": f"cost-{index}",
+        "body": json.dumps(event),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": sent},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:dsdash-hub-ingest",
+        "awsRegion": REGION,
+    }
+
+
+@contextmanager
+def _hub_environment() -> Iterator[None]:
+    """The ingest handler's environment, as the hub stack sets it."""
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "TABLE_NAME": TABLE,
+            "RETENTION_DAYS": "400",
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    logging.getLogger("dsdash-hub-ingest").setLevel(logging.WARNING)
+    boto3.DEFAULT_SESSION = None  # the handler's clients must come from a hooked session
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        boto3.DEFAULT_SESSION = None
+
+
+def _ingest(records: Sequence[dict[str, Any]], plain: Any) -> dict[str, Any]:
+    from hub_stack.runtime import ingest
+
+    with _hub_environment(), count_all_calls(tally=RequestTally()) as counted:
+        response = ingest.handler({"Records": list(records)}, None)
+    tally = counted if isinstance(counted, RequestTally) else RequestTally()
+    failures = len(response.get("batchItemFailures", []))
+    if failures:
+        raise RuntimeError(f"ingest refused {failures} of {len(records)} cost-bench records")
+    return {
+        "aws_calls": tally.total(),
+        "dynamodb_write_calls": sum(tally.count("dynamodb", name) for name in _WRITE_OPERATIONS),
+        "dynamodb_read_calls": sum(tally.count("dynamodb", name) for name in _READ_OPERATIONS),
+        **{f"dynamodb_{name}": value for name, value in dynamodb_units(tally, plain).items()},
+        **{f"firehose_{name}": value for name, value in firehose_figures(tally).items()},
+        "firehose_calls": tally.count("firehose"),
+        "s3_put_calls": tally.count("s3", "PutObject"),
+        "calls": dict(sorted(Counter(tally.calls).items())),
+    }
+
+
+def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    datapoints = extraction_datapoints(metrics)
+    entries = build_v2_entries(_envelope(0, now), datapoints, [], SPOKE_BUS_NAME).entries
+    with count_all_calls(session) as spoke_calls:
+        put_events(client(session, "events"), entries)
+    sizes = [entry_size(entry) for entry in entries]
+    figures: dict[str, Any] = {
+        "spoke_put_events_calls": spoke_calls.total(),
+        "events": len(entries),
+        "event_bytes": sum(sizes),
+        "event_billing_units": sum(-(-size // EVENTBRIDGE_CHUNK_BYTES) for size in sizes),
+    }
+    first = 0
+    for batch in BATCH_SIZES:
+        # New spokes for each pass: the first extraction of a spoke, its item created.
+        moment = now
+        records = []
+        for index in range(first, first + batch):
+            for entry in build_v2_entries(
+                _envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
+            ).entries:
+                records.append(_sqs_record(entry, index, moment))
+        figures[f"ingest_batch_{batch}"] = _ingest(records, plain)
+        first += batch
+    # The next extraction of the same spokes: what one more extraction adds to the table.
+    before, _ = _table_bytes(plain, TABLE)
+    later = now + timedelta(minutes=1)
+    records = [
+        _sqs_record(entry, index, later)
+        for index in range(first - BATCH_SIZES[-1], first)
+        for entry in build_v2_entries(
+            _envelope(index, later), datapoints, [], SPOKE_BUS_NAME
+        ).entries
+    ]
+    figures["ingest_next_extraction"] = _ingest(records, plain)
+    after, _ = _table_bytes(plain, TABLE)
+    spokes = first
+    figures["table_bytes_added_per_extraction"] = (after - before) / BATCH_SIZES[-1]
+    figures["table_bytes_per_spoke"] = before / spokes
+    figures["parquet_bytes_per_datapoint"] = _parquet_bytes_per_datapoint(datapoints, now)
+    return figures
+
+
+def _parquet_bytes_per_datapoint(datapoints: Sequence[Mapping[str, Any]], now: datetime) -> float:
+    rows = [
+        history_row(
+            project=_spoke(index)[1],
+            environment=_spoke(index)[2],
+            account_id=_spoke(index)[0],
+            region=REGION,
+            metric_name=str(point["MetricName"]),
+            dimensions=point.get("Dimensions") or {},
+            metric_value=float(point["MetricValue"]),
+            unit=str(point["Unit"]),
+            extraction_time=now,
+            event_id=str(uuid.UUID(int=index)),
+            schema_version=2,
+            ingested_at=now,
+        )
+        for index in range(PARQUET_SAMPLE_SPOKES)
+        for point in datapoints
+    ]
+    with tempfile.TemporaryDirectory(prefix="dsdash-cost-") as directory:
+        path = Path(directory) / "sample.parquet"
+        written = write_parquet(rows, path)
+        return path.stat().st_size / written
+
+
+def _measure_sample(metrics: int, session: boto3.Session, plain: Any) -> dict[str, Any]:
+    """The sample's design: a v1 event per metric, one per PutEvents call, each stored by one
+    hub invocation as one item keyed (MetricName, ExtractionDate)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    entries = build_v1_entries(_envelope(0, now), extraction_datapoints(metrics), SPOKE_BUS_NAME)
+    with count_all_calls(session) as spoke_calls:
+        events = client(session, "events")
+        for entry in entries.entries:
+            put_events(events, [entry])
+    with count_all_calls(session, tally=RequestTally()) as hub_calls:
+        table = session.resource("dynamodb").Table(SAMPLE_TABLE)
+        for entry in entries.entries:
+            detail = json.loads(entry["Detail"], parse_float=Decimal, parse_int=Decimal)
+            table.put_item(Item=detail)
+    tally = hub_calls if isinstance(hub_calls, RequestTally) else RequestTally()
+    stored, items = _table_bytes(plain, SAMPLE_TABLE)
+    sizes = [entry_size(entry) for entry in entries.entries]
+    return {
+        "spoke_put_events_calls": spoke_calls.total(),
+        "spoke_listing_calls": metrics,  # the sample's design: one unpaginated listing each
+        "events": len(entries.entries),
+        "event_bytes": sum(sizes),
+        "event_billing_units": sum(-(-size // EVENTBRIDGE_CHUNK_BYTES) for size in sizes),
+        "hub_invocations": len(entries.entries),
+        "hub_aws_calls": tally.total(),
+        "dynamodb_write_calls": tally.count("dynamodb", "PutItem"),
+        "dynamodb_write_units": dynamodb_units(tally, plain)["write_units"],
+        "table_bytes_added_per_extraction": stored,
+        "items_added_per_extraction": items,
+    }
+
+
+def _catalog_listing_calls() -> dict[str, int]:
+    """Listing calls of the catalog's SageMaker metrics on a small spoke (every listing fits one
+    page), through the spoke's shared-listing extraction."""
+    from bench.extraction import REGION as SPOKE_REGION
+    from bench.extraction import SpokeSize, sagemaker_metrics, seed_spoke
+    from metrics.collect import Extraction
+    from sandbox.moto_sagemaker_search import paginated_search
+
+    now = datetime.now(UTC)
+    with paginated_search():
+        session = boto3.Session(region_name=SPOKE_REGION)
+        seed_spoke(
+            session,
+            SpokeSize(
+                training_jobs=20, endpoints=3, notebooks=2, model_packages=2, pipeline_executions=3
+            ),
+            now,
+        )
+        metrics = sagemaker_metrics()
+        counted_session = boto3.Session(region_name=SPOKE_REGION)
+        with count_all_calls(counted_session) as calls:
+            extraction = Extraction(counted_session, now=now)
+            for metric in metrics:
+                list(metric.compute(extraction))
+    return {"catalog_metrics": len(metrics), "listing_calls": calls.total()}
+
+
+def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
+    """Every count the cost model needs, per number of metrics per extraction."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        plain = session.client("dynamodb")
+        session.client("events").create_event_bus(Name=SPOKE_BUS_NAME)
+        listing = _catalog_listing_calls()
+        measured: dict[str, Any] = {}
+        for metrics in metric_counts:
+            for table in (TABLE, SAMPLE_TABLE):
+                if table in plain.list_tables()["TableNames"]:
+                    plain.delete_table(TableName=table)
+            table_design.create_table(plain, TABLE)
+            plain.create_table(
+                TableName=SAMPLE_TABLE,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[
+                    {"AttributeName": "MetricName", "KeyType": "HASH"},
+                    {"AttributeName": "ExtractionDate", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "MetricName", "AttributeType": "S"},
+                    {"AttributeName": "ExtractionDate", "AttributeType": "S"},
+                ],
+            )
+            store = HubStore(TABLE, session)
+            for index in range(sum(BATCH_SIZES)):
+                account, project, environment = _spoke(index)
+                store.set_spoke_state(
+                    account, SpokeState.ENROLLED, project_name=project, environment=environment
+                )
+            dsdash = _measure_dsdash(metrics, session, plain)
+            dsdash["spoke_listing_calls"] = listing["listing_calls"]
+            measured[str(metrics)] = {
+                "dsdash": dsdash,
+                "sample": _measure_sample(metrics, session, plain),
+            }
+    return {
+        "generated_by": "python -m bench --only cost",
+        "catalog": listing,
+        "batch_sizes": list(BATCH_SIZES),
+        "by_metrics": measured,
+    }
+
+
+def comparable(document: Mapping[str, Any]) -> Any:
+    """The counts a staleness check compares (everything but the per-call breakdown)."""
+    by_metrics = document["by_metrics"]
+    return {
+        metrics: {
+            design: {
+                name: value for name, value in figures.items() if not isinstance(value, Mapping)
+            }
+            | {
+                name: {k: v for k, v in value.items() if k != "calls"}
+                for name, value in figures.items()
+                if isinstance(value, Mapping)
+            }
+            for design, figures in designs.items()
+        }
+        for metrics, designs in by_metrics.items()
+    }
+
+
+def run(*, quick: bool = False) -> BenchmarkResult:
+    from hub_stack.capacity.cost_model import CostModel, monthly_costs
+
+    counts = QUICK_METRIC_COUNTS if quick else FULL_METRIC_COUNTS
+    document = measure(counts)
+    if not quick:
+        MEASURED_COUNTS_PATH.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    model = CostModel.load(measured=document)
+    result = BenchmarkResult("cost", "Cost: dsdash against the sample's design, measured counts")
+    costs = monthly_costs(model, spokes=1_000, metrics=15, period_seconds=3600)
+    section = result.section("Monthly cost, 1,000 spokes x 15 metrics, hourly (us-east-1 list)")
+    for line in costs.lines:
+        section.add(line.name, f"${line.dsdash:,.2f} vs ${line.sample:,.2f}", line.basis)
+    section.add("total", f"${costs.dsdash_total:,.2f} vs ${costs.sample_total:,.2f}")
+    section.add("ratio dsdash / sample", costs.ratio)
+    figures = document["by_metrics"]["15"]
+    result.figures.update(
+        {
+            "ratio_vs_sample": costs.ratio,
+            "dsdash_monthly_usd": costs.dsdash_total,
+            "sample_monthly_usd": costs.sample_total,
+            "dynamodb_write_calls_per_event_measured": figures["dsdash"]["ingest_batch_1"][
+                "dynamodb_write_calls"
+            ],
+            "measured_file_written": not quick,
+        }
+    )
+    return result
