@@ -110,6 +110,7 @@ def latest_value(record: DatapointRecord) -> LatestValue:
         account_id=record.account_id,
         value=float(record.value),
         extraction_date=parse_timestamp(record.extraction_date),
+        region=record.region,
     )
 
 

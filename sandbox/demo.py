@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from sandbox.alert_story import (
     seed_backlog,
 )
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
+from sandbox.history_backfill import DEFAULT_BACKFILL_DAYS, backfill_history
 from sandbox.organization import OrganizationLayout, build_organization, create_account_in
 from sandbox.seed import (
     SpokeActivityPlan,
@@ -100,6 +102,8 @@ class DemoResult:
     seconds: float
     out_dir: Path
     alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
+    # What `sandbox.history_backfill` extracted and ingested (counts and seconds).
+    history: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +121,7 @@ class DemoResult:
             "quarantined_events": self.quarantined,
             "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
             "alerts": self.alerts.to_dict(),
+            "history": self.history,
         }
 
 
@@ -404,6 +409,8 @@ def run_demo_in(
     progress("Seeding SageMaker activity in every spoke")
     for spoke in list(demo.layout.spokes):
         demo.seed(spoke.account_id, options.seed, now)
+    progress(f"History: {DEFAULT_BACKFILL_DAYS} days of hourly extractions, simulated clock")
+    backfill = backfill_history(demo, now, seed=options.seed, progress=progress)
     first = demo.layout.spokes[0]
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
     new_account = demo.add_account(first.project, first.environment)
@@ -439,7 +446,7 @@ def run_demo_in(
         for notification in alerts.on_recovery:
             progress(f"Alerts: the subscriber received {notification.subject!r}")
     results = demo.compare_with_truth()
-    write_dashboard(demo, options.out_dir / "dashboard.html")
+    write_dashboard(demo, options.out_dir / "dashboard.html", history_days=DEFAULT_BACKFILL_DAYS)
     result = DemoResult(
         organization_id=demo.layout.organization_id,
         hub_account_id=demo.hub_account,
@@ -451,6 +458,7 @@ def run_demo_in(
         seconds=time.monotonic() - started,
         out_dir=options.out_dir,
         alerts=alerts,
+        history=dataclasses.asdict(backfill),
     )
     (options.out_dir / "summary.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
@@ -464,10 +472,25 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
     return result
 
 
-def write_dashboard(demo: Demo, path: Path) -> None:
+def write_dashboard(demo: Demo, path: Path, *, history_days: int = DEFAULT_BACKFILL_DAYS) -> None:
+    """The page `dsdash dashboard` renders, from the hub's latest values and its history read
+    through the query layer (DuckDB over the history files beside the page)."""
     from dashboard.dashboard_data import build_dashboard_data
     from dashboard.html import render_dashboard
+    from dashboard.kpi_spoke_history import with_spoke_history
+    from hub_stack.history_query.duckdb_engine import DuckDbEngine, LocalHistorySource
+    from sandbox.history_table_bridge import write_history_files
 
-    path.write_text(
-        render_dashboard(build_dashboard_data(demo.store(), demo.config)), encoding="utf-8"
+    now = datetime.now(UTC)
+    history_dir = path.parent / "history"
+    shutil.rmtree(history_dir, ignore_errors=True)  # a previous run's files are not this hub's
+    write_history_files(demo.store(), history_dir, since=now - timedelta(days=history_days + 1))
+    engine = DuckDbEngine(LocalHistorySource(history_dir))
+    data = build_dashboard_data(
+        demo.store(),
+        demo.config,
+        history_engine=engine,
+        history_days=history_days,
+        clock=lambda: now,
     )
+    path.write_text(render_dashboard(with_spoke_history(data, engine)), encoding="utf-8")

@@ -165,7 +165,7 @@ def test_picking_a_project_shows_its_dev_against_prod(open_dashboard: Any) -> No
     page = open_dashboard(render_dashboard(sample_dashboard_data())).page
     wait_for_charts(page)
 
-    page.select_option("#chart-project", "fraud-detection")
+    page.select_option("#filter-project", "fraud-detection")
     wait_for_charts(page)
 
     figures = page.locator("figure.chart")
@@ -252,7 +252,7 @@ def test_hostile_strings_are_shown_as_text_and_never_run(open_dashboard: Any) ->
     loaded = open_dashboard(render_dashboard(sample_dashboard_data()))
     page = loaded.page
     wait_for_charts(page)
-    page.select_option("#chart-project", HOSTILE)
+    page.select_option("#filter-project", HOSTILE)
     wait_for_charts(page)
 
     assert page.locator("img").count() == 0
@@ -303,8 +303,11 @@ def test_thousand_spoke_dashboard_loads(open_dashboard: Any) -> None:
     assert page.locator("#spoke-rows tr").count() == PAGE_SIZE
     # Problem spokes come first, so every stale one is on the first page.
     assert page.locator("#spoke-rows tr.stale").count() == 20
-    # 200 project environments are too many lines for one chart: the page opens on one project.
-    assert page.input_value("#chart-project") == "project-000"
+    # 200 project environments are too many lines for one chart: charts open on one project.
+    expect(page.locator("#chart-note")).to_have_text(re.compile(r"^15 chart\(s\) show one project"))
+    legend = page.locator("figure.chart .u-legend").first.inner_text()
+    assert "project-000/dev" in legend
+    assert "project-001/dev" not in legend
     assert page.locator("figure.chart[data-drawn='true']").count() == 15
     assert loaded.console_errors == []
 
