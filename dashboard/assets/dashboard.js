@@ -655,16 +655,18 @@
       figure.appendChild(element("p", "notice no-data", "No data in this range."));
     }
 
-    // The line nearest the pointer at the hovered time, for a click on the plot.
-    function nearestLine(plot) {
-      var index = plot.cursor.idx;
-      if (index === null || index === undefined) return -1;
+    // The line nearest a click on the plot: at the clicked time, the one drawn closest to the
+    // clicked height. Read from the event itself, not from uPlot's cursor, which updates on the
+    // next animation frame.
+    function nearestLine(plot, event) {
+      var index = plot.posToIdx(event.offsetX);
+      if (index === null || index === undefined || index < 0) return -1;
       var best = -1;
       var bestDistance = Infinity;
       for (var s = 1; s < plot.series.length; s++) {
         var value = plot.data[s][index];
         if (value === null || value === undefined || !plot.series[s].show) continue;
-        var distance = Math.abs(plot.valToPos(value, "y") - plot.cursor.top);
+        var distance = Math.abs(plot.valToPos(value, "y") - event.offsetY);
         if (distance < bestDistance) { bestDistance = distance; best = s - 1; }
       }
       return best;
@@ -701,8 +703,8 @@
       }
       if (!chart.spokeLines || lines[0].perSpoke) return;
       // Drill-down: a click on a line, or the keyboard through this list.
-      plot.over.addEventListener("click", function () {
-        var index = nearestLine(plot);
+      plot.over.addEventListener("click", function (event) {
+        var index = nearestLine(plot, event);
         if (index >= 0) setState({ drill: chart.metric + "|" + lines[index].label });
       });
       plot.over.style.cursor = "pointer";

@@ -43,6 +43,7 @@ OTHER_REGION_ACCOUNT = "111111111103"
 def region_of(account_id: str) -> str:
     return "us-east-1" if account_id == OTHER_REGION_ACCOUNT else "eu-west-1"
 
+
 SPOKES = (*FRIENDLY_SPOKES, HOSTILE_SPOKE)
 METRICS = (
     ("CompletedTrainingJobs24h", "Count"),
@@ -112,7 +113,13 @@ def sample_dashboard_data(*, include_hostile: bool = True) -> DashboardData:
                     combiner.add(epoch, account_id, value)
                 spoke_history.append(
                     SpokeSeries(
-                        project, environment, metric, unit, account_id, region_of(account_id), points
+                        project,
+                        environment,
+                        metric,
+                        unit,
+                        account_id,
+                        region_of(account_id),
+                        points,
                     )
                 )
                 latest.append(
