@@ -16,14 +16,13 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from dashboard.downsample import TimeGrid
+from dashboard.kpi_payload import spoke_points_per_line
 from dashboard.model import DashboardData, SpokeSeries
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
 
-# Buckets per spoke line read from the engine; the renderer thins them further to its page
-# budget (`dashboard.html.MAX_TOTAL_SPOKE_POINTS`). 168 keeps hourly buckets for a week and
-# 2-hour buckets for the demo's 14 days.
-SPOKE_POINTS_READ: Final = 168
+# Buckets per spoke line read from the engine when the caller names no budget.
+SPOKE_POINTS_READ: Final = 200
 
 SpokeKey = tuple[str, str, str, tuple[tuple[str, str], ...], str, str]
 
@@ -71,9 +70,23 @@ def spoke_history(
 
 
 def with_spoke_history(data: DashboardData, engine: HistoryEngine) -> DashboardData:
-    """`data` with the per-spoke lines of its history window (the drill-down's data)."""
+    """`data` with the per-spoke lines of its history window (the drill-down's data).
+
+    The engine is asked for no finer a grid than the page will embed
+    (`dashboard.kpi_payload.spoke_points_per_line`), one line per spoke and series the latest
+    values name, so its output stays O(page budget) whatever the number of spokes."""
     days = data.history_days or 30
     since = data.generated_at - timedelta(days=days)
+    lines = {
+        (value.project, value.environment, value.metric, value.dimensions, value.account_id)
+        for value in data.latest_values
+    }
     return dataclasses.replace(
-        data, spoke_history=spoke_history(engine, since=since, until=data.generated_at)
+        data,
+        spoke_history=spoke_history(
+            engine,
+            since=since,
+            until=data.generated_at,
+            max_points=spoke_points_per_line(max(1, len(lines))),
+        ),
     )

@@ -75,7 +75,7 @@ def history_jobs(
 ) -> tuple[TrainingJobPlan, ...]:
     """Training jobs that ended over the last `days` days, a few a day, deterministic per seed."""
     rng = random.Random(f"history-{seed}-{account_id}")
-    jobs = []
+    jobs: list[TrainingJobPlan] = []
     for day in range(days):
         for _ in range(rng.randint(*JOBS_PER_DAY)):
             end_age = day * 24 + rng.randint(1, 23)

@@ -23,6 +23,8 @@
   // Above this many lines, a chart stops being readable: show one project at a time instead.
   var MAX_LINES_FOR_ALL_PROJECTS = 24;
   var MAX_LEGEND_LINES = 24;
+  // Per-account values: two characters of this alphabet a value (LEVEL_ALPHABET in kpi_payload.py).
+  var LEVEL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -494,6 +496,28 @@
     var charts = data.charts;
     var plots = [];
     var drillPlot = null;
+
+    // Per-account lines arrive packed (dashboard/kpi_payload.py, _add_spoke_lines): unpack once.
+    charts.forEach(function (chart) {
+      if (!chart.spokeLines) return;
+      chart.spokeLines = chart.spokeLines.map(function (packed) {
+        var low = packed[3];
+        var step = packed[4];
+        var levels = packed[5];
+        var y = [];
+        for (var i = 0; i < levels.length; i += 2) {
+          var high = LEVEL_ALPHABET.indexOf(levels.charAt(i));
+          var rest = LEVEL_ALPHABET.indexOf(levels.charAt(i + 1));
+          y.push(high < 0 || rest < 0 ? null : low + (high * 64 + rest) * step);
+        }
+        return {
+          line: chart.series[packed[0]].label,
+          account: data.spokeAccounts[packed[1]],
+          region: data.spokeRegions[packed[2]],
+          y: y,
+        };
+      });
+    });
     var drawGeneration = 0;
 
     var embedded = data.range;

@@ -4,6 +4,7 @@ test_dashboard_browser.py check what a reader sees."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import json
@@ -19,11 +20,12 @@ from dashboard_sample_data import (
     sample_dashboard_data,
 )
 
-from dashboard.html import MAX_TOTAL_CHART_POINTS, render_dashboard
+from dashboard.html import MAX_TOTAL_CHART_POINTS, MAX_TOTAL_SPOKE_POINTS, render_dashboard
 from dashboard.model import (
     DashboardData,
     HistorySeries,
     LatestValue,
+    SpokeSeries,
     SpokeStatus,
     synthetic_dashboard_data,
 )
@@ -186,3 +188,35 @@ def test_thousand_spoke_page_stays_within_its_point_budget(thousand_spoke_page: 
 @pytest.fixture(scope="module")
 def thousand_spoke_page() -> str:
     return render_dashboard(synthetic_dashboard_data(generated_at=GENERATED_AT))
+
+
+def test_thousand_spoke_page_with_every_account_line_stays_under_five_megabytes() -> None:
+    """1,000 spokes x 15 metrics x 90 days with the drill-down's 15,000 per-account lines: the
+    page keeps the combined lines' resolution and gives each account line what fits."""
+    data = synthetic_dashboard_data(generated_at=GENERATED_AT)
+    start = GENERATED_AT.timestamp() - 90 * 86400
+    spoke_lines = tuple(
+        SpokeSeries(
+            project=value.project,
+            environment=value.environment,
+            metric=value.metric,
+            unit=value.unit,
+            account_id=value.account_id,
+            region="eu-west-1",
+            # Daily means, as the engine returns them for a coarse grid.
+            points=tuple((start + day * 86400, value.value + day % 7) for day in range(90)),
+        )
+        for value in data.latest_values
+    )
+    page = render_dashboard(dataclasses.replace(data, spoke_history=spoke_lines))
+    embedded = embedded_data(page)
+
+    assert len(page.encode("utf-8")) < 5_000_000
+    # [line index, account index, region index, low, step, levels]: see kpi_payload.
+    spoke_points = [len(line[5]) // 2 for chart in embedded["charts"] for line in chart["spokeLines"]]
+    assert len(spoke_points) == 15_000
+    assert sum(spoke_points) <= MAX_TOTAL_SPOKE_POINTS
+    assert min(spoke_points) >= 8  # still a line per account, not a dot
+    # Every account line of a project/environment line is there for its drill-down.
+    chart = embedded["charts"][0]
+    assert len([line for line in chart["spokeLines"] if line[0] == 0]) == 5
