@@ -20,7 +20,9 @@ from dashboard_sample_data import (
     sample_dashboard_data,
 )
 
+from dashboard.downsample import TimeGrid, resample_mean
 from dashboard.html import MAX_TOTAL_CHART_POINTS, MAX_TOTAL_SPOKE_POINTS, render_dashboard
+from dashboard.kpi_payload import LEVEL_ALPHABET
 from dashboard.model import (
     DashboardData,
     HistorySeries,
@@ -213,10 +215,50 @@ def test_thousand_spoke_page_with_every_account_line_stays_under_five_megabytes(
 
     assert len(page.encode("utf-8")) < 5_000_000
     # [line index, account index, region index, low, step, levels]: see kpi_payload.
-    spoke_points = [len(line[5]) // 2 for chart in embedded["charts"] for line in chart["spokeLines"]]
+    spoke_points = [
+        len(line[5]) // 2 for chart in embedded["charts"] for line in chart["spokeLines"]
+    ]
     assert len(spoke_points) == 15_000
     assert sum(spoke_points) <= MAX_TOTAL_SPOKE_POINTS
     assert min(spoke_points) >= 8  # still a line per account, not a dot
     # Every account line of a project/environment line is there for its drill-down.
     chart = embedded["charts"][0]
     assert len([line for line in chart["spokeLines"] if line[0] == 0]) == 5
+
+
+def decoded_spoke_lines(chart: dict) -> list[list[float | None]]:
+    """The page script's decoding of packed account lines (dashboard.js, setUpCharts)."""
+    alphabet = LEVEL_ALPHABET
+    lines = []
+    for _, _, _, low, step, levels in chart["spokeLines"]:
+        values: list[float | None] = []
+        for index in range(0, len(levels), 2):
+            pair = levels[index : index + 2]
+            if pair[0] not in alphabet or pair[1] not in alphabet:
+                values.append(None)
+            else:
+                values.append(low + (alphabet.index(pair[0]) * 64 + alphabet.index(pair[1])) * step)
+        lines.append(values)
+    return lines
+
+
+def test_account_lines_decode_to_their_bucket_means() -> None:
+    data = sample_dashboard_data()
+    embedded = embedded_data(render_dashboard(data))
+    chart = next(c for c in embedded["charts"] if c["metric"] == "NumberEndPointsInService")
+    accounts = embedded["spokeAccounts"]
+    grid = TimeGrid(start=chart["spokeX"][0], step=chart["spokeStep"], count=len(chart["spokeX"]))
+    for packed, values in zip(chart["spokeLines"], decoded_spoke_lines(chart), strict=True):
+        source = next(
+            line
+            for line in data.spoke_history
+            if line.metric == "NumberEndPointsInService" and line.account_id == accounts[packed[1]]
+        )
+        expected = resample_mean(source.points, grid)
+        finite = [value for value in expected if value is not None]
+        tolerance = (max(finite) - min(finite)) / 4000 + 1e-9
+        assert len(values) == len(expected)
+        for got, want in zip(values, expected, strict=True):
+            assert (got is None) == (want is None)
+            if want is not None:
+                assert got == pytest.approx(want, abs=tolerance * 2)
