@@ -16,6 +16,7 @@ closure holds every enclosing package.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,9 @@ _NOT_SOURCE: Final = frozenset(
     {"tests", "node_modules", "build", "cdk.out", "docs", "__pycache__"}
 )
 
+# A module that imports plugins by listing a package says so with this module-level name.
+DISCOVERY_MARKER: Final = "IMPORTS_EVERY_MODULE_OF"
+
 
 @dataclass(frozen=True)
 class ModuleImport:
@@ -38,6 +42,9 @@ class ModuleImport:
     path: Path
     line: int
     type_checking_only: bool
+    # Found by the module listing its package at run time (see DISCOVERY_MARKER), not by an
+    # import statement: a plugin registry and its plugins, a circle by design.
+    discovered: bool = False
 
     def where(self, root: Path = REPOSITORY_ROOT) -> str:
         return f"{self.path.relative_to(root).as_posix()}:{self.line}"
@@ -75,7 +82,60 @@ def imports_of(module: str, root: Path = REPOSITORY_ROOT) -> list[ModuleImport]:
                 (target, node.lineno),
                 ModuleImport(module, target, path, node.lineno, type_checking_only),
             )
+    discovering = _discovered_package(tree)
+    if discovering is not None:
+        package, line = discovering
+        for plugin in sorted(modules):
+            if plugin.rpartition(".")[0] == package and plugin != module:
+                found.setdefault(
+                    (plugin, line), ModuleImport(module, plugin, path, line, False, discovered=True)
+                )
     return list(found.values())
+
+
+def _discovered_package(tree: ast.Module) -> tuple[str, int] | None:
+    """The package a module imports every module of at run time, declared by a module-level
+    `IMPORTS_EVERY_MODULE_OF = "<package>"` (ast cannot follow importlib), with its line."""
+    for statement in tree.body:
+        target: ast.expr | None = None
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+        elif isinstance(statement, ast.AnnAssign):
+            target = statement.target
+        if (
+            isinstance(target, ast.Name)
+            and target.id == DISCOVERY_MARKER
+            and isinstance(statement, ast.Assign | ast.AnnAssign)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+        ):
+            return statement.value.value, statement.lineno
+    return None
+
+
+def third_party_imports_of(module: str, root: Path = REPOSITORY_ROOT) -> frozenset[str]:
+    """Top-level names of the non-first-party, non-standard-library modules `module` imports
+    when it runs (TYPE_CHECKING imports left out)."""
+    modules = first_party_modules(root)
+    path = modules[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node, type_checking_only in _import_nodes(tree, inside_type_checking=False):
+        if type_checking_only or (isinstance(node, ast.ImportFrom) and node.level):
+            continue
+        imported = (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+        )
+        names.update(name.split(".")[0] for name in imported)
+    return frozenset(
+        name
+        for name in names
+        if name not in _top_level_names(modules)
+        and name not in sys.stdlib_module_names
+        and name != "__future__"
+    )
 
 
 def enclosing_packages(module: str) -> Iterator[str]:
