@@ -25,9 +25,7 @@ from typing import Final
 
 REPOSITORY_ROOT: Final = Path(__file__).resolve().parent.parent
 # Folders at the repository root that hold no first-party importable code.
-_NOT_SOURCE: Final = frozenset(
-    {"tests", "node_modules", "build", "cdk.out", "docs", "__pycache__"}
-)
+_NOT_SOURCE: Final = frozenset({"tests", "node_modules", "build", "cdk.out", "docs", "__pycache__"})
 
 # A module that imports plugins by listing a package says so with this module-level name.
 DISCOVERY_MARKER: Final = "IMPORTS_EVERY_MODULE_OF"

@@ -67,11 +67,11 @@ _LAYER_INDEX = {name: index for index, (name, _) in enumerate(LAYERS)}
 
 
 def layer_of(module: str) -> str:
-    for name, prefixes in sorted(
-        ((name, prefix) for name, prefixes in LAYERS for prefix in prefixes),
+    for name, prefix in sorted(
+        ((layer, prefix) for layer, prefixes in LAYERS for prefix in prefixes),
         key=lambda item: -len(item[1]),
     ):
-        if module == prefixes or module.startswith(prefixes + "."):
+        if module == prefix or module.startswith(prefix + "."):
             return name
     if module in UNIT_RUNTIME_MODULES or "." not in module:
         return "unit runtimes"
@@ -137,17 +137,14 @@ def test_no_import_runs_from_a_lower_layer_to_a_higher_one(
 def test_no_import_circle_between_packages(all_imports: list[ModuleImport]) -> None:
     # Top-level packages: a unit's CDK code and its runtime count as one package here.
     graph = _graph(
-        (found, found.importer.split(".")[0], found.imported.split(".")[0])
-        for found in all_imports
+        (found, found.importer.split(".")[0], found.imported.split(".")[0]) for found in all_imports
     )
     circles = _circles(graph)
     assert not circles, "import circles between packages:\n" + "\n".join(circles)
 
 
 def test_no_import_circle_between_modules(all_imports: list[ModuleImport]) -> None:
-    circles = _circles(
-        _graph((found, found.importer, found.imported) for found in all_imports)
-    )
+    circles = _circles(_graph((found, found.importer, found.imported) for found in all_imports))
     assert not circles, "import circles between modules:\n" + "\n".join(circles)
 
 
