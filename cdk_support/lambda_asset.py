@@ -44,12 +44,10 @@ from typing import Final
 
 from aws_cdk import aws_lambda as lambda_
 
-from cdk_support.import_graph import (
-    REPOSITORY_ROOT,
-    first_party_modules,
-    import_closure,
-    third_party_imports_of,
-)
+from cdk_support import import_graph
+from cdk_support.import_graph import first_party_modules, import_closure, third_party_imports_of
+
+REPOSITORY_ROOT: Final = import_graph.REPOSITORY_ROOT
 
 DEFAULT_BUILD_ROOT: Final = REPOSITORY_ROOT / "build" / "lambda-assets"
 

@@ -7,7 +7,7 @@ that exists.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, TypeGuard
 
 import contracts
 
@@ -15,11 +15,11 @@ _ACCOUNT_ID: Final = re.compile(contracts.ACCOUNT_ID_PATTERN)
 _REGION_NAME: Final = re.compile(contracts.REGION_NAME_PATTERN)
 
 
-def is_account_id(value: object) -> bool:
+def is_account_id(value: object) -> TypeGuard[str]:
     """Twelve ASCII digits, nothing around them (not even the newline `$` would allow)."""
     return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
 
 
-def is_region_name(value: object) -> bool:
+def is_region_name(value: object) -> TypeGuard[str]:
     """A well-formed region name (`eu-west-1`, `us-gov-east-1`), whether or not it exists."""
     return isinstance(value, str) and _REGION_NAME.fullmatch(value) is not None
