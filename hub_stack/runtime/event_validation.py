@@ -157,7 +157,7 @@ class ValidatedEvent:
     project_name: str
     environment: str
     extraction_time: datetime
-    extraction_date: str  # canonical, see store.format_timestamp
+    extraction_date: str  # canonical, see runtime_common.timestamps.format_timestamp
     schema_version: int
     metrics: tuple[ValidatedMetric, ...]
     errors: tuple[ValidatedError, ...] = field(default_factory=tuple)
