@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy config contracts runtime_common metrics spoke_stackset hub_stack enrollment org_stack \
-		cdk_support dashboard sandbox bench app.py
+		cdk_support cli dashboard sandbox bench app.py
 
 synth: venv
 	npx cdk synth --quiet

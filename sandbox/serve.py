@@ -59,7 +59,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def serve_until_interrupted(options: DemoOptions, progress: Progress, console: Console) -> None:
-    from dashboard.demo_command import print_summary
+    from cli.commands.demo import print_summary
 
     with SandboxWorld(seed=options.seed) as world:
         demo, result = run_demo_in(world, options, progress)
