@@ -21,8 +21,8 @@ from cli.main import COMMAND_MODULES
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
-BLOCKER = '''
-import json, os, sys
+BLOCKER = """
+import os, sys
 from importlib.abc import MetaPathFinder
 
 BLOCKED = frozenset(os.environ["DSDASH_TEST_BLOCKED"].split(","))
@@ -38,7 +38,7 @@ class BlockedModules(MetaPathFinder):
 
 
 sys.meta_path.insert(0, BlockedModules())
-'''
+"""
 
 # Imports every module of every package the wheel ships (pyproject's package list) but the
 # sandbox, plus the CDK app module, then prints what it imported and what it tried to block.
