@@ -33,7 +33,8 @@ class StackSetAdminChoice(StrEnum):
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-# The top-level modules the `sandbox` extra provides (moto, which sandbox imports) or needs.
+# A missing module under one of these means the `sandbox` extra is not installed (moto), or the
+# sandbox package itself is not.
 SANDBOX_EXTRA_MODULES = frozenset({"sandbox", "moto"})
 SANDBOX_EXTRA_MISSING = "install the sandbox extra: pip install 'dsdash[sandbox]'"
 
