@@ -36,10 +36,10 @@ from botocore.exceptions import ClientError
 from hub_stack import table_design
 from runtime_common.aws import client as aws_client
 
-# Re-exported (the `as` form) while dashboard/, enrollment/ and ingest.py still import them from
-# here; they belong to runtime_common.timestamps.
+# The `as` aliases re-export epoch_seconds (ingest.py) and parse_timestamp (enrollment/) while
+# those still import them from here; they belong to runtime_common.timestamps.
 from runtime_common.timestamps import epoch_seconds as epoch_seconds  # noqa: PLC0414
-from runtime_common.timestamps import format_timestamp as format_timestamp  # noqa: PLC0414
+from runtime_common.timestamps import format_timestamp
 from runtime_common.timestamps import parse_timestamp as parse_timestamp  # noqa: PLC0414
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import metrics
+from cli.commands.metrics import render_metric_catalog_markdown
 from config.loader import DEFAULT_CONFIG_PATH, parse_config
-from dashboard.metrics_command import render_metric_catalog_markdown
 from metrics import registry
 from metrics.registry import build_metric, iam_statements_for
 
