@@ -196,11 +196,7 @@ def _graph(
     for found, source, target in edges:
         # A plugin registry importing its plugins by discovery, while they import it to register,
         # is a circle by design (metrics.registry); the layer check still sees those imports.
-        if (
-            source == target
-            or found.discovered
-            or (found.importer, found.imported) in allowed
-        ):
+        if source == target or found.discovered or (found.importer, found.imported) in allowed:
             continue
         graph[source].setdefault(target, found)
     return graph
