@@ -1,5 +1,7 @@
 """The first-party import graph, read from the source with `ast` (nothing is imported or run).
 
+Read once per process (cached): a synth or a test run sees the source as it was when first read.
+
 Two users: the Lambda asset builder ships the import closure of a handler
 (`cdk_support.lambda_asset`), and `tests/test_layers.py` checks that imports run one way
 (docs/architecture.md §3, "Layers").
@@ -67,7 +69,8 @@ def first_party_modules(root: Path = REPOSITORY_ROOT) -> dict[str, Path]:
     return modules
 
 
-def imports_of(module: str, root: Path = REPOSITORY_ROOT) -> list[ModuleImport]:
+@cache
+def imports_of(module: str, root: Path = REPOSITORY_ROOT) -> tuple[ModuleImport, ...]:
     """The first-party imports `module`'s file makes, in source order."""
     modules = first_party_modules(root)
     path = modules[module]
@@ -88,7 +91,7 @@ def imports_of(module: str, root: Path = REPOSITORY_ROOT) -> list[ModuleImport]:
                 found.setdefault(
                     (plugin, line), ModuleImport(module, plugin, path, line, False, discovered=True)
                 )
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _discovered_package(tree: ast.Module) -> tuple[str, int] | None:
@@ -111,6 +114,7 @@ def _discovered_package(tree: ast.Module) -> tuple[str, int] | None:
     return None
 
 
+@cache
 def third_party_imports_of(module: str, root: Path = REPOSITORY_ROOT) -> frozenset[str]:
     """Top-level names of the non-first-party, non-standard-library modules `module` imports
     when it runs (TYPE_CHECKING imports left out)."""
