@@ -20,6 +20,7 @@ from dashboard_sample_data import (
     sample_dashboard_data,
 )
 
+from bench.synthetic_dashboard import synthetic_dashboard_data
 from dashboard.downsample import TimeGrid, resample_mean
 from dashboard.html import MAX_TOTAL_CHART_POINTS, MAX_TOTAL_SPOKE_POINTS, render_dashboard
 from dashboard.kpi_payload import LEVEL_ALPHABET
@@ -29,7 +30,6 @@ from dashboard.model import (
     LatestValue,
     SpokeSeries,
     SpokeStatus,
-    synthetic_dashboard_data,
 )
 
 

@@ -23,8 +23,8 @@ from hub_stack.runtime.store import (
     QuarantineRecord,
     SpokeErrorEntry,
     SpokeState,
-    format_timestamp,
 )
+from runtime_common.timestamps import format_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
