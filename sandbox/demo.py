@@ -42,7 +42,11 @@ from sandbox.alert_story import (
     seed_backlog,
 )
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
-from sandbox.history_backfill import DEFAULT_BACKFILL_DAYS, backfill_history
+from sandbox.history_backfill import (
+    DEFAULT_BACKFILL_DAYS,
+    DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
+    backfill_history,
+)
 from sandbox.organization import OrganizationLayout, build_organization, create_account_in
 from sandbox.seed import (
     SpokeActivityPlan,
@@ -409,7 +413,10 @@ def run_demo_in(
     progress("Seeding SageMaker activity in every spoke")
     for spoke in list(demo.layout.spokes):
         demo.seed(spoke.account_id, options.seed, now)
-    progress(f"History: {DEFAULT_BACKFILL_DAYS} days of hourly extractions, simulated clock")
+    progress(
+        f"History: {DEFAULT_BACKFILL_DAYS} days of extractions every"
+        f" {DEFAULT_HOURS_BETWEEN_EXTRACTIONS} hours, on a simulated clock"
+    )
     backfill = backfill_history(demo, now, seed=options.seed, progress=progress)
     first = demo.layout.spokes[0]
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")

@@ -27,8 +27,9 @@ from update_docs_screenshot import (
 DATA_BLOCK = re.compile(
     r'<script type="application/json" id="dashboard-data">(?P<json>.*?)</script>', re.DOTALL
 )
-# The demo backfills 14 days hourly: a chart of its history has at least this many buckets.
-MIN_HISTORY_POINTS = 24 * 7
+# The demo backfills 14 days, an extraction every 4 hours: a chart of its history has at least a
+# week of those buckets.
+MIN_HISTORY_POINTS = 7 * 24 // 4
 
 
 def page_data() -> dict[str, Any]:
