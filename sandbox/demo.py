@@ -74,6 +74,8 @@ class DemoOptions:
     seed: int = 7
     # None: the config's `organization.stackset_admin`.
     stackset_admin: StackSetAdmin | None = None
+    # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
+    history_days: int = DEFAULT_BACKFILL_DAYS
 
 
 @dataclass
@@ -413,11 +415,15 @@ def run_demo_in(
     progress("Seeding SageMaker activity in every spoke")
     for spoke in list(demo.layout.spokes):
         demo.seed(spoke.account_id, options.seed, now)
-    progress(
-        f"History: {DEFAULT_BACKFILL_DAYS} days of extractions every"
-        f" {DEFAULT_HOURS_BETWEEN_EXTRACTIONS} hours, on a simulated clock"
-    )
-    backfill = backfill_history(demo, now, seed=options.seed, progress=progress)
+    backfill = None
+    if options.history_days:
+        progress(
+            f"History: {options.history_days} days of extractions every"
+            f" {DEFAULT_HOURS_BETWEEN_EXTRACTIONS} hours, on a simulated clock"
+        )
+        backfill = backfill_history(
+            demo, now, days=options.history_days, seed=options.seed, progress=progress
+        )
     first = demo.layout.spokes[0]
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
     new_account = demo.add_account(first.project, first.environment)
@@ -453,7 +459,9 @@ def run_demo_in(
         for notification in alerts.on_recovery:
             progress(f"Alerts: the subscriber received {notification.subject!r}")
     results = demo.compare_with_truth()
-    write_dashboard(demo, options.out_dir / "dashboard.html", history_days=DEFAULT_BACKFILL_DAYS)
+    write_dashboard(
+        demo, options.out_dir / "dashboard.html", history_days=options.history_days or 1
+    )
     result = DemoResult(
         organization_id=demo.layout.organization_id,
         hub_account_id=demo.hub_account,
@@ -465,7 +473,7 @@ def run_demo_in(
         seconds=time.monotonic() - started,
         out_dir=options.out_dir,
         alerts=alerts,
-        history=dataclasses.asdict(backfill),
+        history=dataclasses.asdict(backfill) if backfill else {},
     )
     (options.out_dir / "summary.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"

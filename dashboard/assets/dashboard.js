@@ -223,7 +223,10 @@
       selects.forEach(function (select) {
         var wanted = state[select.dataset.filter];
         // A value the page does not hold (an edited link) would silently show everything.
-        if (wanted && !values[select.dataset.filter][wanted]) {
+        var listed = Array.prototype.some.call(select.options, function (option) {
+          return option.value === wanted;
+        });
+        if (wanted && !listed) {
           var option = element("option", null, wanted + " (no data)");
           option.value = wanted;
           select.appendChild(option);
