@@ -200,7 +200,7 @@ def envelope_accounts(records: Sequence[Mapping[str, Any]]) -> list[str]:
     for record in records:
         try:
             body = json.loads(str(record.get("body", "")))
-        except ValueError:
+        except (ValueError, RecursionError):  # validation quarantines these bodies
             continue
         account = body.get("account") if isinstance(body, dict) else None
         if isinstance(account, str) and account:

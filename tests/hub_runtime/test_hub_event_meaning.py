@@ -31,7 +31,11 @@ from metrics.registry import all_metric_classes
 def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
     return dict(
         ingest.ingest_batch(
-            batch, store=hub.store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+            batch,
+            store=hub.store,
+            history=hub.history,
+            retention_days=RETENTION_DAYS,
+            clock=lambda: NOW,
         )
     )
 

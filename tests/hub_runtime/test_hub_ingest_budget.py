@@ -98,7 +98,11 @@ def test_a_permanently_throttled_write_is_bounded_and_alone_returned_to_sqs(
     )
 
     response = ingest.ingest_batch(
-        _beta_free_batch(), store=store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+        _beta_free_batch(),
+        store=store,
+        history=enrolled_hub.history,
+        retention_days=RETENTION_DAYS,
+        clock=lambda: NOW,
     )
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "v2-with-percent"}]}
@@ -143,6 +147,7 @@ def test_records_not_started_in_time_go_back_to_sqs_untouched(enrolled_hub: Hub)
         sqs_batch(records),
         _Context(records_with_room=2),  # type: ignore[arg-type]
         store=enrolled_hub.store,
+        history=enrolled_hub.history,
         retention_days=RETENTION_DAYS,
         clock=lambda: NOW,
     )

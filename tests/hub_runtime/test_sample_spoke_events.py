@@ -75,6 +75,7 @@ def run(hub: Hub, *events: dict[str, Any]) -> None:
     response = ingest.ingest_batch(
         batch,
         store=hub.store,
+        history=hub.history,
         retention_days=RETENTION_DAYS * 10,
         clock=lambda: SAMPLE_NOW,
         sample_dialect=SampleDialect(DIRECTORY),
