@@ -53,8 +53,8 @@ from cdk_support.lambda_asset import (
     lambda_code,
 )
 from config.model import DsdashConfig
-from hub_stack import table_design
 from contracts import history_table
+from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
 from hub_stack.history_storage import HistoryStorage
 from hub_stack.refresh_topic import RefreshTopic

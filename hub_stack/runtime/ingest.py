@@ -358,11 +358,15 @@ class MetricEventIngestor:
             for error in event.errors
         ]
         # Freshness only moves forward: when the registry item read for this batch already holds
-        # a newer extraction (a late event) and there are no errors to merge, the conditional
-        # update could only fail, so it is not sent.
+        # a newer extraction (a late event), or this one with no errors to merge into it, the
+        # conditional update could change nothing, so it is not sent.
         spoke = self.registry().get(event.account_id)
         known = spoke.last_extraction_date if spoke is not None else None
-        if errors or known is None or known < event.extraction_date:
+        if (
+            known is None
+            or known < event.extraction_date
+            or (known == event.extraction_date and errors)
+        ):
             self._store.record_spoke_freshness(
                 event.account_id,
                 extraction_date=event.extraction_date,

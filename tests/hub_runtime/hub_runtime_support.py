@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 
-from hub_stack import table_design
 from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
+from hub_stack import table_design
 from hub_stack.runtime.history_delivery import HistoryDelivery
 from hub_stack.runtime.store import HubStore
 

@@ -14,9 +14,9 @@ import pytest
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     BETA_PROD_ACCOUNT,
+    HISTORY_BUCKET,
     NOW,
     RETENTION_DAYS,
-    HISTORY_BUCKET,
     TABLE_NAME,
     Hub,
     items_under,
