@@ -81,13 +81,13 @@ DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 # What the ingest function's store (hub_stack.runtime.store) does with the table: the registry
 # items of a batch's senders (BatchGetItem, GetItem), forward-only conditional updates of the
 # per-spoke latest items and of spoke freshness (UpdateItem), quarantine (PutItem). Alert state
-# (hub_stack.runtime.alert_state) uses GetItem, PutItem, UpdateItem and Query. No Scan, no
-# DeleteItem, no BatchWriteItem (history is in S3 now), no transactions, no index access.
+# (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Query (the registry is
+# read by key), no Scan, no DeleteItem, no BatchWriteItem (history is in S3 now), no
+# transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
     "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
 # The enrollment function only reads, lists (its sweep) and updates spoke registry items

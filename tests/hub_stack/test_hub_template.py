@@ -441,7 +441,6 @@ def test_ingest_function_writes_only_the_table_without_scan_or_delete(template: 
         "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:Query",
         "dynamodb:UpdateItem",
     }
     assert not table_actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:DeleteTable"}
