@@ -34,6 +34,8 @@ GLUE_DATABASE_NAME: Final = "dsdash"
 GLUE_TABLE_NAME: Final = "metric_history"
 # Objects live under this prefix of the history bucket; the partition folder follows it.
 HISTORY_PREFIX: Final = "history/"
+# Every history object's name ends with it (the delivery stream's FileExtension): readers list by it.
+HISTORY_FILE_EXTENSION: Final = ".parquet"
 # Fixed names, like the hub table's, so the CLI finds them from the hub's account and region.
 HISTORY_DELIVERY_STREAM_NAME: Final = "dsdash-history"
 ATHENA_WORKGROUP_NAME: Final = "dsdash"

@@ -52,7 +52,7 @@ def history_object_keys(
     for page in paginator.paginate(Bucket=bucket, Prefix=history_table.HISTORY_PREFIX):
         for entry in page.get("Contents", []):
             key = str(entry["Key"])
-            if not key.endswith(".parquet"):
+            if not key.endswith(history_table.HISTORY_FILE_EXTENSION):
                 continue
             if days is not None:
                 folder = key[len(history_table.HISTORY_PREFIX) :].split("/", 1)[0]

@@ -286,6 +286,8 @@ class HistoryStorage(Construct):
                 role_arn=self.delivery_role.role_arn,
                 prefix=HISTORY_OBJECT_PREFIX,
                 error_output_prefix=ERROR_PREFIX,
+                # Firehose names objects without an extension otherwise; readers list by it.
+                file_extension=history_table.HISTORY_FILE_EXTENSION,
                 buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
                     interval_in_seconds=BUFFER_INTERVAL_SECONDS, size_in_m_bs=BUFFER_SIZE_MIB
                 ),
