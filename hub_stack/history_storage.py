@@ -37,11 +37,8 @@ from contracts import history_table
 # and DuckDB to read). https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
 BUFFER_SIZE_MIB: Final = 128
 BUFFER_INTERVAL_SECONDS: Final = 900
-ERROR_PREFIX: Final = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
-HISTORY_OBJECT_PREFIX: Final = (
-    f"{history_table.HISTORY_PREFIX}{history_table.PARTITION.name}="
-    f"!{{timestamp:{history_table.PARTITION_DATE_FORMAT}}}/"
-)
+ERROR_PREFIX: Final = history_table.DELIVERY_ERROR_PREFIX
+HISTORY_OBJECT_PREFIX: Final = history_table.DELIVERY_PREFIX
 # Query results are kept a week: the CLI reads them at once; older ones are only cost.
 ATHENA_RESULTS_EXPIRY_DAYS: Final = 7
 # A query that would scan more than this is cancelled: a guard against a query without a date
