@@ -238,16 +238,7 @@ def _put_s3_records(
     bucket = str(s3_destination["BucketARN"]).split(":")[-1]
     backend = s3_backends[self.account_id][self.partition]
     stamp = f"{delivered_at:%Y-%m-%d-%H-%M-%S}-{mock_random.uuid4()}"
-    rows: list[dict[str, Any]] = []
-    failed: list[bytes] = []
-    for record in records:
-        try:
-            record_rows = _rows_of(record["Data"])
-            _check_rows(record_rows)
-        except (ValueError, KeyError, TypeError):
-            failed.append(record["Data"])
-            continue
-        rows.extend(record_rows)
+    rows, failed = _convertible(records)
     if rows:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "part.parquet"
@@ -275,14 +266,53 @@ def _put_s3_records(
     return [{"RecordId": str(mock_random.uuid4())} for _ in records]
 
 
-def _check_rows(rows: list[dict[str, Any]]) -> None:
-    """What Firehose's conversion refuses: a row that is not an object of the table's columns."""
-    for row in rows:
-        if not isinstance(row, dict) or set(row) != set(history_table.COLUMN_NAMES):
-            raise ValueError("row does not match the history table's columns")
-    # The writer itself checks the types (pyarrow raises on a value of the wrong type).
-    with tempfile.TemporaryDirectory() as folder:
-        history_table.write_parquet(rows, Path(folder) / "check.parquet")
+def _convertible(records: list[dict[str, bytes]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The rows that convert, and the records that do not (whole, as Firehose reports them).
+    All records are tried at once; only when that fails is each tried alone."""
+    parsed: list[tuple[bytes, list[dict[str, Any]] | None]] = []
+    for record in records:
+        try:
+            parsed.append((record["Data"], _rows_of(record["Data"])))
+        except ValueError:
+            parsed.append((record["Data"], None))
+    candidates = [rows for _, rows in parsed if rows is not None]
+    if len(candidates) == len(parsed) and _converts([r for rows in candidates for r in rows]):
+        return [row for rows in candidates for row in rows], []
+    good: list[dict[str, Any]] = []
+    failed: list[bytes] = []
+    for data, rows in parsed:
+        if rows is not None and _converts(rows):
+            good.extend(rows)
+        else:
+            failed.append(data)
+    return good, failed
+
+
+def _converts(rows: list[dict[str, Any]]) -> bool:
+    """What Firehose's conversion refuses: a row that is not an object of the table's columns,
+    or a value of another type (the Arrow schema of the contract decides)."""
+    import pyarrow as pa
+
+    if not all(
+        isinstance(row, dict) and set(row) == set(history_table.COLUMN_NAMES) for row in rows
+    ):
+        return False
+    schema = history_table.arrow_schema()
+    try:
+        pa.Table.from_pylist(
+            [
+                {
+                    **row,
+                    "extraction_time": history_table.parse_row_timestamp(row["extraction_time"]),
+                    "ingested_at": history_table.parse_row_timestamp(row["ingested_at"]),
+                }
+                for row in rows
+            ],
+            schema=schema,
+        )
+    except (ValueError, TypeError, pa.ArrowException):
+        return False
+    return True
 
 
 _INSECURE_TRANSPORT_ONLY: Final = {"Bool": {"aws:SecureTransport": "false"}}
