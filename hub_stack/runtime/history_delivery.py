@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 # PutRecordBatch limits, and a record's (before base64).
 MAX_RECORDS_PER_CALL: Final = 500
 MAX_BYTES_PER_CALL: Final = 4 * 1024 * 1024
@@ -70,7 +72,12 @@ class HistoryDelivery:
         pending, self._pending = self._pending, []
         failed: list[str] = []
         for chunk in _chunks(pending):
-            failed.extend(self._deliver_chunk(chunk))
+            try:
+                failed.extend(self._deliver_chunk(chunk))
+            except ClientError:
+                # Refused whole (throttled beyond botocore's retries, stream missing): the
+                # chunk's messages go back to SQS; the caller logs which.
+                failed.extend(owner for owner, _ in chunk)
         return list(dict.fromkeys(failed))
 
     def _deliver_chunk(self, chunk: list[tuple[str, bytes]]) -> list[str]:
