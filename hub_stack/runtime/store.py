@@ -315,6 +315,11 @@ def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
+def _decimal_of(value: float) -> Decimal:
+    """A history double as the Decimal the table would have held: 10.0 reads back as 10."""
+    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(value))
+
+
 def _unprocessed_backoff(attempt: int) -> float:
     """Exponential backoff, as AWS asks for UnprocessedItems and UnprocessedKeys:
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
@@ -451,7 +456,7 @@ class HubStore:
                 project_name=row["project"],
                 environment=row["environment"],
                 metric_name=row["metric_name"],
-                value=Decimal(repr(row["metric_value"])),
+                value=_decimal_of(row["metric_value"]),
                 unit=row["unit"],
                 dimensions=json.loads(row["dimensions"]),
                 metadata={},
