@@ -34,6 +34,8 @@ GLUE_DATABASE_NAME: Final = "dsdash"
 GLUE_TABLE_NAME: Final = "metric_history"
 # Objects live under this prefix of the history bucket; the partition folder follows it.
 HISTORY_PREFIX: Final = "history/"
+# Every history object's name ends with it (the delivery stream's FileExtension): readers list by it.
+HISTORY_FILE_EXTENSION: Final = ".parquet"
 # Fixed names, like the hub table's, so the CLI finds them from the hub's account and region.
 HISTORY_DELIVERY_STREAM_NAME: Final = "dsdash-history"
 ATHENA_WORKGROUP_NAME: Final = "dsdash"
@@ -93,6 +95,11 @@ PARTITION: Final = Column(
 PARTITION_DATE_FORMAT: Final = "yyyy-MM-dd"  # Glue partition projection / Java format
 PARTITION_STRFTIME: Final = "%Y-%m-%d"  # the same format for Python
 PARTITION_PROJECTION_RANGE_START: Final = "2024-01-01"
+# The delivery stream's S3 prefixes: Firehose evaluates `!{timestamp:...}` (UTC arrival time), so
+# objects land in the `dt` partition of their delivery day; records that fail conversion go under
+# the error prefix, by error type.
+DELIVERY_PREFIX: Final = f"{HISTORY_PREFIX}{PARTITION.name}=!{{timestamp:{PARTITION_DATE_FORMAT}}}/"
+DELIVERY_ERROR_PREFIX: Final = f"errors/!{{firehose:error-output-type}}/{PARTITION.name}=!{{timestamp:{PARTITION_DATE_FORMAT}}}/"
 PARTITION_CLOCK_SKEW_DAYS: Final = 1
 # SQS keeps a message at most 14 days, and a dead letter may be redriven up to 14 days later.
 REPLAY_HORIZON_DAYS: Final = 28
