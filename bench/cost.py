@@ -41,7 +41,13 @@ from bench.call_counting import CallTally, count_all_calls
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
-from contracts.history_table import history_row, write_parquet
+from contracts.history_table import (
+    HISTORY_DELIVERY_STREAM_NAME,
+    HISTORY_PREFIX,
+    history_bucket_name,
+    history_row,
+    write_parquet,
+)
 from hub_stack import table_design
 from hub_stack.capacity.dynamodb_units import item_bytes, read_units, write_units
 from hub_stack.capacity.measured import MEASURED_COUNTS_PATH
@@ -433,12 +439,29 @@ def _catalog_listing_calls() -> dict[str, int]:
     return {"catalog_metrics": len(metrics), "listing_calls": calls.total()}
 
 
+def _create_history_stream(session: boto3.Session) -> None:
+    """The hub's delivery stream and history bucket, for an ingest path that writes history
+    through Firehose (moto accepts the records; the counts are of the calls ingest makes)."""
+    bucket = history_bucket_name(HUB_ACCOUNT, REGION)
+    session.client("s3").create_bucket(Bucket=bucket)
+    session.client("firehose").create_delivery_stream(
+        DeliveryStreamName=HISTORY_DELIVERY_STREAM_NAME,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": f"arn:aws:iam::{HUB_ACCOUNT}:role/dsdash-history-delivery",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": HISTORY_PREFIX,
+        },
+    )
+
+
 def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
     """Every count the cost model needs, per number of metrics per extraction."""
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         plain = session.client("dynamodb")
         session.client("events").create_event_bus(Name=SPOKE_BUS_NAME)
+        _create_history_stream(session)
         listing = _catalog_listing_calls()
         measured: dict[str, Any] = {}
         for metrics in metric_counts:

@@ -53,6 +53,7 @@ from dashboard.dashboard_data import (
     build_dashboard_data,
     spoke_freshness,
 )
+from dashboard.history_access import DEFAULT_HISTORY_ENGINE, EngineOption, history_engine
 from dashboard.html import render_dashboard
 from dashboard.hub_connection import (
     HubConnection,
@@ -63,6 +64,7 @@ from dashboard.hub_connection import (
 )
 from dashboard.model import STALE_AFTER_REFRESH_PERIODS
 from hub_stack import table_design
+from hub_stack.history_query.athena_engine import AthenaQueryError
 from hub_stack.runtime.refresh import RefreshScopeError, emit_refresh, normalized_scope
 from hub_stack.runtime.store import (
     DEFAULT_QUARANTINE_DAYS,
@@ -807,6 +809,7 @@ def dashboard(
     since: Annotated[
         int, typer.Option("--since", min=1, help="Days of history in the charts.")
     ] = DEFAULT_HISTORY_DAYS,
+    engine: EngineOption = DEFAULT_HISTORY_ENGINE,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -819,11 +822,14 @@ def dashboard(
             data = build_dashboard_data(
                 connection.store(clock=runtime.clock),
                 connection.config,
+                history_engine=history_engine(connection, engine),
                 history_days=since,
                 clock=runtime.clock,
             )
         except ScheduleError as error:
             _fail(str(error), EXIT_USAGE)
+        except AthenaQueryError as error:
+            _fail(str(error))
     page = render_dashboard(data)
     try:
         out.write_text(page, encoding="utf-8")

@@ -465,9 +465,15 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
 
 
 def write_dashboard(demo: Demo, path: Path) -> None:
+    import tempfile
+
+    from contracts.history_table import history_bucket_name
     from dashboard.dashboard_data import build_dashboard_data
     from dashboard.html import render_dashboard
+    from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
 
-    path.write_text(
-        render_dashboard(build_dashboard_data(demo.store(), demo.config)), encoding="utf-8"
-    )
+    bucket = history_bucket_name(demo.hub_account, demo.config.hub.region)
+    with tempfile.TemporaryDirectory(prefix="dsdash-demo-history-") as cache:
+        engine = DuckDbEngine(S3HistorySource(demo.hub_session(), bucket, Path(cache)))
+        data = build_dashboard_data(demo.store(), demo.config, history_engine=engine)
+    path.write_text(render_dashboard(data), encoding="utf-8")

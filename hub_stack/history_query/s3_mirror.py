@@ -23,9 +23,11 @@ from typing import Any, Final
 from contracts.history_table import HISTORY_PREFIX, PARTITION, PARTITION_STRFTIME
 
 PARTITION_FOLDER_PREFIX: Final = f"{HISTORY_PREFIX}{PARTITION.name}="
-DEFAULT_CACHE_DIR: Final = (
-    Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "dsdash" / "history"
-)
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/dsdash/history`, else `~/.cache/dsdash/history` (read when called)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dsdash" / "history"
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_dashboard_lines_equal_the_combiner_over_raw_rows(written: WrittenHistor
             f"{row['account_id']}/{row['region']}",
             row["metric_value"],
         )
-    assert {(l.project, l.environment, l.metric, l.dimensions) for l in lines} == set(combiners)
+    assert {(x.project, x.environment, x.metric, x.dimensions) for x in lines} == set(combiners)
     for line in lines:
         expected = combiners[(line.project, line.environment, line.metric, line.dimensions)]
         assert [epoch for epoch, _ in line.points] == [epoch for epoch, _ in expected.points()]
