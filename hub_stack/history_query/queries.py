@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from contracts.history_table import (
@@ -98,8 +98,8 @@ class HistoryFilters:
 
     def partition_range(self) -> tuple[date, date]:
         """The delivery days (`dt`) that can hold extractions of the range."""
-        first = (self.since - timedelta(days=PARTITION_CLOCK_SKEW_DAYS)).date()
-        last = (self.until + timedelta(days=REPLAY_HORIZON_DAYS)).date()
+        first = (self.since.astimezone(UTC) - timedelta(days=PARTITION_CLOCK_SKEW_DAYS)).date()
+        last = (self.until.astimezone(UTC) + timedelta(days=REPLAY_HORIZON_DAYS)).date()
         return first, last
 
     def describe(self) -> str:
