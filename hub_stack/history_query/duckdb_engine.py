@@ -37,6 +37,8 @@ _OFFLINE_SETTINGS = (
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
     "SET TimeZone = 'UTC'",
+    # DuckDB draws a progress bar on the terminal for long queries: never in a CLI's output.
+    "SET enable_progress_bar = false",
 )
 
 
