@@ -41,7 +41,13 @@ from bench.call_counting import CallTally, count_all_calls
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
-from contracts.history_table import history_row, write_parquet
+from contracts.history_table import (
+    HISTORY_DELIVERY_STREAM_NAME,
+    HISTORY_PREFIX,
+    history_bucket_name,
+    history_row,
+    write_parquet,
+)
 from hub_stack import table_design
 from hub_stack.capacity.dynamodb_units import item_bytes, read_units, write_units
 from hub_stack.capacity.measured import MEASURED_COUNTS_PATH
@@ -66,6 +72,7 @@ FIREHOSE_RECORD_ROUNDING_BYTES: Final = 5 * 1024
 # DynamoDB bills 100 bytes of overhead per stored item (and per GSI copy).
 DYNAMODB_ITEM_OVERHEAD_BYTES: Final = 100
 PARQUET_SAMPLE_SPOKES: Final = 100
+PARQUET_MOMENT: Final = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 _WRITE_OPERATIONS: Final = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 _READ_OPERATIONS: Final = ("GetItem", "BatchGetItem", "Query", "Scan")
 
@@ -117,25 +124,22 @@ def _wire_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return wire
 
 
-def _gsi_keys(plain: Any, table: str) -> list[tuple[str, ...]]:
-    """Each GSI's key attributes."""
-    description = plain.describe_table(TableName=table)["Table"]
-    return [
-        tuple(key["AttributeName"] for key in index["KeySchema"])
-        for index in description.get("GlobalSecondaryIndexes", [])
-    ]
-
-
-def dynamodb_units(tally: RequestTally, plain: Any) -> dict[str, float]:
+def dynamodb_units(
+    tally: RequestTally, plain: Any, stored: dict[tuple[str, str], int] | None = None
+) -> dict[str, float]:
     """Write and read units of the DynamoDB calls in `tally`, from the items they carried, and
     the write units that went to the busiest partition key (a hot key takes a burst alone).
 
     An UpdateItem costs the size of the item it leaves (read back afterwards, uncounted); a
     write whose item carries a GSI's keys costs one more write per such index (projection ALL).
+    `stored` (item key -> billed storage bytes, GSI copies and DynamoDB's 100-byte overhead per
+    item included) is updated with every item written, so the caller knows what the table holds
+    without scanning it.
     """
     write, read = 0.0, 0.0
     per_key: Counter[tuple[str, str]] = Counter()
-    schema: dict[str, tuple[str, list[tuple[str, ...]]]] = {}
+    schema: dict[str, tuple[str, tuple[str, ...], list[tuple[str, ...]]]] = {}
+    stored = stored if stored is not None else {}
 
     def written(table: str, item: Mapping[str, Any]) -> float:
         if table not in schema:
@@ -143,15 +147,19 @@ def dynamodb_units(tally: RequestTally, plain: Any) -> dict[str, float]:
             hash_key = next(
                 key["AttributeName"] for key in description["KeySchema"] if key["KeyType"] == "HASH"
             )
+            key_names = tuple(key["AttributeName"] for key in description["KeySchema"])
             indexes = [
                 tuple(key["AttributeName"] for key in index["KeySchema"])
                 for index in description.get("GlobalSecondaryIndexes", [])
             ]
-            schema[table] = (hash_key, indexes)
-        hash_key, indexes = schema[table]
-        units = write_units(item_bytes(item))
+            schema[table] = (hash_key, key_names, indexes)
+        hash_key, key_names, indexes = schema[table]
+        size = item_bytes(item)
+        units = write_units(size)
         per_key[(table, json.dumps(item.get(hash_key), sort_keys=True))] += units
         copies = sum(all(name in item for name in keys) for keys in indexes)
+        key = json.dumps([item.get(name) for name in key_names], sort_keys=True)
+        stored[(table, key)] = (1 + copies) * (size + DYNAMODB_ITEM_OVERHEAD_BYTES)
         return float(units * (1 + copies))
 
     for service, operation, request in tally.requests:
@@ -204,18 +212,6 @@ def firehose_figures(tally: RequestTally) -> dict[str, int]:
             rounding = FIREHOSE_RECORD_ROUNDING_BYTES
             billed += max(1, -(-size // rounding)) * rounding
     return {"records": records, "bytes": raw, "billed_bytes": billed}
-
-
-def _table_bytes(plain: Any, table: str) -> tuple[int, int]:
-    """(billed bytes, items) of every item and GSI copy (a benchmark-only Scan)."""
-    indexes = _gsi_keys(plain, table)
-    total, items = 0, 0
-    for page in plain.get_paginator("scan").paginate(TableName=table):
-        for item in page["Items"]:
-            copies = 1 + sum(all(name in item for name in keys) for keys in indexes)
-            total += copies * (item_bytes(item) + DYNAMODB_ITEM_OVERHEAD_BYTES)
-            items += 1
-    return total, items
 
 
 def _spoke(index: int) -> tuple[str, str, str]:
@@ -284,7 +280,9 @@ def _hub_environment() -> Iterator[None]:
         boto3.DEFAULT_SESSION = None
 
 
-def _ingest(records: Sequence[dict[str, Any]], plain: Any) -> dict[str, Any]:
+def _ingest(
+    records: Sequence[dict[str, Any]], plain: Any, stored: dict[tuple[str, str], int]
+) -> dict[str, Any]:
     from hub_stack.runtime import ingest
 
     with _hub_environment(), count_all_calls(tally=RequestTally()) as counted:
@@ -297,7 +295,10 @@ def _ingest(records: Sequence[dict[str, Any]], plain: Any) -> dict[str, Any]:
         "aws_calls": tally.total(),
         "dynamodb_write_calls": sum(tally.count("dynamodb", name) for name in _WRITE_OPERATIONS),
         "dynamodb_read_calls": sum(tally.count("dynamodb", name) for name in _READ_OPERATIONS),
-        **{f"dynamodb_{name}": value for name, value in dynamodb_units(tally, plain).items()},
+        **{
+            f"dynamodb_{name}": value
+            for name, value in dynamodb_units(tally, plain, stored).items()
+        },
         **{f"firehose_{name}": value for name, value in firehose_figures(tally).items()},
         "firehose_calls": tally.count("firehose"),
         "s3_put_calls": tally.count("s3", "PutObject"),
@@ -318,6 +319,7 @@ def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[st
         "event_bytes": sum(sizes),
         "event_billing_units": sum(-(-size // EVENTBRIDGE_CHUNK_BYTES) for size in sizes),
     }
+    stored: dict[tuple[str, str], int] = {}
     first = 0
     for batch in BATCH_SIZES:
         # New spokes for each pass: the first extraction of a spoke, its item created.
@@ -328,28 +330,28 @@ def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[st
                 _envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
             ).entries:
                 records.append(_sqs_record(entry, index, moment))
-        figures[f"ingest_batch_{batch}"] = _ingest(records, plain)
+        figures[f"ingest_batch_{batch}"] = _ingest(records, plain, stored)
         first += batch
-    # The next extraction of the same spokes: what one more extraction adds to the table.
-    before, _ = _table_bytes(plain, TABLE)
+    # The next extraction of the first spoke: what one more extraction adds to the table.
+    before = sum(stored.values())
     later = now + timedelta(minutes=1)
     records = [
-        _sqs_record(entry, index, later)
-        for index in range(first - BATCH_SIZES[-1], first)
-        for entry in build_v2_entries(
-            _envelope(index, later), datapoints, [], SPOKE_BUS_NAME
-        ).entries
+        _sqs_record(entry, 0, later)
+        for entry in build_v2_entries(_envelope(0, later), datapoints, [], SPOKE_BUS_NAME).entries
     ]
-    figures["ingest_next_extraction"] = _ingest(records, plain)
-    after, _ = _table_bytes(plain, TABLE)
-    spokes = first
-    figures["table_bytes_added_per_extraction"] = (after - before) / BATCH_SIZES[-1]
-    figures["table_bytes_per_spoke"] = before / spokes
-    figures["parquet_bytes_per_datapoint"] = _parquet_bytes_per_datapoint(datapoints, now)
+    figures["ingest_next_extraction"] = _ingest(records, plain, stored)
+    after = sum(stored.values())
+    # What the table keeps: every item the passes wrote, at its last size (no Scan needed).
+    figures["table_bytes_added_per_extraction"] = after - before
+    figures["table_bytes_per_spoke"] = before / first
+    figures["parquet_bytes_per_datapoint"] = _parquet_bytes_per_datapoint(datapoints)
     return figures
 
 
-def _parquet_bytes_per_datapoint(datapoints: Sequence[Mapping[str, Any]], now: datetime) -> float:
+def _parquet_bytes_per_datapoint(datapoints: Sequence[Mapping[str, Any]]) -> float:
+    """Bytes per row of one delivery object holding an extraction of many spokes (a fixed
+    moment, so the compressed size does not depend on when the benchmark runs)."""
+    now = PARQUET_MOMENT
     rows = [
         history_row(
             project=_spoke(index)[1],
@@ -389,7 +391,8 @@ def _measure_sample(metrics: int, session: boto3.Session, plain: Any) -> dict[st
             detail = json.loads(entry["Detail"], parse_float=Decimal, parse_int=Decimal)
             table.put_item(Item=detail)
     tally = hub_calls if isinstance(hub_calls, RequestTally) else RequestTally()
-    stored, items = _table_bytes(plain, SAMPLE_TABLE)
+    stored: dict[tuple[str, str], int] = {}
+    units = dynamodb_units(tally, plain, stored)
     sizes = [entry_size(entry) for entry in entries.entries]
     return {
         "spoke_put_events_calls": spoke_calls.total(),
@@ -400,9 +403,9 @@ def _measure_sample(metrics: int, session: boto3.Session, plain: Any) -> dict[st
         "hub_invocations": len(entries.entries),
         "hub_aws_calls": tally.total(),
         "dynamodb_write_calls": tally.count("dynamodb", "PutItem"),
-        "dynamodb_write_units": dynamodb_units(tally, plain)["write_units"],
-        "table_bytes_added_per_extraction": stored,
-        "items_added_per_extraction": items,
+        "dynamodb_write_units": units["write_units"],
+        "table_bytes_added_per_extraction": sum(stored.values()),
+        "items_added_per_extraction": len(stored),
     }
 
 
@@ -433,12 +436,29 @@ def _catalog_listing_calls() -> dict[str, int]:
     return {"catalog_metrics": len(metrics), "listing_calls": calls.total()}
 
 
+def _create_history_stream(session: boto3.Session) -> None:
+    """The hub's delivery stream and history bucket, for an ingest path that writes history
+    through Firehose (moto accepts the records; the counts are of the calls ingest makes)."""
+    bucket = history_bucket_name(HUB_ACCOUNT, REGION)
+    session.client("s3").create_bucket(Bucket=bucket)
+    session.client("firehose").create_delivery_stream(
+        DeliveryStreamName=HISTORY_DELIVERY_STREAM_NAME,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": f"arn:aws:iam::{HUB_ACCOUNT}:role/dsdash-history-delivery",
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": HISTORY_PREFIX,
+        },
+    )
+
+
 def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
     """Every count the cost model needs, per number of metrics per extraction."""
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         plain = session.client("dynamodb")
         session.client("events").create_event_bus(Name=SPOKE_BUS_NAME)
+        _create_history_stream(session)
         listing = _catalog_listing_calls()
         measured: dict[str, Any] = {}
         for metrics in metric_counts:

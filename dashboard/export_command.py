@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from dashboard.history_access import (
-    DEFAULT_HISTORY_CACHE_DIR,
     DEFAULT_HISTORY_ENGINE,
     CacheDirOption,
     EngineOption,
@@ -70,7 +69,7 @@ def export(
     ] = None,
     engine: EngineOption = DEFAULT_HISTORY_ENGINE,
     history_dir: HistoryDirOption = None,
-    cache_dir: CacheDirOption = DEFAULT_HISTORY_CACHE_DIR,
+    cache_dir: CacheDirOption = None,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,

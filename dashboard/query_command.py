@@ -22,7 +22,6 @@ from rich.text import Text
 
 from dashboard.downsample import TimeGrid
 from dashboard.history_access import (
-    DEFAULT_HISTORY_CACHE_DIR,
     DEFAULT_HISTORY_ENGINE,
     CacheDirOption,
     EngineOption,
@@ -202,7 +201,7 @@ def query(
     ] = OutputFormat.TABLE,
     engine: EngineOption = DEFAULT_HISTORY_ENGINE,
     history_dir: HistoryDirOption = None,
-    cache_dir: CacheDirOption = DEFAULT_HISTORY_CACHE_DIR,
+    cache_dir: CacheDirOption = None,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -488,24 +487,28 @@ def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
 
 
 def write_dashboard(demo: Demo, path: Path, *, history_days: int = DEFAULT_BACKFILL_DAYS) -> None:
-    """The page `dsdash dashboard` renders, from the hub's latest values and its history read
-    through the query layer (DuckDB over the history files beside the page)."""
+    """The page `dsdash dashboard` renders, from the hub's latest values and the history the real
+    path delivered to the sandbox's history bucket (ingest -> Firehose -> Parquet, §6), read
+    through the query layer as the CLI's default engine reads it (DuckDB over a boto3 mirror)."""
+    import tempfile
+
     from dashboard.dashboard_data import build_dashboard_data
     from dashboard.html import render_dashboard
     from dashboard.kpi_spoke_history import with_spoke_history
-    from hub_stack.history_query.duckdb_engine import DuckDbEngine, LocalHistorySource
-    from sandbox.history_table_bridge import write_history_files
+    from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
 
     now = datetime.now(UTC)
-    history_dir = path.parent / "history"
-    shutil.rmtree(history_dir, ignore_errors=True)  # a previous run's files are not this hub's
-    write_history_files(demo.store(), history_dir, since=now - timedelta(days=history_days + 1))
-    engine = DuckDbEngine(LocalHistorySource(history_dir))
-    data = build_dashboard_data(
-        demo.store(),
-        demo.config,
-        history_engine=engine,
-        history_days=history_days,
-        clock=lambda: now,
-    )
-    path.write_text(render_dashboard(with_spoke_history(data, engine)), encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="dsdash-demo-history-") as cache:
+        source = S3HistorySource.of_hub(
+            demo.hub_session(), demo.hub_account, demo.config.hub.region, Path(cache)
+        )
+        engine = DuckDbEngine(source)
+        data = build_dashboard_data(
+            demo.store(),
+            demo.config,
+            history_engine=engine,
+            history_days=history_days,
+            clock=lambda: now,
+        )
+        data = with_spoke_history(data, engine)
+    path.write_text(render_dashboard(data), encoding="utf-8")

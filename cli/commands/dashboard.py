@@ -1,4 +1,6 @@
-"""`dsdash dashboard`: write the self-contained HTML dashboard (the page itself is `dashboard/`)."""
+"""`dsdash dashboard`: write the self-contained HTML dashboard (the page itself is `dashboard/`),
+or, with `--open`/`--share`, fetch or share the page the hub's publisher keeps current
+(`cli/dashboard_sharing.py`, docs/architecture.md §7, "Dashboard")."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Annotated, Final
 
 import typer
 
+from cli.history_access import DEFAULT_HISTORY_ENGINE, EngineOption, history_engine
 from cli.operator_console import (
     EXIT_USAGE,
     ConfigOption,
@@ -23,6 +26,8 @@ from dashboard.dashboard_data import (
     build_dashboard_data,
 )
 from dashboard.html import render_dashboard
+from dashboard.kpi_spoke_history import with_spoke_history
+from hub_stack.history_query.athena_engine import AthenaQueryError
 
 DEFAULT_DASHBOARD_PATH: Final = Path("dsdash-dashboard.html")
 
@@ -36,6 +41,7 @@ def dashboard(
     since: Annotated[
         int, typer.Option("--since", min=1, help="Days of history in the charts.")
     ] = DEFAULT_HISTORY_DAYS,
+    engine: EngineOption = DEFAULT_HISTORY_ENGINE,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -45,14 +51,20 @@ def dashboard(
     runtime = runtime_of(context)
     with open_hub(config, profile, region, endpoint_url) as connection:
         try:
+            history = history_engine(connection, engine)
             data = build_dashboard_data(
                 connection.store(clock=runtime.clock),
                 connection.config,
+                history_engine=history,
                 history_days=since,
                 clock=runtime.clock,
             )
+            # Per-account drill-down lines: the same aggregate per spoke, within its own budget.
+            data = with_spoke_history(data, history)
         except ScheduleError as error:
             fail(str(error), EXIT_USAGE)
+        except AthenaQueryError as error:
+            fail(str(error))
     page = render_dashboard(data)
     try:
         out.write_text(page, encoding="utf-8")

@@ -24,7 +24,7 @@ from contracts.history_table import (
 from hub_stack.history_query.dialect import DUCKDB, DUCKDB_VIEW_NAME, Dialect, string_literal
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.results import HistoryResult, normalized_rows
-from hub_stack.history_query.s3_mirror import DEFAULT_CACHE_DIR, MirrorStatistics, mirror_history
+from hub_stack.history_query.s3_mirror import MirrorStatistics, default_cache_dir, mirror_history
 
 # DuckDB names for the contract's Arrow types, for the empty view of a range without files.
 _DUCKDB_TYPES = {
@@ -37,6 +37,8 @@ _OFFLINE_SETTINGS = (
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
     "SET TimeZone = 'UTC'",
+    # DuckDB draws a progress bar on the terminal for long queries: never in a CLI's output.
+    "SET enable_progress_bar = false",
 )
 
 
@@ -75,7 +77,7 @@ class S3HistorySource:
 
     session: Any
     bucket: str
-    cache_dir: Path = DEFAULT_CACHE_DIR
+    cache_dir: Path = field(default_factory=default_cache_dir)
     statistics: MirrorStatistics = field(default_factory=MirrorStatistics)
 
     @classmethod
@@ -85,7 +87,7 @@ class S3HistorySource:
         return cls(
             session=session,
             bucket=history_bucket_name(account_id, region),
-            cache_dir=cache_dir or DEFAULT_CACHE_DIR,
+            cache_dir=cache_dir or default_cache_dir(),
         )
 
     def files(self, filters: HistoryFilters) -> Sequence[Path]:

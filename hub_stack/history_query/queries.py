@@ -9,10 +9,13 @@ Two queries exist:
   (additive units) and `spoke_mean_average` (the others).
 - `raw_sql`: deduplicated rows, for `dsdash export`.
 
-Both read the `deduplicated` CTE first. A replayed event (SQS redelivery, a dead-letter redrive)
-arrives as new rows with the same datapoint: one row per (account, region, project, environment,
-metric, dimensions, extraction time) survives, the first one ingested, which is also the value a
-conflicting replay would have kept.
+Both read a `deduplicated` CTE first. A replayed event (SQS redelivery, a dead-letter redrive)
+arrives as new rows with the same datapoint: one value per (account, region, project,
+environment, metric, dimensions, extraction time) survives, the first one ingested, which is also
+the value a conflicting replay would have kept. The aggregate takes it with `min_by(metric_value,
+ingested_at)` grouped by that key (five times faster in DuckDB than a window over 450,000 rows,
+and Trino has the same function); the export, which needs whole rows, numbers the copies with
+`row_number()` and keeps the first.
 
 Partition pruning follows `contracts.history_table`: rows are partitioned by *delivery* day, so
 extractions since D are found in `dt >= D - PARTITION_CLOCK_SKEW_DAYS`; the upper bound on `dt`
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from contracts.history_table import (
@@ -98,8 +101,8 @@ class HistoryFilters:
 
     def partition_range(self) -> tuple[date, date]:
         """The delivery days (`dt`) that can hold extractions of the range."""
-        first = (self.since - timedelta(days=PARTITION_CLOCK_SKEW_DAYS)).date()
-        last = (self.until + timedelta(days=REPLAY_HORIZON_DAYS)).date()
+        first = (self.since.astimezone(UTC) - timedelta(days=PARTITION_CLOCK_SKEW_DAYS)).date()
+        last = (self.until.astimezone(UTC) + timedelta(days=REPLAY_HORIZON_DAYS)).date()
         return first, last
 
     def describe(self) -> str:
@@ -157,6 +160,19 @@ def _deduplicated_cte(dialect: Dialect, filters: HistoryFilters) -> str:
     )
 
 
+def _first_values_cte(dialect: Dialect, filters: HistoryFilters) -> str:
+    """One value per datapoint: the first ingested copy's (the unit belongs to the series)."""
+    key = ", ".join(DATAPOINT_KEY)
+    return (
+        "deduplicated AS (\n"
+        f"  SELECT {key}, unit, min_by(metric_value, ingested_at) AS metric_value\n"
+        f"  FROM {dialect.table}\n"
+        f"  WHERE {_where(dialect, filters)}\n"
+        f"  GROUP BY {key}, unit\n"
+        ")"
+    )
+
+
 def aggregate_sql(
     dialect: Dialect, filters: HistoryFilters, *, bucket_seconds: int, per_spoke: bool = False
 ) -> str:
@@ -165,7 +181,7 @@ def aggregate_sql(
     group_text = ", ".join(group)
     bucket = dialect.bucket_start("extraction_time", bucket_seconds)
     return (
-        f"WITH {_deduplicated_cte(dialect, filters)},\n"
+        f"WITH {_first_values_cte(dialect, filters)},\n"
         "per_spoke AS (\n"
         f"  SELECT {', '.join((*SERIES_COLUMNS, *SPOKE_COLUMNS))}, {bucket} AS bucket_start,\n"
         "    count(*) AS datapoints, min(metric_value) AS minimum, max(metric_value) AS maximum,\n"

@@ -8,7 +8,7 @@ Callers (the dashboard, `dsdash query`, `dsdash export`, the bench) choose an en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,8 +84,6 @@ class AggregateRow:
 
     @property
     def bucket_time(self) -> datetime:
-        from datetime import UTC
-
         return datetime.fromtimestamp(self.bucket_start, UTC)
 
 

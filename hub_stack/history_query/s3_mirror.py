@@ -23,9 +23,11 @@ from typing import Any, Final
 from contracts.history_table import HISTORY_PREFIX, PARTITION, PARTITION_STRFTIME
 
 PARTITION_FOLDER_PREFIX: Final = f"{HISTORY_PREFIX}{PARTITION.name}="
-DEFAULT_CACHE_DIR: Final = (
-    Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "dsdash" / "history"
-)
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/dsdash/history`, else `~/.cache/dsdash/history` (read when called)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dsdash" / "history"
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,11 @@ def _partition_of(key: str) -> str | None:
 
 
 def list_history_objects(
-    s3_client: Any, bucket: str, first_day: date, last_day: date
+    s3_client: Any, bucket: str, first_day: date, last_day: date, *, page_size: int | None = None
 ) -> Iterator[HistoryObject]:
-    """Objects under `history/dt=<day>/` for every day from `first_day` to `last_day`."""
+    """Objects under `history/dt=<day>/` for every day from `first_day` to `last_day`.
+
+    `page_size` only for tests (S3's default is 1,000 keys a page)."""
     first = first_day.strftime(PARTITION_STRFTIME)
     last = last_day.strftime(PARTITION_STRFTIME)
     pages = s3_client.get_paginator("list_objects_v2").paginate(
@@ -53,6 +57,7 @@ def list_history_objects(
         Prefix=PARTITION_FOLDER_PREFIX,
         # Every key of partition `first` sorts after its folder name without the slash.
         StartAfter=f"{PARTITION_FOLDER_PREFIX}{first}",
+        **({"PaginationConfig": {"PageSize": page_size}} if page_size else {}),
     )
     for page in pages:
         for entry in page.get("Contents", []):

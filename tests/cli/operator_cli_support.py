@@ -31,7 +31,7 @@ from hub_stack.runtime.store import (
     SpokeErrorEntry,
     SpokeState,
 )
-from runtime_common.timestamps import format_timestamp
+from runtime_common.timestamps import format_timestamp, parse_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -155,6 +155,33 @@ def known_datapoints() -> list[DatapointRecord]:
         ),
     ]
     return records
+
+
+def upload_history(s3_client: Any, bucket: str, datapoints: list[DatapointRecord]) -> None:
+    """The datapoints as the hub's history holds them: Parquet by the contract's writer, under
+    the delivery day's partition (delivered a minute after extraction)."""
+    rows = [
+        history_table.history_row(
+            project=record.project_name,
+            environment=record.environment,
+            account_id=record.account_id,
+            region=record.region,
+            metric_name=record.metric_name,
+            dimensions=record.dimensions,
+            metric_value=float(record.value),
+            unit=record.unit,
+            extraction_time=parse_timestamp(record.extraction_date),
+            event_id=record.event_id,
+            schema_version=record.schema_version,
+            ingested_at=parse_timestamp(record.extraction_date) + timedelta(minutes=1),
+        )
+        for record in datapoints
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "history.parquet"
+        history_table.write_parquet(rows, path)
+        key = history_table.partition_folder(NOW) + "known-history.parquet"
+        s3_client.upload_file(str(path), bucket, key)
 
 
 def register_spokes(store: HubStore) -> None:

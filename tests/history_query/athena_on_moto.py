@@ -35,6 +35,7 @@ def run_athena_text_on_duckdb(sql: str, files: Sequence[Path]) -> tuple[HistoryR
     try:
         connection.execute("SET autoinstall_known_extensions = false")
         connection.execute("SET autoload_known_extensions = false")
+        connection.execute("SET enable_progress_bar = false")
         connection.execute(history_view_sql(files))
         for statement in duckdb_trino_shim():
             connection.execute(statement)

@@ -20,7 +20,7 @@ SPOKES = (
     ("churn-prediction", "prod", "444444444444", "eu-west-1"),
 )
 METRICS = (
-    ("TrainingJobsCompleted", "Count", {}),
+    ("TotalCompletedTrainingJobs", "Count", {}),
     ("EndpointLatency", "Milliseconds", {"EndpointName": "fraud's-model"}),
 )
 

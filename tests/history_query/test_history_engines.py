@@ -29,6 +29,7 @@ from hub_stack.history_query.duckdb_engine import (
 )
 from hub_stack.history_query.queries import HistoryFilters, aggregate_sql, raw_sql
 from hub_stack.history_query.reads import aggregate, aggregate_rows, raw_rows
+from hub_stack.history_query.s3_mirror import list_history_objects
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -153,6 +154,22 @@ def test_s3_reads_list_only_the_partitions_in_range_and_reuse_the_cache(
     aggregate(engine, last_day, bucket_seconds=3600)
     assert history_hub.calls == ["ListObjectsV2"]
     assert source.statistics.reused == 3
+
+
+def test_the_listing_pages_through_the_range_and_stops_after_it(history_hub: HistoryHub) -> None:
+    s3 = history_hub.session.client("s3")
+    days = [START.date() + timedelta(days=day) for day in range(DAYS)]
+    history_hub.calls.clear()
+    every = list(list_history_objects(s3, BUCKET, days[0], days[-1], page_size=1))
+    assert [item.key for item in every] == sorted(
+        str(path.relative_to(history_hub.written.root)) for path in history_hub.written.files
+    )
+    assert history_hub.calls.count("ListObjectsV2") >= len(every)  # one key a page: all pages
+    history_hub.calls.clear()
+    first_day_only = list(list_history_objects(s3, BUCKET, days[0], days[0], page_size=1))
+    assert [item.partition for item in first_day_only] == [f"{days[0]:%Y-%m-%d}"]
+    # The key after the first day's object is past the range: the listing stops there.
+    assert history_hub.calls.count("ListObjectsV2") == 2
 
 
 def test_a_range_without_data_returns_no_rows(history_hub: HistoryHub) -> None:

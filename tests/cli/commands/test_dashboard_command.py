@@ -11,11 +11,14 @@ from operator_cli_support import (
     CHURN_PROD_FRESH,
     FRAUD_DEV_FRESH,
     NOW,
+    REGION,
     STALE_ACCOUNTS,
 )
 
 from config.loader import load_config
+from contracts import history_table
 from dashboard.dashboard_data import build_dashboard_data, refresh_period_seconds
+from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
 
 
 def embedded_data(page: str) -> dict:
@@ -26,8 +29,20 @@ def embedded_data(page: str) -> dict:
     return json.loads(match.group(1))
 
 
-def test_dashboard_data_combines_accounts_per_project_and_environment(hub):
-    data = build_dashboard_data(hub.store, load_config(), history_days=1, clock=lambda: NOW)
+def history_of(hub, cache_dir):
+    """The hub's history bucket through the query layer (DuckDB)."""
+    bucket = history_table.history_bucket_name(load_config().hub.account_id, REGION)
+    return DuckDbEngine(S3HistorySource(hub.session, bucket, cache_dir))
+
+
+def test_dashboard_data_combines_accounts_per_project_and_environment(hub, tmp_path):
+    data = build_dashboard_data(
+        hub.store,
+        load_config(),
+        history_engine=history_of(hub, tmp_path),
+        history_days=1,
+        clock=lambda: NOW,
+    )
 
     lines = {
         (series.project, series.environment, series.metric, series.dimensions): series
@@ -49,10 +64,16 @@ def test_dashboard_data_combines_accounts_per_project_and_environment(hub):
     assert len(data.latest_values) == 6
 
 
-def test_history_window_leaves_out_older_datapoints(hub):
+def test_history_window_leaves_out_older_datapoints(hub, tmp_path):
     # One day back from two days later: nothing of the history is in the window.
     later = NOW + timedelta(days=2)
-    data = build_dashboard_data(hub.store, load_config(), history_days=1, clock=lambda: later)
+    data = build_dashboard_data(
+        hub.store,
+        load_config(),
+        history_engine=history_of(hub, tmp_path),
+        history_days=1,
+        clock=lambda: later,
+    )
 
     assert data.history == ()
     assert len(data.latest_values) == 6
@@ -74,7 +95,7 @@ def test_dashboard_command_writes_a_file_with_the_hub_data(hub, tmp_path):
     }
     total_jobs = groups[("fraud-detection", "dev", "TotalCompletedTrainingJobs", "")]
     assert total_jobs["value"] == 20  # latest 15 + latest 5
-    assert sorted(account for account, _, _ in total_jobs["accounts"]) == sorted(
+    assert sorted(entry[0] for entry in total_jobs["accounts"]) == sorted(
         [FRAUD_DEV_FRESH, "111111111102"]
     )
     notebook = groups[("churn-prediction", "prod", "NotebookInstancesInService", "")]

@@ -15,9 +15,8 @@ from typing import Annotated, Final
 
 import typer
 
-from dashboard.hub_connection import HubConnection
+from cli.hub_connection import HubConnection
 from hub_stack.history_query.reads import DEFAULT_ENGINE, EngineName, HistoryEngine, open_engine
-from hub_stack.history_query.s3_mirror import DEFAULT_CACHE_DIR
 
 EngineOption = Annotated[
     EngineName,
@@ -39,15 +38,15 @@ HistoryDirOption = Annotated[
     ),
 ]
 CacheDirOption = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--cache-dir",
-        help="Where the duckdb engine keeps downloaded history objects.",
+        help="Where the duckdb engine keeps downloaded history objects "
+        "(default: $XDG_CACHE_HOME/dsdash/history or ~/.cache/dsdash/history).",
         file_okay=False,
     ),
 ]
 DEFAULT_HISTORY_ENGINE: Final = DEFAULT_ENGINE
-DEFAULT_HISTORY_CACHE_DIR: Final = DEFAULT_CACHE_DIR
 
 _DURATION: Final = re.compile(r"^([1-9][0-9]*)([mhd])$")
 _DURATION_SECONDS: Final = {"m": 60, "h": 3600, "d": 86400}
@@ -62,7 +61,7 @@ def history_engine(
     engine: EngineName,
     *,
     history_dir: Path | None = None,
-    cache_dir: Path = DEFAULT_CACHE_DIR,
+    cache_dir: Path | None = None,
 ) -> HistoryEngine:
     if engine is EngineName.ATHENA and history_dir is not None:
         raise HistoryOptionError("--history-dir is read by --engine duckdb only")
