@@ -108,7 +108,7 @@ class LambdaAssetSpec:
         imported: set[str] = set()
         for module in self.first_party_modules():
             imported.update(third_party_imports_of(module))
-        return needed_distributions(imported)
+        return needed_distributions(imported - OFF_LAMBDA_IMPORTS)
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,19 @@ class BuiltLambdaAsset:
 
 
 # Data files modules read at run time (importlib.resources), which no import statement shows.
-PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {"contracts": ("*.schema.json",)}
+PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {
+    "contracts": ("*.schema.json",),
+    # The page's scripts and styles (and the vendored uPlot's licence), for the hub's publisher.
+    "dashboard": ("assets/*",),
+}
+
+# Top-level names Lambda code imports only inside functions that never run in a Lambda: the
+# history contract's Parquet writer, the store's thin history reader and the DuckDB engine
+# (pyarrow's and duckdb's wheels do not fit the python3.11 runtime, and a function that read
+# history with them would not fit in 250 MB either; deployed functions read through Athena).
+# A module-level import of them would fail `tests/test_lambda_assets.py`, which imports every
+# handler from its bundle alone.
+OFF_LAMBDA_IMPORTS: Final = frozenset({"pyarrow", "duckdb"})
 
 # Distributions a shipped distribution imports only when they are installed, with no requirement
 # naming them. jsonschema's FormatChecker checks "date-time" (our events' ExtractionDate) only when

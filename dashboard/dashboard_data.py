@@ -169,16 +169,40 @@ def build_dashboard_data(
 ) -> DashboardData:
     """Everything the HTML dashboard shows: registry and latest values from the hub table,
     history aggregated by `history_engine`."""
+    return assemble_dashboard_data(
+        store,
+        refresh_schedule=config.refresh_schedule,
+        projects=config.projects,
+        history_engine=history_engine,
+        history_days=history_days,
+        quarantine_days=quarantine_days,
+        clock=clock,
+    )
+
+
+def assemble_dashboard_data(
+    store: HubStore,
+    *,
+    refresh_schedule: str,
+    projects: Iterable[str],
+    history_engine: HistoryEngine,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+    quarantine_days: int = DEFAULT_QUARANTINE_DAYS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DashboardData:
+    """`build_dashboard_data` from the two things it needs of the config, for the hub's
+    publisher function, which has the config's schedule and project names in its environment."""
+    configured_projects = tuple(projects)
     if history_days < 1:
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
-    period = refresh_period_seconds(config.refresh_schedule)
+    period = refresh_period_seconds(refresh_schedule)
     registry = store.list_spokes()
     spokes = tuple(
         spoke_status(row) for row in spoke_freshness(registry, now=now, refresh_period=period)
     )
     projects = sorted(
-        {spoke.project_name for spoke in registry if spoke.project_name}.union(config.projects)
+        {spoke.project_name for spoke in registry if spoke.project_name}.union(configured_projects)
     )
     latest = tuple(
         latest_value(record) for project in projects for record in store.latest_values(project)

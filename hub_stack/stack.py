@@ -17,7 +17,9 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
   administrator). The periodic refresh is each spoke's own staggered schedule
   (spoke_stackset/stack.py), so the hub holds nothing per spoke for it;
 - alerting (`hub_stack.alerting`): the encrypted alert topic, the ingest function's alert rules,
-  the platform-health function and the CloudWatch alarms.
+  the platform-health function and the CloudWatch alarms;
+- the dashboard publisher (`hub_stack.dashboard_publisher`): the private dashboard bucket and the
+  function that keeps the page in it current.
 
 This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
 """
@@ -54,6 +56,7 @@ from config.model import DsdashConfig
 from contracts import history_table
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
+from hub_stack.dashboard_publisher.infrastructure import PUBLISHER_ASSET, DashboardPublisher
 from hub_stack.history_storage import HistoryStorage
 from hub_stack.refresh_topic import RefreshTopic
 from hub_stack.runtime.sample_compatibility import (
@@ -169,6 +172,15 @@ class HubStack(cdk.Stack):
             health_code=lambda_code(HUB_HEALTH_ASSET),
             # The alert rules share Lambda's 4 KB of environment with the project aliases.
             reserved_ingest_environment_bytes=len(self._project_aliases_value().encode()),
+        )
+        self.dashboard_publisher = DashboardPublisher(
+            self,
+            "DashboardPublisher",
+            config=config,
+            table=self.table,
+            history_bucket=self.history.bucket,
+            results_bucket=self.history.results_bucket,
+            code=lambda_code(PUBLISHER_ASSET),
         )
         self._outputs()
 

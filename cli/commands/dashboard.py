@@ -4,11 +4,13 @@ or, with `--open`/`--share`, fetch or share the page the hub's publisher keeps c
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Final
 
 import typer
 
+from cli.dashboard_sharing import PublishedPageError, fetch_published_page, share_link
 from cli.history_access import DEFAULT_HISTORY_ENGINE, EngineOption, history_engine
 from cli.operator_console import (
     EXIT_USAGE,
@@ -21,6 +23,7 @@ from cli.operator_console import (
     runtime_of,
 )
 from config.schedule import ScheduleError
+from contracts.dashboard_page import DEFAULT_SHARE_SECONDS, MAX_SHARE_SECONDS
 from dashboard.dashboard_data import (
     DEFAULT_HISTORY_DAYS,
     build_dashboard_data,
@@ -42,14 +45,52 @@ def dashboard(
         int, typer.Option("--since", min=1, help="Days of history in the charts.")
     ] = DEFAULT_HISTORY_DAYS,
     engine: EngineOption = DEFAULT_HISTORY_ENGINE,
+    open_page: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Fetch the page the hub keeps current (its dashboard bucket) into --out, "
+            "and open it when run in a terminal, instead of rendering one here.",
+        ),
+    ] = False,
+    share: Annotated[
+        bool,
+        typer.Option(
+            "--share", help="Print a presigned link to the hub's current page, for sharing."
+        ),
+    ] = False,
+    expires_in: Annotated[
+        int,
+        typer.Option(
+            "--expires-in",
+            min=1,
+            max=MAX_SHARE_SECONDS,
+            help="Seconds the --share link stays valid (at most 12 hours).",
+        ),
+    ] = DEFAULT_SHARE_SECONDS,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Write the self-contained HTML dashboard and print its path."""
+    """Write the self-contained HTML dashboard and print its path; or fetch (--open) or share
+    (--share) the page the hub keeps current."""
+    if open_page and share:
+        fail("choose --open or --share, not both", EXIT_USAGE)
     runtime = runtime_of(context)
     with open_hub(config, profile, region, endpoint_url) as connection:
+        if open_page or share:
+            try:
+                if share:
+                    typer.echo(share_link(connection, expires_in))
+                    return
+                _write(out, fetch_published_page(connection))
+            except PublishedPageError as error:
+                fail(str(error))
+            typer.echo(str(out))
+            if sys.stdout.isatty():
+                typer.launch(out.resolve().as_uri())
+            return
         try:
             history = history_engine(connection, engine)
             data = build_dashboard_data(
@@ -65,12 +106,15 @@ def dashboard(
             fail(str(error), EXIT_USAGE)
         except AthenaQueryError as error:
             fail(str(error))
-    page = render_dashboard(data)
+    _write(out, render_dashboard(data).encode("utf-8"))
+    typer.echo(str(out))
+
+
+def _write(out: Path, page: bytes) -> None:
     try:
-        out.write_text(page, encoding="utf-8")
+        out.write_bytes(page)
     except OSError as error:
         fail(f"cannot write the dashboard to {out}: {error.strerror or error}")
-    typer.echo(str(out))
 
 
 def register(app: typer.Typer) -> None:
