@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cli.hub_connection import HubConnection
@@ -20,8 +21,13 @@ def _bucket(connection: HubConnection) -> str:
     return dashboard_bucket_name(connection.config.hub.account_id, connection.region)
 
 
+# SigV4 links carry their validity (X-Amz-Expires, at most 7 days) and work in every region;
+# botocore's default for S3 presigning is still the legacy signature in some set-ups.
+_SIGV4: Final = Config(signature_version="s3v4")
+
+
 def _s3(connection: HubConnection) -> Any:
-    return connection.session.client("s3")
+    return connection.session.client("s3", config=_SIGV4)
 
 
 def fetch_published_page(connection: HubConnection) -> bytes:

@@ -197,11 +197,17 @@ class DashboardPublisher(Construct):
             )
         )
         policy = self.function.role.node.find_child("DefaultPolicy") if self.function.role else None
-        if policy is not None:
+        wildcards = {
+            history_objects.replace(stack.partition, "<AWS::Partition>"): (
+                "Reads of the history bucket's Parquet objects: one per Firehose delivery, named "
+                "by Firehose under the history prefix, so they are granted by prefix."
+            ),
+            arn(results, "*").replace(stack.partition, "<AWS::Partition>"): (
+                "Athena writes query results with the caller's rights under names it chooses "
+                "(the query id), in the hub's own results bucket, which holds nothing else."
+            ),
+        }
+        for resource, reason in wildcards.items():
             nag.acknowledge(
-                policy,
-                "AwsSolutions-IAM5",
-                "Wildcards are object keys under the history prefix and the Athena results "
-                "bucket (query result names are Athena's), and the hub table's latest-value and "
-                "quarantine partition keys (one per project shard and per day).",
+                policy or self.function, f"AwsSolutions-IAM5[Resource::{resource}]", reason
             )
