@@ -123,7 +123,9 @@ def test_the_role_reads_what_the_page_needs_and_writes_the_page_alone(
     }
     results = history_table.athena_results_bucket_name(HUB_ACCOUNT, HUB_REGION)
     assert writes == {page, f"arn:${{AWS::Partition}}:s3:::{results}/*"}, granted
-    workgroup = [r for r in granted if r.endswith(f":workgroup/{history_table.ATHENA_WORKGROUP_NAME}")]
+    workgroup = [
+        r for r in granted if r.endswith(f":workgroup/{history_table.ATHENA_WORKGROUP_NAME}")
+    ]
     assert granted[workgroup[0]] == {
         "athena:StartQueryExecution",
         "athena:GetQueryExecution",

@@ -27,6 +27,7 @@ for _helper_folder in ("enrollment", "hub_runtime"):
 from iam_contract_calls import ApiCallRecorder, RecordedRun  # noqa: E402
 from iam_contract_grants import ContractTemplates, StackTemplate  # noqa: E402
 from iam_contract_scenarios import (  # noqa: E402
+    exercise_hub_dashboard_publisher,
     exercise_hub_health,
     exercise_hub_ingest,
     exercise_hub_refresh,
@@ -114,6 +115,7 @@ def management_run(management_templates: ContractTemplates) -> Iterator[Recorded
         exercise_hub_ingest(recorder, management_templates.hub)
         exercise_hub_refresh(recorder, management_templates.hub)
         exercise_hub_health(recorder, management_templates.hub)
+        exercise_hub_dashboard_publisher(recorder, management_templates.hub)
         exercise_spoke_extractor(recorder, management_templates.spoke)
         accounts = exercise_organization(
             recorder,

@@ -192,6 +192,35 @@ def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
             platform_health.handler({}, None)
 
 
+def exercise_hub_dashboard_publisher(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
+    """The publisher's first run (no page yet: it renders, reading through Athena as deployed),
+    then a run that finds the page current. moto's Athena runs no SQL and answers empty results:
+    the calls are the ones a deployed hub makes."""
+    from contracts.dashboard_page import DASHBOARD_PUBLISHER_FUNCTION_NAME
+    from dashboard import publisher
+
+    environment = hub.function_environment(DASHBOARD_PUBLISHER_FUNCTION_NAME)
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+        # The template's bucket name is a Ref; here the contract's name, which the stack uses.
+        bucket = "dsdash-dashboard-iam-contract"
+        session.client("s3").create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        session.client("athena").create_work_group(Name="dsdash")
+        HubStore(environment["TABLE_NAME"], session=session).set_spoke_state(
+            ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+        )
+        environment = {**environment, "DASHBOARD_BUCKET": bucket}
+        with (
+            _function_environment(environment),
+            recorder.acting_as(DASHBOARD_PUBLISHER_FUNCTION_NAME),
+        ):
+            publisher.handler({}, None)
+            publisher.handler({}, None)
+
+
 def exercise_hub_refresh(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     environment = hub.function_environment(HUB_REFRESH_FUNCTION_NAME)
     assert "REFRESH_TOPIC_ARN" in environment, "organization mode publishes to the refresh topic"

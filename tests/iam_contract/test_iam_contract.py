@@ -47,6 +47,7 @@ from contracts import (
     SPOKE_EXTRACTOR_FUNCTION_NAME,
     spoke_enrollment_role_name,
 )
+from contracts.dashboard_page import DASHBOARD_PUBLISHER_FUNCTION_NAME
 
 SPOKE_REGION: Final = "eu-west-1"
 
@@ -77,6 +78,12 @@ SUBJECTS: Final = (
     Subject("hub-ingest", "hub", (HUB_INGEST_FUNCTION_NAME,), HUB_INGEST_FUNCTION_NAME),
     Subject("hub-refresh", "hub", (HUB_REFRESH_FUNCTION_NAME,), HUB_REFRESH_FUNCTION_NAME),
     Subject("hub-health", "hub", (HUB_HEALTH_FUNCTION_NAME,), HUB_HEALTH_FUNCTION_NAME),
+    Subject(
+        "hub-dashboard-publisher",
+        "hub",
+        (DASHBOARD_PUBLISHER_FUNCTION_NAME,),
+        DASHBOARD_PUBLISHER_FUNCTION_NAME,
+    ),
     Subject(
         "hub-connection",
         "hub",
@@ -142,6 +149,10 @@ _CDK_SQS_DESTINATION = (
     "added by CDK's SqsDestination (queue.grantSendMessages); Lambda needs only SendMessage, "
     "but the construct cannot be narrowed"
 )
+_ATHENA_ON_BEHALF: Final = (
+    "used by Athena on the publisher's behalf while it runs the history query (Glue table, "
+    "history objects, results bucket); moto's Athena runs no SQL"
+)
 UNEXERCISED_GRANTS: Final[Mapping[tuple[str, str], str]] = {
     ("hub-ingest", "sqs:ChangeMessageVisibility"): _CDK_SQS_CONSUMER,
     ("hub-ingest", "sqs:GetQueueUrl"): _CDK_SQS_CONSUMER,
@@ -152,6 +163,22 @@ UNEXERCISED_GRANTS: Final[Mapping[tuple[str, str], str]] = {
     ("hub-connection", "events:DeleteRule"): (
         "EBRule deletes a refresh fan-out rule that repacking left empty (more than 5 spokes, "
         "then fewer: enrollment/runtime/forwarding_rules.py); the scenario's spokes fit one rule"
+    ),
+    # Athena runs the publisher's queries with the caller's rights (reading the Glue table and the
+    # history objects, writing results); moto's Athena runs no SQL, so only the client's calls
+    # (StartQueryExecution, GetQueryExecution, GetQueryResults) are recorded.
+    **{
+        ("hub-dashboard-publisher", action): _ATHENA_ON_BEHALF
+        for action in (
+            "glue:GetDatabase",
+            "glue:GetTable",
+            "s3:GetBucketLocation",
+            "s3:AbortMultipartUpload",
+        )
+    },
+    ("hub-dashboard-publisher", "s3:ListBucket"): (
+        "granted on the history and results buckets for Athena, and on the page's key so that "
+        "HeadObject of a missing page answers 404 rather than 403; no code lists a bucket"
     ),
     ("hub-connection", "events:RemovePermission"): (
         "used only in the per-account bus policy mode (and when switching modes); the example "
