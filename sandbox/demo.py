@@ -41,6 +41,7 @@ from sandbox.alert_story import (
     seed_backlog,
 )
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
+from sandbox.dashboard_publishing import run_dashboard_publisher
 from sandbox.history_backfill import (
     DEFAULT_BACKFILL_DAYS,
     DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
@@ -460,6 +461,11 @@ def run_demo_in(
     results = demo.compare_with_truth()
     write_dashboard(
         demo, options.out_dir / "dashboard.html", history_days=options.history_days or 1
+    )
+    hosted = run_dashboard_publisher(demo.hub_session(), demo.hub_account, demo.config.hub.region)
+    progress(
+        f"Dashboard: the hub's publisher wrote its page ({hosted['page_bytes']:,} bytes) to the "
+        "dashboard bucket (dsdash dashboard --open / --share)"
     )
     result = DemoResult(
         organization_id=demo.layout.organization_id,
