@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKFILL_DAYS: Final = 14
 # Simulated hours between two extractions of a spoke. Measured on moto after the data plane
-# (issue 10: one latest item per spoke, history through Firehose): 336 extractions took 48 s of
-# CPU (0.14 s each, about half of it the extractor's SageMaker listing on moto, not ingest), so
-# hourly over 14 days (1,344 extractions) would still add about 3 minutes to `make demo`. The
+# (issue 10: one latest item per spoke, history through Firehose): 336 extractions took 39-48 s
+# of CPU (0.12-0.14 s each, about half of it the extractor's SageMaker listing on moto, not
+# ingest), so hourly over 14 days (1,344 extractions) would still add about 3 minutes of CPU. The
 # cheaper ingest did not make the extraction cheaper: the cadence stays at 4 hours.
 DEFAULT_HOURS_BETWEEN_EXTRACTIONS: Final = 4
 # Queues are drained once per this many simulated hours (see the module docstring).
