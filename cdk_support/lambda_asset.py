@@ -144,6 +144,8 @@ ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
         "org_stack/runtime",
         "hub_stack/table_design.py",
         "hub_stack/runtime/store.py",
+        # The store builds the per-spoke latest items with it.
+        "hub_stack/runtime/latest_values.py",
         "config/model.py",
         "config/alert_model.py",
         "contracts",

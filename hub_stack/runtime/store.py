@@ -36,7 +36,8 @@ from botocore.exceptions import ClientError
 
 from contracts import history_table
 from hub_stack import table_design
-from hub_stack.runtime.latest_values import LatestValues, LatestWrite, records_of_item
+from hub_stack.runtime import latest_values
+from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from runtime_common.aws import client as aws_client
 
 if TYPE_CHECKING:
@@ -307,6 +308,33 @@ def _bounded(value: str | None) -> str | None:
     return None if value is None else utf8_encodable(value[:QUARANTINE_CLAIM_MAX_CHARS])
 
 
+def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
+    """The latest values one spoke item holds, one record per series, in series order."""
+    records = []
+    for name in sorted(item):
+        if not name.startswith(latest_values.SERIES_PREFIX):
+            continue
+        value = item[name]
+        records.append(
+            DatapointRecord(
+                project_name=str(item["ProjectName"]),
+                environment=str(item["Environment"]),
+                metric_name=str(value["M"]),
+                value=Decimal(value["V"]),
+                unit=str(value["U"]),
+                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
+                metadata={},
+                account_id=str(item["AccountId"]),
+                region=str(item["Region"]),
+                extraction_date=str(value["T"]),
+                schema_version=int(value["N"]),
+                event_id=str(value["E"]),
+                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
+            )
+        )
+    return records
+
+
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
@@ -364,7 +392,10 @@ class HubStore:
         """Move one event's datapoints (one spoke, one extraction) into the spoke's latest item:
         one conditional UpdateItem, a second only for a late event (`latest_values`). Raises
         `latest_values.ConflictingReplay`, having written nothing, on a conflicting replay."""
-        return self._latest.record_event(datapoints)
+        try:
+            return self._latest.record_event(datapoints)
+        except LatestItemContention as contention:
+            raise HubStoreError(str(contention)) from contention
 
     def put_latest(self, datapoint: DatapointRecord) -> bool:
         """Make `datapoint` the latest value of its series if it is newer than the stored one.
@@ -372,7 +403,7 @@ class HubStore:
         Returns False when the stored value is as new or newer (a late or replayed event): that
         is the expected outcome of the condition, not an error.
         """
-        return self._latest.record_event([datapoint]).moved_forward > 0
+        return self.record_latest([datapoint]).moved_forward > 0
 
     def latest_values(self, project_name: str) -> list[DatapointRecord]:
         """The latest value of every series (and spoke) of one project: one paginated Query per
@@ -385,7 +416,7 @@ class HubStore:
                 ExpressionAttributeValues={":pk": {"S": partition}},
             )
             for item in items:
-                records.extend(records_of_item(item))
+                records.extend(_records_of_latest_item(item))
         return records
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
@@ -417,7 +448,7 @@ class HubStore:
         until: datetime | None = None,
     ) -> list[DatapointRecord]:
         """Every datapoint of one series between `since` and `until` (inclusive), oldest first,
-        read from the history files (`hub_stack.history_files`): a thin reader for callers the
+        read from the history files (`hub_stack.runtime.history_files`): a thin reader for callers the
         query layer has not replaced yet. Not for Lambda (it needs pyarrow)."""
         wanted = history_table.canonical_dimensions(dimensions or {})
         return [
@@ -442,7 +473,7 @@ class HubStore:
     def _history(
         self, *, since: datetime | None, until: datetime | None, metric_name: str
     ) -> list[DatapointRecord]:
-        from hub_stack.history_files import read_history  # pyarrow: never in a Lambda bundle
+        from hub_stack.runtime.history_files import read_history  # pyarrow, imported here only
 
         rows = read_history(
             aws_client(self._session, "s3"),

@@ -4,7 +4,8 @@ History is Parquet under `history/dt=<delivery day>/` in the history bucket
 (`contracts.history_table`). This reads the objects of the partitions a time range can touch
 (every listing paginated), keeps the rows of one metric in the range, and removes replays the way
 queries do: one row per datapoint key (account, region, project, environment, metric, dimensions,
-extraction time), the first one ingested. Not for Lambda bundles (pyarrow).
+extraction time), the first one ingested. No handler calls it: pyarrow is imported only when it
+runs, and Lambda bundles do not carry pyarrow.
 """
 
 from __future__ import annotations
