@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Hub
 from moto.sqs.models import sqs_backends
+from operator_cli_support import Hub
 
 import contracts
-from dashboard import hub_connection
+from cli import hub_connection
 
 ACCOUNT = "123456789012"  # moto's default account
 DLQ_NAME = "DsdashHub-IngestDeadLetterQueue-ABC"
