@@ -31,6 +31,7 @@ from dashboard.model import (
     is_additive,
     is_stale,
 )
+from hub_stack import history_files
 from hub_stack.runtime.store import (
     DEFAULT_QUARANTINE_DAYS,
     DatapointRecord,
@@ -137,8 +138,8 @@ def combined_history(
     lines = []
     for (project, environment, metric, dimensions), unit in sorted(series.items()):
         combiner = AccountCombiner(grid, additive=is_additive(unit))
-        for datapoint in store.series_history(
-            project, environment, metric, dict(dimensions), since=since, until=until
+        for datapoint in history_files.series_history(
+            store, project, environment, metric, dict(dimensions), since=since, until=until
         ):
             combiner.add(
                 parse_timestamp(datapoint.extraction_date).timestamp(),

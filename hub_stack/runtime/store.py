@@ -16,13 +16,12 @@ Items and where they live:
 
 History is not here: it is Parquet in the history bucket (`contracts.history_table`), delivered by
 `hub_stack.runtime.history_delivery` and read by the query layer (docs/architecture.md §7, "Hub
-data plane (issue 10)"). `series_history` and `datapoints_by_metric` below are thin readers of
-those files, kept for their callers until the query layer replaces them.
+data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files for the
+callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -327,11 +326,6 @@ def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
-def _decimal_of(value: float) -> Decimal:
-    """A history double as the Decimal the table would have held: 10.0 reads back as 10."""
-    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(value))
-
-
 def _unprocessed_backoff(attempt: int) -> float:
     """Exponential backoff, as AWS asks for UnprocessedItems and UnprocessedKeys:
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
@@ -419,73 +413,17 @@ class HubStore:
             project: self.latest_values(project) for project in self.known_projects(extra_projects)
         }
 
-    # ------------------------------------------------------------ history (until the query layer)
+    # ---------------------------------------------------------------- where history lives
 
-    def series_history(
-        self,
-        project_name: str,
-        environment: str,
-        metric_name: str,
-        dimensions: Mapping[str, str] | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """Every datapoint of one series between `since` and `until` (inclusive), oldest first,
-        read from the history files (`hub_stack.runtime.history_files`): a thin reader for callers the
-        query layer has not replaced yet. Not for Lambda (it needs pyarrow)."""
-        wanted = history_table.canonical_dimensions(dimensions or {})
-        return [
-            record
-            for record in self._history(since=since, until=until, metric_name=metric_name)
-            if record.project_name == project_name
-            and record.environment == environment
-            and history_table.canonical_dimensions(record.dimensions) == wanted
-        ]
+    @property
+    def session(self) -> boto3.Session | None:
+        """The session the store was built from (None: the default session)."""
+        return self._session
 
-    def datapoints_by_metric(
-        self,
-        metric_name: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """The sample's pattern: every datapoint of a metric name between two times, read from
-        the history files (see `series_history`)."""
-        return self._history(since=since, until=until, metric_name=metric_name)
-
-    def _history(
-        self, *, since: datetime | None, until: datetime | None, metric_name: str
-    ) -> list[DatapointRecord]:
-        from hub_stack.runtime.history_files import read_history  # pyarrow, imported here only
-
-        rows = read_history(
-            aws_client(self._session, "s3"),
-            self._history_bucket(),
-            since=since,
-            until=until,
-            metric_name=metric_name,
-        )
-        return [
-            DatapointRecord(
-                project_name=row["project"],
-                environment=row["environment"],
-                metric_name=row["metric_name"],
-                value=_decimal_of(row["metric_value"]),
-                unit=row["unit"],
-                dimensions=json.loads(row["dimensions"]),
-                metadata={},
-                account_id=row["account_id"],
-                region=row["region"],
-                extraction_date=format_timestamp(row["extraction_time"]),
-                schema_version=int(row["schema_version"]),
-                event_id=row["event_id"],
-                expires_at=0,
-            )
-            for row in rows
-        ]
-
-    def _history_bucket(self) -> str:
+    def history_bucket(self) -> str:
+        """The history files' bucket (`contracts.history_table.history_bucket_name` of the
+        caller's account and the table's region, unless given), for the history readers
+        (`hub_stack.history_files`): history is not in this table."""
         if self._history_bucket_name is None:
             identity = aws_client(self._session, "sts").get_caller_identity()
             region = self._client.meta.region_name

@@ -25,7 +25,7 @@ from typer.testing import CliRunner, Result
 
 from cli.main import app
 from cli.operator_console import ConsoleRuntime
-from contracts import history_table
+from contracts import history_parquet, history_table
 from hub_stack import table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -99,7 +99,7 @@ def store_datapoints(store: HubStore, datapoints: list[DatapointRecord]) -> None
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rows.parquet"
-        history_table.write_parquet([d.history_row(NOW) for d in datapoints], path)
+        history_parquet.write_parquet([d.history_row(NOW) for d in datapoints], path)
         s3.put_object(
             Bucket=bucket,
             Key=f"{history_table.partition_folder(NOW)}{uuid.uuid4()}.parquet",
