@@ -125,13 +125,12 @@ PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {
     "dashboard": ("assets/*",),
 }
 
-# Top-level names Lambda code imports only inside functions that never run in a Lambda: the
-# history contract's Parquet writer, the store's thin history reader and the DuckDB engine
-# (pyarrow's and duckdb's wheels do not fit the python3.11 runtime, and a function that read
-# history with them would not fit in 250 MB either; deployed functions read through Athena).
-# A module-level import of them would fail `tests/test_lambda_assets.py`, which imports every
-# handler from its bundle alone.
-OFF_LAMBDA_IMPORTS: Final = frozenset({"pyarrow", "duckdb"})
+# Top-level names Lambda code imports only inside functions that never run in a Lambda. The
+# dashboard publisher reads history through the query layer, whose `reads.open_engine` can also
+# build the DuckDB engine (for the CLI); the publisher always uses Athena, and duckdb's wheel does
+# not fit the python3.11 runtime. A module-level import of it would fail
+# `tests/test_lambda_assets.py`, which imports every handler from its bundle alone.
+OFF_LAMBDA_IMPORTS: Final = frozenset({"duckdb"})
 
 # Distributions a shipped distribution imports only when they are installed, with no requirement
 # naming them. jsonschema's FormatChecker checks "date-time" (our events' ExtractionDate) only when

@@ -1,20 +1,34 @@
-"""A thin reader of the history files, for callers the query layer has not replaced yet.
+"""Thin readers of the history files, for callers the query layer has not replaced yet.
 
 History is Parquet under `history/dt=<delivery day>/` in the history bucket
 (`contracts.history_table`). This reads the objects of the partitions a time range can touch
 (every listing paginated), keeps the rows of one metric in the range, and removes replays the way
 queries do: one row per datapoint key (account, region, project, environment, metric, dimensions,
-extraction time), the first one ingested. Not for Lambda bundles (pyarrow).
+extraction time), the first one ingested. Outside `runtime/` on purpose: it needs pyarrow, which
+no Lambda bundle carries (every import counts in a bundle's closure).
+
+`series_history` and `datapoints_by_metric` keep the signatures `HubStore` had when history was in
+its table, with the store first (its session and `history_bucket()`).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from contracts import history_table
+from hub_stack.runtime.store import DatapointRecord
+from runtime_common.aws import client as aws_client
+from runtime_common.timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from hub_stack.runtime.store import HubStore
 
 _KEY_COLUMNS = (
     "account_id",
@@ -94,3 +108,64 @@ def read_history(
         first_seen.values(),
         key=lambda row: (row["extraction_time"], row["account_id"], row["region"]),
     )
+
+
+def series_history(
+    store: HubStore,
+    project_name: str,
+    environment: str,
+    metric_name: str,
+    dimensions: Mapping[str, str] | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[DatapointRecord]:
+    """Every datapoint of one series between `since` and `until` (inclusive), oldest first."""
+    wanted = history_table.canonical_dimensions(dimensions or {})
+    return [
+        record
+        for record in datapoints_by_metric(store, metric_name, since=since, until=until)
+        if record.project_name == project_name
+        and record.environment == environment
+        and history_table.canonical_dimensions(record.dimensions) == wanted
+    ]
+
+
+def datapoints_by_metric(
+    store: HubStore,
+    metric_name: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[DatapointRecord]:
+    """The sample's pattern: every datapoint of a metric name between two times."""
+    rows = read_history(
+        aws_client(store.session, "s3"),
+        store.history_bucket(),
+        since=since,
+        until=until,
+        metric_name=metric_name,
+    )
+    return [
+        DatapointRecord(
+            project_name=row["project"],
+            environment=row["environment"],
+            metric_name=row["metric_name"],
+            value=_decimal_of(row["metric_value"]),
+            unit=row["unit"],
+            dimensions=json.loads(row["dimensions"]),
+            metadata={},
+            account_id=row["account_id"],
+            region=row["region"],
+            extraction_date=format_timestamp(row["extraction_time"]),
+            schema_version=int(row["schema_version"]),
+            event_id=row["event_id"],
+            expires_at=0,
+        )
+        for row in rows
+    ]
+
+
+def _decimal_of(value: float) -> Decimal:
+    """A history double as the Decimal the table would have held: 10.0 reads back as 10."""
+    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(value))

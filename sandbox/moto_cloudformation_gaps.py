@@ -856,9 +856,5 @@ def cloudformation_gap_fills() -> Iterator[None]:
         uninstall()
 
 
-# The alerting and history-storage resource types register their gap handlers on import
-# (`@gap_handler` above).
-from sandbox import (  # noqa: E402
-    moto_alerting_gaps,  # noqa: F401
-    moto_firehose_parquet,  # noqa: F401
-)
+# The alerting resource types register their gap handlers on import (`@gap_handler` above).
+from sandbox import moto_alerting_gaps  # noqa: E402, F401

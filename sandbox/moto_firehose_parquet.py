@@ -13,7 +13,7 @@ moto 5.2.5 gaps filled here:
   (`history/dt=!{timestamp:yyyy-MM-dd}/` stays unevaluated) plus its own `YYYY/MM/DD/HH/`
   folders. For a stream whose conversion names the dsdash history table
   (`contracts.history_table`), `firehose_parquet_conversion()` replaces that delivery: the JSON
-  rows of the records become one Parquet object written by `contracts.history_table.write_parquet`
+  rows of the records become one Parquet object written by `contracts.history_parquet.write_parquet`
   (the same schema the Glue table declares) under the prefix with its `!{timestamp:...}` evaluated
   at delivery time, as Firehose does; records that do not convert go under the error prefix
   (`format-conversion-failed`), whole, as Firehose writes them. Other streams keep moto's
@@ -49,7 +49,7 @@ from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 from moto.s3.models import FakeBucket, s3_backends
 
-from contracts import history_table
+from contracts import history_parquet, history_table
 from sandbox.moto_cloudformation_gaps import GapResource, gap_handler
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def _put_s3_records(
     if rows:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "part.parquet"
-            history_table.write_parquet(rows, path)
+            history_parquet.write_parquet(rows, path)
             key = (
                 f"{evaluate_prefix(str(s3_destination.get('Prefix', '')), delivered_at)}"
                 f"{delivery_stream_name}-{version_id}-{stamp}"
@@ -297,7 +297,7 @@ def _converts(rows: list[dict[str, Any]]) -> bool:
         isinstance(row, dict) and set(row) == set(history_table.COLUMN_NAMES) for row in rows
     ):
         return False
-    schema = history_table.arrow_schema()
+    schema = history_parquet.arrow_schema()
     try:
         pa.Table.from_pylist(
             [

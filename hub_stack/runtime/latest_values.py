@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -48,8 +48,6 @@ from hub_stack import table_design
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-
-    from hub_stack.runtime.store import DatapointRecord
 
 SERIES_PREFIX: Final = "S:"
 DIGEST_PREFIX: Final = "R:"
@@ -64,6 +62,40 @@ MAX_ATTEMPTS: Final = 4
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+class DatapointRecord(Protocol):
+    """What this module reads of a datapoint (`hub_stack.runtime.store.DatapointRecord`, which
+    imports this module: a Protocol keeps the import one way)."""
+
+    @property
+    def project_name(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def metric_name(self) -> str: ...
+    @property
+    def value(self) -> Decimal: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def dimensions(self) -> Mapping[str, str]: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def extraction_date(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def expires_at(self) -> int: ...
+
+
+class LatestItemContention(Exception):
+    """The spoke's latest item kept changing under concurrent writers; SQS retries the event."""
 
 
 class ConflictingReplay(Exception):
@@ -177,9 +209,7 @@ class LatestValues:
                 # a conflicting replay of it is still recognised.
                 continue
             return LatestWrite(len(to_write), identical_replay=False)
-        from hub_stack.runtime.store import HubStoreError
-
-        raise HubStoreError(
+        raise LatestItemContention(
             f"the latest item of {points[0].account_id}/{points[0].region} kept changing during "
             f"{MAX_ATTEMPTS} conditional updates"
         )
@@ -279,32 +309,3 @@ def _still_to_write(
     if conflicts:
         raise ConflictingReplay(conflicts)
     return newer, unchanged
-
-
-def records_of_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
-    """The latest values one spoke item holds, one record per series, in series order."""
-    from hub_stack.runtime.store import DatapointRecord
-
-    records = []
-    for name in sorted(item):
-        if not name.startswith(SERIES_PREFIX):
-            continue
-        value = item[name]
-        records.append(
-            DatapointRecord(
-                project_name=str(item["ProjectName"]),
-                environment=str(item["Environment"]),
-                metric_name=str(value["M"]),
-                value=Decimal(value["V"]),
-                unit=str(value["U"]),
-                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
-                metadata={},
-                account_id=str(item["AccountId"]),
-                region=str(item["Region"]),
-                extraction_date=str(value["T"]),
-                schema_version=int(value["N"]),
-                event_id=str(value["E"]),
-                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
-            )
-        )
-    return records

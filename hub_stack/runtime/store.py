@@ -16,13 +16,12 @@ Items and where they live:
 
 History is not here: it is Parquet in the history bucket (`contracts.history_table`), delivered by
 `hub_stack.runtime.history_delivery` and read by the query layer (docs/architecture.md §7, "Hub
-data plane (issue 10)"). `series_history` and `datapoints_by_metric` below are thin readers of
-those files, kept for their callers until the query layer replaces them.
+data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files for the
+callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,8 @@ from botocore.exceptions import ClientError
 
 from contracts import history_table
 from hub_stack import table_design
-from hub_stack.runtime.latest_values import LatestValues, LatestWrite, records_of_item
+from hub_stack.runtime import latest_values
+from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from runtime_common.aws import client as aws_client
 
 # The `as` aliases re-export epoch_seconds (ingest.py) and parse_timestamp (enrollment/) while
@@ -291,17 +291,39 @@ def _bounded(value: str | None) -> str | None:
     return None if value is None else utf8_encodable(value[:QUARANTINE_CLAIM_MAX_CHARS])
 
 
+def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
+    """The latest values one spoke item holds, one record per series, in series order."""
+    records = []
+    for name in sorted(item):
+        if not name.startswith(latest_values.SERIES_PREFIX):
+            continue
+        value = item[name]
+        records.append(
+            DatapointRecord(
+                project_name=str(item["ProjectName"]),
+                environment=str(item["Environment"]),
+                metric_name=str(value["M"]),
+                value=Decimal(value["V"]),
+                unit=str(value["U"]),
+                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
+                metadata={},
+                account_id=str(item["AccountId"]),
+                region=str(item["Region"]),
+                extraction_date=str(value["T"]),
+                schema_version=int(value["N"]),
+                event_id=str(value["E"]),
+                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
+            )
+        )
+    return records
+
+
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _decimal_of(value: float) -> Decimal:
-    """A history double as the Decimal the table would have held: 10.0 reads back as 10."""
-    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(value))
 
 
 def _unprocessed_backoff(attempt: int) -> float:
@@ -348,7 +370,10 @@ class HubStore:
         """Move one event's datapoints (one spoke, one extraction) into the spoke's latest item:
         one conditional UpdateItem, a second only for a late event (`latest_values`). Raises
         `latest_values.ConflictingReplay`, having written nothing, on a conflicting replay."""
-        return self._latest.record_event(datapoints)
+        try:
+            return self._latest.record_event(datapoints)
+        except LatestItemContention as contention:
+            raise HubStoreError(str(contention)) from contention
 
     def put_latest(self, datapoint: DatapointRecord) -> bool:
         """Make `datapoint` the latest value of its series if it is newer than the stored one.
@@ -356,7 +381,7 @@ class HubStore:
         Returns False when the stored value is as new or newer (a late or replayed event): that
         is the expected outcome of the condition, not an error.
         """
-        return self._latest.record_event([datapoint]).moved_forward > 0
+        return self.record_latest([datapoint]).moved_forward > 0
 
     def latest_values(self, project_name: str) -> list[DatapointRecord]:
         """The latest value of every series (and spoke) of one project: one paginated Query per
@@ -369,7 +394,7 @@ class HubStore:
                 ExpressionAttributeValues={":pk": {"S": partition}},
             )
             for item in items:
-                records.extend(records_of_item(item))
+                records.extend(_records_of_latest_item(item))
         return records
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
@@ -388,73 +413,17 @@ class HubStore:
             project: self.latest_values(project) for project in self.known_projects(extra_projects)
         }
 
-    # ------------------------------------------------------------ history (until the query layer)
+    # ---------------------------------------------------------------- where history lives
 
-    def series_history(
-        self,
-        project_name: str,
-        environment: str,
-        metric_name: str,
-        dimensions: Mapping[str, str] | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """Every datapoint of one series between `since` and `until` (inclusive), oldest first,
-        read from the history files (`hub_stack.history_files`): a thin reader for callers the
-        query layer has not replaced yet. Not for Lambda (it needs pyarrow)."""
-        wanted = history_table.canonical_dimensions(dimensions or {})
-        return [
-            record
-            for record in self._history(since=since, until=until, metric_name=metric_name)
-            if record.project_name == project_name
-            and record.environment == environment
-            and history_table.canonical_dimensions(record.dimensions) == wanted
-        ]
+    @property
+    def session(self) -> boto3.Session | None:
+        """The session the store was built from (None: the default session)."""
+        return self._session
 
-    def datapoints_by_metric(
-        self,
-        metric_name: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """The sample's pattern: every datapoint of a metric name between two times, read from
-        the history files (see `series_history`)."""
-        return self._history(since=since, until=until, metric_name=metric_name)
-
-    def _history(
-        self, *, since: datetime | None, until: datetime | None, metric_name: str
-    ) -> list[DatapointRecord]:
-        from hub_stack.history_files import read_history  # pyarrow: never in a Lambda bundle
-
-        rows = read_history(
-            aws_client(self._session, "s3"),
-            self._history_bucket(),
-            since=since,
-            until=until,
-            metric_name=metric_name,
-        )
-        return [
-            DatapointRecord(
-                project_name=row["project"],
-                environment=row["environment"],
-                metric_name=row["metric_name"],
-                value=_decimal_of(row["metric_value"]),
-                unit=row["unit"],
-                dimensions=json.loads(row["dimensions"]),
-                metadata={},
-                account_id=row["account_id"],
-                region=row["region"],
-                extraction_date=format_timestamp(row["extraction_time"]),
-                schema_version=int(row["schema_version"]),
-                event_id=row["event_id"],
-                expires_at=0,
-            )
-            for row in rows
-        ]
-
-    def _history_bucket(self) -> str:
+    def history_bucket(self) -> str:
+        """The history files' bucket (`contracts.history_table.history_bucket_name` of the
+        caller's account and the table's region, unless given), for the history readers
+        (`hub_stack.history_files`): history is not in this table."""
         if self._history_bucket_name is None:
             identity = aws_client(self._session, "sts").get_caller_identity()
             region = self._client.meta.region_name

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from typer.testing import CliRunner, Result
 
-from contracts import history_table
+from cli.main import app
+from cli.operator_console import ConsoleRuntime
+from contracts import history_parquet, history_table
 from hub_stack import table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -96,7 +99,7 @@ def store_datapoints(store: HubStore, datapoints: list[DatapointRecord]) -> None
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rows.parquet"
-        history_table.write_parquet([d.history_row(NOW) for d in datapoints], path)
+        history_parquet.write_parquet([d.history_row(NOW) for d in datapoints], path)
         s3.put_object(
             Bucket=bucket,
             Key=f"{history_table.partition_folder(NOW)}{uuid.uuid4()}.parquet",
@@ -287,3 +290,16 @@ class FakeTime:
         self.now += timedelta(seconds=seconds)
         if self.on_sleep is not None:
             self.on_sleep(self)
+
+
+@dataclass
+class Hub:
+    session: boto3.Session
+    store: HubStore
+    time: FakeTime
+    operations: list[str]
+
+    def run(self, *arguments: str) -> Result:
+        """`dsdash ARGUMENTS` against this hub, with the fake clock and sleep."""
+        runtime = ConsoleRuntime(clock=self.time.clock, sleep=self.time.sleep)
+        return CliRunner().invoke(app, list(arguments), obj=runtime)

@@ -24,7 +24,8 @@ from hub_runtime_support import (
     v1_event,
 )
 
-from contracts import history_table
+from contracts import history_parquet, history_table
+from hub_stack import history_files
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -137,7 +138,7 @@ def known_data(hub: Hub) -> Hub:
 def _write_history_file(hub: Hub, rows: list[dict[str, Any]], delivered: datetime) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "part.parquet"
-        history_table.write_parquet(rows, path)
+        history_parquet.write_parquet(rows, path)
         hub.session.client("s3").put_object(
             Bucket=HISTORY_BUCKET,
             Key=f"{history_table.partition_folder(delivered)}part.parquet",
@@ -147,7 +148,8 @@ def _write_history_file(hub: Hub, rows: list[dict[str, Any]], delivered: datetim
 
 def test_series_history_between_two_times_includes_both_ends(known_data: Hub) -> None:
     store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
-    history = store.series_history(
+    history = history_files.series_history(
+        store,
         "alpha",
         "dev",
         "TotalCompletedTrainingJobs",
@@ -164,10 +166,10 @@ def test_series_history_between_two_times_includes_both_ends(known_data: Hub) ->
         ("11:00", ALPHA_DEV_ACCOUNT, 4),
         ("11:00", OTHER_ALPHA_DEV_ACCOUNT, 104),
     ]
-    whole = store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
+    whole = history_files.series_history(store, "alpha", "dev", "TotalCompletedTrainingJobs")
     assert [p.value for p in whole if p.account_id == ALPHA_DEV_ACCOUNT] == list(range(6))
-    dimensioned = store.series_history(
-        "alpha", "dev", "CompletedTrainingJobsByInstanceType", {"InstanceType": "ml.p3"}
+    dimensioned = history_files.series_history(
+        store, "alpha", "dev", "CompletedTrainingJobsByInstanceType", {"InstanceType": "ml.p3"}
     )
     assert [p.value for p in dimensioned] == [9]
 
@@ -201,8 +203,8 @@ def test_latest_values_of_everything_cover_registry_projects_in_any_state(
 def test_datapoints_by_metric_name_and_time_use_the_sample_pattern(known_data: Hub) -> None:
     store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
 
-    found = store.datapoints_by_metric(
-        "FailedTrainingJobs", since=NOW - timedelta(hours=1), until=NOW
+    found = history_files.datapoints_by_metric(
+        store, "FailedTrainingJobs", since=NOW - timedelta(hours=1), until=NOW
     )
 
     assert sorted((p.extraction_date[11:16], p.value) for p in found) == [

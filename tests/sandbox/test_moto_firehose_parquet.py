@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from contracts import history_table
+from contracts import history_parquet, history_table
 from hub_stack.runtime.history_delivery import HistoryDelivery
 from sandbox.moto_firehose_parquet import evaluate_prefix, firehose_parquet_conversion
 
@@ -89,7 +89,7 @@ def test_rows_land_as_parquet_of_the_contract_schema_under_the_delivery_day(s3: 
     table = pq.read_table(
         io.BytesIO(client.get_object(Bucket=BUCKET, Key=parquet_key)["Body"].read())
     )
-    assert table.schema == history_table.arrow_schema()
+    assert table.schema == history_parquet.arrow_schema()
     assert sorted(table.column("metric_name").to_pylist()) == ["Endpoints", "Failed", "Jobs"]
     assert table.column("dimensions").to_pylist().count('{"InstanceType":"ml.m5.xlarge"}') == 1
     (error_key,) = [k for k in keys if k.startswith("errors/")]
