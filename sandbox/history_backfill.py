@@ -35,16 +35,27 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from moto.sagemaker.models import sagemaker_backends
 
 import contracts
-from sandbox.seed import OBJECTIVE_METRICS, SEED_ROLE_NAME, TrainingJobPlan
+from config.model import DsdashConfig
+from sandbox.organization import OrganizationLayout
+from sandbox.seed import OBJECTIVE_METRICS, SEED_ROLE_NAME, SpokeActivityPlan, TrainingJobPlan
+from sandbox.world import SandboxWorld
 from spoke_stackset.runtime.extractor import ExtractorSettings, SpokeIdentity, run_extraction
 
-if TYPE_CHECKING:
-    from sandbox.demo import Demo
+
+class Demo(Protocol):
+    """What the backfill uses of `sandbox.demo.Demo` (named here: the demo imports this module,
+    and an import back would be a circle, docs/architecture.md §3 "Layers")."""
+
+    world: SandboxWorld
+    config: DsdashConfig
+    layout: OrganizationLayout
+    plans: dict[str, SpokeActivityPlan]
+
 
 DEFAULT_BACKFILL_DAYS: Final = 14
 # Simulated hours between two extractions of a spoke. Measured on moto after the data plane
