@@ -4,7 +4,7 @@
 - **dsdash**: the spoke's PutEvents calls, events and bytes (the extractor's own event builder and
   `runtime_common.events.put_events`); the hub ingest handler's calls for SQS batches of 1 and 10
   records, with DynamoDB write and read units computed from the items actually written and read
-  (`hub_stack.capacity.dynamodb_units`), Firehose records and 5 KB-rounded bytes, S3 objects; the
+  (`cli.capacity.dynamodb_units`), Firehose records and 5 KB-rounded bytes, S3 objects; the
   table bytes one spoke keeps and the bytes each extraction adds; the Parquet bytes per datapoint
   written by the contract's writer; the listing calls of the catalog's metrics on a small spoke.
 - **the sample's design** (the original sample, named as such): one v1 event per metric, sent one
@@ -13,7 +13,7 @@
 
 Every call is counted with botocore `before-call`/`after-call` hooks on every session
 (`bench.call_counting`), so after the ingest path changes, the counts follow what it does. The
-figures are written to `hub_stack/capacity/measured_counts.json`, which `dsdash plan` reads; a test
+figures are written to `cli/capacity/measured_counts.json`, which `dsdash plan` reads; a test
 re-measures quickly and fails when the committed file is stale.
 """
 
@@ -40,6 +40,8 @@ from moto import mock_aws
 from bench.call_counting import CallTally, count_all_calls
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
+from cli.capacity.dynamodb_units import item_bytes, read_units, write_units
+from cli.capacity.measured import MEASURED_COUNTS_PATH
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
 from contracts.history_table import (
     HISTORY_DELIVERY_STREAM_NAME,
@@ -49,8 +51,6 @@ from contracts.history_table import (
     write_parquet,
 )
 from hub_stack import table_design
-from hub_stack.capacity.dynamodb_units import item_bytes, read_units, write_units
-from hub_stack.capacity.measured import MEASURED_COUNTS_PATH
 from hub_stack.runtime.store import HubStore, SpokeState
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
@@ -518,7 +518,7 @@ def comparable(document: Mapping[str, Any]) -> Any:
 
 
 def run(*, quick: bool = False) -> BenchmarkResult:
-    from hub_stack.capacity.cost_model import CostModel, monthly_costs
+    from cli.capacity.cost_model import CostModel, monthly_costs
 
     counts = QUICK_METRIC_COUNTS if quick else FULL_METRIC_COUNTS
     document = measure(counts)

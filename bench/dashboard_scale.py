@@ -8,8 +8,8 @@ full size); hourly would be 32 million rows, minutes of Python just to write the
 dashboard's 6-hour buckets over 90 days make the query's output the same size either way
 (O(series x buckets)). `rows_from_engine` is counted at two spoke counts with the same projects,
 metrics and buckets (more accounts per environment): it must not grow with spokes.
-The spokes and latest values are `dashboard.model.synthetic_dashboard_data`'s (the registry and
-latest items are DynamoDB's, not this benchmark's subject); the page is `dashboard.html
+The spokes and latest values are `bench.synthetic_dashboard.synthetic_dashboard_data`'s (the
+registry and latest items are DynamoDB's, not this benchmark's subject); the page is `dashboard.html
 .render_dashboard`, the same renderer `dsdash dashboard` uses. Embedded points are counted in
 the page's own JSON block. When Debian's chromium is installed at /usr/bin/chromium, the page is opened
 headless through Playwright (never `playwright install`: its browsers come from a CDN) and the
@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.support import BenchmarkResult, format_ratio, ratio, stopwatch
+from bench.synthetic_dashboard import SYNTHETIC_METRICS, synthetic_dashboard_data
 from contracts.history_table import canonical_dimensions, partition_folder, write_parquet
 from dashboard.dashboard_data import combined_history
 from dashboard.downsample import TimeGrid
 from dashboard.html import render_dashboard
-from dashboard.model import SYNTHETIC_METRICS, DashboardData, synthetic_dashboard_data
+from dashboard.model import DashboardData
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, LocalHistorySource
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import aggregate

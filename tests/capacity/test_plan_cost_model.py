@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bench import cost
-from hub_stack.capacity.cost_model import CostModel, monthly_costs
-from hub_stack.capacity.measured import MEASURED_COUNTS_PATH, counts_at, load_measured
-from hub_stack.capacity.plan_report import render_plan
-from hub_stack.capacity.quotas import bus_policy_chars, quota_lines
+from cli.capacity.cost_model import CostModel, monthly_costs
+from cli.capacity.measured import MEASURED_COUNTS_PATH, counts_at, load_measured
+from cli.capacity.plan_report import render_plan
+from cli.capacity.quotas import bus_policy_chars, quota_lines
 
 QUOTA_NAMES = (
     "EventBridge rules per bus",
