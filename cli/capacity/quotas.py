@@ -100,9 +100,9 @@ def quota_lines(
     )
     policy = bus_policy_chars(spokes)
     policy_limit = float(quotas["bus_policy_chars"]["default"])
-    per_account_fits = max(
-        (n for n in range(0, 400) if bus_policy_chars(n) <= policy_limit), default=0
-    )
+    # Each account adds one statement of the same length: the policy grows linearly.
+    one, per_statement = bus_policy_chars(1), bus_policy_chars(2) - bus_policy_chars(1)
+    per_account_fits = max(0, 1 + math.floor((policy_limit - one) / per_statement))
     lines.append(
         QuotaLine(
             "Hub bus policy size (characters, per-account mode)",

@@ -4,6 +4,7 @@ and the report names every quota and both designs."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -105,6 +106,8 @@ def test_the_report_names_every_quota_and_both_designs(committed: dict[str, Any]
     policy = next(line for line in quotas if line.name.startswith("Hub bus policy size"))
     assert policy.exceeded and policy.request is None  # not adjustable
     assert policy.needed == bus_policy_chars(2_000)
+    fits = int(re.search(r"statements fit (\d+) spokes", policy.note).group(1))
+    assert bus_policy_chars(fits) <= 10_240 < bus_policy_chars(fits + 1)
 
 
 def test_the_bus_policy_is_measured_from_the_enrollment_statements() -> None:
