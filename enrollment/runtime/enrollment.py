@@ -502,6 +502,8 @@ def _remove_account_from_hub_parameters(
     return changed
 
 
+STACK_INSTANCE_NOT_FOUND: Final = "StackInstanceNotFoundException"
+
 # DeleteParameters accepts at most 10 names per call (API reference).
 DELETE_PARAMETERS_MAX_NAMES: Final = 10
 
@@ -536,28 +538,23 @@ def _current_stack_instance(
 ) -> dict[str, Any] | None:
     """The stack instance as CloudFormation has it now, with its overrides, or None.
 
-    Listed rather than described first: DescribeStackInstance of a missing instance is an error
-    (and moto gap: moto answers it with an internal error instead of
-    StackInstanceNotFoundException). moto gap: moto ignores the StackInstanceAccount and
-    StackInstanceRegion filters, so the summaries are filtered here too.
+    Described directly, a missing instance being StackInstanceNotFoundException: one call, where
+    listing first cost two on every StackSet event (issue 11's budget of 30 calls per account).
+    The sandbox fills moto's gap (an internal error instead of that exception) in
+    `sandbox.moto_stacksets`.
     """
-    paginator = cloudformation.get_paginator("list_stack_instances")
-    for page in paginator.paginate(
-        StackSetName=stack_set,
-        StackInstanceAccount=account_id,
-        StackInstanceRegion=region,
-        CallAs=call_as,
-    ):
-        for summary in page.get("Summaries", []):
-            if summary.get("Account") == account_id and summary.get("Region") == region:
-                described: dict[str, Any] = cloudformation.describe_stack_instance(
-                    StackSetName=stack_set,
-                    StackInstanceAccount=account_id,
-                    StackInstanceRegion=region,
-                    CallAs=call_as,
-                )["StackInstance"]
-                return described
-    return None
+    try:
+        described: dict[str, Any] = cloudformation.describe_stack_instance(
+            StackSetName=stack_set,
+            StackInstanceAccount=account_id,
+            StackInstanceRegion=region,
+            CallAs=call_as,
+        )["StackInstance"]
+    except ClientError as error:
+        if _error_code(error) == STACK_INSTANCE_NOT_FOUND:
+            return None
+        raise
+    return described
 
 
 def _environment_override(instance: Mapping[str, Any]) -> str | None:
@@ -1076,10 +1073,17 @@ def _on_account_placed(
     registry does not know as a spoke costs two calls and is left to the reconciler: it creates
     the stack instance when the OU tags want one, and that instance's event enrolls it (a lost
     event is found by the sweep, `_unregistered_instances`). Only a known spoke's move is looked
-    at here (re-assigned: pending; moved out of every tagged OU: offboarded)."""
-    if event_name in RECONCILER_OWN_EVENTS and not _is_active_spoke(
-        account_id, settings, management, sleep
-    ):
+    at here (re-assigned: pending; moved out of every tagged OU: offboarded). A known spoke
+    re-assigned to another project also gets a reconcile request naming its previous project:
+    the reconciler's one-account pass reads only the StackSet of the project the tags want
+    (`org_stack.runtime.account_reconcile`), so the registry is what names the StackSet whose
+    instance is now stale."""
+    known = (
+        _active_spoke(account_id, settings, management, sleep)
+        if event_name in RECONCILER_OWN_EVENTS
+        else None
+    )
+    if event_name in RECONCILER_OWN_EVENTS and known is None:
         return _ignored(
             account_id,
             f"{event_name}: not a spoke yet; the reconciler creates its stack instance if the OU "
@@ -1105,26 +1109,29 @@ def _on_account_placed(
         )
     else:
         report = _ignored(account_id, "no OU tag places the account in a project")
+    trigger: dict[str, Any] = {"reason": event_name, "account": account_id}
+    previous = known.project_name if known is not None else None
     if event_name in RECONCILER_OWN_EVENTS:
-        # The reconciler's own rule receives this event and reconciles the account; starting
-        # another reconcile here made every account of a rollout cost two.
-        report.notes.append(f"the reconciler handles {event_name} itself")
-        return report
+        if wanted is None or previous is None or previous == wanted.project:
+            # The reconciler's own rule receives this event and reconciles the account; starting
+            # another reconcile here made every account of a rollout cost two.
+            report.notes.append(f"the reconciler handles {event_name} itself")
+            return report
+        trigger["previous_projects"] = [previous]
+        report.notes.append(f"reconcile requested for the instance of previous project {previous}")
     steps = _Steps(account_id, settings, sleep, report)
     steps.run(
         "start reconcile",
-        lambda: _start_reconcile(
-            management, settings, {"reason": event_name, "account": account_id}
-        ),
+        lambda: _start_reconcile(management, settings, trigger),
         retry_on=THROTTLING_ERROR_CODES,
     )
     return report
 
 
-def _is_active_spoke(
+def _active_spoke(
     account_id: str, settings: EnrollmentSettings, management: boto3.Session, sleep: Sleep
-) -> bool:
-    """Whether the registry holds the account in any state but offboarded."""
+) -> SpokeRecord | None:
+    """The registry's record of the account, unless it has none or offboarded it."""
     probe = EnrollmentReport(account_id=account_id, action="ignored")
     steps = _Steps(account_id, settings, sleep, probe)
     hub = _assume_hub(management, settings, steps, _partition(management, settings))
@@ -1132,7 +1139,9 @@ def _is_active_spoke(
         "read spoke registry",
         lambda: HubStore(settings.hub_table_name, hub).get_spoke(account_id),
     )
-    return existing is not None and existing.state is not SpokeState.OFFBOARDED
+    if existing is None or existing.state is SpokeState.OFFBOARDED:
+        return None
+    return existing
 
 
 def _record_pending(

@@ -18,13 +18,22 @@ For the account:
 - frozen (conflicting tags) or skipped (management account, not ACTIVE): nothing is written, as
   in the full pass.
 
-Calls without writes: the path (at most 13), then per project one ListStackInstances, and one
+Which StackSets are read: an account the tags place in project P has its instances read in P's
+StackSet only, plus the StackSets of the projects the trigger names as previous ones (the
+enrollment function names the registry's project of a known spoke re-assigned elsewhere). An
+account placed in no project has every StackSet read, its instances being all stale. So a new
+account costs one ListStackInstances however many projects the config has; an instance left in
+another project's StackSet without a registry record (an enrollment whose events were all lost)
+is deleted by the hourly full pass, and AWS's auto-deployment removes an instance whose account
+left the target OU (RetainStacksOnAccountRemoval is false).
+
+Calls without writes: the path (at most 13), one ListStackInstances per StackSet read, and one
 DescribeStackInstance per existing instance of the wanted project.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from org_stack.runtime.account_placement import read_account_path
@@ -81,6 +90,7 @@ def reconcile_account(
     organizations: Any,
     cloudformation: Any,
     sleep: Callable[[float], None],
+    previous_projects: Iterable[str] = (),
 ) -> ReconcileReport:
     tree = read_account_path(organizations, account_id)
     state = compute_desired_state(tree, settings)
@@ -93,7 +103,7 @@ def reconcile_account(
     wanted = state.instances.get(account_id)
     parent_id = tree.accounts[account_id].parent_id
     budget = _WaitBudget(settings.max_wait_seconds, settings.poll_interval_seconds, sleep)
-    for project in sorted(settings.projects):
+    for project in _projects_to_read(settings, wanted, previous_projects):
         name = stackset_name(project)
         operator = _StackSetOperator(cloudformation, project, settings, budget, report)
         with recording_stackset_failures(report, project, name):
@@ -108,6 +118,15 @@ def reconcile_account(
                 report=report,
             )
     return report
+
+
+def _projects_to_read(
+    settings: ReconcilerSettings, wanted: DesiredInstance | None, previous: Iterable[str]
+) -> list[str]:
+    """The wanted project and the named previous ones; every project when none is wanted."""
+    if wanted is None:
+        return sorted(settings.projects)
+    return sorted({wanted.project, *(p for p in previous if p in settings.projects)})
 
 
 def _reconcile_in(

@@ -1098,6 +1098,16 @@ def _single_account_of(event: Mapping[str, Any] | None, trigger: Mapping[str, An
     return None
 
 
+def _previous_projects_of(event: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Projects the enrollment function's request names as the account's previous ones (the
+    registry's), whose StackSets the one-account reconcile reads besides the wanted one."""
+    if not event or event.get("source") != ENROLLMENT_REQUEST_SOURCE:
+        return ()
+    detail = event.get("detail") or {}
+    named = detail.get("previous_projects") if isinstance(detail, Mapping) else None
+    return tuple(str(p) for p in named) if isinstance(named, list) else ()
+
+
 def handler(
     event: Mapping[str, Any] | None,
     context: Any,
@@ -1130,6 +1140,7 @@ def handler(
             organizations=client(session, "organizations"),
             cloudformation=client(session, "cloudformation"),
             sleep=sleep or time.sleep,
+            previous_projects=_previous_projects_of(event),
         )
     else:
         report = reconcile(settings, session=session, sleep=sleep)

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 from enrollment_support import (
+    ENVIRONMENT_TAG,
     HUB_NAME,
     PROJECT,
+    PROJECT_TAG,
     REGION,
+    SPOKE_TEMPLATE,
     SimulatedOrganization,
     load_event,
 )
@@ -33,6 +38,7 @@ from contracts import (
 from enrollment.runtime.bus_policy import describe_bus, organization_statement
 from enrollment.runtime.enrollment import handler, offboard_account
 from enrollment.runtime.enrollment_errors import EnrollmentStepFailed
+from org_stack.runtime.reconciler import ProjectTargeting
 from org_stack.runtime.reconciler import handler as reconciler_handler
 from org_stack.runtime.stackset_names import stackset_name
 
@@ -404,6 +410,59 @@ def test_move_out_of_every_tagged_ou_offboards_and_close_account_offboards(
     handler(close, None, session=org.management, sleep=org.sleeps.append)
     handler(move, None, session=org.management, sleep=org.sleeps.append)
     assert org.full_state() == after
+
+
+def test_a_spoke_moved_to_another_project_has_its_previous_instance_reconciled_away(
+    org: SimulatedOrganization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moved = next(iter(org.spokes))
+    enroll(org, moved)
+    org.cloudformation.create_stack_set(
+        StackSetName=stackset_name("churn"),
+        TemplateBody=SPOKE_TEMPLATE,
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "unassigned"}],
+    )
+    organizations = org.management.client("organizations", region_name="us-east-1")
+    churn_dev = organizations.create_organizational_unit(ParentId=org.root_id, Name="churn-dev")[
+        "OrganizationalUnit"
+    ]["Id"]
+    organizations.tag_resource(
+        ResourceId=churn_dev,
+        Tags=[{"Key": PROJECT_TAG, "Value": "churn"}, {"Key": ENVIRONMENT_TAG, "Value": "dev"}],
+    )
+    targeting = replace(
+        org.targeting(),
+        projects=MappingProxyType(
+            {
+                PROJECT: ProjectTargeting(PROJECT, ("dev", "prod")),
+                "churn": ProjectTargeting("churn", ("dev",)),
+            }
+        ),
+    )
+    monkeypatch.setenv("CONFIG", targeting.to_config_json())
+    org.management.client("lambda").update_function_configuration(
+        FunctionName=ORG_RECONCILER_FUNCTION_NAME,
+        Environment={"Variables": {"CONFIG": targeting.to_config_json(), "CALL_AS": "SELF"}},
+    )
+    org.move_account(moved, churn_dev)
+    move = copy.deepcopy(load_event("org_MoveAccount.json"))
+    move["detail"]["requestParameters"].update(
+        accountId=moved, sourceParentId=org.ou_ids["dev"], destinationParentId=churn_dev
+    )
+
+    report = handler(move, None, session=org.management, sleep=org.sleeps.append)
+
+    assert (report["state"], report["project"]) == ("pending", "churn")
+    # The registry names the previous project; the reconcile it requests reads that StackSet.
+    assert org.runtime.pending == 1
+    org.runtime.drain()
+    assert all(run.succeeded for run in org.runtime.history), org.runtime.history
+    left = org.cloudformation.list_stack_instances(StackSetName=stackset_name(PROJECT))
+    assert moved not in {summary["Account"] for summary in left["Summaries"]}
+    placed = org.cloudformation.list_stack_instances(StackSetName=stackset_name("churn"))
+    assert moved in {summary["Account"] for summary in placed["Summaries"]}
 
 
 def test_an_operator_request_enrolls_and_offboards_through_the_same_steps(

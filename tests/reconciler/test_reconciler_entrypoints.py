@@ -201,3 +201,71 @@ def test_an_event_about_one_account_reconciles_it_without_walking_the_organizati
     org.recorder.clear()
     handler(event, None, session=session)
     assert org.recorder.writes() == []
+
+
+def _move_event(account: str, source: str, destination: str) -> dict[str, object]:
+    event = json.loads((EVENTS / "org_MoveAccount.json").read_text())
+    event["detail"]["requestParameters"].update(
+        accountId=account, sourceParentId=source, destinationParentId=destination
+    )
+    return event
+
+
+def test_a_move_reads_the_wanted_stackset_and_the_previous_one_only_when_named(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    churn = org.ou("Churn", project="churn", environment="prod")
+    fraud = org.ou("Fraud", project="fraud", environment="dev")
+    account = org.account(churn)
+    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
+    monkeypatch.setenv("CALL_AS", "SELF")
+    session = boto3.Session(region_name=HOME_REGION)
+    handler(_move_event(account, org.root_id, churn), None, session=session)
+    assert org.environments("churn") == {account: "prod"}
+    org.organizations.move_account(
+        AccountId=account, SourceParentId=churn, DestinationParentId=fraud
+    )
+    listed: list[str] = []
+    session.events.register(
+        "before-parameter-build.cloudformation.ListStackInstances",
+        lambda params, **_: listed.append(params["StackSetName"]),
+    )
+
+    handler(_move_event(account, churn, fraud), None, session=session)
+
+    # One StackSet read for the new project's account, however many projects the config has.
+    assert listed == ["dsdash-spoke-fraud"]
+    assert org.environments("fraud") == {account: "dev"}
+    assert org.environments("churn") == {account: "prod"}, "left to the request naming it"
+
+    # The enrollment function names the registry's previous project: its instance goes.
+    listed.clear()
+    request = {
+        "source": "dsdash.enrollment",
+        "detail-type": "reconcile request",
+        "detail": {"reason": "MoveAccount", "account": account, "previous_projects": ["churn"]},
+    }
+    handler(request, None, session=session)
+    assert sorted(listed) == ["dsdash-spoke-churn", "dsdash-spoke-fraud"]
+    assert org.environments("churn") == {}
+    assert org.environments("fraud") == {account: "dev"}
+
+
+def test_an_account_moved_out_of_every_tagged_ou_loses_its_instances_everywhere(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    churn = org.ou("Churn", project="churn", environment="prod")
+    untagged = org.ou("Parking")
+    account = org.account(churn)
+    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
+    monkeypatch.setenv("CALL_AS", "SELF")
+    session = boto3.Session(region_name=HOME_REGION)
+    handler(_move_event(account, org.root_id, churn), None, session=session)
+    org.organizations.move_account(
+        AccountId=account, SourceParentId=churn, DestinationParentId=untagged
+    )
+
+    result = handler(_move_event(account, churn, untagged), None, session=session)
+
+    assert [change["stack_set_name"] for change in result["deleted"]] == ["dsdash-spoke-churn"]
+    assert org.environments("churn") == {}
