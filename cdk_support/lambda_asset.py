@@ -111,10 +111,17 @@ JSONSCHEMA_DISTRIBUTIONS: Final = (
     "rfc3339-validator",
 )
 
-# The connection function runs in the hub and in every spoke (`enrollment.runtime.connection`).
+# The connection function runs in the hub and in every spoke
+# (`enrollment.connection.runtime.connection`).
 CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
     name="connection",
-    first_party=("enrollment/__init__.py", "enrollment/runtime", "contracts", "runtime_common"),
+    first_party=(
+        "enrollment/__init__.py",
+        "enrollment/connection/__init__.py",
+        "enrollment/connection/runtime",
+        "contracts",
+        "runtime_common",
+    ),
     distributions=POWERTOOLS_DISTRIBUTIONS,
 )
 
@@ -127,21 +134,33 @@ SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
     distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
 )
 
-# The management account's reconciler (`org_stack.runtime.reconciler`).
+# The management account's reconciler (`org_stack.reconciler.runtime.handler`).
 ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
     name="org-reconciler",
     # config/model.py imports config/alert_model.py (both standard library only).
-    first_party=("org_stack/runtime", "config/model.py", "config/alert_model.py", "runtime_common"),
+    first_party=(
+        "org_stack/__init__.py",
+        "org_stack/reconciler/__init__.py",
+        "org_stack/reconciler/runtime",
+        "enrollment/__init__.py",
+        "enrollment/placement",
+        "config/model.py",
+        "config/alert_model.py",
+        "runtime_common",
+    ),
     distributions=POWERTOOLS_DISTRIBUTIONS,
 )
 
-# The management account's enrollment function (`enrollment.runtime.enrollment`), which records
-# spokes in the hub table through the hub's store and drives both connection functions.
+# The management account's enrollment function (`enrollment.enrollment_function.runtime.handler`),
+# which records spokes in the hub table through the hub's store and drives both connection
+# functions.
 ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
     name="org-enrollment",
     first_party=(
-        "enrollment/runtime",
-        "org_stack/runtime",
+        "enrollment/__init__.py",
+        "enrollment/enrollment_function/__init__.py",
+        "enrollment/enrollment_function/runtime",
+        "enrollment/placement",
         "hub_stack/table_design.py",
         "hub_stack/runtime/store.py",
         "config/model.py",

@@ -30,10 +30,10 @@ ASSET_HANDLERS = [
     (HUB_REFRESH_ASSET, "hub_stack.runtime.refresh"),
     # The platform-health function runs from the refresh asset (same packages).
     (HUB_REFRESH_ASSET, "hub_stack.runtime.platform_health"),
-    (CONNECTION_FUNCTION_ASSET, "enrollment.runtime.connection"),
+    (CONNECTION_FUNCTION_ASSET, "enrollment.connection.runtime.connection"),
     (SPOKE_EXTRACTOR_ASSET, "spoke_stackset.runtime.extractor"),
-    (ORG_RECONCILER_ASSET, "org_stack.runtime.reconciler"),
-    (ORG_ENROLLMENT_ASSET, "enrollment.runtime.enrollment"),
+    (ORG_RECONCILER_ASSET, "org_stack.reconciler.runtime.handler"),
+    (ORG_ENROLLMENT_ASSET, "enrollment.enrollment_function.runtime.handler"),
 ]
 
 
