@@ -34,7 +34,8 @@ class ProjectTargeting:
 
 @dataclass(frozen=True)
 class TargetingSettings:
-    """What the placement policy needs from the config, plus how the reconciler calls CloudFormation.
+    """What the placement policy needs from the config, and how the reconciler calls
+    CloudFormation.
 
     The CDK stack sets `CONFIG` to `to_config_json()` of `from_config(config)` and `CALL_AS` to
     SELF (management account) or DELEGATED_ADMIN.

@@ -51,7 +51,7 @@ from runtime_common.aws import client
 logger = Logger(service="dsdash-org-enrollment")
 
 
-# Organizations events the org stack also routes to the reconciler (lifecycle_rules); Control
+# Organizations events the org stack also routes to the reconciler (its trigger table); Control
 # Tower's CreateManagedAccount is not one, so enrollment starts that reconcile itself.
 RECONCILER_OWN_EVENTS: Final = frozenset({"MoveAccount", "CreateAccountResult"})
 
@@ -200,7 +200,7 @@ def on_account_placed(
     at here (re-assigned: pending; moved out of every tagged OU: offboarded). A known spoke
     re-assigned to another project also gets a reconcile request naming its previous project:
     the reconciler's one-account pass reads only the StackSet of the project the tags want
-    (`org_stack.runtime.account_reconcile`), so the registry is what names the StackSet whose
+    (`org_stack.reconciler.runtime.account_reconcile`), so the registry is what names the StackSet whose
     instance is now stale."""
     known = (
         active_spoke(account_id, settings, management, sleep)

@@ -222,7 +222,7 @@ def desired_state_of(
     management: boto3.Session, settings: EnrollmentSettings, account_id: str
 ) -> DesiredState:
     """One account's desired state, from its path to the root only: an event about one account
-    costs the same calls in an organization of 10 or 10,000 accounts (account_placement)."""
+    costs the same calls in an organization of 10 or 10,000 accounts (`enrollment.placement.account_path`)."""
     return desired_state_of_account(
         client(management, "organizations"), account_id, settings.targeting, read_state=False
     )

@@ -1,19 +1,11 @@
-"""The enrollment function: connects spokes to the hub as accounts come and go (docs/architecture.md §2).
+"""Enroll and offboard one account: the enrollment function's job (docs/architecture.md §2).
 
-It runs in the org stack's account, the management account or the StackSets delegated
-administrator (function `dsdash-org-enrollment`; docs/architecture.md §7), and reacts to:
-
-- "CloudFormation StackSet StackInstance Status Change" for our spoke StackSets
-  (`dsdash-spoke-<project>`; any other StackSet is ignored with a log line):
-  - CREATE or UPDATE with detailed status SUCCEEDED: the spoke stack exists in that account and
-    region, so `enroll_account` connects it (below);
-  - DELETE SUCCEEDED: the spoke stack is gone, so `offboard_account` disconnects it.
-- Organizations CreateAccountResult (SUCCEEDED), Control Tower CreateManagedAccount (SUCCEEDED)
-  and MoveAccount: the account is recorded as pending when the OU tags place it in a project and
-  environment, and a reconcile is started (asynchronous invoke of the reconciler), which creates
-  its stack instance; its StackInstance event then enrolls it. A MoveAccount out of every tagged
-  OU offboards a known spoke.
-- Organizations CloseAccount: offboards a known spoke.
+The function runs in the org stack's account, the management account or the StackSets delegated
+administrator (function `dsdash-org-enrollment`; docs/architecture.md §7). Which events lead
+here is its trigger table (`lifecycle_triggers`): a StackInstance CREATE or UPDATE SUCCEEDED of
+our spoke StackSets enrolls the account in that region, a DELETE SUCCEEDED, a CloseAccount or a
+move out of every tagged OU offboards it, and account creations and moves record it as pending
+until its stack instance exists.
 
 Enrolling (`enroll_account`), in order:
 1. project from the StackSet, environment from the instance's `Environment` parameter override

@@ -1,4 +1,4 @@
-"""Errors of the enrollment function (`enrollment.runtime.enrollment`).
+"""Errors of the enrollment function (`enrollment.enrollment_function`).
 
 Every error names what was wrong and with which input (account, step, event type), so the
 Lambda's failure record and the `dsdash enroll|offboard` output say what to fix.

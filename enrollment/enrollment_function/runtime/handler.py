@@ -1,5 +1,5 @@
-"""The enrollment function's Lambda entry point (the function's job: enrollment.py's docstring,
-now `enroll_offboard`; its triggers: `lifecycle_triggers`)."""
+"""The enrollment function's Lambda entry point (its job: `enroll_offboard`; its triggers:
+`lifecycle_triggers`)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The full pass (`full_reconcile.reconcile`) reads the whole tree and describes ev
 for the hourly backstop and for OU tag changes, which can move many accounts at once. An event
 about one account (MoveAccount, CreateAccountResult, the enrollment function's reconcile request
 for an account) only needs that account: its desired state comes from its path to the root
-(`account_placement`), its instances from one ListStackInstances per StackSet narrowed to it.
+(`enrollment.placement.account_path`), its instances from one ListStackInstances per StackSet narrowed to it.
 Rolling out 200 accounts then costs 200 times a constant, not 200 full passes.
 
 For the account:
