@@ -16,21 +16,30 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: test lint synth demo bench venv policy-lint-venv clean readme-catalog
 
+# The installer: uv, pinned, from the registry into the venv; it downloads and installs in
+# parallel where pip goes one package at a time. requirements.lock stays the one source of pins:
+# it holds the whole transitive set, the `sandbox` extra (moto: `dsdash demo` and the tests) and
+# the `dev` extra included, so the package itself goes in without dependencies.
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv
+
 # The stamp is older than any pinned file it was built from, so editing a pin rebuilds the venv.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(POLICY_LINT_STAMP): requirements-policy-lint.lock
-	test -x $(POLICY_LINT_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_LINT_VENV)
-	$(POLICY_LINT_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-policy-lint.lock
+# uv comes from the main venv (order-only: rebuilding that venv does not reinstall checkov).
+$(POLICY_LINT_STAMP): requirements-policy-lint.lock | $(STAMP)
+	test -x $(POLICY_LINT_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(POLICY_LINT_VENV)
+	$(UV) pip install --quiet --python $(POLICY_LINT_VENV)/bin/python --no-deps \
+		-r requirements-policy-lint.lock
 	touch $@
 
 venv: $(STAMP) $(NPM_STAMP)
@@ -44,7 +53,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy config contracts runtime_common metrics spoke_stackset hub_stack enrollment org_stack \
-		cdk_support dashboard sandbox bench app.py
+		cdk_support cli dashboard sandbox bench app.py
 
 synth: venv
 	npx cdk synth --quiet

@@ -1,6 +1,6 @@
 """Dashboard scale: 1,000 spokes x 15 metrics x 90 days of hourly history in one HTML file.
 
-The data is `dashboard.model.synthetic_dashboard_data` and the page `dashboard.html
+The data is `bench.synthetic_dashboard.synthetic_dashboard_data` and the page `dashboard.html
 .render_dashboard`, the same renderer `dsdash dashboard` uses. Embedded points are counted in
 the page's own JSON block; raw points are what the history holds (every spoke reports every
 metric every hour). When Debian's chromium is installed at /usr/bin/chromium, the page is opened
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.support import BenchmarkResult, format_ratio, ratio, stopwatch
+from bench.synthetic_dashboard import synthetic_dashboard_data
 from dashboard.html import render_dashboard
-from dashboard.model import DashboardData, synthetic_dashboard_data
+from dashboard.model import DashboardData
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.text import Text
 
-from sandbox.demo import Demo, DemoOptions, Progress, run_demo_in
+from sandbox.demo import Demo, DemoOptions, DemoResult, Progress, run_demo_in
 from sandbox.world import SandboxWorld
 
 LOOPBACK = "127.0.0.1"
@@ -58,12 +59,17 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve_until_interrupted(options: DemoOptions, progress: Progress, console: Console) -> None:
-    from dashboard.demo_command import print_summary
-
+def serve_until_interrupted(
+    options: DemoOptions,
+    progress: Progress,
+    console: Console,
+    show_result: Callable[[DemoResult], None],
+) -> None:
+    """Run the demo, hand its result to `show_result` (the command prints it: the sandbox never
+    imports the command line), then serve the sandbox until Ctrl-C or SIGTERM."""
     with SandboxWorld(seed=options.seed) as world:
         demo, result = run_demo_in(world, options, progress)
-        print_summary(result, console)
+        show_result(result)
         # The server's per-request access log would drown the console.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dashboard.metrics_command import render_metric_catalog_markdown
+from cli.commands.metrics import render_metric_catalog_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 CATALOG = re.compile(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from config.input_limits import MAX_ALIAS_EXPANSION, MAX_CONFIG_BYTES, MAX_NESTING_DEPTH
 from config.loader import ConfigError, load_config, parse_config
-from dashboard.cli import app
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "config" / "projects.yaml").read_text(
     encoding="utf-8"

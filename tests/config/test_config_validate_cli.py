@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from config.loader import load_config
-from dashboard.cli import app
 from metrics.registry import build_metric, iam_statements_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]

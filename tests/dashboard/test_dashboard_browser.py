@@ -25,8 +25,8 @@ from dashboard_sample_data import (
 )
 from playwright.sync_api import expect, sync_playwright
 
+from bench.synthetic_dashboard import synthetic_dashboard_data
 from dashboard.html import render_dashboard
-from dashboard.model import synthetic_dashboard_data
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

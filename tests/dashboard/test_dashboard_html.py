@@ -19,13 +19,13 @@ from dashboard_sample_data import (
     sample_dashboard_data,
 )
 
+from bench.synthetic_dashboard import synthetic_dashboard_data
 from dashboard.html import MAX_TOTAL_CHART_POINTS, render_dashboard
 from dashboard.model import (
     DashboardData,
     HistorySeries,
     LatestValue,
     SpokeStatus,
-    synthetic_dashboard_data,
 )
 
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dashboard_sample_data import GENERATED_AT, sample_dashboard_data
 
+from bench.synthetic_dashboard import synthetic_dashboard_data
 from dashboard.model import (
     DashboardData,
     DashboardDataError,
     SpokeStatus,
     is_stale,
-    synthetic_dashboard_data,
 )
 
 

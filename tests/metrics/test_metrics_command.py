@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dashboard.metrics_command import (
+from cli.commands.metrics import (
     CATALOG_END_MARKER,
     CATALOG_START_MARKER,
     register,

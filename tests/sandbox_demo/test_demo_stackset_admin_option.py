@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dashboard.cli import app
+from cli.main import app
 from sandbox import demo as sandbox_demo
 
 

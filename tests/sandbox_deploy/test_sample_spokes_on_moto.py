@@ -34,8 +34,8 @@ from sandbox_deploy_support import (
 )
 
 from app import HUB_STACK_ID
+from cli.sample_adoption import plan_adoption, read_sample_parameters, register_spokes
 from config.model import DsdashConfig, MetricSelection, ProjectSettings
-from dashboard.sample_adoption import plan_adoption, read_sample_parameters, register_spokes
 from hub_stack.runtime.store import HubStore
 from sandbox.cfn_deploy import deploy_cdk_stack
 from sandbox.event_delivery import EventDelivery, patched_event_delivery

@@ -1,4 +1,10 @@
-"""`dsdash demo`: run the whole product on the embedded sandbox organization (no AWS account)."""
+"""`dsdash demo`: run the whole product on the embedded sandbox organization (no AWS account).
+
+The sandbox (and moto under it) is the optional `sandbox` extra: this module imports it only when
+the command runs, so the rest of the CLI starts without it, and a missing extra is one line on
+stderr and exit 2 rather than a traceback. Imports run one way: this command imports the sandbox,
+and hands `sandbox.serve` the printer it needs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,15 @@ import time
 import warnings
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoResult
 
 
 class StackSetAdminChoice(StrEnum):
@@ -24,6 +33,20 @@ class StackSetAdminChoice(StrEnum):
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# A missing module under one of these means the `sandbox` extra is not installed (moto), or the
+# sandbox package itself is not.
+SANDBOX_EXTRA_MODULES = frozenset({"sandbox", "moto"})
+SANDBOX_EXTRA_MISSING = "install the sandbox extra: pip install 'dsdash[sandbox]'"
+
+
+def _sandbox_extra_missing(error: ModuleNotFoundError) -> NoReturn:
+    """Exit 2 with one line when the sandbox extra is missing; any other missing module is a bug
+    and keeps its traceback."""
+    missing = (error.name or "").partition(".")[0]
+    if missing not in SANDBOX_EXTRA_MODULES:
+        raise error
+    typer.echo(f"dsdash: {SANDBOX_EXTRA_MISSING} ({error.name} is not installed)", err=True)
+    raise typer.Exit(EXIT_USAGE) from None
 
 
 def demo(
@@ -71,8 +94,11 @@ def demo(
 
     logging.getLogger().setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    from sandbox.demo import DemoOptions, run_demo
-    from sandbox.serve import serve_until_interrupted
+    try:
+        from sandbox.demo import DemoOptions, run_demo
+        from sandbox.serve import serve_until_interrupted
+    except ModuleNotFoundError as error:
+        _sandbox_extra_missing(error)
 
     started = time.monotonic()
 
@@ -87,7 +113,9 @@ def demo(
         stackset_admin=stackset_admin.value if stackset_admin else None,
     )
     if serve:
-        serve_until_interrupted(options, progress, console)
+        serve_until_interrupted(
+            options, progress, console, lambda result: print_summary(result, console)
+        )
         return
     result = run_demo(options, progress)
     print_summary(result, Console())
@@ -95,10 +123,7 @@ def demo(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def print_summary(result: object, console: Console) -> None:
-    from sandbox.demo import DemoResult
-
-    assert isinstance(result, DemoResult)
+def print_summary(result: DemoResult, console: Console) -> None:
     title = f"dsdash demo: organization {result.organization_id}"
     if result.stackset_admin == "delegated":
         title += f", org stack in delegated administrator {result.org_account_id}"

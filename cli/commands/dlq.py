@@ -1,6 +1,6 @@
 """`dsdash dlq list|redrive`: the hub's dead-letter queue, seen and emptied from the terminal.
 
-The queue logic is `dashboard.dead_letters`; this module is the command line around it. Hub
+The queue logic is `cli.dead_letters`; this module is the command line around it. Hub
 options (`--config/--profile/--region/--endpoint-url`) and error reporting are the operator
 commands' own, so every command finds the hub the same way and fails with the same one-liners.
 """
@@ -15,17 +15,17 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dashboard.dead_letters import DeadLetterError, DeadLetterQueue, DeadLetters, PeekedMessage
-from dashboard.operator_commands import (
+from cli.dead_letters import DeadLetterError, DeadLetterQueue, DeadLetters, PeekedMessage
+from cli.operator_console import (
     EXIT_FAILURE,
     ConfigOption,
     EndpointOption,
     ProfileOption,
     RegionOption,
-    _console,
-    _fail,
-    _hub,
-    _print_json,
+    fail,
+    make_console,
+    open_hub,
+    print_json,
 )
 
 BODY_PREVIEW_CHARS = 160
@@ -67,7 +67,7 @@ def dlq_list(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """How many messages each dead-letter queue holds, and optionally what they are."""
-    with _hub(config, profile, region, endpoint_url) as connection:
+    with open_hub(config, profile, region, endpoint_url) as connection:
         dead_letters = DeadLetters(connection.session)
         queues = _queues(dead_letters.all_queues)
         queues += [
@@ -77,9 +77,9 @@ def dlq_list(
             queue.url: dead_letters.peek(queue, messages) if messages else [] for queue in queues
         }
     if as_json:
-        _print_json([_queue_document(queue, peeked[queue.url]) for queue in queues])
+        print_json([_queue_document(queue, peeked[queue.url]) for queue in queues])
         return
-    console = _console()
+    console = make_console()
     table = Table(title="Dead-letter queues", title_justify="left")
     for column in ("Queue", "Purpose", "Messages", "In flight", "Redrives to"):
         table.add_column(column, no_wrap=True)
@@ -117,14 +117,14 @@ def dlq_redrive(
     Ingest is idempotent: a message moved again stores nothing twice. Fix the cause first (see
     the function's logs): a message that fails again returns here after maxReceiveCount tries.
     """
-    with _hub(config, profile, region, endpoint_url) as connection:
+    with open_hub(config, profile, region, endpoint_url) as connection:
         dead_letters = DeadLetters(connection.session)
         reports = [
             (queue, dead_letters.redrive(queue, max_messages=max_messages))
             for queue in _queues(dead_letters.redrivable_queues)
         ]
     if as_json:
-        _print_json(
+        print_json(
             [
                 {
                     "queue": queue.name,
@@ -138,7 +138,7 @@ def dlq_redrive(
             ]
         )
     else:
-        console = _console()
+        console = make_console()
         for queue, report in reports:
             target = (queue.source_url or "").rsplit("/", 1)[-1]
             console.print(Text(f"{queue.name}: moved {report.moved} message(s) to {target}."))
@@ -152,7 +152,7 @@ def _queues(find: Callable[[], list[DeadLetterQueue]]) -> list[DeadLetterQueue]:
     try:
         return find()
     except DeadLetterError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _message_line(message: PeekedMessage) -> str:

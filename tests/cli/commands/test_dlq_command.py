@@ -14,7 +14,7 @@ from conftest import Hub
 from moto.sqs.models import sqs_backends
 
 import contracts
-from dashboard import hub_connection
+from cli import hub_connection
 
 ACCOUNT = "123456789012"  # moto's default account
 DLQ_NAME = "DsdashHub-IngestDeadLetterQueue-ABC"

@@ -14,17 +14,22 @@ from typing import Annotated
 
 import typer
 
-from dashboard.cli_conventions import OneLineUsageErrors, show_version
+from cli.cli_conventions import OneLineUsageErrors, show_version
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "dashboard.validate_command",
-    "dashboard.metrics_command",
-    "dashboard.operator_commands",
-    "dashboard.registry_commands",
-    "dashboard.adopt_command",
-    "dashboard.dlq_command",
-    "dashboard.alerts_command",
-    "dashboard.demo_command",
+    "cli.commands.validate",
+    "cli.commands.metrics",
+    "cli.commands.status",
+    "cli.commands.refresh",
+    "cli.commands.query",
+    "cli.commands.dashboard",
+    "cli.commands.enrollment",
+    "cli.commands.quarantine",
+    "cli.commands.registry",
+    "cli.commands.adopt",
+    "cli.commands.dlq",
+    "cli.commands.alerts",
+    "cli.commands.demo",
 )
 
 app = typer.Typer(

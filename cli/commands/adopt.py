@@ -2,7 +2,7 @@
 
 It reads the sample's `/monitored_projects/<Project>/<env>` parameters in the hub account, prints
 what it will change (and what it cannot adopt, with why) before changing anything, then writes
-the registry items (`dashboard.sample_adoption`). `--dry-run` stops after the plan.
+the registry items (`cli.sample_adoption`). `--dry-run` stops after the plan.
 
 Exit codes, as the other operator commands: 0 done (or nothing to do), 1 some parameters could
 not be adopted (the others were) or the hub could not answer, 2 a usage error (no `--from-ssm`,
@@ -17,18 +17,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dashboard.operator_commands import (
+from cli.operator_console import (
     EXIT_FAILURE,
     EXIT_USAGE,
     ConfigOption,
     EndpointOption,
     ProfileOption,
     RegionOption,
-    _console,
-    _fail,
-    _hub,
+    fail,
+    make_console,
+    open_hub,
 )
-from dashboard.sample_adoption import (
+from cli.sample_adoption import (
     AdoptionPlan,
     plan_adoption,
     read_sample_parameters,
@@ -61,8 +61,8 @@ def adopt(
     """Register the spokes of a running sample deployment in the hub's registry, so the hub
     accepts their events (with hub.accept_sample_spokes). Changes nothing else."""
     if not from_ssm:
-        _fail("say where the spokes come from: --from-ssm (the only source so far)", EXIT_USAGE)
-    with _hub(config, profile, region, endpoint_url) as connection:
+        fail("say where the spokes come from: --from-ssm (the only source so far)", EXIT_USAGE)
+    with open_hub(config, profile, region, endpoint_url) as connection:
         store = connection.store()
         parameters = read_sample_parameters(connection.session)
         registry = {spoke.account_id: spoke for spoke in store.list_spokes()}
@@ -82,7 +82,7 @@ def _apply(store: HubStore, plan: AdoptionPlan) -> None:
 
 
 def _print_plan(plan: AdoptionPlan) -> None:
-    console = _console()
+    console = make_console()
     if plan.spokes:
         table = Table(title="Spokes of the sample", title_justify="left")
         for column in ("Change", "Account", "Project", "Environment", "From parameter"):

@@ -9,9 +9,9 @@ import pytest
 from operator_cli_support import CHURN_DEV_OFFBOARDED, CHURN_DEV_PENDING, FRAUD_DEV_FRESH
 from typer.testing import CliRunner
 
+from cli.cli_conventions import installed_version
+from cli.main import app
 from config import loader
-from dashboard.cli import app
-from dashboard.cli_conventions import installed_version
 from hub_stack.runtime.store import SpokeState
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner, Result
 
-from dashboard.cli import app
+from cli.main import app
 
 # Port 9 (discard) on the loopback: nothing listens there, so connecting fails at once.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"

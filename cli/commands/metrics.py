@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
         name="metrics",
         help="List and describe the metrics a project can extract.",
         no_args_is_help=True,
-        rich_markup_mode=None,  # plain help, see dashboard/cli_conventions.py
+        rich_markup_mode=None,  # plain help, see cli/cli_conventions.py
     )
 
     @metrics_app.command("list")

@@ -29,7 +29,7 @@ def installed_version() -> str:
     try:
         return metadata.version(PACKAGE_NAME)
     except metadata.PackageNotFoundError:
-        # Run from a checkout that was never installed (`python -m dashboard.cli`).
+        # Run from a checkout that was never installed (`python -m cli.main`).
         return "unknown (not installed)"
 
 

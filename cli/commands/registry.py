@@ -24,7 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 # The operator console's shared plumbing: the hub connection and its one-line errors.
-from dashboard.operator_commands import EXIT_USAGE, _fail, _hub
+from cli.operator_console import EXIT_USAGE, fail, open_hub
 from hub_stack import table_design
 from hub_stack.runtime.store import SpokeRecord, SpokeState
 
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         help="The hub's spoke registry: forget spokes that will never report.",
         no_args_is_help=True,
         add_completion=False,
-        rich_markup_mode=None,  # plain help, see dashboard/cli_conventions.py
+        rich_markup_mode=None,  # plain help, see cli/cli_conventions.py
     )
     registry_app.command("remove")(remove)
     app.add_typer(registry_app, name="registry")
@@ -99,11 +99,11 @@ def remove(
 ) -> None:
     """Forget a failed, pending or offboarded spoke: `dsdash status` stops listing it and the
     enrollment sweep stops retrying it. Its metric history stays."""
-    with _hub(config, profile, region, endpoint_url) as connection:
+    with open_hub(config, profile, region, endpoint_url) as connection:
         try:
             record = remove_spoke_record(connection.session, connection.table_name, account)
         except SpokeNotRemovableError as error:
-            _fail(str(error), EXIT_USAGE)
+            fail(str(error), EXIT_USAGE)
     scope = (
         f" ({record.project_name}/{record.environment})"
         if record.project_name and record.environment

@@ -11,9 +11,9 @@ from operator_cli_support import NOW, REGION, FakeTime, create_hub_table, fill_k
 from typer.testing import CliRunner, Result
 
 import contracts
-from dashboard import hub_connection
-from dashboard.cli import app
-from dashboard.operator_commands import ConsoleRuntime
+from cli import hub_connection
+from cli.main import app
+from cli.operator_console import ConsoleRuntime
 from hub_stack.runtime.store import HubStore
 
 

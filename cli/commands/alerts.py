@@ -4,7 +4,7 @@ and the notifications the hub sent (docs/architecture.md §7, "Alerts").
 The alerts in force are the config's (`alerts:` under defaults and projects); their states and
 history are what the hub's ingest function recorded in the hub table
 (`hub_stack.runtime.alert_state`), read with one Query per project, and one per day of history.
-Options, output and exit codes follow the other operator commands (`dashboard.operator_commands`).
+Options, output and exit codes follow the other operator commands (`cli.operator_console`).
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from config.alert_model import AlertRule
-from config.model import DsdashConfig
-from dashboard.operator_commands import (
+from cli.operator_console import (
     EXIT_USAGE,
     ConfigOption,
     EndpointOption,
     ProfileOption,
     RegionOption,
-    _console,
-    _fail,
-    _hub,
-    _json_number,
-    _parse_moment,
-    _print_json,
-    _runtime,
+    fail,
+    json_number,
+    make_console,
+    open_hub,
+    parse_moment,
+    print_json,
+    runtime_of,
 )
+from config.alert_model import AlertRule
+from config.model import DsdashConfig
 from hub_stack.runtime.alert_state import (
     MAX_HISTORY_DAYS,
     AlertNotificationRecord,
@@ -73,7 +73,7 @@ def alerts_list(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Every alert of the config, with its state per spoke, region and series."""
-    with _hub(config, profile, region, endpoint_url) as connection:
+    with open_hub(config, profile, region, endpoint_url) as connection:
         states = AlertStateStore(connection.table_name, connection.session.client("dynamodb"))
         in_force = _alerts_in_force(connection.config)
         by_project = {
@@ -85,7 +85,7 @@ def alerts_list(
         for project, rule in in_force
     ]
     if as_json:
-        _print_json(
+        print_json(
             {
                 "alerts": document,
                 "in_alarm": sum(
@@ -124,7 +124,7 @@ def _state_document(state: AlertStateRecord) -> dict[str, Any]:
         "state": state.state.value,
         "breach_streak": state.breach_streak,
         "since": state.since,
-        "last_value": _json_number(state.last_value),
+        "last_value": json_number(state.last_value),
         "last_extraction": state.last_extraction,
     }
 
@@ -157,7 +157,7 @@ def _state_text(state: AlertStateRecord, rule: AlertRule) -> Text:
 def _print_alerts(
     in_force: Sequence[tuple[str, AlertRule]], by_project: dict[str, list[AlertStateRecord]]
 ) -> None:
-    console = _console()
+    console = make_console()
     if not in_force:
         console.print(
             Text("No alert is configured: add `alerts:` under defaults or a project (README).")
@@ -212,21 +212,21 @@ def alerts_history(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """The notifications the hub sent since a time, oldest first: alerts that fired and recovered."""
-    runtime = _runtime(context)
+    runtime = runtime_of(context)
     now = runtime.clock()
-    start = _parse_moment("--since", since, now)
+    start = parse_moment("--since", since, now)
     assert start is not None
     if start > now:
-        _fail(f"--since {since!r} is in the future", EXIT_USAGE)
+        fail(f"--since {since!r} is in the future", EXIT_USAGE)
     if now - start > timedelta(days=MAX_HISTORY_DAYS - 1):
-        _fail(f"--since {since!r}: ask for at most {MAX_HISTORY_DAYS - 1} days", EXIT_USAGE)
-    with _hub(config, profile, region, endpoint_url) as connection:
+        fail(f"--since {since!r}: ask for at most {MAX_HISTORY_DAYS - 1} days", EXIT_USAGE)
+    with open_hub(config, profile, region, endpoint_url) as connection:
         states = AlertStateStore(connection.table_name, connection.session.client("dynamodb"))
         records = states.notifications_between(start, now)
     if as_json:
-        _print_json([_notification_document(record) for record in records])
+        print_json([_notification_document(record) for record in records])
         return
-    console = _console()
+    console = make_console()
     if not records:
         console.print(Text(f"No alert fired or recovered since {format_timestamp(start)}."))
         return
@@ -271,9 +271,9 @@ def _notification_document(record: AlertNotificationRecord) -> dict[str, Any]:
         "region": record.region,
         "metric": record.metric,
         "dimensions": dict(record.dimensions),
-        "value": _json_number(record.value),
+        "value": json_number(record.value),
         "comparison": record.comparison,
-        "threshold": _json_number(record.threshold),
+        "threshold": json_number(record.threshold),
         "since": record.since,
         "message_id": record.message_id,
     }
