@@ -31,8 +31,9 @@ may briefly get its parent's instance (deleted or corrected by the next run); an
 auto-deployed instance uses the StackSet's default parameter values, not the override, so the next
 run finds its `Environment` override missing and sets it.
 
-- At most 50 OUs per CreateStackInstances/DeleteStackInstances call (API reference); OUs with the
-  same environment, regions and filter type share a call, never an OU with its own ancestor.
+Batching: at most 50 OUs per CreateStackInstances/DeleteStackInstances call (API reference); OUs
+with the same environment, regions and filter type share a call, never an OU with its own
+ancestor.
 """
 
 from __future__ import annotations
