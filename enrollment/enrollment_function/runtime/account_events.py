@@ -23,17 +23,13 @@ from enrollment.enrollment_function.runtime.enroll_offboard import (
     is_enrolled_as,
     offboard_account,
 )
-from enrollment.enrollment_function.runtime.enrollment_errors import (
-    AssignmentUnresolved,
-)
+from enrollment.enrollment_function.runtime.enrollment_errors import AssignmentUnresolved
 from enrollment.enrollment_function.runtime.lifecycle_events import (
     ManagedAccountCreated,
     OperatorRequest,
     StackInstanceStatusChange,
 )
-from enrollment.enrollment_function.runtime.report import (
-    EnrollmentReport,
-)
+from enrollment.enrollment_function.runtime.report import EnrollmentReport
 from enrollment.enrollment_function.runtime.settings import (
     EnrollmentSettings,
     Sleep,

@@ -23,9 +23,7 @@ from enrollment.enrollment_function.runtime.cross_account import (
     hub_enrollment_role_arn,
     spoke_enrollment_role_arn,
 )
-from enrollment.enrollment_function.runtime.settings import (
-    EnrollmentSettings,
-)
+from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.enrollment_function.runtime.steps import (
     RETRYABLE_ERROR_CODES,
     FunctionFailed,

@@ -70,9 +70,7 @@ from enrollment.enrollment_function.runtime.enrollment_errors import (
     EnrollmentStepFailed,
     InvalidEnrollmentRequest,
 )
-from enrollment.enrollment_function.runtime.report import (
-    EnrollmentReport,
-)
+from enrollment.enrollment_function.runtime.report import EnrollmentReport
 from enrollment.enrollment_function.runtime.settings import (
     ACCOUNT_ID_PATTERN,
     EnrollmentSettings,

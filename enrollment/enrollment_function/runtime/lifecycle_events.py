@@ -24,9 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from enrollment.enrollment_function.runtime.enrollment_errors import (
-    MalformedLifecycleEvent,
-)
+from enrollment.enrollment_function.runtime.enrollment_errors import MalformedLifecycleEvent
 from enrollment.placement.organizations_events import (
     OrganizationsChange,
     OrganizationsEventError,

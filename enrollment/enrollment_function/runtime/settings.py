@@ -10,12 +10,8 @@ from typing import Final
 
 from aws_lambda_powertools import Logger
 
-from contracts import (
-    HUB_TABLE_NAME,
-)
-from enrollment.enrollment_function.runtime.enrollment_errors import (
-    EnrollmentSettingsError,
-)
+from contracts import HUB_TABLE_NAME
+from enrollment.enrollment_function.runtime.enrollment_errors import EnrollmentSettingsError
 from enrollment.placement.targeting import TargetingSettings, TargetingSettingsError
 
 logger = Logger(service="dsdash-org-enrollment")

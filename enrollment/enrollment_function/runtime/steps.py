@@ -13,12 +13,8 @@ from typing import Final, TypeVar
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from enrollment.enrollment_function.runtime.enrollment_errors import (
-    EnrollmentStepFailed,
-)
-from enrollment.enrollment_function.runtime.report import (
-    EnrollmentReport,
-)
+from enrollment.enrollment_function.runtime.enrollment_errors import EnrollmentStepFailed
+from enrollment.enrollment_function.runtime.report import EnrollmentReport
 from enrollment.enrollment_function.runtime.settings import (
     EnrollmentSettings,
     Sleep,

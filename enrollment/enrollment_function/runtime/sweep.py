@@ -11,9 +11,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from enrollment.enrollment_function.runtime.account_events import (
-    ignored,
-)
+from enrollment.enrollment_function.runtime.account_events import ignored
 from enrollment.enrollment_function.runtime.aws_operations import (
     current_stack_instance,
     desired_state,
@@ -23,22 +21,14 @@ from enrollment.enrollment_function.runtime.cross_account import (
     assume_enrollment_role,
     hub_enrollment_role_arn,
 )
-from enrollment.enrollment_function.runtime.enroll_offboard import (
-    enroll_account,
-)
-from enrollment.enrollment_function.runtime.enrollment_errors import (
-    EnrollmentStepFailed,
-)
-from enrollment.enrollment_function.runtime.report import (
-    EnrollmentReport,
-)
+from enrollment.enrollment_function.runtime.enroll_offboard import enroll_account
+from enrollment.enrollment_function.runtime.enrollment_errors import EnrollmentStepFailed
+from enrollment.enrollment_function.runtime.report import EnrollmentReport
 from enrollment.enrollment_function.runtime.settings import (
     EnrollmentSettings,
     Sleep,
 )
-from enrollment.enrollment_function.runtime.steps import (
-    error_code,
-)
+from enrollment.enrollment_function.runtime.steps import error_code
 from enrollment.placement.stackset_names import stackset_name
 from hub_stack.runtime.store import HubStore, SpokeState, parse_timestamp
 from runtime_common.aws import client, session_or_default
