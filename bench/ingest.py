@@ -39,9 +39,8 @@ from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
     SpokeState,
-    epoch_seconds,
-    format_timestamp,
 )
+from runtime_common.timestamps import epoch_seconds, format_timestamp
 from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries
 
 REGION = "eu-west-1"

@@ -1,10 +1,14 @@
-"""Lambda code assets built without Docker: first-party packages plus the venv's own wheels.
+"""Lambda code assets built without Docker: a handler's import closure plus the venv's own wheels.
 
-Each function type gets a directory holding exactly what its handler imports:
-- the first-party modules and packages it names (never the CDK stack modules, which import
-  aws_cdk, absent from Lambda), with the parent packages' `__init__.py` files;
-- the third-party distributions it needs that the Lambda Python 3.11 runtime lacks, copied file by
-  file from the pinned, installed venv using each distribution's installed file list
+Each function type's directory holds exactly what its handler imports, and nothing more:
+- the first-party modules in the import closure of the handler module, read from the source
+  (`cdk_support.import_graph`: every import, function-level ones included, each enclosing
+  package's `__init__.py`, the modules a plugin registry discovers), plus the data files a shipped
+  package reads at run time (`PACKAGE_DATA`). CDK modules import aws_cdk, which Lambda lacks;
+  `tests/test_layers.py` keeps Lambda code from importing them, so no closure reaches them;
+- the third-party distributions that closure imports, with their requirements (and the optional
+  ones in `OPTIONAL_REQUIREMENTS`), minus what the Lambda runtime provides, copied file by file
+  from the pinned, installed venv using each distribution's installed file list
   (`importlib.metadata`), so the asset holds the exact versions the tests ran against.
 
 boto3 and its dependencies are provided by the Lambda runtime and are never bundled
@@ -40,7 +44,11 @@ from typing import Final
 
 from aws_cdk import aws_lambda as lambda_
 
-REPOSITORY_ROOT: Final = Path(__file__).resolve().parent.parent
+from cdk_support import import_graph
+from cdk_support.import_graph import first_party_modules, import_closure, third_party_imports_of
+
+REPOSITORY_ROOT: Final = import_graph.REPOSITORY_ROOT
+
 DEFAULT_BUILD_ROOT: Final = REPOSITORY_ROOT / "build" / "lambda-assets"
 
 LAMBDA_RUNTIME: Final = lambda_.Runtime.PYTHON_3_11
@@ -73,18 +81,34 @@ class LambdaAssetError(RuntimeError):
 
 @dataclass(frozen=True)
 class LambdaAssetSpec:
-    """What one function type's code directory holds.
-
-    `first_party` entries are paths relative to the repository root: a package directory
-    (copied whole, minus caches) or a single module file. `distributions` are installed
-    distribution names (as pip knows them) copied from the running interpreter's environment;
-    list the whole closure of what the handler imports, minus RUNTIME_PROVIDED_DISTRIBUTIONS
-    (`missing_requirements` checks it in tests).
-    """
+    """One function type's code: its name and handler module; the contents are derived."""
 
     name: str
-    first_party: tuple[str, ...]
-    distributions: tuple[str, ...] = ()
+    handler_module: str
+
+    def first_party_modules(self) -> frozenset[str]:
+        return import_closure([self.handler_module])
+
+    def first_party_files(self) -> tuple[str, ...]:
+        """Paths (relative to the repository root) of the first-party files the asset holds."""
+        modules = first_party_modules()
+        closure = self.first_party_modules()
+        files = {modules[name].relative_to(REPOSITORY_ROOT).as_posix() for name in closure}
+        for package in sorted(closure & PACKAGE_DATA.keys()):
+            package_directory = modules[package].parent
+            for pattern in PACKAGE_DATA[package]:
+                files.update(
+                    path.relative_to(REPOSITORY_ROOT).as_posix()
+                    for path in package_directory.glob(pattern)
+                )
+        return tuple(sorted(files))
+
+    def distributions(self) -> tuple[str, ...]:
+        """The installed distributions the closure needs that Lambda's runtime lacks."""
+        imported: set[str] = set()
+        for module in self.first_party_modules():
+            imported.update(third_party_imports_of(module))
+        return needed_distributions(imported)
 
 
 @dataclass(frozen=True)
@@ -94,81 +118,30 @@ class BuiltLambdaAsset:
     content_hash: str
 
 
-# Powertools (logging, batch processing) and the one distribution it requires at runtime.
-POWERTOOLS_DISTRIBUTIONS: Final = ("aws-lambda-powertools", "typing_extensions")
+# Data files modules read at run time (importlib.resources), which no import statement shows.
+PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {"contracts": ("*.schema.json",)}
 
-# jsonschema and the distributions it requires at runtime, plus rfc3339-validator: jsonschema's
-# FormatChecker checks "date-time" (our events' ExtractionDate) only when that module is
-# importable, and silently accepts any string otherwise. Without it the Lambda would accept
-# dates the test suite (whose venv has it) rejects.
-JSONSCHEMA_DISTRIBUTIONS: Final = (
-    "jsonschema",
-    "jsonschema-specifications",
-    "referencing",
-    "rpds-py",
-    "attrs",
-    "typing_extensions",
-    "rfc3339-validator",
-)
+# Distributions a shipped distribution imports only when they are installed, with no requirement
+# naming them. jsonschema's FormatChecker checks "date-time" (our events' ExtractionDate) only when
+# rfc3339-validator is importable, and silently accepts any string otherwise: without it the
+# Lambda would accept dates the test suite (whose venv has it) rejects.
+OPTIONAL_REQUIREMENTS: Final[dict[str, tuple[str, ...]]] = {"jsonschema": ("rfc3339-validator",)}
 
-# The connection function runs in the hub and in every spoke
-# (`enrollment.connection.runtime.connection`).
+# The connection function runs in the hub and in every spoke.
 CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
-    name="connection",
-    first_party=(
-        "enrollment/__init__.py",
-        "enrollment/connection/__init__.py",
-        "enrollment/connection/runtime",
-        "contracts",
-        "runtime_common",
-    ),
-    distributions=POWERTOOLS_DISTRIBUTIONS,
+    name="connection", handler_module="enrollment.connection.runtime.connection"
 )
-
-# The spoke's extraction function (`spoke_stackset.runtime.extractor`) imports the metric library,
-# which validates arguments with jsonschema, and the event contracts. The org stack uploads it,
-# with the connection asset, to the artifact buckets the spoke template reads its code from.
+# The spoke's extraction function. The org stack uploads it, with the connection asset, to the
+# artifact buckets the spoke template reads its code from.
 SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
-    name="spoke-extractor",
-    first_party=("spoke_stackset/runtime", "metrics", "contracts", "runtime_common"),
-    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
+    name="spoke-extractor", handler_module="spoke_stackset.runtime.extractor"
 )
-
-# The management account's reconciler (`org_stack.reconciler.runtime.handler`).
+# The org stack's functions (management account or StackSets delegated administrator).
 ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
-    name="org-reconciler",
-    # config/model.py imports config/alert_model.py (both standard library only).
-    first_party=(
-        "org_stack/__init__.py",
-        "org_stack/reconciler/__init__.py",
-        "org_stack/reconciler/runtime",
-        "enrollment/__init__.py",
-        "enrollment/placement",
-        "config/model.py",
-        "config/alert_model.py",
-        "runtime_common",
-    ),
-    distributions=POWERTOOLS_DISTRIBUTIONS,
+    name="org-reconciler", handler_module="org_stack.reconciler.runtime.handler"
 )
-
-# The management account's enrollment function (`enrollment.enrollment_function.runtime.handler`),
-# which records spokes in the hub table through the hub's store and drives both connection
-# functions.
 ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
-    name="org-enrollment",
-    first_party=(
-        "enrollment/__init__.py",
-        "enrollment/enrollment_function/__init__.py",
-        "enrollment/enrollment_function/runtime",
-        "enrollment/placement",
-        "hub_stack/table_design.py",
-        "hub_stack/runtime/store.py",
-        "config/model.py",
-        "config/alert_model.py",
-        "contracts",
-        "runtime_common",
-    ),
-    distributions=POWERTOOLS_DISTRIBUTIONS,
+    name="org-enrollment", handler_module="enrollment.enrollment_function.runtime.handler"
 )
 
 _built_assets: dict[tuple[LambdaAssetSpec, Path], BuiltLambdaAsset] = {}
@@ -195,27 +168,42 @@ def build_lambda_asset(
     return _built_assets[cache_key]
 
 
-def missing_requirements(distributions: Iterable[str]) -> list[str]:
-    """Requirements of `distributions` neither listed nor provided by the Lambda runtime.
+def needed_distributions(imported_names: Iterable[str]) -> tuple[str, ...]:
+    """The distributions providing `imported_names` (top-level module names), with their
+    requirements and optional requirements, minus those the Lambda runtime provides.
 
-    Evaluates environment markers for the running interpreter (the same as Lambda's, which the
-    builder enforces) and ignores optional extras. Needs `packaging` (installed with pytest).
+    Requirements are read from the installed metadata, markers evaluated for the running
+    interpreter (the same as Lambda's, which the builder enforces); extras are not followed.
     """
     from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
 
-    listed = {canonicalize_name(name) for name in distributions}
-    provided = {canonicalize_name(name) for name in RUNTIME_PROVIDED_DISTRIBUTIONS}
-    missing: set[str] = set()
-    for name in sorted(listed):
+    providers = metadata.packages_distributions()
+    provided = {canonical_name(name) for name in RUNTIME_PROVIDED_DISTRIBUTIONS}
+    pending: list[str] = []
+    for module_name in sorted(imported_names):
+        if module_name not in providers:
+            raise LambdaAssetError(
+                f"module {module_name!r} is imported by Lambda code but no installed "
+                "distribution provides it; install requirements.lock"
+            )
+        pending.extend(providers[module_name])
+    needed: set[str] = set()
+    while pending:
+        name = canonical_name(pending.pop())
+        if name in needed or name in provided:
+            continue
+        needed.add(name)
+        pending.extend(OPTIONAL_REQUIREMENTS.get(name, ()))
         for requirement_text in metadata.distribution(name).requires or ():
             requirement = Requirement(requirement_text)
-            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-                continue
-            required = canonicalize_name(requirement.name)
-            if required not in listed and required not in provided:
-                missing.add(f"{required} (required by {name})")
-    return sorted(missing)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return tuple(sorted(needed))
+
+
+def canonical_name(distribution_name: str) -> str:
+    """PEP 503 normalization: `typing_extensions` and `Typing-Extensions` are one name."""
+    return re.sub(r"[-_.]+", "-", distribution_name).lower()
 
 
 def _build(spec: LambdaAssetSpec, build_root: Path) -> BuiltLambdaAsset:
@@ -224,9 +212,9 @@ def _build(spec: LambdaAssetSpec, build_root: Path) -> BuiltLambdaAsset:
     # mkdtemp makes the directory private (0700); Lambda's runtime user must be able to read it.
     staging.chmod(0o755)
     try:
-        for relative in spec.first_party:
-            _copy_first_party(relative, staging)
-        for distribution_name in spec.distributions:
+        for relative in spec.first_party_files():
+            _copy_file(REPOSITORY_ROOT / relative, staging / relative)
+        for distribution_name in spec.distributions():
             _copy_distribution(distribution_name, staging)
         content_hash = directory_content_hash(staging)
         final = build_root / f"{spec.name}-{content_hash[:16]}"
@@ -264,26 +252,6 @@ def _files_under(directory: Path) -> Iterator[Path]:
         for file_name in sorted(file_names):
             if not file_name.endswith(_EXCLUDED_SUFFIXES):
                 yield Path(current) / file_name
-
-
-def _copy_first_party(relative: str, destination_root: Path) -> None:
-    source = REPOSITORY_ROOT / relative
-    if not source.exists():
-        raise LambdaAssetError(
-            f"first-party path {relative!r} does not exist under {REPOSITORY_ROOT}"
-        )
-    # Every enclosing package needs its __init__.py, or the handler's absolute import fails.
-    for parent in PurePosixPath(relative).parents:
-        if str(parent) == ".":
-            continue
-        init_file = REPOSITORY_ROOT / parent / "__init__.py"
-        if init_file.exists():
-            _copy_file(init_file, destination_root / parent / "__init__.py")
-    if source.is_file():
-        _copy_file(source, destination_root / relative)
-        return
-    for file_path in _files_under(source):
-        _copy_file(file_path, destination_root / relative / file_path.relative_to(source))
 
 
 def _copy_distribution(name: str, destination_root: Path) -> None:

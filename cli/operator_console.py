@@ -45,7 +45,7 @@ from cli.hub_connection import (
 from config.errors import ConfigError
 from config.loader import locate_config
 from config.schedule import ScheduleError, refresh_period_seconds
-from hub_stack.runtime.store import format_timestamp
+from runtime_common.timestamps import format_timestamp
 
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2

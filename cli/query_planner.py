@@ -12,8 +12,8 @@ from hub_stack import table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
-    format_timestamp,
 )
+from runtime_common.timestamps import format_timestamp
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,12 @@ FORWARD_METRICS_RULE_PREFIX: Final = "dsdash-forward-metrics-to-"
 ORGANIZATION_STATEMENT_ID: Final = "dsdash-organization"
 ACCOUNT_STATEMENT_ID_PREFIX: Final = "dsdash-account-"
 
+# Identifier syntax, checked alike by every unit (`runtime_common.identifiers`) and by the spoke
+# template's parameters (AllowedPattern). `[0-9]`, not `\d`: Python's `\d` also matches non-ASCII
+# digits. The event schemas spell the account id the same way (a test keeps them equal).
+ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
+REGION_NAME_PATTERN: Final = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+
 # SSM parameter layout.
 MONITORS_PREFIX: Final = "/monitors/"
 MONITORED_PROJECTS_PREFIX: Final = "/monitored_projects/"

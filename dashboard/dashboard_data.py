@@ -37,8 +37,8 @@ from hub_stack.runtime.store import (
     HubStore,
     SpokeRecord,
     SpokeState,
-    parse_timestamp,
 )
+from runtime_common.timestamps import parse_timestamp
 
 DEFAULT_HISTORY_DAYS: Final = 30
 # Shown for registry items that never carried a project or environment (an account offboarded

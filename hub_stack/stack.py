@@ -44,8 +44,6 @@ from cdk_support.functions import (
 )
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
-    JSONSCHEMA_DISTRIBUTIONS,
-    POWERTOOLS_DISTRIBUTIONS,
     LambdaAssetSpec,
     lambda_code,
 )
@@ -100,25 +98,15 @@ ENROLLMENT_SSM_ACTIONS: Final = (
     "ssm:PutParameter",
 )
 
-_HUB_FIRST_PARTY: Final = (
-    "hub_stack/__init__.py",
-    "hub_stack/table_design.py",
-    "hub_stack/runtime",
-    "contracts",
-    "runtime_common",
-    # Ingest checks each value against its metric's definition (unit, range), the one spokes use.
-    "metrics",
-)
+# Each asset holds its handler's import closure (cdk_support.lambda_asset).
 HUB_INGEST_ASSET: Final = LambdaAssetSpec(
-    name="hub-ingest",
-    first_party=_HUB_FIRST_PARTY,
-    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
+    name="hub-ingest", handler_module="hub_stack.runtime.ingest"
 )
-# The refresh function validates the event it emits against the refresh schema, hence jsonschema.
 HUB_REFRESH_ASSET: Final = LambdaAssetSpec(
-    name="hub-refresh",
-    first_party=_HUB_FIRST_PARTY,
-    distributions=tuple(sorted({*JSONSCHEMA_DISTRIBUTIONS, *POWERTOOLS_DISTRIBUTIONS})),
+    name="hub-refresh", handler_module="hub_stack.runtime.refresh"
+)
+HUB_HEALTH_ASSET: Final = LambdaAssetSpec(
+    name="hub-health", handler_module="hub_stack.runtime.platform_health"
 )
 
 
@@ -175,7 +163,7 @@ class HubStack(cdk.Stack):
             table=self.table,
             ingest_function=self.ingest_function,
             dead_letter_queue=self.dead_letter_queue,
-            health_code=lambda_code(HUB_REFRESH_ASSET),
+            health_code=lambda_code(HUB_HEALTH_ASSET),
             # The alert rules share Lambda's 4 KB of environment with the project aliases.
             reserved_ingest_environment_bytes=len(self._project_aliases_value().encode()),
         )

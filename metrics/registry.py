@@ -1,23 +1,27 @@
 """The metric registry: name -> class, filled by the `@register_metric` decorator.
 
-Built-in metric modules are imported by name from `BUILTIN_METRIC_MODULES` (importlib, no eval),
-so listing the registry never depends on import side effects elsewhere.
+Adding a metric means adding one module to this package (README, "Adding a metric"): every module
+here except the plugin contract, the collection layer and this registry is a metric module, found
+by listing the package (`pkgutil`, no eval) and imported by name. Listing the registry therefore
+never depends on import side effects elsewhere, and no list of modules needs an entry.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, Final, TypeVar
 
+import metrics
 from metrics.base import IamStatement, Metric
 
-BUILTIN_METRIC_MODULES: tuple[str, ...] = (
-    "metrics.sagemaker_training",
-    "metrics.sagemaker_endpoints",
-    "metrics.sagemaker_other",
-    "metrics.ssm",
-)
+# The modules of this package that define no metric.
+NOT_METRIC_MODULES: Final = frozenset({"base", "collect", "registry"})
+# Read by `cdk_support.import_graph`: this module imports every module of the package at run time,
+# so a Lambda asset that holds the registry holds every metric module too.
+IMPORTS_EVERY_MODULE_OF: Final = "metrics"
 
 _REGISTRY: dict[str, type[Metric]] = {}
 MetricClass = TypeVar("MetricClass", bound=type[Metric])
@@ -44,8 +48,18 @@ def register_metric(metric_class: MetricClass) -> MetricClass:
     return metric_class
 
 
+@cache
+def metric_module_names() -> tuple[str, ...]:
+    """`metrics.<module>` for every metric module of the package, sorted."""
+    return tuple(
+        f"{metrics.__name__}.{module.name}"
+        for module in sorted(pkgutil.iter_modules(metrics.__path__), key=lambda m: m.name)
+        if module.name not in NOT_METRIC_MODULES and not module.ispkg
+    )
+
+
 def load_builtin_metrics() -> None:
-    for module_name in BUILTIN_METRIC_MODULES:
+    for module_name in metric_module_names():
         importlib.import_module(module_name)
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from contracts import PUT_EVENTS_MAX_ENTRIES, PUT_EVENTS_MAX_ENTRY_BYTES
+from runtime_common.backoff import backoff_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -160,7 +161,14 @@ def put_events(
     attempts = 0
     while pending and attempts < max_attempts:
         if attempts:
-            sleep(_backoff_delay(attempts, base_delay_seconds, max_delay_seconds, jitter))
+            sleep(
+                backoff_seconds(
+                    attempts,
+                    base_seconds=base_delay_seconds,
+                    cap_seconds=max_delay_seconds,
+                    jitter=jitter,
+                )
+            )
         attempts += 1
         retry: list[int] = []
         for batch in _batches(pending, sizes):
@@ -232,14 +240,3 @@ def _send(
         else:
             outcomes.append((result.get("ErrorCode", "Unknown"), result.get("ErrorMessage", "")))
     return outcomes
-
-
-def _backoff_delay(
-    retry_number: int,
-    base_delay_seconds: float,
-    max_delay_seconds: float,
-    jitter: Callable[[], float],
-) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**(retry - 1)))."""
-    ceiling: float = min(max_delay_seconds, base_delay_seconds * 2.0 ** (retry_number - 1))
-    return ceiling * jitter()

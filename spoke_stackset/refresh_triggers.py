@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Final
 
 import aws_cdk as cdk
@@ -23,21 +22,17 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 import contracts
+from config.schedule import refresh_period_seconds
 
 # The widest spread, and never more than half the period, so consecutive runs do not overlap.
 MAX_STAGGER_MINUTES: Final = 15
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
-_MINUTES_PER_UNIT: Final = {"minute": 1, "hour": 60, "day": 1440}
 
 
 def stagger_window_minutes(schedule_expression: str) -> int:
-    """The flexible window for a schedule: half the period of a rate() up to 15 min; 15 for a
-    cron() (whose period we do not parse)."""
-    match = _RATE.match(schedule_expression.strip())
-    if match is None:
-        return MAX_STAGGER_MINUTES
-    period = int(match[1]) * _MINUTES_PER_UNIT[match[2].rstrip("s")]
-    return max(1, min(MAX_STAGGER_MINUTES, period // 2))
+    """The flexible window for a schedule: half its period (config.schedule's reading: exact for
+    rate(), the longest gap between firings for cron()), from 1 to 15 minutes."""
+    period_minutes = refresh_period_seconds(schedule_expression) // 60
+    return max(1, min(MAX_STAGGER_MINUTES, period_minutes // 2))
 
 
 class SpokeRefreshTriggers(Construct):

@@ -71,8 +71,8 @@ DEFAULT_ENVIRONMENT: Final = "unassigned"
 # accepts too (contracts/metric_event_v2.schema.json).
 _V2_PROPERTIES: Final = contracts.load_schema("metric-event-v2")["properties"]
 ENVIRONMENT_PATTERN: Final = str(_V2_PROPERTIES["Environment"]["pattern"])
-ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
-REGION_PATTERN: Final = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+ACCOUNT_ID_PATTERN: Final = contracts.ACCOUNT_ID_PATTERN
+REGION_PATTERN: Final = contracts.REGION_NAME_PATTERN
 HUB_NAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,128}$"
 BUCKET_PREFIX_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,40}$"
 S3_KEY_PATTERN: Final = r"^[A-Za-z0-9!_.*'()/-]{1,1024}\.zip$"

@@ -1,120 +1,187 @@
-"""The Lambda code assets of every stack (hub, spoke, org): what each function type carries, and
-that its handler imports from the asset alone plus what the Lambda Python runtime provides
-(boto3 and its dependencies)."""
+"""The Lambda code of every function the app synthesizes (hub, org and spoke templates): each
+bundle holds exactly the import closure of its handler plus the distributions that closure needs,
+and its handler imports from the bundle alone plus what the Lambda Python runtime provides (boto3
+and its dependencies)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
+import app as dsdash_app
+from cdk_support.import_graph import first_party_modules
 from cdk_support.lambda_asset import (
     CONNECTION_FUNCTION_ASSET,
-    ORG_ENROLLMENT_ASSET,
-    ORG_RECONCILER_ASSET,
     RUNTIME_PROVIDED_DISTRIBUTIONS,
-    SPOKE_EXTRACTOR_ASSET,
-    BuiltLambdaAsset,
     LambdaAssetSpec,
     build_lambda_asset,
-    missing_requirements,
+    canonical_name,
     wheel_tag_fits_lambda,
 )
-from hub_stack.stack import HUB_INGEST_ASSET, HUB_REFRESH_ASSET
+from config.loader import load_config
 
-ASSET_HANDLERS = [
-    (HUB_INGEST_ASSET, "hub_stack.runtime.ingest"),
-    (HUB_REFRESH_ASSET, "hub_stack.runtime.refresh"),
-    # The platform-health function runs from the refresh asset (same packages).
-    (HUB_REFRESH_ASSET, "hub_stack.runtime.platform_health"),
-    (CONNECTION_FUNCTION_ASSET, "enrollment.connection.runtime.connection"),
-    (SPOKE_EXTRACTOR_ASSET, "spoke_stackset.runtime.extractor"),
-    (ORG_RECONCILER_ASSET, "org_stack.reconciler.runtime.handler"),
-    (ORG_ENROLLMENT_ASSET, "enrollment.enrollment_function.runtime.handler"),
-]
+# Functions the CDK itself adds, running its own code (not ours): the BucketDeployment that
+# uploads the spoke code, and the custom-resource provider behind the org stack's Trigger.
+CDK_PROVIDED_HANDLERS = frozenset({"index.handler", "__entrypoint__.handler"})
+
+
+@dataclass(frozen=True)
+class SynthesizedFunction:
+    template: str
+    logical_id: str
+    handler: str
+    bundle: Path
+
+    @property
+    def handler_module(self) -> str:
+        return self.handler.rpartition(".")[0]
 
 
 @pytest.fixture(scope="module")
-def build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lambda-assets")
+def functions(tmp_path_factory: pytest.TempPathFactory) -> list[SynthesizedFunction]:
+    """Every Lambda function of the app synthesized from config/projects.yaml, with the directory
+    its code comes from: the staged CDK asset, or the spoke code zip its StackSet names."""
+    outdir = tmp_path_factory.mktemp("cdk-out")
+    app = cdk.App(outdir=str(outdir), builtin_cloud_formation_validation=False)
+    dsdash_app.build_app(load_config(), app)
+    assembly = app.synth()
+    templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    for path in sorted((outdir / dsdash_app.SPOKE_TEMPLATES_DIRECTORY).rglob("*.template.json")):
+        templates[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    spoke_code_keys = _spoke_code_keys(templates[dsdash_app.ORG_STACK_ID])
+    found = []
+    for name, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            properties = resource["Properties"]
+            key = properties["Code"]["S3Key"]
+            if isinstance(key, dict):  # a spoke template: the key is a StackSet parameter
+                bundle = _unzipped(outdir, spoke_code_keys[key["Ref"]], tmp_path_factory)
+            else:
+                bundle = outdir / f"asset.{key.removesuffix('.zip')}"
+            found.append(SynthesizedFunction(name, logical_id, properties["Handler"], bundle))
+    return found
 
 
-@pytest.fixture(scope="module")
-def ingest_asset(build_root: Path) -> BuiltLambdaAsset:
-    return build_lambda_asset(HUB_INGEST_ASSET, build_root=build_root)
+def _spoke_code_keys(org_template: dict[str, Any]) -> dict[str, str]:
+    keys: dict[str, set[str]] = {}
+    for resource in org_template["Resources"].values():
+        if resource["Type"] == "AWS::CloudFormation::StackSet":
+            for parameter in resource["Properties"].get("Parameters", []):
+                if parameter["ParameterKey"].endswith("CodeKey"):
+                    keys.setdefault(parameter["ParameterKey"], set()).add(
+                        parameter["ParameterValue"]
+                    )
+    assert all(len(values) == 1 for values in keys.values()), keys
+    return {key: values.pop() for key, values in keys.items()}
 
 
-def _top_level_names(directory: Path) -> set[str]:
-    return {path.name for path in directory.iterdir()}
+def _unzipped(outdir: Path, object_key: str, factory: pytest.TempPathFactory) -> Path:
+    """The spoke code zip the artifact stacks upload under `object_key`, extracted."""
+    (archive,) = {path for path in outdir.glob(f"asset.*/{Path(object_key).name}")}
+    destination = factory.mktemp(archive.stem)
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(destination)
+    return destination
 
 
-def test_ingest_asset_holds_its_packages_and_jsonschema_but_no_cdk_or_boto3(
-    ingest_asset: BuiltLambdaAsset,
+def _ours(functions: list[SynthesizedFunction]) -> list[SynthesizedFunction]:
+    return [function for function in functions if function.handler not in CDK_PROVIDED_HANDLERS]
+
+
+def test_every_function_is_ours_or_the_cdks(functions: list[SynthesizedFunction]) -> None:
+    modules = first_party_modules()
+    for function in _ours(functions):
+        assert function.handler_module in modules, function
+    handlers = {function.handler_module for function in _ours(functions)}
+    # One function of each kind the app deploys, in the hub, org and spoke templates.
+    assert handlers == {
+        "hub_stack.runtime.ingest",
+        "hub_stack.runtime.refresh",
+        "hub_stack.runtime.platform_health",
+        "enrollment.connection.runtime.connection",
+        "enrollment.enrollment_function.runtime.handler",
+        "org_stack.reconciler.runtime.handler",
+        "spoke_stackset.runtime.extractor",
+    }
+
+
+def _first_party_files(bundle: Path) -> set[str]:
+    top_level = {name.split(".")[0] for name in first_party_modules()}
+    return {
+        path.relative_to(bundle).as_posix()
+        for path in bundle.rglob("*")
+        if path.is_file() and path.relative_to(bundle).parts[0].removesuffix(".py") in top_level
+    }
+
+
+def _distributions(bundle: Path) -> set[str]:
+    return {
+        canonical_name(path.name.removesuffix(".dist-info").rpartition("-")[0])
+        for path in bundle.glob("*.dist-info")
+    }
+
+
+def test_every_bundle_holds_exactly_its_handlers_closure(
+    functions: list[SynthesizedFunction],
 ) -> None:
-    root = ingest_asset.path
-    for needed in (
-        "contracts/__init__.py",
-        "contracts/metric_event_v2.schema.json",
-        "runtime_common/aws.py",
-        "hub_stack/__init__.py",
-        "hub_stack/table_design.py",
-        "hub_stack/runtime/__init__.py",
-        "jsonschema/__init__.py",
-        "aws_lambda_powertools/__init__.py",
-    ):
-        assert (root / needed).is_file(), f"{needed} missing from the ingest asset"
-    top_level = _top_level_names(root)
-    for absent in ("aws_cdk", "constructs", "cdk_nag", "jsii", "boto3", "botocore", "moto"):
-        assert absent not in top_level
-    # The CDK stack module imports aws_cdk; Lambda must never see it.
-    assert not (root / "hub_stack" / "stack.py").exists()
-    assert not list(root.rglob("__pycache__"))
-    assert not list(root.rglob("*.pyc"))
+    for function in _ours(functions):
+        expected = LambdaAssetSpec(name="expected", handler_module=function.handler_module)
+        assert _first_party_files(function.bundle) == set(expected.first_party_files()), function
+        assert _distributions(function.bundle) == set(expected.distributions()), function
 
 
-def test_connection_asset_holds_the_connection_package_only(build_root: Path) -> None:
-    built = build_lambda_asset(CONNECTION_FUNCTION_ASSET, build_root=build_root)
-    top_level = _top_level_names(built.path)
-    assert {"enrollment", "contracts", "runtime_common", "aws_lambda_powertools"} <= top_level
-    assert not {"hub_stack", "jsonschema", "boto3", "aws_cdk"} & top_level
-
-
-@pytest.mark.parametrize("spec", [spec for spec, _ in ASSET_HANDLERS], ids=lambda s: s.name)
-def test_bundled_distributions_include_everything_they_require(spec: LambdaAssetSpec) -> None:
-    assert missing_requirements(spec.distributions) == []
-
-
-@pytest.mark.parametrize(
-    ("spec", "handler_module"), ASSET_HANDLERS, ids=[spec.name for spec, _ in ASSET_HANDLERS]
-)
-def test_handler_imports_from_its_asset_and_the_lambda_runtime_alone(
-    spec: LambdaAssetSpec, handler_module: str, build_root: Path, tmp_path: Path
+def test_bundles_hold_no_cdk_test_or_runtime_provided_code(
+    functions: list[SynthesizedFunction],
 ) -> None:
-    built = build_lambda_asset(spec, build_root=build_root)
-    assert not list(built.path.rglob("stack.py")), "a CDK stack module leaked into an asset"
+    for function in _ours(functions):
+        top_level = {path.name for path in function.bundle.iterdir()}
+        for absent in ("aws_cdk", "constructs", "cdk_nag", "jsii", "boto3", "botocore", "moto"):
+            assert absent not in top_level, (function, absent)
+        assert not list(function.bundle.rglob("stack.py")), function
+        assert not list(function.bundle.rglob("__pycache__")), function
+        assert not list(function.bundle.rglob("*.pyc")), function
+    extractor = next(f for f in functions if f.handler.startswith("spoke_stackset."))
+    # The extractor validates metric arguments with jsonschema, which checks date-time formats
+    # only with rfc3339-validator installed (an optional requirement the builder adds).
+    assert {"jsonschema", "rfc3339-validator", "rpds-py"} <= _distributions(extractor.bundle)
+    assert (extractor.bundle / "contracts" / "metric_event_v2.schema.json").is_file()
+
+
+def test_handlers_import_from_their_bundle_and_the_lambda_runtime_alone(
+    functions: list[SynthesizedFunction], tmp_path: Path
+) -> None:
     runtime_provided = _runtime_provided_directory(tmp_path)
-    # -I -S: no site-packages, no PYTHONPATH, no current directory; only the asset, the
-    # stand-in for Lambda's bundled boto3, and the standard library.
-    program = (
-        "import importlib, sys\n"
-        f"sys.path[:0] = [{str(built.path)!r}, {str(runtime_provided)!r}]\n"
-        f"module = importlib.import_module({handler_module!r})\n"
-        "assert callable(module.handler)\n"
-        "leaked = [m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'moto')]\n"
-        "assert not leaked, leaked\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", program],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    for bundle, handler_module in sorted({(f.bundle, f.handler_module) for f in _ours(functions)}):
+        # -I -S: no site-packages, no PYTHONPATH, no current directory; only the bundle, the
+        # stand-in for Lambda's bundled boto3, and the standard library.
+        program = (
+            "import importlib, sys\n"
+            f"sys.path[:0] = [{str(bundle)!r}, {str(runtime_provided)!r}]\n"
+            f"module = importlib.import_module({handler_module!r})\n"
+            "assert callable(module.handler)\n"
+            "leaked = [m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'moto')]\n"
+            "assert not leaked, leaked\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", program],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, (handler_module, result.stderr)
 
 
 def _runtime_provided_directory(directory: Path) -> Path:
@@ -144,8 +211,8 @@ def test_asset_is_content_addressed_and_reproducible(tmp_path: Path) -> None:
 
 
 def test_assets_with_different_contents_get_different_hashes(tmp_path: Path) -> None:
-    smaller = LambdaAssetSpec(name="probe", first_party=("contracts",))
-    larger = LambdaAssetSpec(name="probe", first_party=("contracts", "runtime_common"))
+    smaller = LambdaAssetSpec(name="probe", handler_module="runtime_common.timestamps")
+    larger = LambdaAssetSpec(name="probe", handler_module="runtime_common.identifiers")
     assert (
         build_lambda_asset(smaller, build_root=tmp_path).content_hash
         != build_lambda_asset(larger, build_root=tmp_path).content_hash

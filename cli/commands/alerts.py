@@ -40,7 +40,7 @@ from hub_stack.runtime.alert_state import (
     AlertStateRecord,
     AlertStateStore,
 )
-from hub_stack.runtime.store import format_timestamp
+from runtime_common.timestamps import format_timestamp
 
 DEFAULT_HISTORY_SINCE: Final = "7d"
 

@@ -27,10 +27,9 @@ from hub_stack.runtime.store import (
     HubStore,
     SpokeRecord,
     SpokeState,
-    format_timestamp,
-    parse_timestamp,
 )
 from runtime_common.events import PutEventsError
+from runtime_common.timestamps import format_timestamp, parse_timestamp
 
 DEFAULT_REFRESH_TIMEOUT_SECONDS: Final = 300.0
 

@@ -32,8 +32,8 @@ from dashboard.model import STALE_AFTER_REFRESH_PERIODS
 from hub_stack.runtime.store import (
     DEFAULT_QUARANTINE_DAYS,
     SpokeState,
-    format_timestamp,
 )
+from runtime_common.timestamps import format_timestamp
 
 
 def status(

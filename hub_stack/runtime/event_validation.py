@@ -49,10 +49,12 @@ from jsonschema.exceptions import ValidationError, best_match
 
 import contracts
 from hub_stack import table_design
-from hub_stack.runtime.store import SpokeRecord, SpokeState, format_timestamp
+from hub_stack.runtime.store import SpokeRecord, SpokeState
 from metrics.base import Metric
 from metrics.registry import UnknownMetricError, metric_class
+from runtime_common.identifiers import is_account_id
 from runtime_common.regions import is_known_region
+from runtime_common.timestamps import format_timestamp
 
 MAX_CLOCK_SKEW: Final = timedelta(minutes=15)
 # Any string in an event's detail (values and keys, Metadata included); shared with the spoke,
@@ -71,7 +73,6 @@ DYNAMODB_MAX_MAGNITUDE: Final = contracts.EVENT_NUMBER_MAX_MAGNITUDE
 DYNAMODB_MIN_MAGNITUDE: Final = contracts.EVENT_NUMBER_MIN_MAGNITUDE
 _DYNAMODB_NUMBER_CONTEXT: Final = Context(prec=DYNAMODB_MAX_SIGNIFICANT_DIGITS)
 
-_ACCOUNT_ID: Final = re.compile(r"^[0-9]{12}$")
 # Characters that build the series key from dimensions (see table_design.dimension_key); a value
 # holding one could make two different dimension sets collide into one series.
 _KEY_SEPARATORS: Final = ("#", ",", "=")
@@ -156,7 +157,7 @@ class ValidatedEvent:
     project_name: str
     environment: str
     extraction_time: datetime
-    extraction_date: str  # canonical, see store.format_timestamp
+    extraction_date: str  # canonical, see runtime_common.timestamps.format_timestamp
     schema_version: int
     metrics: tuple[ValidatedMetric, ...]
     errors: tuple[ValidatedError, ...] = field(default_factory=tuple)
@@ -283,7 +284,7 @@ def _check_envelope(event: Any, claims: Claims) -> dict[str, Any]:
             claims,
         )
     _check_encodable(event_id, "envelope id", claims)
-    if not isinstance(account, str) or not _ACCOUNT_ID.match(account):
+    if not is_account_id(account):
         raise EventRejected(
             RejectionCode.INVALID_ENVELOPE,
             f"envelope account must be 12 digits, got {_short(account)}",

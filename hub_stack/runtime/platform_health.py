@@ -17,7 +17,7 @@ Environment: TABLE_NAME, STALE_AFTER_SECONDS.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,10 @@ from hub_stack.runtime.health_metrics import (
     SPOKES_FAILED,
     SPOKES_STALE,
 )
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState, parse_timestamp
+from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
 from runtime_common.aws import client as aws_client
+from runtime_common.settings import SettingsError, from_variable, read_settings, whole_number
+from runtime_common.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     import boto3
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 logger = Logger(service="dsdash-hub-health")
 
 
-class HealthConfigurationError(Exception):
+class HealthConfigurationError(SettingsError):
     """The function's environment is missing or malformed."""
 
 
@@ -96,25 +98,27 @@ def publish_spoke_health(
     return health
 
 
-def stale_after_from(environment: Mapping[str, str]) -> timedelta:
-    text = environment.get("STALE_AFTER_SECONDS", "")
-    if not text.isdigit() or int(text) < 1:
-        raise HealthConfigurationError(
-            f"environment variable STALE_AFTER_SECONDS must be a positive whole number, got {text!r}"
-        )
-    return timedelta(seconds=int(text))
+def _positive_seconds(text: str) -> timedelta:
+    seconds = whole_number(text)
+    if seconds < 1:
+        raise ValueError(f"{text!r} must be a positive whole number of seconds")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    table_name: str = from_variable("TABLE_NAME")
+    stale_after: timedelta = from_variable("STALE_AFTER_SECONDS", parse=_positive_seconds)
 
 
 def handler(
     event: Any, context: LambdaContext | None, *, session: boto3.Session | None = None
 ) -> dict[str, Any]:
-    table_name = os.environ.get("TABLE_NAME", "")
-    if not table_name:
-        raise HealthConfigurationError("environment variable TABLE_NAME is not set")
+    settings = read_settings(HealthSettings, os.environ, error=HealthConfigurationError)
     health = publish_spoke_health(
-        HubStore(table_name, session),
+        HubStore(settings.table_name, session),
         aws_client(session, "cloudwatch"),
-        stale_after=stale_after_from(os.environ),
+        stale_after=settings.stale_after,
     )
     return {
         "enrolled": health.enrolled,

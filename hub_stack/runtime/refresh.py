@@ -20,6 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,9 +29,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 import contracts
-from hub_stack.runtime.store import format_timestamp
 from runtime_common.aws import client as aws_client
 from runtime_common.events import put_events
+from runtime_common.settings import SettingsError, from_variable, read_settings
+from runtime_common.timestamps import format_timestamp
 
 if TYPE_CHECKING:
     import boto3
@@ -47,17 +49,21 @@ class RefreshScopeError(ValueError):
     """The requested refresh scope is not a valid project, environment or account filter."""
 
 
-class RefreshConfigurationError(Exception):
+class RefreshConfigurationError(SettingsError):
     """The function's environment is missing or malformed."""
 
 
+@dataclass(frozen=True)
+class RefreshSettings:
+    bus_name: str = from_variable("HUB_BUS_NAME")
+    # Unset: refresh events go to the hub bus only (no on-demand topic).
+    topic_arn: str | None = from_variable("REFRESH_TOPIC_ARN", default=None)
+
+
 def handler(event: Mapping[str, Any] | None, context: LambdaContext | None) -> dict[str, Any]:
-    bus_name = os.environ.get("HUB_BUS_NAME", "")
-    if not bus_name:
-        raise RefreshConfigurationError("environment variable HUB_BUS_NAME is not set")
+    settings = read_settings(RefreshSettings, os.environ, error=RefreshConfigurationError)
     scope = scope_from_invocation(event)
-    topic_arn = os.environ.get("REFRESH_TOPIC_ARN") or None
-    refresh_id = emit_refresh(None, bus_name, scope, topic_arn=topic_arn)
+    refresh_id = emit_refresh(None, settings.bus_name, scope, topic_arn=settings.topic_arn)
     return {"RefreshId": refresh_id, "Scope": scope}
 
 

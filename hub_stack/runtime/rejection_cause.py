@@ -11,14 +11,13 @@ is kept in the text (docs/architecture.md §7, "Spokes of the original sample").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 from hub_stack.runtime.event_validation import EventRejected, RejectionCode
 from hub_stack.runtime.store import SpokeRecord, SpokeState
+from runtime_common.identifiers import is_account_id
 
-_ACCOUNT_ID: Final = re.compile(r"^[0-9]{12}$")
 _SENDER_CODES: Final = frozenset(
     {RejectionCode.SENDER_NOT_ENROLLED, RejectionCode.SENDER_ENROLLED_ELSEWHERE}
 )
@@ -31,7 +30,7 @@ def sender_checked_first(
     if rejection.code in _SENDER_CODES:
         return rejection
     account_id = rejection.claims.account_id
-    if account_id is None or not _ACCOUNT_ID.match(account_id):
+    if not is_account_id(account_id):
         return rejection
     spoke = registry.get(account_id)
     if spoke is not None and spoke.state is SpokeState.ENROLLED:

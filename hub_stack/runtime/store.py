@@ -36,6 +36,12 @@ from botocore.exceptions import ClientError
 from hub_stack import table_design
 from runtime_common.aws import client as aws_client
 
+# The `as` aliases re-export epoch_seconds (ingest.py) and parse_timestamp (enrollment/) while
+# those still import them from here; they belong to runtime_common.timestamps.
+from runtime_common.timestamps import epoch_seconds as epoch_seconds  # noqa: PLC0414
+from runtime_common.timestamps import format_timestamp
+from runtime_common.timestamps import parse_timestamp as parse_timestamp  # noqa: PLC0414
+
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -92,28 +98,6 @@ class SpokeState(StrEnum):
     ENROLLED = "enrolled"
     FAILED = "failed"
     OFFBOARDED = "offboarded"
-
-
-def format_timestamp(moment: datetime) -> str:
-    """The canonical stored form: UTC, millisecond precision (truncated), `Z` suffix.
-
-    One fixed width makes string order equal time order, which every sort key relies on.
-    """
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {moment!r} has no timezone; dsdash stores UTC times only")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse a stored (or any ISO 8601 with offset) timestamp into an aware UTC datetime."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no timezone offset")
-    return moment.astimezone(UTC)
-
-
-def epoch_seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
 
 
 def utf8_encodable(text: str) -> str:

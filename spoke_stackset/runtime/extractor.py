@@ -42,6 +42,9 @@ from metrics.collect import Extraction
 from metrics.registry import UnknownMetricError, build_metric
 from runtime_common.aws import client, session_or_default
 from runtime_common.events import put_events
+from runtime_common.identifiers import is_account_id, is_region_name
+from runtime_common.settings import SettingsError as EnvironmentSettingsError
+from runtime_common.settings import from_variable, matching, one_of, read_settings
 from spoke_stackset.runtime.event_builder import (
     INTERNAL_ERROR,
     INVALID_DATAPOINT,
@@ -64,10 +67,6 @@ SUPPORTED_EVENT_VERSIONS: Final = (1, 2)
 DEFAULT_EVENT_VERSION: Final = 2
 
 _V2_PROPERTIES = load_schema("metric-event-v2")["properties"]
-_PROJECT_NAME_PATTERN: Final = re.compile(_V2_PROPERTIES["ProjectName"]["pattern"])
-_ENVIRONMENT_PATTERN: Final = re.compile(_V2_PROPERTIES["Environment"]["pattern"])
-_ACCOUNT_ID_PATTERN: Final = re.compile(_V2_PROPERTIES["AccountId"]["pattern"])
-_REGION_PATTERN: Final = re.compile(_V2_PROPERTIES["Region"]["pattern"])
 # arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
 _FUNCTION_ARN: Final = re.compile(r"^arn:[a-z-]+:lambda:(?P<region>[^:]+):(?P<account>[0-9]{12}):")
 
@@ -76,87 +75,68 @@ class ExtractorError(Exception):
     """Base class of the extractor's own errors."""
 
 
-class SettingsError(ExtractorError, ValueError):
+class SettingsError(ExtractorError, EnvironmentSettingsError):
     """An environment variable of the extraction function is missing or invalid."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        self.variable = variable
-        self.problem = problem
-        super().__init__(f"environment variable {variable}: {problem}")
 
 
 class IdentityError(ExtractorError):
     """The spoke's account id or region cannot be determined."""
 
 
-@dataclass(frozen=True)
-class ExtractorSettings:
-    """The extraction function's configuration, parsed and validated from its environment."""
-
-    project_name: str
-    environment: str
-    metrics: tuple[Metric, ...]
-    spoke_bus_name: str = SPOKE_BUS_NAME
-    event_version: int = DEFAULT_EVENT_VERSION
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> ExtractorSettings:
-        return cls(
-            project_name=_required_matching(environ, "PROJECT_NAME", _PROJECT_NAME_PATTERN),
-            environment=_required_matching(environ, "ENVIRONMENT", _ENVIRONMENT_PATTERN),
-            metrics=_metrics_from_json(environ.get("METRICS")),
-            spoke_bus_name=environ.get("SPOKE_BUS_NAME") or SPOKE_BUS_NAME,
-            event_version=_event_version(environ.get("EVENT_VERSION")),
-        )
+def _event_version(text: str) -> int:
+    return int(one_of(str(version) for version in SUPPORTED_EVENT_VERSIONS)(text))
 
 
-def _required_matching(environ: Mapping[str, str], variable: str, pattern: re.Pattern[str]) -> str:
-    value = environ.get(variable)
-    if not value:
-        raise SettingsError(variable, "is not set")
-    if not pattern.fullmatch(value):
-        raise SettingsError(variable, f"{value!r} does not match {pattern.pattern}")
-    return value
-
-
-def _event_version(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_EVENT_VERSION
-    if raw not in {str(version) for version in SUPPORTED_EVENT_VERSIONS}:
-        raise SettingsError("EVENT_VERSION", f"{raw!r} is not one of '1', '2'")
-    return int(raw)
-
-
-def _metrics_from_json(raw: str | None) -> tuple[Metric, ...]:
-    if raw is None or not raw.strip():
-        raise SettingsError("METRICS", 'is not set; expected a JSON list of {"name", "args"}')
+def _metrics_from_json(raw: str) -> tuple[Metric, ...]:
+    """The metrics selected by METRICS, a JSON list of `{"name", "args"}` objects."""
     try:
         selections = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise SettingsError("METRICS", f"is not valid JSON: {error}") from None
+        raise ValueError(f"is not valid JSON: {error}") from None
     if not isinstance(selections, list) or not selections:
-        raise SettingsError("METRICS", 'expected a non-empty JSON list of {"name", "args"}')
+        raise ValueError('expected a non-empty JSON list of {"name", "args"}')
     metrics: list[Metric] = []
     seen: set[str] = set()
     for position, selection in enumerate(selections):
         where = f"item #{position}"
         if not isinstance(selection, dict) or not isinstance(selection.get("name"), str):
-            raise SettingsError("METRICS", f'{where}: expected {{"name": <metric>, "args": {{}}}}')
+            raise ValueError(f'{where}: expected {{"name": <metric>, "args": {{}}}}')
         unexpected = sorted(set(selection) - {"name", "args"})
         if unexpected:
-            raise SettingsError("METRICS", f"{where}: unexpected keys {', '.join(unexpected)}")
+            raise ValueError(f"{where}: unexpected keys {', '.join(unexpected)}")
         args = selection.get("args") or {}
         if not isinstance(args, dict):
-            raise SettingsError("METRICS", f"{where} ({selection['name']}): args must be an object")
+            raise ValueError(f"{where} ({selection['name']}): args must be an object")
         identity = json.dumps([selection["name"], args], sort_keys=True)
         if identity in seen:
-            raise SettingsError("METRICS", f"{where}: {selection['name']} is selected twice")
+            raise ValueError(f"{where}: {selection['name']} is selected twice")
         seen.add(identity)
         try:
             metrics.append(build_metric(selection["name"], args))
         except (UnknownMetricError, MetricArgumentError) as error:
-            raise SettingsError("METRICS", f"{where}: {error}") from None
+            raise ValueError(f"{where}: {error}") from None
     return tuple(metrics)
+
+
+@dataclass(frozen=True)
+class ExtractorSettings:
+    """The extraction function's configuration, parsed and validated from its environment."""
+
+    project_name: str = from_variable(
+        "PROJECT_NAME", parse=matching(_V2_PROPERTIES["ProjectName"]["pattern"])
+    )
+    environment: str = from_variable(
+        "ENVIRONMENT", parse=matching(_V2_PROPERTIES["Environment"]["pattern"])
+    )
+    metrics: tuple[Metric, ...] = from_variable("METRICS", parse=_metrics_from_json)
+    spoke_bus_name: str = from_variable("SPOKE_BUS_NAME", default=SPOKE_BUS_NAME)
+    event_version: int = from_variable(
+        "EVENT_VERSION", parse=_event_version, default=DEFAULT_EVENT_VERSION
+    )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> ExtractorSettings:
+        return read_settings(cls, environ, error=SettingsError)
 
 
 @dataclass(frozen=True)
@@ -165,9 +145,9 @@ class SpokeIdentity:
     region: str
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT_ID_PATTERN.fullmatch(self.account_id):
+        if not is_account_id(self.account_id):
             raise IdentityError(f"account id {self.account_id!r} is not 12 digits")
-        if not _REGION_PATTERN.fullmatch(self.region):
+        if not is_region_name(self.region):
             raise IdentityError(f"region {self.region!r} is not an AWS region name")
 
 

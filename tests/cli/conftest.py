@@ -1,33 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from operator_cli_support import NOW, REGION, FakeTime, create_hub_table, fill_known_hub
-from typer.testing import CliRunner, Result
+from operator_cli_support import NOW, REGION, FakeTime, Hub, create_hub_table, fill_known_hub
 
 import contracts
 from cli import hub_connection
-from cli.main import app
-from cli.operator_console import ConsoleRuntime
 from hub_stack.runtime.store import HubStore
-
-
-@dataclass
-class Hub:
-    session: boto3.Session
-    store: HubStore
-    time: FakeTime
-    operations: list[str]
-
-    def run(self, *arguments: str) -> Result:
-        """`dsdash ARGUMENTS` against this hub, with the fake clock and sleep."""
-        runtime = ConsoleRuntime(clock=self.time.clock, sleep=self.time.sleep)
-        return CliRunner().invoke(app, list(arguments), obj=runtime)
 
 
 @pytest.fixture

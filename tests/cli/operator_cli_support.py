@@ -16,6 +16,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import boto3
+from typer.testing import CliRunner, Result
+
+from cli.main import app
+from cli.operator_console import ConsoleRuntime
 from hub_stack import table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -23,8 +28,8 @@ from hub_stack.runtime.store import (
     QuarantineRecord,
     SpokeErrorEntry,
     SpokeState,
-    format_timestamp,
 )
+from runtime_common.timestamps import format_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -239,3 +244,16 @@ class FakeTime:
         self.now += timedelta(seconds=seconds)
         if self.on_sleep is not None:
             self.on_sleep(self)
+
+
+@dataclass
+class Hub:
+    session: boto3.Session
+    store: HubStore
+    time: FakeTime
+    operations: list[str]
+
+    def run(self, *arguments: str) -> Result:
+        """`dsdash ARGUMENTS` against this hub, with the fake clock and sleep."""
+        runtime = ConsoleRuntime(clock=self.time.clock, sleep=self.time.sleep)
+        return CliRunner().invoke(app, list(arguments), obj=runtime)

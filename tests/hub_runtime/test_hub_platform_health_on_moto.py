@@ -10,7 +10,8 @@ from hub_runtime_support import NOW, TABLE_NAME, Hub
 
 from hub_stack.runtime import platform_health
 from hub_stack.runtime.health_metrics import NAMESPACE
-from hub_stack.runtime.store import SpokeState, format_timestamp
+from hub_stack.runtime.store import SpokeState
+from runtime_common.timestamps import format_timestamp
 
 FRESH, STALE, SILENT, FAILED, PENDING, OFFBOARDED = (f"10000000000{i}" for i in range(6))
 

@@ -61,8 +61,9 @@ from contracts import (
 )
 from enrollment.enrollment_function.runtime.handler import handler as enrollment_handler
 from hub_stack.runtime import ingest, platform_health, refresh
-from hub_stack.runtime.store import HubStore, SpokeState, format_timestamp
+from hub_stack.runtime.store import HubStore, SpokeState
 from org_stack.reconciler.runtime.handler import handler as reconciler_handler
+from runtime_common.timestamps import format_timestamp
 from sandbox import moto_stacksets
 from sandbox.lambda_runtime import patched_lambda_invoke
 from sandbox.moto_sagemaker_search import paginated_search

@@ -15,7 +15,7 @@ def test_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register the test metrics in a copy of the registry that is thrown away after the test,
     so the catalog's registry-wide tests never see them. The built-in catalog is not loaded:
     these tests are about the extractor, and must not depend on the real metrics."""
-    monkeypatch.setattr(registry, "BUILTIN_METRIC_MODULES", ())
+    monkeypatch.setattr(registry, "metric_module_names", lambda: ())
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     for metric_class in TEST_METRICS:
         registry.register_metric(metric_class)

@@ -30,8 +30,9 @@ from enrollment.enrollment_function.runtime.settings import (
 )
 from enrollment.enrollment_function.runtime.steps import error_code
 from enrollment.placement.stackset_names import stackset_name
-from hub_stack.runtime.store import HubStore, SpokeState, parse_timestamp
+from hub_stack.runtime.store import HubStore, SpokeState
 from runtime_common.aws import client, session_or_default
+from runtime_common.timestamps import parse_timestamp
 
 logger = Logger(service="dsdash-org-enrollment")
 

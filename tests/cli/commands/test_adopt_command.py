@@ -13,7 +13,7 @@ from hub_stack.runtime.store import SpokeState
 
 if TYPE_CHECKING:
     # The fixture's type; imported by name only for annotations (several folders have a conftest).
-    from conftest import Hub
+    from operator_cli_support import Hub
 
 # The sample's registrations in the hub: /monitored_projects/<Project>/<env> -> account ids.
 # Eleven parameters (twelve accounts), so that GetParametersByPath needs a second page (10 per page).

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import Hub
 from moto.sqs.models import sqs_backends
+from operator_cli_support import Hub
 
 import contracts
 from cli import hub_connection
