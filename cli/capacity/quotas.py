@@ -17,7 +17,11 @@ from typing import Any, Final
 import contracts
 from cli.capacity.cost_model import CostModel, records_per_invocation, spread_seconds
 from cli.capacity.measured import counts_at
-from enrollment.runtime.bus_policy import EventBus, account_statement, organization_statement
+from enrollment.connection.runtime.bus_policy import (
+    EventBus,
+    account_statement,
+    organization_statement,
+)
 
 # Rules the hub bus holds whatever the number of spokes: metrics → ingest queue, and with
 # `hub.accept_sample_spokes` one more on the default bus (not this bus).
