@@ -44,7 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "hardening_events": hardening_events.run,
     "enrollment": enrollment_scale.run,
     "refresh": refresh_reach.run,
-    # After ingest: counts what the ingest path does now; writes hub_stack/capacity/
+    # After ingest: counts what the ingest path does now; writes cli/capacity/
     # measured_counts.json on a full run (`dsdash plan` reads it).
     "cost": cost.run,
 }

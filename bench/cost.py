@@ -4,7 +4,7 @@
 - **dsdash**: the spoke's PutEvents calls, events and bytes (the extractor's own event builder and
   `runtime_common.events.put_events`); the hub ingest handler's calls for SQS batches of 1 and 10
   records, with DynamoDB write and read units computed from the items actually written and read
-  (`hub_stack.capacity.dynamodb_units`), Firehose records and 5 KB-rounded bytes, S3 objects; the
+  (`cli.capacity.dynamodb_units`), Firehose records and 5 KB-rounded bytes, S3 objects; the
   table bytes one spoke keeps and the bytes each extraction adds; the Parquet bytes per datapoint
   written by the contract's writer; the listing calls of the catalog's metrics on a small spoke.
 - **the sample's design** (the original sample, named as such): one v1 event per metric, sent one
@@ -13,13 +13,12 @@
 
 Every call is counted with botocore `before-call`/`after-call` hooks on every session
 (`bench.call_counting`), so after the ingest path changes, the counts follow what it does. The
-figures are written to `hub_stack/capacity/measured_counts.json`, which `dsdash plan` reads; a test
+figures are written to `cli/capacity/measured_counts.json`, which `dsdash plan` reads; a test
 re-measures quickly and fails when the committed file is stale.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -34,12 +33,19 @@ from pathlib import Path
 from typing import Any, Final
 
 import boto3
-from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
-from bench.call_counting import CallTally, count_all_calls
+from bench.call_counting import count_all_calls
+from bench.cost_accounting import (
+    READ_OPERATIONS,
+    WRITE_OPERATIONS,
+    RequestTally,
+    dynamodb_units,
+    firehose_figures,
+)
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
+from cli.capacity.measured import MEASURED_COUNTS_PATH
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
 from contracts.history_table import (
     HISTORY_DELIVERY_STREAM_NAME,
@@ -49,8 +55,6 @@ from contracts.history_table import (
     write_parquet,
 )
 from hub_stack import table_design
-from hub_stack.capacity.dynamodb_units import item_bytes, read_units, write_units
-from hub_stack.capacity.measured import MEASURED_COUNTS_PATH
 from hub_stack.runtime.store import HubStore, SpokeState
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
@@ -68,150 +72,8 @@ FULL_METRIC_COUNTS: Final = (1, 15, 50)
 QUICK_METRIC_COUNTS: Final = (15,)
 BATCH_SIZES: Final = (1, 10)
 EVENTBRIDGE_CHUNK_BYTES: Final = 64 * 1024
-FIREHOSE_RECORD_ROUNDING_BYTES: Final = 5 * 1024
-# DynamoDB bills 100 bytes of overhead per stored item (and per GSI copy).
-DYNAMODB_ITEM_OVERHEAD_BYTES: Final = 100
 PARQUET_SAMPLE_SPOKES: Final = 100
 PARQUET_MOMENT: Final = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-_WRITE_OPERATIONS: Final = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
-_READ_OPERATIONS: Final = ("GetItem", "BatchGetItem", "Query", "Scan")
-
-
-class RequestTally(CallTally):
-    """Counts calls and keeps each request's parameters and each parsed response."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[tuple[str, str, dict[str, Any]]] = []
-        self.responses: list[tuple[str, str, Mapping[str, Any]]] = []
-
-    def before_call(self, model: Any, params: Mapping[str, Any] | None = None, **_: Any) -> None:
-        super().before_call(model)
-        body = (params or {}).get("body") or b""
-        text = body.decode() if isinstance(body, bytes) else str(body)
-        try:
-            decoded = json.loads(text) if text.startswith("{") else {}
-        except ValueError:
-            decoded = {}
-        self.requests.append((model.service_model.service_name, model.name, decoded))
-
-    def after_call(self, model: Any = None, parsed: Any = None, **_: Any) -> None:
-        if model is not None and isinstance(parsed, Mapping):
-            self.responses.append((model.service_model.service_name, model.name, parsed))
-
-    def count(self, service: str, operation: str | None = None) -> int:
-        return sum(
-            number
-            for name, number in self.calls.items()
-            if name.split(":")[0] == service
-            and (operation is None or name.split(":")[1] == operation)
-        )
-
-
-_SERIALIZER = TypeSerializer()
-
-
-def _wire_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An item in DynamoDB's wire format, whether it came as wire format or as Python values."""
-    wire = {}
-    for name, value in item.items():
-        is_wire = (
-            isinstance(value, Mapping)
-            and len(value) == 1
-            and next(iter(value)) in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
-        )
-        wire[name] = value if is_wire else _SERIALIZER.serialize(value)
-    return wire
-
-
-def dynamodb_units(
-    tally: RequestTally, plain: Any, stored: dict[tuple[str, str], int] | None = None
-) -> dict[str, float]:
-    """Write and read units of the DynamoDB calls in `tally`, from the items they carried, and
-    the write units that went to the busiest partition key (a hot key takes a burst alone).
-
-    An UpdateItem costs the size of the item it leaves (read back afterwards, uncounted); a
-    write whose item carries a GSI's keys costs one more write per such index (projection ALL).
-    `stored` (item key -> billed storage bytes, GSI copies and DynamoDB's 100-byte overhead per
-    item included) is updated with every item written, so the caller knows what the table holds
-    without scanning it.
-    """
-    write, read = 0.0, 0.0
-    per_key: Counter[tuple[str, str]] = Counter()
-    schema: dict[str, tuple[str, tuple[str, ...], list[tuple[str, ...]]]] = {}
-    stored = stored if stored is not None else {}
-
-    def written(table: str, item: Mapping[str, Any]) -> float:
-        if table not in schema:
-            description = plain.describe_table(TableName=table)["Table"]
-            hash_key = next(
-                key["AttributeName"] for key in description["KeySchema"] if key["KeyType"] == "HASH"
-            )
-            key_names = tuple(key["AttributeName"] for key in description["KeySchema"])
-            indexes = [
-                tuple(key["AttributeName"] for key in index["KeySchema"])
-                for index in description.get("GlobalSecondaryIndexes", [])
-            ]
-            schema[table] = (hash_key, key_names, indexes)
-        hash_key, key_names, indexes = schema[table]
-        size = item_bytes(item)
-        units = write_units(size)
-        per_key[(table, json.dumps(item.get(hash_key), sort_keys=True))] += units
-        copies = sum(all(name in item for name in keys) for keys in indexes)
-        key = json.dumps([item.get(name) for name in key_names], sort_keys=True)
-        stored[(table, key)] = (1 + copies) * (size + DYNAMODB_ITEM_OVERHEAD_BYTES)
-        return float(units * (1 + copies))
-
-    for service, operation, request in tally.requests:
-        if service != "dynamodb" or operation not in _WRITE_OPERATIONS:
-            continue
-        if operation == "PutItem":
-            write += written(request["TableName"], request["Item"])
-        elif operation == "BatchWriteItem":
-            for table, requests in request["RequestItems"].items():
-                for entry in requests:
-                    if "PutRequest" in entry:
-                        write += written(table, entry["PutRequest"]["Item"])
-                    else:
-                        write += 1
-        elif operation == "UpdateItem":
-            table = request["TableName"]
-            after = plain.get_item(TableName=table, Key=request["Key"]).get("Item")
-            write += written(table, after) if after else 1.0
-        else:
-            write += 1
-    for service, operation, response in tally.responses:
-        if service != "dynamodb" or operation not in _READ_OPERATIONS:
-            continue
-        if operation == "BatchGetItem":
-            for items in response.get("Responses", {}).values():
-                read += sum(
-                    read_units(item_bytes(_wire_item(item)), consistent=True) for item in items
-                )
-        elif operation == "GetItem":
-            item = response.get("Item")
-            read += read_units(item_bytes(_wire_item(item)) if item else 0, consistent=True)
-        else:
-            # A Query or Scan page costs its items' total size, eventually consistent.
-            size = sum(item_bytes(_wire_item(item)) for item in response.get("Items", []))
-            read += read_units(size, consistent=False)
-    busiest = float(max(per_key.values(), default=0))
-    return {"write_units": write, "read_units": read, "busiest_key_write_units": busiest}
-
-
-def firehose_figures(tally: RequestTally) -> dict[str, int]:
-    records, billed, raw = 0, 0, 0
-    for service, _, request in tally.requests:
-        if service != "firehose":
-            continue
-        entries = request.get("Records") or ([request["Record"]] if "Record" in request else [])
-        for entry in entries:
-            size = len(base64.b64decode(entry.get("Data", "")))
-            records += 1
-            raw += size
-            rounding = FIREHOSE_RECORD_ROUNDING_BYTES
-            billed += max(1, -(-size // rounding)) * rounding
-    return {"records": records, "bytes": raw, "billed_bytes": billed}
 
 
 def _spoke(index: int) -> tuple[str, str, str]:
@@ -293,8 +155,8 @@ def _ingest(
         raise RuntimeError(f"ingest refused {failures} of {len(records)} cost-bench records")
     return {
         "aws_calls": tally.total(),
-        "dynamodb_write_calls": sum(tally.count("dynamodb", name) for name in _WRITE_OPERATIONS),
-        "dynamodb_read_calls": sum(tally.count("dynamodb", name) for name in _READ_OPERATIONS),
+        "dynamodb_write_calls": sum(tally.count("dynamodb", name) for name in WRITE_OPERATIONS),
+        "dynamodb_read_calls": sum(tally.count("dynamodb", name) for name in READ_OPERATIONS),
         **{
             f"dynamodb_{name}": value
             for name, value in dynamodb_units(tally, plain, stored).items()
@@ -518,7 +380,7 @@ def comparable(document: Mapping[str, Any]) -> Any:
 
 
 def run(*, quick: bool = False) -> BenchmarkResult:
-    from hub_stack.capacity.cost_model import CostModel, monthly_costs
+    from cli.capacity.cost_model import CostModel, monthly_costs
 
     counts = QUICK_METRIC_COUNTS if quick else FULL_METRIC_COUNTS
     document = measure(counts)

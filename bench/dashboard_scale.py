@@ -8,8 +8,8 @@ full size); hourly would be 32 million rows, minutes of Python just to write the
 dashboard's 6-hour buckets over 90 days make the query's output the same size either way
 (O(series x buckets)). `rows_from_engine` is counted at two spoke counts with the same projects,
 metrics and buckets (more accounts per environment): it must not grow with spokes.
-The spokes and latest values are `bench.synthetic_dashboard.synthetic_dashboard_data`'s (the registry and
-latest items are DynamoDB's, not this benchmark's subject); the page is `dashboard.html
+The spokes and latest values are `bench.synthetic_dashboard.synthetic_dashboard_data`'s (the
+registry and latest items are DynamoDB's, not this benchmark's subject); the page is `dashboard.html
 .render_dashboard`, the same renderer `dsdash dashboard` uses. Embedded points are counted in
 the page's own JSON block. When Debian's chromium is installed at /usr/bin/chromium, the page is opened
 headless through Playwright (never `playwright install`: its browsers come from a CDN) and the

@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.commands.status",
     "cli.commands.refresh",
     "cli.commands.query",
+    "cli.commands.export",
+    "cli.commands.plan",
     "cli.commands.dashboard",
     "cli.commands.enrollment",
     "cli.commands.quarantine",

@@ -1,13 +1,19 @@
-"""`dsdash query`: datapoints from the hub as a table, CSV or JSON.
+"""`dsdash query`: history aggregated by the engine, or the latest values.
 
-Which Queries read them is `cli.query_planner`'s job; this module parses the options and prints.
+History is read through the query layer (`hub_stack.history_query`): one aggregate query grouped
+by project, environment, metric, dimensions and time bucket, the spokes of an environment
+combined in SQL (`--by-account` keeps one row per account and region instead). The answer is
+O(series x buckets) rows whatever the number of spokes or datapoints. `--latest` reads the hub
+table's latest values through `cli.query_planner`, as before.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
@@ -15,6 +21,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from cli.history_access import (
+    DEFAULT_HISTORY_ENGINE,
+    CacheDirOption,
+    EngineOption,
+    HistoryDirOption,
+    HistoryOptionError,
+    bucket_seconds,
+    history_engine,
+)
 from cli.operator_console import (
     EXIT_USAGE,
     ConfigOption,
@@ -31,7 +46,13 @@ from cli.operator_console import (
     runtime_of,
 )
 from cli.query_planner import QueryFilters, UnaddressableQueryError, select_datapoints
+from dashboard.downsample import TimeGrid
+from dashboard.model import is_additive
 from hub_stack import table_design
+from hub_stack.history_query.athena_engine import AthenaQueryError
+from hub_stack.history_query.queries import HistoryFilters, HistoryQueryError
+from hub_stack.history_query.reads import AggregateRow, aggregate, aggregate_rows
+from hub_stack.history_query.results import NoHistoryDataError
 from hub_stack.runtime.store import DatapointRecord
 
 
@@ -39,6 +60,104 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+
+
+DEFAULT_SINCE: Final = timedelta(days=7)
+# Without --bucket: the finest "nice" width giving at most this many buckets per series.
+DEFAULT_BUCKETS: Final = 100
+HISTORY_COLUMNS: Final = (
+    "project",
+    "environment",
+    "metric",
+    "dimensions",
+    "unit",
+    "account_id",
+    "region",
+    "bucket_start",
+    "value",
+    "spokes",
+    "datapoints",
+    "minimum",
+    "maximum",
+    "mean",
+)
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def combined_value(row: AggregateRow) -> float:
+    """The value a chart shows: spokes' means summed for additive units, averaged otherwise."""
+    return row.spoke_mean_total if is_additive(row.unit) else row.spoke_mean_average
+
+
+def history_document(row: AggregateRow) -> dict[str, Any]:
+    return {
+        "project": row.project,
+        "environment": row.environment,
+        "metric": row.metric_name,
+        "dimensions": json.loads(row.dimensions),
+        "unit": row.unit,
+        "account_id": row.account_id,
+        "region": row.region,
+        "bucket_start": _utc_text(row.bucket_time),
+        "value": combined_value(row),
+        "spokes": row.spokes,
+        "datapoints": row.datapoints,
+        "minimum": row.minimum,
+        "maximum": row.maximum,
+        "mean": row.mean,
+    }
+
+
+def _history_csv(rows: Sequence[AggregateRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for row in rows:
+        document = history_document(row)
+        document["dimensions"] = ";".join(
+            f"{key}={value}" for key, value in sorted(document["dimensions"].items())
+        )
+        writer.writerow(
+            ["" if document[name] is None else document[name] for name in HISTORY_COLUMNS]
+        )
+    return buffer.getvalue()
+
+
+def _print_history_table(rows: Sequence[AggregateRow], *, by_account: bool, step: int) -> None:
+    table = Table(
+        title=f"History, {step // 60} min buckets"
+        if step < 3600
+        else f"History, {step / 3600:g} h buckets",
+        title_justify="left",
+    )
+    columns = ["Project", "Environment", "Metric", "Dimensions"]
+    columns += ["Account", "Region"] if by_account else []
+    columns += ["Bucket start"]
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for column in ("Value", "Spokes", "Datapoints", "Min", "Max"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("Unit", no_wrap=True)
+    for row in rows:
+        dimensions = ";".join(f"{k}={v}" for k, v in sorted(json.loads(row.dimensions).items()))
+        cells = [row.project, row.environment, row.metric_name, dimensions]
+        cells += [row.account_id or "", row.region or ""] if by_account else []
+        cells += [_utc_text(row.bucket_time)]
+        cells += [
+            f"{combined_value(row):g}",
+            str(row.spokes),
+            str(row.datapoints),
+            f"{row.minimum:g}",
+            f"{row.maximum:g}",
+            row.unit,
+        ]
+        table.add_row(*(Text(cell) for cell in cells))
+    console = make_console()
+    console.print(table)
+    console.print(Text(f"{len(rows)} row(s), {sum(row.datapoints for row in rows)} datapoint(s)"))
 
 
 def query(
@@ -58,40 +177,110 @@ def query(
         str | None,
         typer.Option(
             "--since",
-            help="From this time: ISO 8601 (2025-06-01, 2025-06-01T12:00Z) or 7d/12h/30m.",
+            help="From this time: ISO 8601 (2025-06-01, 2025-06-01T12:00Z) or 7d/12h/30m "
+            "(default 7d).",
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Up to this time (same forms as --since).")
+        str | None,
+        typer.Option("--until", help="Up to this time (same forms as --since; default now)."),
     ] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option("--bucket", help="Time bucket: 30m, 1h, 6h, 1d (default: at most 100)."),
+    ] = None,
+    by_account: Annotated[
+        bool,
+        typer.Option("--by-account", help="One row per account and region (drill-down)."),
+    ] = False,
     latest: Annotated[
         bool, typer.Option("--latest", help="Latest value of each series and account only.")
     ] = False,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
     ] = OutputFormat.TABLE,
+    engine: EngineOption = DEFAULT_HISTORY_ENGINE,
+    history_dir: HistoryDirOption = None,
+    cache_dir: CacheDirOption = None,
     config: ConfigOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Datapoints from the hub: history of series, or their latest values."""
+    """History aggregated per series and time bucket, or the latest values (--latest)."""
     runtime = runtime_of(context)
     now = runtime.clock()
-    filters = QueryFilters(
-        project=project,
-        environment=environment,
-        metric=metric,
-        account=account,
-        dimensions=_parse_dimensions(dimension or []),
-        since=parse_moment("--since", since, now),
-        until=parse_moment("--until", until, now),
-        latest=latest,
-    )
-    if filters.since and filters.until and filters.since > filters.until:
-        fail(f"--since ({since}) is after --until ({until})", EXIT_USAGE)
+    dimensions = _parse_dimensions(dimension or [])
+    start = parse_moment("--since", since, now) or now - DEFAULT_SINCE
+    end = parse_moment("--until", until, now) or now
+    if latest:
+        latest_filters = QueryFilters(
+            project=project,
+            environment=environment,
+            metric=metric,
+            account=account,
+            dimensions=dimensions,
+            since=None,
+            until=None,
+            latest=True,
+        )
+        _latest(
+            context,
+            latest_filters,
+            output_format,
+            hub_options=(config, profile, region, endpoint_url),
+        )
+        return
+    try:
+        filters = HistoryFilters(
+            since=start,
+            until=end,
+            project=project,
+            environment=environment,
+            account_id=account,
+            metric_name=metric,
+            dimensions=dimensions,
+        )
+        step = (
+            bucket_seconds(bucket)
+            if bucket is not None
+            else TimeGrid.spanning(start.timestamp(), end.timestamp(), DEFAULT_BUCKETS).step
+        )
+    except (HistoryQueryError, HistoryOptionError) as error:
+        fail(str(error), EXIT_USAGE)
     with open_hub(config, profile, region, endpoint_url) as connection:
         check_names(connection, project=project, environment=environment)
+        try:
+            reader = history_engine(
+                connection, engine, history_dir=history_dir, cache_dir=cache_dir
+            )
+            rows = aggregate_rows(
+                aggregate(reader, filters, bucket_seconds=step, per_spoke=by_account)
+            )
+        except HistoryOptionError as error:
+            fail(str(error), EXIT_USAGE)
+        except AthenaQueryError as error:
+            fail(str(error))
+    if not rows:
+        typer.echo(f"dsdash: {NoHistoryDataError(filters)}", err=True)
+    if output_format is OutputFormat.JSON:
+        print_json([history_document(row) for row in rows])
+    elif output_format is OutputFormat.CSV:
+        typer.echo(_history_csv(rows), nl=False)
+    elif rows:
+        _print_history_table(rows, by_account=by_account, step=step)
+
+
+def _latest(
+    context: typer.Context,
+    filters: QueryFilters,
+    output_format: OutputFormat,
+    *,
+    hub_options: tuple[Any, str | None, str | None, str | None],
+) -> None:
+    runtime = runtime_of(context)
+    with open_hub(*hub_options) as connection:
+        check_names(connection, project=filters.project, environment=filters.environment)
         try:
             records = select_datapoints(
                 connection.store(clock=runtime.clock),
@@ -105,7 +294,7 @@ def query(
     elif output_format is OutputFormat.CSV:
         typer.echo(_datapoints_csv(records), nl=False)
     else:
-        _print_datapoints_table(records, latest=latest)
+        _print_datapoints_table(records, latest=True)
 
 
 def _parse_dimensions(entries: Sequence[str]) -> dict[str, str]:

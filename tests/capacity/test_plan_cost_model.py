@@ -4,15 +4,16 @@ and the report names every quota and both designs."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 
 from bench import cost
-from hub_stack.capacity.cost_model import CostModel, monthly_costs
-from hub_stack.capacity.measured import MEASURED_COUNTS_PATH, counts_at, load_measured
-from hub_stack.capacity.plan_report import render_plan
-from hub_stack.capacity.quotas import bus_policy_chars, quota_lines
+from cli.capacity.cost_model import CostModel, monthly_costs
+from cli.capacity.measured import MEASURED_COUNTS_PATH, counts_at, load_measured
+from cli.capacity.plan_report import render_plan
+from cli.capacity.quotas import bus_policy_chars, quota_lines
 
 QUOTA_NAMES = (
     "EventBridge rules per bus",
@@ -105,6 +106,8 @@ def test_the_report_names_every_quota_and_both_designs(committed: dict[str, Any]
     policy = next(line for line in quotas if line.name.startswith("Hub bus policy size"))
     assert policy.exceeded and policy.request is None  # not adjustable
     assert policy.needed == bus_policy_chars(2_000)
+    fits = int(re.search(r"statements fit (\d+) spokes", policy.note).group(1))
+    assert bus_policy_chars(fits) <= 10_240 < bus_policy_chars(fits + 1)
 
 
 def test_the_bus_policy_is_measured_from_the_enrollment_statements() -> None:

@@ -27,8 +27,8 @@ from hub_stack.runtime.store import HubStore
 
 @pytest.fixture
 def empty_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
-    """The hub table (no item) in moto. Every DynamoDB operation the CLI makes is recorded,
-    through a botocore before-call hook on the session the CLI opens."""
+    """The hub table (no item) and its empty history bucket in moto. Every DynamoDB operation
+    the CLI makes is recorded, through a botocore before-call hook on the session the CLI opens."""
     operations: list[str] = []
     real_open_session = hub_connection.open_session
 
@@ -47,7 +47,7 @@ def empty_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         create_hub_table(session.client("dynamodb"), contracts.HUB_TABLE_NAME)
-        # The hub stack's history bucket, empty (hub_stack.history_query reads it).
+        # The hub stack's history bucket (hub_stack.history_query reads it).
         session.client("s3").create_bucket(
             Bucket=history_table.history_bucket_name(load_config().hub.account_id, REGION),
             CreateBucketConfiguration={"LocationConstraint": REGION},
@@ -59,9 +59,9 @@ def empty_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub]:
 
 @pytest.fixture
 def hub(empty_hub: Hub) -> Hub:
-    """The hub with the known spokes, datapoints and quarantined events of operator_cli_support."""
+    """The hub with the known spokes, datapoints and quarantined events of operator_cli_support;
+    the datapoints' history is Parquet in the history bucket, where the query layer reads it."""
     fill_known_hub(empty_hub.store)
-    # History is read from the history bucket (hub_stack.history_query), not the table.
     bucket = history_table.history_bucket_name(load_config().hub.account_id, REGION)
     upload_history(empty_hub.session.client("s3"), bucket, known_datapoints())
     return empty_hub

@@ -162,7 +162,7 @@ UNEXERCISED_GRANTS: Final[Mapping[tuple[str, str], str]] = {
     ("org-enrollment", "sqs:GetQueueUrl"): _CDK_SQS_DESTINATION,
     ("hub-connection", "events:DeleteRule"): (
         "EBRule deletes a refresh fan-out rule that repacking left empty (more than 5 spokes, "
-        "then fewer: enrollment/runtime/forwarding_rules.py); the scenario's spokes fit one rule"
+        "then fewer: enrollment/connection/runtime/forwarding_rules.py); the scenario's spokes fit one rule"
     ),
     # Athena runs the publisher's queries with the caller's rights (reading the Glue table and the
     # history objects, writing results); moto's Athena runs no SQL, so only the client's calls

@@ -1,4 +1,5 @@
-"""`dsdash query`: every output format carries the stored numbers, read with Query, never Scan."""
+"""`dsdash query`: history aggregated by the engine per series and time bucket (never read from
+the hub table), and the latest values read with Query, never Scan."""
 
 from __future__ import annotations
 
@@ -21,27 +22,47 @@ FRAUD_DEV_TOTAL_JOBS_HISTORY = [
     "dev",
     "--metric",
     "TotalCompletedTrainingJobs",
+    "--bucket",
+    "1h",
 ]
 
-# The five stored datapoints of that series, oldest first (then by account).
-EXPECTED_HISTORY = [
-    ("2025-06-01T09:00:00.000Z", FRAUD_DEV_FRESH, 10),
-    ("2025-06-01T09:00:00.000Z", FRAUD_DEV_STALE, 4),
-    ("2025-06-01T10:00:00.000Z", FRAUD_DEV_FRESH, 12),
-    ("2025-06-01T10:00:00.000Z", FRAUD_DEV_STALE, 5),
-    ("2025-06-01T11:00:00.000Z", FRAUD_DEV_FRESH, 15),
+# The series' hourly buckets: the two dev accounts' counts add up (10+4, 12+5, 15).
+EXPECTED_BUCKETS = [
+    ("2025-06-01T09:00:00Z", 14, 2),
+    ("2025-06-01T10:00:00Z", 17, 2),
+    ("2025-06-01T11:00:00Z", 15, 1),
+]
+# Drilled down per account: the five stored datapoints, each account's line oldest first.
+EXPECTED_PER_ACCOUNT = [
+    ("2025-06-01T09:00:00Z", FRAUD_DEV_FRESH, 10),
+    ("2025-06-01T10:00:00Z", FRAUD_DEV_FRESH, 12),
+    ("2025-06-01T11:00:00Z", FRAUD_DEV_FRESH, 15),
+    ("2025-06-01T09:00:00Z", FRAUD_DEV_STALE, 4),
+    ("2025-06-01T10:00:00Z", FRAUD_DEV_STALE, 5),
 ]
 
 
-def test_history_as_json(hub):
+def test_history_as_json_is_one_row_per_bucket(hub):
     result = hub.run("query", *FRAUD_DEV_TOTAL_JOBS_HISTORY, "--format", "json")
 
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [(r["extraction_date"], r["account_id"], r["value"]) for r in rows] == EXPECTED_HISTORY
+    assert [(r["bucket_start"], r["value"], r["spokes"]) for r in rows] == EXPECTED_BUCKETS
     assert {(r["project"], r["environment"], r["metric"], r["unit"]) for r in rows} == {
         ("fraud-detection", "dev", "TotalCompletedTrainingJobs", "Count")
     }
+    assert hub.operations == []  # history never reads the hub table
+
+
+def test_history_per_account_is_the_drill_down(hub):
+    result = hub.run("query", *FRAUD_DEV_TOTAL_JOBS_HISTORY, "--by-account", "--format", "json")
+
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["bucket_start"], r["account_id"], r["value"]) for r in rows] == (
+        EXPECTED_PER_ACCOUNT
+    )
+    assert {r["region"] for r in rows} == {"eu-west-1"}
 
 
 def test_history_as_csv(hub):
@@ -49,10 +70,10 @@ def test_history_as_csv(hub):
 
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["extraction_date"], r["account_id"], int(r["value"])) for r in rows] == (
-        EXPECTED_HISTORY
+    assert [(r["bucket_start"], float(r["value"]), int(r["spokes"])) for r in rows] == (
+        EXPECTED_BUCKETS
     )
-    assert all(r["dimensions"] == "" and r["region"] == "eu-west-1" for r in rows)
+    assert all(r["dimensions"] == "" and r["account_id"] == "" for r in rows)
 
 
 def test_history_as_table(hub):
@@ -60,11 +81,11 @@ def test_history_as_table(hub):
 
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if "TotalCompletedTrainingJobs" in line]
-    assert len(lines) == len(EXPECTED_HISTORY)
-    for line, (date, account, value) in zip(lines, EXPECTED_HISTORY, strict=True):
+    assert len(lines) == len(EXPECTED_BUCKETS)
+    for line, (start, value, spokes) in zip(lines, EXPECTED_BUCKETS, strict=True):
         cells = [cell.strip() for cell in line.split("│")]
-        assert date in cells and account in cells and str(value) in cells
-    assert "5 datapoint(s)" in result.stdout
+        assert start in cells and str(value) in cells and str(spokes) in cells
+    assert "3 row(s), 5 datapoint(s)" in result.stdout
 
 
 def test_since_and_account_narrow_the_history(hub):
@@ -81,7 +102,7 @@ def test_since_and_account_narrow_the_history(hub):
 
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [(r["extraction_date"], r["value"]) for r in rows] == [("2025-06-01T10:00:00.000Z", 5)]
+    assert [(r["bucket_start"], r["value"]) for r in rows] == [("2025-06-01T10:00:00Z", 5)]
 
 
 def test_relative_since_counts_back_from_now(hub):
@@ -89,6 +110,51 @@ def test_relative_since_counts_back_from_now(hub):
     result = hub.run("query", *FRAUD_DEV_TOTAL_JOBS_HISTORY, "--since", "90m", "--format", "json")
 
     assert [r["value"] for r in json.loads(result.stdout)] == [15]
+
+
+def test_dimension_filter_selects_one_series(hub):
+    result = hub.run(
+        "query",
+        "--metric",
+        "CompletedTrainingJobsByInstanceType",
+        "--dimension",
+        "InstanceType=ml.m5.xlarge",
+        "--format",
+        "json",
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["dimensions"], r["value"]) for r in rows] == [({"InstanceType": "ml.m5.xlarge"}, 7)]
+
+
+def test_history_without_dimensions_covers_every_dimension_series(hub):
+    result = hub.run(
+        "query",
+        "--project",
+        "fraud-detection",
+        "--environment",
+        "dev",
+        "--metric",
+        "CompletedTrainingJobsByInstanceType",
+        "--format",
+        "json",
+    )
+
+    rows = json.loads(result.stdout)
+    assert sorted((r["dimensions"]["InstanceType"], r["value"]) for r in rows) == [
+        ("ml.g5.2xlarge", 2),
+        ("ml.m5.xlarge", 7),
+    ]
+
+
+def test_a_range_without_history_says_so(hub):
+    result = hub.run("query", "--since", "2025-01-01", "--until", "2025-01-02", "--format", "json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    assert result.stderr.startswith("dsdash: no data in this range (2025-01-01T00:00:00+00:00")
+    assert result.stderr.count("\n") == 1
 
 
 def test_latest_values_of_a_project(hub):
@@ -129,62 +195,11 @@ def test_latest_of_everything_keeps_decimals_exact(hub):
     assert [r["value"] for r in json_rows] == [float(CHURN_THRESHOLD)]
 
 
-def test_dimension_filter_on_a_metric_reads_the_by_metric_index(hub):
-    result = hub.run(
-        "query",
-        "--metric",
-        "CompletedTrainingJobsByInstanceType",
-        "--dimension",
-        "InstanceType=ml.m5.xlarge",
-        "--format",
-        "json",
-    )
-
-    assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
-    assert [(r["dimensions"], r["value"]) for r in rows] == [({"InstanceType": "ml.m5.xlarge"}, 7)]
-
-
-def test_history_without_dimensions_covers_every_dimension_series(hub):
-    result = hub.run(
-        "query",
-        "--project",
-        "fraud-detection",
-        "--environment",
-        "dev",
-        "--metric",
-        "CompletedTrainingJobsByInstanceType",
-        "--format",
-        "json",
-    )
-
-    rows = json.loads(result.stdout)
-    assert sorted((r["dimensions"]["InstanceType"], r["value"]) for r in rows) == [
-        ("ml.g5.2xlarge", 2),
-        ("ml.m5.xlarge", 7),
-    ]
-
-
-def test_a_question_no_key_can_address_names_the_missing_option(hub):
-    result = hub.run("query", "--environment", "dev", "--format", "json")
-
-    assert result.exit_code == 2
-    assert "--project" in result.stderr and "--metric" in result.stderr
-    assert result.stderr.count("\n") == 1
-    assert hub.operations == []  # refused before reading anything
-
-
 @pytest.mark.parametrize(
     "arguments",
-    [
-        FRAUD_DEV_TOTAL_JOBS_HISTORY,
-        ["--project", "fraud-detection", "--account", FRAUD_DEV_FRESH],
-        ["--metric", "TotalCompletedTrainingJobs", "--environment", "dev"],
-        ["--latest"],
-        ["--latest", "--project", "churn-prediction", "--environment", "prod"],
-    ],
+    [["--latest"], ["--latest", "--project", "churn-prediction", "--environment", "prod"]],
 )
-def test_filtered_questions_never_scan(hub, arguments):
+def test_latest_values_never_scan(hub, arguments):
     result = hub.run("query", *arguments, "--format", "json")
 
     assert result.exit_code == 0, result.output
@@ -199,8 +214,14 @@ def test_filtered_questions_never_scan(hub, arguments):
 def test_bad_option_values_are_usage_errors(hub):
     bad_dimension = hub.run("query", "--metric", "X", "--dimension", "InstanceType")
     bad_since = hub.run("query", "--metric", "X", "--since", "yesterday")
+    bad_bucket = hub.run("query", "--metric", "X", "--bucket", "hourly")
+    inverted = hub.run("query", "--since", "2025-06-02", "--until", "2025-06-01")
 
     assert bad_dimension.exit_code == 2
     assert "NAME=VALUE" in bad_dimension.stderr
     assert bad_since.exit_code == 2
     assert "'yesterday'" in bad_since.stderr
+    assert bad_bucket.exit_code == 2
+    assert "--bucket 'hourly'" in bad_bucket.stderr
+    assert inverted.exit_code == 2
+    assert "empty" in inverted.stderr
