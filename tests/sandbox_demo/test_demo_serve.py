@@ -66,6 +66,22 @@ def test_served_sandbox_answers_the_console_and_stops_cleanly(tmp_path: Path) ->
         }
         assert {spoke["state"] for spoke in spokes} == {"enrolled"}
 
+        # The page the hub's publisher wrote during the demo, fetched from the dashboard bucket.
+        fetched = out / "fetched.html"
+        opened = subprocess.run(
+            [
+                *(dsdash, "dashboard", "--open", "--out", str(fetched)),
+                *("--profile", "dsdash-hub", "--endpoint-url", endpoint),
+            ],
+            env=console,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert opened.returncode == 0, opened.stderr
+        assert 'data-state="populated"' in fetched.read_text(encoding="utf-8")
+
         # A refresh requested through the endpoint is carried out by the served sandbox.
         refresh = subprocess.run(
             [
