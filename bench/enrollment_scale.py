@@ -49,13 +49,13 @@ from contracts import (
     spoke_enrollment_role_name,
     spoke_metric_forwarder_role_name,
 )
-from enrollment.runtime.enrollment import EnrollmentSettings, handle_lifecycle_event
-from enrollment.runtime.lifecycle_events import StackInstanceStatusChange
+from enrollment.enrollment_function.runtime.lifecycle_events import STACK_INSTANCE_DETAIL_TYPE
+from enrollment.enrollment_function.runtime.lifecycle_triggers import handle_lifecycle_event
+from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
+from enrollment.placement.stackset_names import stackset_name
+from enrollment.placement.targeting import ProjectTargeting, TargetingSettings
 from hub_stack import table_design
 from hub_stack.runtime.store import HubStore, SpokeState
-from org_stack.runtime.organizations_events import OrganizationsChange
-from org_stack.runtime.reconciler import ProjectTargeting, ReconcilerSettings
-from org_stack.runtime.stackset_names import stackset_name
 from sandbox import lambda_runtime, moto_stacksets
 from sandbox.credentials import account_credentials
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
@@ -141,7 +141,7 @@ class EnrollmentWorld:
         self._function(
             self.management,
             ORG_RECONCILER_FUNCTION_NAME,
-            "org_stack.runtime.reconciler.handler",
+            "org_stack.reconciler.runtime.handler.handler",
             {"CONFIG": self.targeting().to_config_json(), "CALL_AS": "SELF"},
         )
 
@@ -155,8 +155,8 @@ class EnrollmentWorld:
     def session(self, account_id: str) -> boto3.Session:
         return account_credentials(account_id, REGION).session(REGION)
 
-    def targeting(self) -> ReconcilerSettings:
-        return ReconcilerSettings(
+    def targeting(self) -> TargetingSettings:
+        return TargetingSettings(
             management_account_id=self.management_account_id,
             regions=(REGION,),
             projects=MappingProxyType({PROJECT: ProjectTargeting(PROJECT, (ENVIRONMENT, "prod"))}),
@@ -204,7 +204,7 @@ class EnrollmentWorld:
         self._function(
             hub,
             HUB_CONNECTION_FUNCTION_NAME,
-            "enrollment.runtime.connection.handler",
+            "enrollment.connection.runtime.connection.handler",
             {
                 "DSDASH_UNIT": "hub",
                 "BUS_NAME": HUB_BUS_NAME,
@@ -224,7 +224,7 @@ class EnrollmentWorld:
         self._function(
             spoke,
             SPOKE_CONNECTION_FUNCTION_NAME,
-            "enrollment.runtime.connection.handler",
+            "enrollment.connection.runtime.connection.handler",
             {
                 "DSDASH_UNIT": "spoke",
                 "BUS_NAME": SPOKE_BUS_NAME,
@@ -261,20 +261,23 @@ class EnrollmentWorld:
                 environment=ENVIRONMENT,
             )
 
-    def reconcile_account_moved(self, moved: OrganizationsChange) -> None:
-        """The reconciler function, invoked as its MoveAccount rule would invoke it."""
-        event = {
+    def move_account_event(self) -> dict[str, Any]:
+        """The CloudTrail event of the new account's MoveAccount, as EventBridge delivers it."""
+        return {
             "source": "aws.organizations",
             "detail-type": "AWS API Call via CloudTrail",
             "detail": {
                 "eventSource": "organizations.amazonaws.com",
                 "eventName": "MoveAccount",
                 "requestParameters": {
-                    "accountId": moved.account_id,
-                    "destinationParentId": moved.destination_parent_id,
+                    "accountId": self.new_account_id,
+                    "destinationParentId": self.ou_id,
                 },
             },
         }
+
+    def reconcile_account_moved(self, event: dict[str, Any]) -> None:
+        """The reconciler function, invoked as its MoveAccount rule would invoke it."""
         # EventBridge invokes it: not a call of our code, so not through a counted client.
         function = lambda_backends[self.management_account_id][REGION].get_function(
             ORG_RECONCILER_FUNCTION_NAME
@@ -283,30 +286,25 @@ class EnrollmentWorld:
         if not outcome.succeeded:
             raise RuntimeError(f"the reconciler failed: {outcome.error_message}")
 
-    def stack_instance_created(self) -> StackInstanceStatusChange:
+    def stack_instance_created(self) -> dict[str, Any]:
         """What StackSets emits once the reconciler created the new account's instance."""
         cloudformation = self.management.client("cloudformation")
         arn = cloudformation.describe_stack_set(StackSetName=stackset_name(PROJECT))["StackSet"][
             "StackSetARN"
         ]
-        return StackInstanceStatusChange(
-            event_id=None,
-            stack_set_arn=arn,
-            stack_set_name=stackset_name(PROJECT),
-            project=PROJECT,
-            stack_id=(
-                f"arn:aws:cloudformation:{REGION}:{self.new_account_id}:stack/"
-                f"StackSet-{stackset_name(PROJECT)}-1/00000000-0000-4000-8000-000000000000"
-            ),
-            partition="aws",
-            account_id=self.new_account_id,
-            region=REGION,
-            stack_set_region=REGION,
-            action="CREATE",
-            status="CURRENT",
-            status_reason=None,
-            detailed_status="SUCCEEDED",
-        )
+        return {
+            "source": "aws.cloudformation",
+            "detail-type": STACK_INSTANCE_DETAIL_TYPE,
+            "detail": {
+                "stack-set-arn": arn,
+                "stack-id": (
+                    f"arn:aws:cloudformation:{REGION}:{self.new_account_id}:stack/"
+                    f"StackSet-{stackset_name(PROJECT)}-1/00000000-0000-4000-8000-000000000000"
+                ),
+                "action": "CREATE",
+                "status-details": {"status": "CURRENT", "detailed-status": "SUCCEEDED"},
+            },
+        }
 
 
 def enroll_one_more(existing: int) -> dict[str, Any]:
@@ -316,14 +314,7 @@ def enroll_one_more(existing: int) -> dict[str, Any]:
         world.simulate_enrolled_spokes(existing)
         settings = world.settings()
         with patched_lambda_invoke(world.runtime):
-            moved = OrganizationsChange(
-                event_name="MoveAccount",
-                event_id=None,
-                event_time=None,
-                account_id=world.new_account_id,
-                source_parent_id=None,
-                destination_parent_id=world.ou_id,
-            )
+            moved = world.move_account_event()
             with count_all_calls(world.management) as placed:
                 # Both functions' rules receive the MoveAccount event.
                 handle_lifecycle_event(moved, settings, session=world.management)

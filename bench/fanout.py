@@ -1,6 +1,6 @@
 """Fan-out and bus policy: what connecting 60, 300 and 1,500 spokes costs the hub's bus.
 
-On moto, the hub's real connection actions (`enrollment.runtime.connection.grant_put_events`
+On moto, the hub's real connection actions (`enrollment.connection.runtime.connection.grant_put_events`
 and `connect_forwarding_rules`) run against a `dsdash-hub` bus that also holds the hub stack's
 ingest rule, with one `/monitored_projects/...` parameter per spoke, as enrollment writes them.
 The per-account policy mode is run too, to show where it refuses. Sizes that are not run on moto
@@ -32,19 +32,23 @@ from contracts import (
     monitored_account_parameter_name,
     spoke_bus_arn,
 )
-from enrollment.runtime.bus_policy import (
+from enrollment.connection.runtime.bus_policy import (
     EventBus,
     account_statement,
     organization_statement,
     policy_text,
 )
-from enrollment.runtime.connection import (
+from enrollment.connection.runtime.connection import (
     ConnectionSettings,
     connect_forwarding_rules,
     grant_put_events,
 )
-from enrollment.runtime.connection_errors import EventBridgeQuotaExceeded
-from enrollment.runtime.forwarding_rules import BusRules, hub_fanout_rules, spoke_bus_target_id
+from enrollment.connection.runtime.connection_errors import EventBridgeQuotaExceeded
+from enrollment.connection.runtime.forwarding_rules import (
+    BusRules,
+    hub_fanout_rules,
+    spoke_bus_target_id,
+)
 
 REGION = "eu-west-1"
 ORGANIZATION_ID = "o-abcdef1234"

@@ -1,11 +1,12 @@
-"""Constructs every dsdash stack builds the same way: its Python functions and the connection
-function's permissions.
+"""Constructs every dsdash stack builds the same way: its Python functions and the roles the
+enrollment function assumes.
 
 - `python_function`: a Python 3.11 x86_64 function with its own execution role (no managed
-  policy) that writes only its own, retained log group;
-- `grant_connection_permissions`: what `enrollment.runtime.connection` does with its unit's bus,
-  rules and SSM parameters, in the hub and in every spoke alike (docs/architecture.md §2 flows 6-8), with
-  the cdk-nag acknowledgments of its wildcards;
+  policy) that writes only its own, retained log group (each unit's `infrastructure` builds its
+  function with it: `enrollment.connection`, `enrollment.enrollment_function`,
+  `org_stack.reconciler`);
+- `enrollment_role`: the role in the hub and in every spoke that only the enrollment function may
+  assume;
 - `parameter_arn` and `nag_arn`: ARNs of a stack's own account and region, the second as cdk-nag
   prints it in finding ids (which acknowledgments must repeat exactly).
 
@@ -19,7 +20,6 @@ from collections.abc import Mapping
 from typing import Final
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -36,25 +36,6 @@ LAMBDA_RUNTIME_REASON: Final = (
     "jsonschema) from the project's CPython 3.11 venv, and Python 3.11 is the project's supported "
     "baseline (pyproject requires-python); moving runtimes means rebuilding the venv and assets "
     "together."
-)
-
-# What the connection function does on its own unit's bus (EBPut, Disconnect) and on the rules it
-# owns there (the hub's refresh fan-out rules, a spoke's metric forward rules).
-CONNECTION_BUS_ACTIONS: Final = ("events:DescribeEventBus",)
-# Actions the IAM definitions give no resource type (Service Authorization Reference, Amazon
-# EventBridge; checked by parliament in tests/policy_lint): a statement naming a bus ARN for them
-# would never match, and EBPut would be denied in a real account. They must be granted on "*".
-CONNECTION_ACCOUNT_ACTIONS: Final = (
-    "events:ListRules",
-    "events:PutPermission",
-    "events:RemovePermission",
-)
-CONNECTION_RULE_ACTIONS: Final = (
-    "events:DeleteRule",
-    "events:ListTargetsByRule",
-    "events:PutRule",
-    "events:PutTargets",
-    "events:RemoveTargets",
 )
 
 
@@ -103,76 +84,6 @@ def python_function(
     )
     nag.acknowledge(function, "AwsSolutions-L1", LAMBDA_RUNTIME_REASON)
     return function
-
-
-def grant_connection_permissions(
-    function: lambda_.Function,
-    *,
-    bus: events.IEventBus,
-    bus_name: str,
-    rule_prefix: str,
-    parameter_path: str,
-    forwarder_role: iam.IRole,
-    parameters_reason: str,
-    rules_reason: str,
-) -> None:
-    """Let a connection function manage its bus policy and its `rule_prefix` rules on `bus`, read
-    the SSM parameters under `parameter_path`, and pass `forwarder_role` to EventBridge only.
-
-    `bus_name` is the bus's literal name (the rule ARNs hold it; `bus.event_bus_name` is a
-    token). `parameters_reason` and `rules_reason` say why the parameter path and the rule name
-    prefix are wildcards in this unit; they become the cdk-nag acknowledgments' reasons.
-    """
-    stack = cdk.Stack.of(function)
-    path = parameter_path.strip("/")
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            # GetParametersByPath authorizes against the path itself and, recursively, the
-            # parameters under it.
-            actions=["ssm:GetParametersByPath"],
-            resources=[parameter_arn(stack, path), parameter_arn(stack, f"{path}/*")],
-        )
-    )
-    function.add_to_role_policy(
-        iam.PolicyStatement(actions=list(CONNECTION_BUS_ACTIONS), resources=[bus.event_bus_arn])
-    )
-    rules = f"{bus_name}/{rule_prefix}*"
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=list(CONNECTION_RULE_ACTIONS),
-            resources=[stack.format_arn(service="events", resource="rule", resource_name=rules)],
-        )
-    )
-    function.add_to_role_policy(
-        iam.PolicyStatement(actions=list(CONNECTION_ACCOUNT_ACTIONS), resources=["*"])
-    )
-    function.add_to_role_policy(
-        iam.PolicyStatement(
-            actions=["iam:PassRole"],
-            resources=[forwarder_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
-        )
-    )
-    policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
-    nag.acknowledge(
-        policy,
-        f"AwsSolutions-IAM5[Resource::{nag_arn(stack, 'ssm', 'parameter', f'{path}/*')}]",
-        parameters_reason,
-    )
-    nag.acknowledge(
-        policy,
-        f"AwsSolutions-IAM5[Resource::{nag_arn(stack, 'events', 'rule', rules)}]",
-        rules_reason,
-    )
-    nag.acknowledge(
-        policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "events:ListRules, events:PutPermission and events:RemovePermission support no "
-        "resource-level permission (Service Authorization Reference, Amazon EventBridge) and are "
-        f"the only actions granted on '*'; the function lists the {bus_name} bus's rules to find "
-        f"its own '{rule_prefix}*' rules, and edits only the {bus_name} bus's policy (the "
-        "account's other buses are never named in its calls).",
-    )
 
 
 def parameter_arn(stack: cdk.Stack, name_without_leading_slash: str) -> str:

@@ -129,7 +129,7 @@ OPTIONAL_REQUIREMENTS: Final[dict[str, tuple[str, ...]]] = {"jsonschema": ("rfc3
 
 # The connection function runs in the hub and in every spoke.
 CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
-    name="connection", handler_module="enrollment.runtime.connection"
+    name="connection", handler_module="enrollment.connection.runtime.connection"
 )
 # The spoke's extraction function. The org stack uploads it, with the connection asset, to the
 # artifact buckets the spoke template reads its code from.
@@ -138,10 +138,10 @@ SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
 )
 # The org stack's functions (management account or StackSets delegated administrator).
 ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(
-    name="org-reconciler", handler_module="org_stack.runtime.reconciler"
+    name="org-reconciler", handler_module="org_stack.reconciler.runtime.handler"
 )
 ORG_ENROLLMENT_ASSET: Final = LambdaAssetSpec(
-    name="org-enrollment", handler_module="enrollment.runtime.enrollment"
+    name="org-enrollment", handler_module="enrollment.enrollment_function.runtime.handler"
 )
 
 _built_assets: dict[tuple[LambdaAssetSpec, Path], BuiltLambdaAsset] = {}

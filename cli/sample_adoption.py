@@ -26,7 +26,7 @@ import boto3
 
 from config.model import DsdashConfig
 from contracts import MONITORED_PROJECTS_PREFIX
-from enrollment.runtime.ssm_topology import ACCOUNT_ID_PATTERN, iter_parameters_by_path
+from enrollment.connection.runtime.ssm_topology import ACCOUNT_ID_PATTERN, iter_parameters_by_path
 from hub_stack.runtime.sample_compatibility import ProjectDirectory
 from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
 from runtime_common.aws import client

@@ -40,7 +40,6 @@ import contracts
 from cdk_support import nag
 from cdk_support.functions import (
     enrollment_role,
-    grant_connection_permissions,
     nag_arn,
     parameter_arn,
     python_function,
@@ -52,6 +51,7 @@ from cdk_support.lambda_asset import (
 )
 from config.model import DsdashConfig
 from contracts import history_table
+from enrollment.connection.infrastructure import ConnectionFunction
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
 from hub_stack.history_storage import HistoryStorage
@@ -381,14 +381,11 @@ class HubStack(cdk.Stack):
 
     def _connection_function(self) -> lambda_.Function:
         config = self.config
-        function = python_function(
+        return ConnectionFunction(
             self,
-            "ConnectionFunction",
             function_name=contracts.HUB_CONNECTION_FUNCTION_NAME,
-            handler="enrollment.runtime.connection.handler",
             code=lambda_code(CONNECTION_FUNCTION_ASSET),
             timeout=cdk.Duration.minutes(5),
-            memory_size=256,
             # The actions read-modify-write the bus policy and the fan-out rules: two enrollments
             # at once would overwrite each other's edits (last writer wins), so run one at a time.
             reserved_concurrent_executions=1,
@@ -402,9 +399,6 @@ class HubStack(cdk.Stack):
                 "REFRESH_FANOUT": "topic" if self.refresh_topic is not None else "bus-rules",
                 "RULES_PER_BUS_QUOTA": str(config.hub.rules_per_bus_quota),
             },
-        )
-        grant_connection_permissions(
-            function,
             bus=self.bus,
             bus_name=contracts.HUB_BUS_NAME,
             rule_prefix=REFRESH_FANOUT_RULE_PREFIX,
@@ -421,8 +415,7 @@ class HubStack(cdk.Stack):
                 f"only known by prefix; the wildcard is limited to '{REFRESH_FANOUT_RULE_PREFIX}*' "
                 f"rules on the {contracts.HUB_BUS_NAME} bus."
             ),
-        )
-        return function
+        ).function
 
     # --- enrollment access ----------------------------------------------------------------
 

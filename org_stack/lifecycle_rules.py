@@ -22,7 +22,6 @@ management account to it instead (docs/architecture.md §7).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 import aws_cdk as cdk
@@ -32,58 +31,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from config.model import DsdashConfig
-from enrollment.runtime.lifecycle_events import (
-    CLOUDFORMATION_EVENT_SOURCE,
-    CONTROL_TOWER_EVENT_SOURCE,
-    CREATE_MANAGED_ACCOUNT_EVENT_NAME,
-    ORGANIZATIONS_EVENT_NAMES,
-    STACK_INSTANCE_DETAIL_TYPE,
-)
-from org_stack.runtime.organizations_events import (
-    API_CALL_DETAIL_TYPE,
-    ORGANIZATIONS_EVENT_SOURCE,
-    RECONCILE_TRIGGER_EVENT_NAMES,
-    SERVICE_EVENT_DETAIL_TYPE,
-)
+from enrollment.enrollment_function.infrastructure import control_tower_pattern
+from org_stack.reconciler.infrastructure import reconciler_organizations_pattern
 
 ORGANIZATIONS_EVENTS_REGION: Final = "us-east-1"
-CLOUDTRAIL_DETAIL_TYPES: Final = (API_CALL_DETAIL_TYPE, SERVICE_EVENT_DETAIL_TYPE)
-# The Organizations events enrollment records (pending / offboard); a subset of the reconciler's.
-ENROLLMENT_ORGANIZATIONS_EVENT_NAMES: Final = ORGANIZATIONS_EVENT_NAMES
-
-
-def organizations_pattern(event_names: Sequence[str]) -> events.EventPattern:
-    return events.EventPattern(
-        source=[ORGANIZATIONS_EVENT_SOURCE],
-        detail_type=list(CLOUDTRAIL_DETAIL_TYPES),
-        detail={"eventName": list(event_names)},
-    )
-
-
-def reconciler_organizations_pattern() -> events.EventPattern:
-    return organizations_pattern(RECONCILE_TRIGGER_EVENT_NAMES)
-
-
-def enrollment_organizations_pattern() -> events.EventPattern:
-    return organizations_pattern(ENROLLMENT_ORGANIZATIONS_EVENT_NAMES)
-
-
-def control_tower_pattern() -> events.EventPattern:
-    # https://docs.aws.amazon.com/controltower/latest/userguide/lifecycle-events.html
-    return events.EventPattern(
-        source=[CONTROL_TOWER_EVENT_SOURCE],
-        detail_type=[SERVICE_EVENT_DETAIL_TYPE],
-        detail={"eventName": [CREATE_MANAGED_ACCOUNT_EVENT_NAME]},
-    )
-
-
-def stack_instance_pattern(stack_set_arns: Sequence[str]) -> events.EventPattern:
-    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stackset-stack-instance-status-change.html
-    return events.EventPattern(
-        source=[CLOUDFORMATION_EVENT_SOURCE],
-        detail_type=[STACK_INSTANCE_DETAIL_TYPE],
-        detail={"stack-set-arn": list(stack_set_arns)},
-    )
 
 
 def forwarded_event_patterns() -> dict[str, events.EventPattern]:

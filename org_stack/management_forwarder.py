@@ -32,11 +32,9 @@ from constructs import Construct
 
 import contracts
 from config.model import DsdashConfig
-from org_stack.lifecycle_rules import (
-    ORGANIZATIONS_EVENTS_REGION,
-    control_tower_pattern,
-    reconciler_organizations_pattern,
-)
+from enrollment.enrollment_function.infrastructure import control_tower_pattern
+from org_stack.lifecycle_rules import ORGANIZATIONS_EVENTS_REGION
+from org_stack.reconciler.infrastructure import reconciler_organizations_pattern
 
 MANAGEMENT_FORWARDER_STACK_PREFIX: Final = "DsdashManagementForwarder"
 

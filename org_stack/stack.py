@@ -8,7 +8,7 @@ Who owns what
   model, auto-deployment, managed execution and operation preferences. `cdk deploy` changes them;
   CloudFormation then rolls the change out to every existing instance.
 - **The reconciler owns the stack instances**: which OUs and accounts get an instance of which
-  StackSet, with which `Environment` override (`org_stack.runtime.reconciler`). The StackSets
+  StackSet, with which `Environment` override (`org_stack.reconciler`). The StackSets
   therefore declare no `StackInstancesGroup`: a deploy never adds or removes instances, and the
   reconciler never edits a template. Deleting this stack deletes the StackSets, which
   CloudFormation refuses while instances remain: untag the OUs (or run the reconciler with an
@@ -35,22 +35,13 @@ account.
 The hub's and spokes' enrollment roles trust this stack's enrollment function role, in this
 stack's account (`cdk_support.functions.enrollment_role`).
 
-The reconciler runs on Organizations TagResource, UntagResource, MoveAccount, CreateAccountResult
-and CloseAccount, on a schedule as a backstop (CloudTrail delivery is best effort), and on every
-deploy that changes it (a CDK trigger). The enrollment function runs on StackInstance status
-changes of our StackSets, on Control Tower CreateManagedAccount, on Organizations
-CreateAccountResult, MoveAccount and CloseAccount, and every 30 minutes with a sweep request that
-re-runs enrollment for spokes recorded failed, or pending for too long.
-
-Enrollment at scale
--------------------
-Enrollment runs one invocation at a time (reserved concurrency 1): each one drives the hub's
-connection function, which itself runs one at a time, so parallel enrollments would only wait on
-(or be throttled by) it. A burst of lifecycle events, say a new OU of a hundred accounts, queues in
-Lambda's asynchronous event queue instead, where an event is kept and retried for up to six hours
-(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html). What still fails, and
-what ages out, goes to the failed-invocations queue (the reconciler's too), and the sweep
-repairs the registry's failed and pending spokes in any case.
+Units composed here (docs/architecture.md §3): the reconciler (`org_stack.reconciler`) runs on
+the Organizations events of its trigger table, hourly as a backstop (CloudTrail delivery is best
+effort), and on every deploy that changes it; the enrollment function
+(`enrollment.enrollment_function`) runs on StackInstance status changes of our StackSets, on the
+account lifecycle events of its trigger table, and every 30 minutes with a sweep request. This
+stack grants what happens where they meet: enrollment may invoke the reconciler. Both functions'
+asynchronous failures go to this stack's failed-invocations queue.
 """
 
 from __future__ import annotations
@@ -61,102 +52,34 @@ from typing import Final, Literal
 import aws_cdk as cdk
 from aws_cdk import aws_cloudformation as cloudformation
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import triggers
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-import contracts
 from cdk_support import nag
-from cdk_support.functions import python_function
-from cdk_support.lambda_asset import ORG_ENROLLMENT_ASSET, ORG_RECONCILER_ASSET, lambda_code
 from config.model import DsdashConfig
-from enrollment.runtime.lifecycle_events import OPERATOR_REQUEST_KEY
+from enrollment.enrollment_function.infrastructure import EnrollmentFunction
+from enrollment.placement.stackset_names import stackset_name
+from enrollment.placement.targeting import TargetingSettings
 from org_stack.alarms import OrgAlarms
 from org_stack.artifact_buckets import SpokeCodeArtifacts, artifact_bucket_prefix
 from org_stack.delegation import LifecycleEventBus
-from org_stack.lifecycle_rules import (
-    control_tower_pattern,
-    enrollment_organizations_pattern,
-    reconciler_organizations_pattern,
-    stack_instance_pattern,
-)
-from org_stack.runtime.reconciler import ReconcilerSettings
-from org_stack.runtime.stackset_names import STACKSET_NAME_PREFIX, stackset_name
+from org_stack.reconciler.infrastructure import ReconcilerFunction
 from spoke_stackset.stack import TEMPLATE_BODY_MAX_BYTES, SpokeParameter, SpokeTemplate
 
 CallAs = Literal["SELF", "DELEGATED_ADMIN"]
 
-RECONCILE_SCHEDULE: Final = events.Schedule.rate(cdk.Duration.hours(1))
-# Above the reconciler's bounded wait for running StackSet operations (max_wait_seconds, 300 s)
-# plus the organization walk and its API calls; Lambda's maximum.
-RECONCILER_TIMEOUT: Final = cdk.Duration.minutes(15)
-# Enrollment retries each step with backoff while a new account becomes usable.
-ENROLLMENT_TIMEOUT: Final = cdk.Duration.minutes(15)
-# One enrollment at a time (see "Enrollment at scale"); events wait in Lambda's async queue for
-# up to its maximum age, six hours, and are retried twice (Lambda's maximum) when they fail.
-ENROLLMENT_CONCURRENCY: Final = 1
-ENROLLMENT_MAX_EVENT_AGE: Final = cdk.Duration.hours(6)
-ENROLLMENT_RETRY_ATTEMPTS: Final = 2
-# The sweep finishes enrollments recorded failed or left pending (enrollment.runtime.enrollment).
-ENROLLMENT_SWEEP_SCHEDULE: Final = events.Schedule.rate(cdk.Duration.minutes(30))
-ENROLLMENT_SWEEP_REQUEST: Final = {OPERATOR_REQUEST_KEY: "sweep"}
-# A reconcile request older than the next scheduled reconcile is superseded by it.
-RECONCILER_MAX_EVENT_AGE: Final = cdk.Duration.hours(1)
-RECONCILER_RETRY_ATTEMPTS: Final = 2
 FAILED_INVOCATIONS_RETENTION: Final = cdk.Duration.days(14)
 
 # Suited to hundreds of accounts: regions in parallel, a quarter of the accounts at a time, and
 # an operation that goes on while at most a tenth of the accounts fail (the reconciler uses the
-# same numbers, see ReconcilerSettings.operation_preferences).
+# same numbers, see TargetingSettings.operation_preferences).
 MAX_CONCURRENT_PERCENTAGE: Final = 25
 FAILURE_TOLERANCE_PERCENTAGE: Final = 10
-
-ORGANIZATIONS_READ_ACTIONS: Final = (
-    "organizations:ListAccountsForParent",
-    "organizations:ListOrganizationalUnitsForParent",
-    "organizations:ListParents",
-    "organizations:ListTagsForResource",
-)
-STACK_INSTANCE_READ_ACTIONS: Final = (
-    "cloudformation:DescribeStackInstance",
-    "cloudformation:ListStackInstances",
-    "cloudformation:ListStackSetOperations",
-)
-STACK_INSTANCE_WRITE_ACTIONS: Final = (
-    "cloudformation:CreateStackInstances",
-    "cloudformation:DeleteStackInstances",
-    "cloudformation:UpdateStackInstances",
-)
-
-# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-LAMBDA_ENVIRONMENT_MAX_BYTES: Final = 4 * 1024
 
 
 class SpokeTemplateTooLargeError(ValueError):
     """A spoke template passed CloudFormation's inline TemplateBody limit."""
-
-
-class FunctionEnvironmentTooLargeError(ValueError):
-    """A function's environment (the reconciler settings, mostly) passed Lambda's 4 KB."""
-
-
-def _check_environment_size(function_name: str, environment: Mapping[str, str]) -> None:
-    """Fail the synth, not the deployment, when the config no longer fits an environment."""
-    size = sum(
-        len(key.encode()) + len(value.encode())
-        for key, value in environment.items()
-        if not cdk.Token.is_unresolved(value)
-    )
-    if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
-        raise FunctionEnvironmentTooLargeError(
-            f"the environment of {function_name} is {size:,} bytes, over Lambda's "
-            f"{LAMBDA_ENVIRONMENT_MAX_BYTES:,}: the CONFIG value grows with projects, "
-            "environments and explicitly listed accounts; list fewer accounts in the config"
-        )
 
 
 class OrgStack(cdk.Stack):
@@ -191,7 +114,7 @@ class OrgStack(cdk.Stack):
             raise ValueError(f"no synthesized spoke template for project(s) {', '.join(missing)}")
         self.config = config
         self.call_as: CallAs = call_as if call_as is not None else config.organization.call_as
-        self.settings = ReconcilerSettings.from_config(config, call_as=self.call_as)
+        self.settings = TargetingSettings.from_config(config, call_as=self.call_as)
         # Delegated mode: lifecycle events come forwarded by the management account to this bus;
         # management mode: they arrive on (or are forwarded to) the default bus.
         self.lifecycle_bus: events.IEventBus | None = (
@@ -209,9 +132,34 @@ class OrgStack(cdk.Stack):
             for project in sorted(config.projects)
         }
         self.failed_invocations_queue = self._failed_invocations_queue()
-        self.reconciler_function = self._reconciler_function()
-        self.enrollment_function = self._enrollment_function()
-        self._reconcile_on_deploy()
+        self.reconciler = ReconcilerFunction(
+            self,
+            config=config,
+            settings=self.settings,
+            lifecycle_bus=self.lifecycle_bus,
+            failed_invocations_queue=self.failed_invocations_queue,
+            stack_sets=list(self.stack_sets.values()),
+        )
+        self.reconciler_function = self.reconciler.function
+        self.enrollment = EnrollmentFunction(
+            self,
+            config=config,
+            settings=self.settings,
+            lifecycle_bus=self.lifecycle_bus,
+            failed_invocations_queue=self.failed_invocations_queue,
+            stack_set_arns=[
+                self._stack_set_arn(stack_set) for stack_set in self.stack_sets.values()
+            ],
+        )
+        self.enrollment_function = self.enrollment.function
+        # Where the units meet: enrollment starts a reconcile of an account the reconciler's own
+        # rules do not cover (Control Tower's CreateManagedAccount, a re-assigned spoke).
+        self.enrollment_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[self.reconciler_function.function_arn],
+            )
+        )
         self.alarms = OrgAlarms(
             self,
             "Alarms",
@@ -297,303 +245,6 @@ class OrgStack(cdk.Stack):
             "inspect; nothing consumes it automatically, so no message fails to be processed.",
         )
         return queue
-
-    # --- reconciler ----------------------------------------------------------------------------
-
-    def _reconciler_function(self) -> lambda_.Function:
-        environment = {"CONFIG": self.settings.to_config_json(), "CALL_AS": self.call_as}
-        _check_environment_size(contracts.ORG_RECONCILER_FUNCTION_NAME, environment)
-        function = python_function(
-            self,
-            "ReconcilerFunction",
-            function_name=contracts.ORG_RECONCILER_FUNCTION_NAME,
-            handler="org_stack.runtime.reconciler.handler",
-            code=lambda_code(ORG_RECONCILER_ASSET),
-            timeout=RECONCILER_TIMEOUT,
-            memory_size=512,
-            environment=environment,
-        )
-        function.configure_async_invoke(
-            max_event_age=RECONCILER_MAX_EVENT_AGE,
-            retry_attempts=RECONCILER_RETRY_ATTEMPTS,
-            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
-        )
-        self._grant_organizations_read(function, describe_account=True)
-        stack_sets = self._our_stack_sets_arn()
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=list(STACK_INSTANCE_READ_ACTIONS), resources=[stack_sets])
-        )
-        # CreateStackInstances and its siblings authorize the StackSet, every deployment target
-        # and every resource type in the template (Service Authorization Reference, AWS
-        # CloudFormation: stackset*, stackset-target*, type*).
-        stack_set_targets = self._arn(
-            f"cloudformation:*:{self.account}:stackset-target/{STACKSET_NAME_PREFIX}*"
-        )
-        resource_types = self._arn("cloudformation:*::type/resource/*")
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(STACK_INSTANCE_WRITE_ACTIONS),
-                resources=[stack_sets, stack_set_targets, resource_types],
-            )
-        )
-        events.Rule(
-            self,
-            "OrganizationsChangesToReconciler",
-            description="OU tags and account moves, creations and closures: reconcile",
-            event_bus=self.lifecycle_bus,
-            event_pattern=reconciler_organizations_pattern(),
-            targets=[targets.LambdaFunction(function, retry_attempts=2)],
-        )
-        events.Rule(
-            self,
-            "ReconcileSchedule",
-            description="Backstop: CloudTrail delivery of Organizations events is best effort",
-            schedule=RECONCILE_SCHEDULE,
-            targets=[targets.LambdaFunction(function, retry_attempts=2)],
-        )
-        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
-        self._acknowledge_organizations_read(policy)
-        self._acknowledge_stack_sets(policy, "reads and changes the stack instances")
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:*:"
-            f"{self.config.organization.administrator_account_id}:stackset-target/"
-            f"{STACKSET_NAME_PREFIX}*]",
-            "Stack instance operations authorize each deployment target (OU or account) of the "
-            "StackSet; OUs come from tags at run time, so the targets are scoped by our "
-            "StackSet name prefix in any target region.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:*::type/resource/*]",
-            "Stack instance operations authorize every resource type the template creates "
-            "(Service Authorization Reference, type*); the template is ours and the types are "
-            "AWS's own, in every target region.",
-        )
-        return function
-
-    def _reconcile_on_deploy(self) -> None:
-        # Asynchronous, so a deployment never waits on (or fails with) a long reconcile; the
-        # function's version changes with its code and CONFIG, so each such change reconciles.
-        triggers.Trigger(
-            self,
-            "ReconcileOnDeploy",
-            handler=self.reconciler_function,
-            invocation_type=triggers.InvocationType.EVENT,
-            execute_after=list(self.stack_sets.values()),
-            execute_on_handler_change=True,
-        )
-        # The trigger invokes the function's current version, and its provider role is granted
-        # lambda:InvokeFunction on `<function arn>:*`, which covers every version.
-        cdk.Annotations.of(self.reconciler_function).acknowledge_warning(
-            "@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias",
-            "The trigger provider's role may invoke every version of the reconciler",
-        )
-
-    # --- enrollment ----------------------------------------------------------------------------
-
-    def _enrollment_function(self) -> lambda_.Function:
-        config = self.config
-        environment = {
-            "HUB_ACCOUNT_ID": config.hub.account_id,
-            "HUB_REGION": config.hub.region,
-            "HUB_NAME": config.hub.name,
-            # Organization mode: the hub side has nothing per spoke (docs/architecture.md §7).
-            "HUB_BUS_POLICY": config.hub.bus_policy,
-            "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
-            "SPOKE_REGIONS": ",".join(config.organization.regions),
-            "CONFIG": self.settings.to_config_json(),
-            "CALL_AS": self.call_as,
-        }
-        _check_environment_size(contracts.ORG_ENROLLMENT_FUNCTION_NAME, environment)
-        function = python_function(
-            self,
-            "EnrollmentFunction",
-            function_name=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
-            # The hub and spoke enrollment roles trust exactly this role name.
-            role_name=contracts.ENROLLMENT_FUNCTION_ROLE_NAME,
-            handler="enrollment.runtime.enrollment.handler",
-            code=lambda_code(ORG_ENROLLMENT_ASSET),
-            timeout=ENROLLMENT_TIMEOUT,
-            memory_size=256,
-            # See "Enrollment at scale" in the module docstring.
-            reserved_concurrent_executions=ENROLLMENT_CONCURRENCY,
-            environment=environment,
-        )
-        function.configure_async_invoke(
-            max_event_age=ENROLLMENT_MAX_EVENT_AGE,
-            retry_attempts=ENROLLMENT_RETRY_ATTEMPTS,
-            on_failure=destinations.SqsDestination(self.failed_invocations_queue),
-        )
-        self._grant_organizations_read(function)
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "cloudformation:DescribeStackInstance",
-                    "cloudformation:ListStackInstances",
-                ],
-                resources=[self._our_stack_sets_arn()],
-            )
-        )
-        # Only dsdash's narrow roles: the hub's, in the hub account, and the spokes', in any
-        # member account (enrollment.runtime.cross_account refuses any other name as well).
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sts:AssumeRole"],
-                resources=[
-                    self._arn(
-                        f"iam::{config.hub.account_id}:role/{contracts.HUB_ENROLLMENT_ROLE_NAME}"
-                    ),
-                    self._arn(f"iam::*:role/{contracts.spoke_enrollment_role_name('*')}"),
-                ],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[self.reconciler_function.function_arn],
-            )
-        )
-        events.Rule(
-            self,
-            "StackInstanceChangesToEnrollment",
-            description="Spoke stack instances created, updated or deleted: enroll or offboard",
-            event_pattern=stack_instance_pattern(
-                [self._stack_set_arn(stack_set) for stack_set in self.stack_sets.values()]
-            ),
-            targets=[targets.LambdaFunction(function, retry_attempts=4)],
-        )
-        events.Rule(
-            self,
-            "AccountLifecycleToEnrollment",
-            description="Accounts created, moved or closed: record pending or offboard",
-            event_bus=self.lifecycle_bus,
-            event_pattern=enrollment_organizations_pattern(),
-            targets=[targets.LambdaFunction(function, retry_attempts=4)],
-        )
-        events.Rule(
-            self,
-            "ManagedAccountsToEnrollment",
-            description="Control Tower account factory accounts: record pending",
-            event_bus=self.lifecycle_bus,
-            event_pattern=control_tower_pattern(),
-            targets=[targets.LambdaFunction(function, retry_attempts=4)],
-        )
-        events.Rule(
-            self,
-            "EnrollmentSweepSchedule",
-            description="Finish enrollments recorded failed, or pending for too long",
-            schedule=ENROLLMENT_SWEEP_SCHEDULE,
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    event=events.RuleTargetInput.from_object(ENROLLMENT_SWEEP_REQUEST),
-                    retry_attempts=2,
-                )
-            ],
-        )
-        policy = function.role.node.find_child("DefaultPolicy")  # type: ignore[union-attr]
-        self._acknowledge_organizations_read(policy)
-        self._acknowledge_stack_sets(policy, "reads a stack instance's environment override")
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/"
-            f"{contracts.spoke_enrollment_role_name('*')}]",
-            "Spokes are member accounts that join at run time, and IAM role names carry the "
-            "region (IAM is global); the grant covers only dsdash's narrow spoke enrollment "
-            "role, which trusts only this function's role.",
-        )
-        return function
-
-    # --- permissions helpers -------------------------------------------------------------------
-
-    def _grant_organizations_read(
-        self, function: lambda_.Function, *, describe_account: bool = False
-    ) -> None:
-        """What `org_stack.runtime.org_tree` calls: ListRoots, then per root and OU its child
-        OUs, accounts and tags, within our organization only; and what
-        `org_stack.runtime.account_placement` calls: ListParents of an account and of each OU
-        above it (and, for the reconciler, DescribeAccount for its state)."""
-        function.add_to_role_policy(
-            # ListRoots supports no resource-level permission.
-            iam.PolicyStatement(actions=["organizations:ListRoots"], resources=["*"])
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(ORGANIZATIONS_READ_ACTIONS), resources=self._organization_nodes()
-            )
-        )
-        organization = self.config.organization
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "organizations:ListParents",
-                    *(["organizations:DescribeAccount"] if describe_account else []),
-                ],
-                resources=[
-                    self._arn(
-                        f"organizations::{organization.management_account_id}:account/"
-                        f"{organization.id}/*"
-                    )
-                ],
-            )
-        )
-
-    def _organization_nodes(self) -> list[str]:
-        organization = self.config.organization
-        return [
-            self._arn(
-                f"organizations::{organization.management_account_id}:{kind}/{organization.id}/{prefix}*"
-            )
-            for kind, prefix in (("root", "r-"), ("ou", "ou-"))
-        ]
-
-    def _acknowledge_organizations_read(self, policy: IConstruct) -> None:
-        organization = self.config.organization
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "organizations:ListRoots supports no resource-level permission (Service "
-            "Authorization Reference, AWS Organizations) and is the only action granted on "
-            "'*'; the organization walk starts from the roots.",
-        )
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
-            f"{organization.management_account_id}:account/{organization.id}/*]",
-            "An event about one account reads that account's parents (and state) to place it "
-            "without walking the organization; accounts join at run time, so only the "
-            f"organization ({organization.id}) is known at deploy time. Read-only.",
-        )
-        for kind, prefix in (("root", "r-"), ("ou", "ou-")):
-            nag.acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::"
-                f"{organization.management_account_id}:{kind}/{organization.id}/{prefix}*]",
-                "The organization walk lists the child OUs, accounts and tags of every root and "
-                f"OU of organization {organization.id}, whose ids change as OUs are created; "
-                "read-only List actions, within this organization only.",
-            )
-
-    def _our_stack_sets_arn(self) -> str:
-        return self.format_arn(
-            service="cloudformation",
-            resource="stackset",
-            resource_name=f"{STACKSET_NAME_PREFIX}*:*",
-        )
-
-    def _acknowledge_stack_sets(self, policy: IConstruct, what: str) -> None:
-        nag.acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:"
-            f"{self.region}:{self.account}:stackset/{STACKSET_NAME_PREFIX}*:*]",
-            f"The function {what} of dsdash's spoke StackSets only (one per project, named "
-            f"'{STACKSET_NAME_PREFIX}<project>'); a StackSet ARN ends in a uuid known only "
-            "after creation.",
-        )
-
-    def _arn(self, rest: str) -> str:
-        return cdk.Fn.sub(f"arn:${{AWS::Partition}}:{rest}")
 
     # --- outputs -------------------------------------------------------------------------------
 

@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 DSDASH_RUNTIME_PACKAGES: tuple[str, ...] = (
     "spoke_stackset.runtime.",
     "hub_stack.runtime.",
-    "enrollment.runtime.",
-    "org_stack.runtime.",
+    "enrollment.connection.runtime.",
+    "enrollment.enrollment_function.runtime.",
+    "org_stack.reconciler.runtime.",
 )
 
 

@@ -12,6 +12,9 @@ moto gaps filled here (each patch below names the one it fills):
   never happens. `start_running_operation` records a RUNNING operation on a StackSet and
   `finish_operation` ends it; while one runs, create/update/delete raise
   OperationInProgressException as CloudFormation does.
+- moto gap: DescribeStackInstance of an instance that does not exist fails with an internal error
+  (moto dereferences None); CloudFormation answers StackInstanceNotFoundException, which callers
+  use to tell "absent" in one call.
 
 Nothing is invented: accounts, OUs and states come from moto's Organizations backend, and the
 instances are moto's own. `install()` patches moto in-process and is idempotent; `uninstall()`
@@ -26,7 +29,11 @@ from typing import Any
 
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import responses as cloudformation_responses
-from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+from moto.cloudformation.exceptions import (
+    CloudFormationError,
+    StackInstanceNotFound,
+    ValidationError,
+)
 from moto.cloudformation.models import cloudformation_backends
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -187,6 +194,17 @@ def _response_create_stack_instances(self: Any) -> Any:
     return _ORIGINALS["create_response"](self)
 
 
+def _describe_stack_instance(
+    self: Any, stack_set_name: str, account_id: str, region: str
+) -> dict[str, Any]:
+    # moto gap: a missing instance is an internal error, not StackInstanceNotFoundException.
+    stack_set = self.describe_stack_set(stack_set_name)
+    instance = stack_set.instances.get_instance(account_id, region)
+    if instance is None:
+        raise StackInstanceNotFound
+    return _ORIGINALS["describe_instance"](self, stack_set_name, account_id, region)  # type: ignore[no-any-return]
+
+
 def install() -> None:
     """Patch moto in-process (idempotent)."""
     if _ORIGINALS:
@@ -194,13 +212,16 @@ def install() -> None:
     instances_class = cloudformation_models.StackInstances
     instance_class = cloudformation_models.StackInstance
     response_class = cloudformation_responses.CloudFormationResponse
+    backend_class = cloudformation_models.CloudFormationBackend
     _ORIGINALS.update(
+        describe_instance=backend_class.describe_stack_instance,
         create_instances=instances_class.create_instances,
         to_dict=instance_class.to_dict,
         create_response=response_class.create_stack_instances,
         update_response=response_class.update_stack_instances,
         delete_response=response_class.delete_stack_instances,
     )
+    backend_class.describe_stack_instance = _describe_stack_instance  # type: ignore[method-assign]
     instances_class.create_instances = _create_instances  # type: ignore[method-assign]
     instance_class.to_dict = _instance_to_dict  # type: ignore[method-assign]
     response_class.create_stack_instances = _response_create_stack_instances  # type: ignore[method-assign]
@@ -211,6 +232,9 @@ def install() -> None:
 def uninstall() -> None:
     if not _ORIGINALS:
         return
+    cloudformation_models.CloudFormationBackend.describe_stack_instance = _ORIGINALS[  # type: ignore[method-assign]
+        "describe_instance"
+    ]
     cloudformation_models.StackInstances.create_instances = _ORIGINALS["create_instances"]  # type: ignore[method-assign]
     cloudformation_models.StackInstance.to_dict = _ORIGINALS["to_dict"]  # type: ignore[method-assign]
     response_class = cloudformation_responses.CloudFormationResponse

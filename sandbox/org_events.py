@@ -14,7 +14,7 @@ us-east-1 only: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_
   outcome in `detail.serviceEventDetails.createAccountStatus`.
 
 The shapes match tests/events/org_*.json (AWS's documented examples) and parse with
-`org_stack.runtime.organizations_events.parse_organizations_event`. The events go through moto's
+`enrollment.placement.organizations_events.parse_organizations_event`. The events go through moto's
 events backend `put_events`, so the sandbox's EventBridge delivery runs the rules that match.
 Because the patch is on the backend, it works for in-process clients and for clients of a served
 moto endpoint alike.

@@ -52,12 +52,12 @@ import contracts
 from cdk_support import nag
 from cdk_support.functions import (
     enrollment_role,
-    grant_connection_permissions,
     nag_arn,
     parameter_arn,
     python_function,
 )
 from config.model import DsdashConfig, ProjectSettings
+from enrollment.connection.infrastructure import ConnectionFunction
 from metrics.base import IamStatement
 from metrics.registry import build_metric, iam_statements_for
 from spoke_stackset.refresh_triggers import SpokeRefreshTriggers
@@ -232,7 +232,7 @@ class SpokeStack(cdk.Stack):
     def _event_bus(self) -> events.EventBus:
         bus = events.EventBus(self, "SpokeBus", event_bus_name=contracts.SPOKE_BUS_NAME)
         # The statement is exactly the one the connection function's EBPut writes for this hub
-        # (enrollment.runtime.bus_policy.account_statement: same Sid, principal, action and
+        # (enrollment.connection.runtime.bus_policy.account_statement: same Sid, principal, action and
         # resource), so EBPut finds it in place and changes nothing, and the hub's refresh
         # fan-out can deliver as soon as the hub's own rule exists. L1 on purpose: the L2
         # `add_to_resource_policy` would prefix the Sid with "cdk-".
@@ -376,23 +376,17 @@ class SpokeStack(cdk.Stack):
         return role
 
     def _connection_function(self) -> lambda_.Function:
-        function = python_function(
+        return ConnectionFunction(
             self,
-            "ConnectionFunction",
             function_name=contracts.SPOKE_CONNECTION_FUNCTION_NAME,
-            handler="enrollment.runtime.connection.handler",
             code=self._code(SpokeParameter.CONNECTION_CODE_KEY),
             timeout=CONNECTION_TIMEOUT,
-            memory_size=256,
             environment={
                 "DSDASH_UNIT": "spoke",
                 "BUS_NAME": self.bus.event_bus_name,
                 "FORWARDER_ROLE_ARN": self.forwarder_role.role_arn,
                 "HUB_REGION": self._parameter(SpokeParameter.HUB_REGION),
             },
-        )
-        grant_connection_permissions(
-            function,
             bus=self.bus,
             bus_name=contracts.SPOKE_BUS_NAME,
             rule_prefix=contracts.FORWARD_METRICS_RULE_PREFIX,
@@ -409,8 +403,7 @@ class SpokeStack(cdk.Stack):
                 f"'{contracts.FORWARD_METRICS_RULE_PREFIX}<hub account>'; the wildcard is limited "
                 f"to rules with that prefix on the {contracts.SPOKE_BUS_NAME} bus."
             ),
-        )
-        return function
+        ).function
 
     # --- enrollment access -------------------------------------------------------------------
 

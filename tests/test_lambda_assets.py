@@ -109,9 +109,9 @@ def test_every_function_is_ours_or_the_cdks(functions: list[SynthesizedFunction]
         "hub_stack.runtime.ingest",
         "hub_stack.runtime.refresh",
         "hub_stack.runtime.platform_health",
-        "enrollment.runtime.connection",
-        "enrollment.runtime.enrollment",
-        "org_stack.runtime.reconciler",
+        "enrollment.connection.runtime.connection",
+        "enrollment.enrollment_function.runtime.handler",
+        "org_stack.reconciler.runtime.handler",
         "spoke_stackset.runtime.extractor",
     }
 

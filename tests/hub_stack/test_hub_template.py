@@ -307,7 +307,10 @@ def test_the_refresh_topic_admits_only_lambda_subscriptions_from_the_organizatio
     [
         (contracts.HUB_INGEST_FUNCTION_NAME, "hub_stack.runtime.ingest.handler"),
         (contracts.HUB_REFRESH_FUNCTION_NAME, "hub_stack.runtime.refresh.handler"),
-        (contracts.HUB_CONNECTION_FUNCTION_NAME, "enrollment.runtime.connection.handler"),
+        (
+            contracts.HUB_CONNECTION_FUNCTION_NAME,
+            "enrollment.connection.runtime.connection.handler",
+        ),
     ],
 )
 def test_functions_run_python_3_11_on_x86_64_with_a_retained_log_group(

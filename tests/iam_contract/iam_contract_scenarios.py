@@ -60,10 +60,10 @@ from contracts import (
     REFRESH_TOPIC_NAME,
     SPOKE_EXTRACTOR_FUNCTION_NAME,
 )
-from enrollment.runtime import enrollment
+from enrollment.enrollment_function.runtime.handler import handler as enrollment_handler
 from hub_stack.runtime import ingest, platform_health, refresh
 from hub_stack.runtime.store import HubStore, SpokeState
-from org_stack.runtime import reconciler
+from org_stack.reconciler.runtime.handler import handler as reconciler_handler
 from runtime_common.timestamps import format_timestamp
 from sandbox import moto_stacksets
 from sandbox.lambda_runtime import patched_lambda_invoke
@@ -225,7 +225,7 @@ def exercise_spoke_extractor(recorder: ApiCallRecorder, spoke: StackTemplate) ->
 
 
 def _handle(org: SimulatedOrganization, event: Mapping[str, Any]) -> dict[str, Any]:
-    return enrollment.handler(event, None, session=org.management, sleep=org.sleeps.append)
+    return enrollment_handler(event, None, session=org.management, sleep=org.sleeps.append)
 
 
 def _account_event(file_name: str, **changes: Any) -> dict[str, Any]:
@@ -311,9 +311,9 @@ def exercise_organization(
                 ResourceId=org.ou_ids["dev"], Tags=[{"Key": ENVIRONMENT_TAG, "Value": "prod"}]
             )
             with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
-                reconciler.handler(None, None, session=org.management, sleep=lambda _: None)
+                reconciler_handler(None, None, session=org.management, sleep=lambda _: None)
                 # An event about one account: that account's path and instances only.
-                reconciler.handler(
+                reconciler_handler(
                     _account_event(
                         "org_MoveAccount.json",
                         accountId=third,
@@ -326,5 +326,5 @@ def exercise_organization(
                 )
             organizations.untag_resource(ResourceId=org.ou_ids["prod"], TagKeys=[PROJECT_TAG])
             with recorder.acting_as(ORG_RECONCILER_FUNCTION_NAME):
-                reconciler.handler(None, None, session=org.management, sleep=lambda _: None)
+                reconciler_handler(None, None, session=org.management, sleep=lambda _: None)
     return accounts

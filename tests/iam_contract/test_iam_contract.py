@@ -151,7 +151,7 @@ UNEXERCISED_GRANTS: Final[Mapping[tuple[str, str], str]] = {
     ("org-enrollment", "sqs:GetQueueUrl"): _CDK_SQS_DESTINATION,
     ("hub-connection", "events:DeleteRule"): (
         "EBRule deletes a refresh fan-out rule that repacking left empty (more than 5 spokes, "
-        "then fewer: enrollment/runtime/forwarding_rules.py); the scenario's spokes fit one rule"
+        "then fewer: enrollment/connection/runtime/forwarding_rules.py); the scenario's spokes fit one rule"
     ),
     ("hub-connection", "events:RemovePermission"): (
         "used only in the per-account bus policy mode (and when switching modes); the example "

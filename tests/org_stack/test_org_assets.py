@@ -47,7 +47,7 @@ def test_spoke_code_zip_holds_the_handler_at_the_root(tmp_path: Path) -> None:
     assert "metrics/registry.py" in names
     assert not any(name.startswith(("aws_cdk/", "boto3/")) for name in names)
     with zipfile.ZipFile(artifacts.connection.zip_path) as archive:
-        assert "enrollment/runtime/connection.py" in archive.namelist()
+        assert "enrollment/connection/runtime/connection.py" in archive.namelist()
 
 
 def test_zips_are_byte_for_byte_reproducible(tmp_path: Path) -> None:

@@ -25,16 +25,16 @@ from org_stack_support import (
 import app as dsdash_app
 import contracts
 from config.model import DsdashConfig
-from org_stack.artifact_buckets import artifact_bucket_name, artifact_bucket_prefix
-from org_stack.delegation import MANAGEMENT_ACCOUNT_STATEMENT_ID
-from org_stack.lifecycle_rules import (
+from enrollment.enrollment_function.infrastructure import (
     control_tower_pattern,
     enrollment_organizations_pattern,
-    reconciler_organizations_pattern,
 )
+from enrollment.placement.stackset_names import stackset_name
+from org_stack.artifact_buckets import artifact_bucket_name, artifact_bucket_prefix
+from org_stack.delegation import MANAGEMENT_ACCOUNT_STATEMENT_ID
 from org_stack.management_forwarder import management_forwarder_stack_id
-from org_stack.runtime.organizations_events import RECONCILE_TRIGGER_EVENT_NAMES
-from org_stack.runtime.stackset_names import stackset_name
+from org_stack.reconciler.infrastructure import reconciler_organizations_pattern
+from org_stack.reconciler.runtime.triggers import RECONCILE_TRIGGER_EVENT_NAMES
 from spoke_stackset.stack import SpokeParameter
 
 pytestmark = pytest.mark.synth

@@ -25,11 +25,12 @@ from org_stack_support import (
 import app as dsdash_app
 import contracts
 from config.model import DsdashConfig
-from enrollment.runtime.lifecycle_events import OperatorRequest, parse_lifecycle_event
+from enrollment.enrollment_function.runtime.lifecycle_events import OperatorRequest
+from enrollment.enrollment_function.runtime.lifecycle_triggers import parse_lifecycle_event
+from enrollment.placement.stackset_names import stackset_name
+from enrollment.placement.targeting import TargetingSettings
 from org_stack.artifact_buckets import artifact_bucket_name, build_spoke_code_artifacts
-from org_stack.runtime.organizations_events import RECONCILE_TRIGGER_EVENT_NAMES
-from org_stack.runtime.reconciler import ReconcilerSettings
-from org_stack.runtime.stackset_names import stackset_name
+from org_stack.reconciler.runtime.triggers import RECONCILE_TRIGGER_EVENT_NAMES
 from spoke_stackset.stack import synthesize_spoke_template
 
 pytestmark = pytest.mark.synth
@@ -238,9 +239,9 @@ def test_reconciler_runs_with_the_config_and_a_timeout_above_its_wait(
         {"Properties": {"FunctionName": contracts.ORG_RECONCILER_FUNCTION_NAME}},
     ).values()
     properties = function["Properties"]
-    assert properties["Handler"] == "org_stack.runtime.reconciler.handler"
-    settings = ReconcilerSettings.from_env(properties["Environment"]["Variables"])
-    assert settings == ReconcilerSettings.from_config(config)
+    assert properties["Handler"] == "org_stack.reconciler.runtime.handler.handler"
+    settings = TargetingSettings.from_env(properties["Environment"]["Variables"])
+    assert settings == TargetingSettings.from_config(config)
     assert properties["Timeout"] > settings.max_wait_seconds
 
 
@@ -322,14 +323,17 @@ def test_enrollment_environment_names_the_hub_and_the_targeting(
         {"Properties": {"FunctionName": contracts.ORG_ENROLLMENT_FUNCTION_NAME}},
     ).values()
     variables = function["Properties"]["Environment"]["Variables"]
-    assert function["Properties"]["Handler"] == "enrollment.runtime.enrollment.handler"
+    assert (
+        function["Properties"]["Handler"]
+        == "enrollment.enrollment_function.runtime.handler.handler"
+    )
     assert variables["HUB_ACCOUNT_ID"] == HUB_ACCOUNT
     assert variables["HUB_REGION"] == "eu-central-1"
     assert variables["HUB_NAME"] == config.hub.name
     assert variables["HUB_TABLE_NAME"] == contracts.HUB_TABLE_NAME
     assert variables["SPOKE_REGIONS"].split(",") == list(REGIONS)
     assert variables["CALL_AS"] == "SELF"
-    assert ReconcilerSettings.from_env(variables) == ReconcilerSettings.from_config(config)
+    assert TargetingSettings.from_env(variables) == TargetingSettings.from_config(config)
 
 
 def test_enrollment_assumes_only_our_narrow_roles(org: Template) -> None:

@@ -24,8 +24,8 @@ from moto.events.models import events_backends
 
 import contracts
 from config.loader import load_config
+from enrollment.placement.stackset_names import stackset_name
 from hub_stack.runtime.store import SpokeState
-from org_stack.runtime.stackset_names import stackset_name
 from sandbox.demo import Demo, set_up_demo
 from sandbox.world import SandboxWorld
 

@@ -116,7 +116,7 @@ def test_hub_functions_keep_handler_environment_and_sizing_and_the_mapping_is_po
     assert refresh["Handler"] == "hub_stack.runtime.refresh.handler"
     assert refresh["Environment"]["Variables"]["HUB_BUS_NAME"] == contracts.HUB_BUS_NAME
     connection = functions[contracts.HUB_CONNECTION_FUNCTION_NAME]
-    assert connection["Handler"] == "enrollment.runtime.connection.handler"
+    assert connection["Handler"] == "enrollment.connection.runtime.connection.handler"
     assert connection["Environment"]["Variables"]["ORGANIZATION_ID"] == ORGANIZATION_ID
 
     [mapping] = lambda_client.list_event_source_mappings()["EventSourceMappings"]

@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 from sandbox_deploy_support import MANAGEMENT_ACCOUNT, session
 
-from enrollment.runtime.lifecycle_events import parse_lifecycle_event
-from org_stack.runtime.organizations_events import parse_organizations_event
+from enrollment.enrollment_function.runtime.lifecycle_triggers import parse_lifecycle_event
+from enrollment.placement.organizations_events import parse_organizations_event
 from sandbox import moto_stacksets
 from sandbox.org_events import OrganizationsEventEmitter, organizations_lifecycle_events
 from sandbox.stackset_autodeploy import StackSetAutoDeployer, service_managed_auto_deployment

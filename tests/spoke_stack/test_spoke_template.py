@@ -28,7 +28,7 @@ from spoke_stack_support import (
 
 import contracts
 from config.model import DsdashConfig
-from enrollment.runtime.bus_policy import EventBus, account_statement
+from enrollment.connection.runtime.bus_policy import EventBus, account_statement
 from metrics.registry import all_metric_classes, build_metric, iam_statements_for
 from spoke_stackset.stack import (
     SPOKE_PARAMETER_NAMES,

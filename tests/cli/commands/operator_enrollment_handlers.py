@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from enrollment.runtime.enrollment_errors import EnrollmentStepFailed, MalformedLifecycleEvent
+from enrollment.enrollment_function.runtime.enrollment_errors import (
+    EnrollmentStepFailed,
+    MalformedLifecycleEvent,
+)
 
 REQUESTS: list[dict[str, Any]] = []
 
