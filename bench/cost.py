@@ -47,12 +47,12 @@ from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
+from contracts.history_parquet import write_parquet
 from contracts.history_table import (
     HISTORY_DELIVERY_STREAM_NAME,
     HISTORY_PREFIX,
     history_bucket_name,
     history_row,
-    write_parquet,
 )
 from hub_stack import table_design
 from hub_stack.runtime.store import HubStore, SpokeState
