@@ -4,7 +4,8 @@ The corpus (`bench/hostile_events.py`) is built by checked-in mutators from two 
 says for each case what a correct hub does: refuse it, or store exactly these datapoints. Every
 case goes through `hub_stack.runtime.ingest.handler`, the Lambda entry point, as its own SQS
 batch, against a moto table with an enrolled spoke. The figures are counted from what the handler
-did and what the table holds afterwards (a benchmark-only Scan):
+did and what history holds afterwards (the delivered rows, one per datapoint key as queries keep
+them):
 
 - `hostile_events`: cases in the corpus (refusals expected, plus benign variants and replays);
 - `stored_wrongly`: cases whose stored datapoints differ from the expected ones, or that were
@@ -18,11 +19,11 @@ did and what the table holds afterwards (a benchmark-only Scan):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -32,6 +33,7 @@ from bench import hostile_events
 from bench.hostile_events import HostileCase, build_corpus
 from bench.support import BenchmarkResult
 from contracts import HUB_TABLE_NAME
+from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack import table_design
 from hub_stack.runtime import ingest
 from hub_stack.runtime.store import HubStore, SpokeState
@@ -59,21 +61,63 @@ def _sqs_record(case: HostileCase) -> dict[str, Any]:
     }
 
 
-def _history_by_event(client: Any) -> dict[str, set[tuple[str, Decimal, str]]]:
-    """History datapoints, grouped by the event id that wrote them (a benchmark-only Scan)."""
-    found: dict[str, set[tuple[str, Decimal, str]]] = {}
-    arguments: dict[str, Any] = {"TableName": HUB_TABLE_NAME, "ConsistentRead": True}
-    while True:
-        page = client.scan(**arguments)
-        for item in page["Items"]:
-            if not item[table_design.PARTITION_KEY]["S"].startswith("SERIES#"):
-                continue
-            found.setdefault(item["EventId"]["S"], set()).add(
-                (item["MetricName"]["S"], Decimal(item["MetricValue"]["N"]), item["Unit"]["S"])
-            )
-        if "LastEvaluatedKey" not in page:
-            return found
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+HISTORY_BUCKET = "bench-hardening-history"
+
+
+def _create_history_stream() -> None:
+    """The delivery stream ingest puts history rows on (moto keeps them as JSON lines)."""
+    s3 = boto3.client("s3", region_name=hostile_events.REGION)
+    s3.create_bucket(
+        Bucket=HISTORY_BUCKET,
+        CreateBucketConfiguration={"LocationConstraint": hostile_events.REGION},
+    )
+    boto3.client("firehose", region_name=hostile_events.REGION).create_delivery_stream(
+        DeliveryStreamName=HISTORY_DELIVERY_STREAM_NAME,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{HISTORY_BUCKET}",
+            "Prefix": "history/",
+        },
+    )
+
+
+def _history_by_event() -> dict[str, set[tuple[str, float, str]]]:
+    """What queries return of history, grouped by the event id that delivered each row: the
+    rows as delivered, one per datapoint key (the first ingested), as the query layer keeps them
+    (contracts.history_table). Values are the table's doubles."""
+    s3 = boto3.client("s3", region_name=hostile_events.REGION)
+    rows: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=HISTORY_BUCKET):
+        for entry in sorted(page.get("Contents", []), key=lambda e: (e["LastModified"], e["Key"])):
+            body = s3.get_object(Bucket=HISTORY_BUCKET, Key=entry["Key"])["Body"].read().decode()
+            rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[name] for name in DATAPOINT_KEY)
+        if key not in first or row["ingested_at"] < first[key]["ingested_at"]:
+            first[key] = row
+    found: dict[str, set[tuple[str, float, str]]] = {}
+    for row in first.values():
+        found.setdefault(row["event_id"], set()).add(
+            (row["metric_name"], float(row["metric_value"]), row["unit"])
+        )
+    return found
+
+
+# The key queries deduplicate replayed rows on (contracts.history_table).
+DATAPOINT_KEY = (
+    "account_id",
+    "region",
+    "project",
+    "environment",
+    "metric_name",
+    "dimensions",
+    "extraction_time",
+)
+
+
+def _as_doubles(stored: Any) -> set[tuple[str, float, str]]:
+    return {(name, float(value), unit) for name, value, unit in stored}
 
 
 def _enroll(store: HubStore) -> None:
@@ -154,6 +198,7 @@ def run(*, quick: bool = False) -> BenchmarkResult:
 def _measure(baseline: HostileCase, cases: list[HostileCase]) -> dict[str, Any]:
     client = boto3.client("dynamodb", region_name=hostile_events.REGION)
     table_design.create_table(client, HUB_TABLE_NAME)
+    _create_history_stream()
     _enroll(HubStore(HUB_TABLE_NAME, boto3.Session(region_name=hostile_events.REGION)))
 
     baseline_crash = _run_batch([baseline])
@@ -164,10 +209,10 @@ def _measure(baseline: HostileCase, cases: list[HostileCase]) -> dict[str, Any]:
         problems += _run_batch(cases[start : start + CASES_PER_BATCH])
     crashes = len(problems)
 
-    history = _history_by_event(client)
+    history = _history_by_event()
     wrongly: Counter[str] = Counter()
     refused_valid = 0
-    baseline_values = set(baseline.stored)
+    baseline_values = _as_doubles(baseline.stored)
     if history.get(baseline.event_id) != baseline_values:
         wrongly["baseline history changed"] += 1
         problems.append(("baseline", f"history now {history.get(baseline.event_id)}"))
@@ -181,7 +226,7 @@ def _measure(baseline: HostileCase, cases: list[HostileCase]) -> dict[str, Any]:
             if written:
                 wrongly[case.name] += 1
                 problems.append((case.name, f"rewrote history: {sorted(written)}"))
-        elif written != set(case.stored):
+        elif written != _as_doubles(case.stored):
             if written:
                 wrongly[case.name] += 1
                 problems.append((case.name, f"stored {sorted(written)}, expected {case.stored}"))

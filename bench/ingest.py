@@ -1,50 +1,49 @@
-"""Ingest: DynamoDB calls of one SQS batch of v2 events, its replay, and the latest-values query.
+"""Ingest: DynamoDB and Firehose calls per event, registry reads per batch, units, invocations.
 
 The real ingest (`hub_stack.runtime.ingest.ingest_batch`) runs on a moto table laid out as
-`hub_stack.table_design` describes (and the hub stack creates), with a spoke registry of
-enrolled accounts. The events are built by the spoke's own event builder, wrapped in the
-EventBridge envelope and the SQS record the hub's queue delivers. A botocore `before-call` hook
-counts the calls of the store's client; conditional writes that found a newer value are the
-calls that answered ConditionalCheckFailedException.
+`hub_stack.table_design` describes (and the hub stack creates), with a spoke registry larger than
+the batch's senders, and the history delivery stream of the stack (its Parquet conversion is the
+sandbox's gap fill, `sandbox.moto_firehose_parquet`, so rows are counted in the Parquet files).
+The events are built by the spoke's own event builder, wrapped in the EventBridge envelope and the
+SQS record the hub's queue delivers; each spoke extracts in two regions, so a batch has two
+records per sender.
 
-The latest-values part fills hourly history with `HubStore.put_datapoints` (what ingest calls)
-and then asks `HubStore.latest_values_all`, the dashboard's and `dsdash query --latest`'s read,
-at two history lengths. Only the last hour of each checkpoint goes through `put_latest`: the table
-holds one latest item per series whatever the history, which is the point being measured.
-
-The item counts below come from a Scan, which only the benchmark does (the runtime never scans).
+Every figure is counted from what the code did: botocore hooks count the calls (and the registry
+items BatchGetItem returned), the Firehose records are the ones sent, history rows are read back
+from the Parquet objects, and write/read units come from the items actually in the table
+(`bench.dynamodb_units`). The item sizes come from a Scan, which only the benchmark does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
+from bench import dynamodb_units
 from bench.publishing import extraction_datapoints
-from bench.support import AwsCallCounter, BenchmarkResult, ceil_div, format_ratio, ratio, stopwatch
-from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
+from bench.support import AwsCallCounter, BenchmarkResult, ceil_div, ratio, stopwatch
+from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME, history_table
 from hub_stack import table_design
 from hub_stack.runtime import ingest
-from hub_stack.runtime.store import (
-    BATCH_WRITE_MAX_ITEMS,
-    DatapointRecord,
-    HubStore,
-    SpokeState,
-)
-from runtime_common.timestamps import epoch_seconds, format_timestamp
+from hub_stack.runtime.history_delivery import HistoryDelivery
+from hub_stack.runtime.store import HubStore, SpokeState
+from sandbox.moto_firehose_parquet import firehose_parquet_conversion
 from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries
 
 REGION = "eu-west-1"
+# Each spoke's stack runs in two regions: two records per sender in a batch.
+SPOKE_REGIONS = ("eu-west-1", "us-east-1")
 HUB_ACCOUNT = "999999999999"
+HISTORY_BUCKET = "bench-history"
 RETENTION_DAYS = 90
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 METRICS_PER_EVENT = 15
@@ -52,39 +51,95 @@ METRICS_PER_EVENT = 15
 # importing the stack loads the CDK, which takes seconds).
 FULL_BATCH_RECORDS = 100
 QUICK_BATCH_RECORDS = 20
+# Registry entries per sender of the batch: the registry is larger than any batch's senders.
+REGISTRY_PER_SENDER = 3
 ENVIRONMENTS = ("dev", "prod")
-
-
-@dataclass(frozen=True)
-class HistorySize:
-    projects: int
-    checkpoints_days: tuple[int, ...]
-
-
-FULL_HISTORY = HistorySize(projects=2, checkpoints_days=(1, 30))
-QUICK_HISTORY = HistorySize(projects=2, checkpoints_days=(1, 7))
+# The batch sizes the SQS event source mapping produces (hub_stack/stack.py INGEST_BATCH_SIZE is
+# the largest): one record when the queue trickles, 10 per receive, 100 when it is full.
+SQS_BATCH_SIZES = (1, 10, 100)
+FULL_INVOCATION_EVENTS = 300
+QUICK_INVOCATION_EVENTS = 40
+# Firehose bills ingestion in 5 KB increments per record.
+# https://aws.amazon.com/firehose/pricing/
+FIREHOSE_BILLING_INCREMENT_BYTES = 5 * 1024
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 
 
 def create_hub_table(client: Any, table_name: str) -> None:
-    """The hub table as `hub_stack.table_design` lays it out (keys, GSI ByMetricName, TTL)."""
+    """The hub table as `hub_stack.table_design` lays it out (keys, TTL; no index)."""
     table_design.create_table(client, table_name)
 
 
-def count_items(client: Any, table_name: str, partition_prefix: str) -> int:
-    """Items whose partition key starts with `partition_prefix` (a benchmark-only Scan)."""
-    total = 0
-    arguments: dict[str, Any] = {
-        "TableName": table_name,
-        "Select": "COUNT",
-        "FilterExpression": "begins_with(#pk, :prefix)",
-        "ExpressionAttributeNames": {"#pk": table_design.PARTITION_KEY},
-        "ExpressionAttributeValues": {":prefix": {"S": partition_prefix}},
+def create_history_stream(session: boto3.Session) -> None:
+    """The hub's delivery stream as `hub_stack.history_storage` configures it (conversion with
+    the Glue table, the contract's prefixes) into a bench bucket."""
+    session.client("s3").create_bucket(
+        Bucket=HISTORY_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    role = f"arn:aws:iam::{HUB_ACCOUNT}:role/firehose"
+    session.client("firehose").create_delivery_stream(
+        DeliveryStreamName=history_table.HISTORY_DELIVERY_STREAM_NAME,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role,
+            "BucketARN": f"arn:aws:s3:::{HISTORY_BUCKET}",
+            "Prefix": history_table.DELIVERY_PREFIX,
+            "ErrorOutputPrefix": history_table.DELIVERY_ERROR_PREFIX,
+            "FileExtension": history_table.HISTORY_FILE_EXTENSION,
+            "DataFormatConversionConfiguration": {
+                "Enabled": True,
+                "SchemaConfiguration": {
+                    "DatabaseName": history_table.GLUE_DATABASE_NAME,
+                    "TableName": history_table.GLUE_TABLE_NAME,
+                    "RoleARN": role,
+                },
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+            },
+        },
+    )
+
+
+def history_rows(session: boto3.Session) -> list[dict[str, Any]]:
+    """Every row of every Parquet object under the history prefix (paginated listing)."""
+    import pyarrow.parquet as pq
+
+    s3 = session.client("s3")
+    rows: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=HISTORY_BUCKET, Prefix=history_table.HISTORY_PREFIX
+    ):
+        for entry in page.get("Contents", []):
+            body = s3.get_object(Bucket=HISTORY_BUCKET, Key=entry["Key"])["Body"].read()
+            rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
+    return rows
+
+
+def datapoint_keys(rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """The key queries deduplicate on (contracts.history_table)."""
+    return {
+        (
+            row["account_id"],
+            row["region"],
+            row["project"],
+            row["environment"],
+            row["metric_name"],
+            row["dimensions"],
+            row["extraction_time"],
+        )
+        for row in rows
     }
+
+
+def scan_items(client: Any, table_name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item (DynamoDB JSON) by key: a benchmark-only Scan, for the item sizes."""
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    arguments: dict[str, Any] = {"TableName": table_name}
     while True:
         page = client.scan(**arguments)
-        total += int(page["Count"])
+        for item in page["Items"]:
+            items[(item["PK"]["S"], item["SK"]["S"])] = item
         if "LastEvaluatedKey" not in page:
-            return total
+            return items
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
@@ -97,36 +152,44 @@ def spoke_scope(index: int) -> tuple[str, str]:
     return f"team-{index // 10:02d}", ENVIRONMENTS[index % len(ENVIRONMENTS)]
 
 
-def sqs_record(index: int, extraction_date: datetime) -> dict[str, Any]:
-    """One SQS record holding spoke `index`'s v2 event, as the hub queue delivers it."""
+def sqs_record(
+    index: int, extraction_date: datetime, region: str = REGION, *, value_offset: int = 0
+) -> dict[str, Any]:
+    """One SQS record holding spoke `index`'s v2 event from `region`, as the hub queue delivers
+    it. `value_offset` changes every value (a conflicting replay of the same extraction)."""
     project, environment = spoke_scope(index)
     envelope = ExtractionEnvelope(
         project_name=project,
         environment=environment,
         account_id=spoke_account(index),
-        region=REGION,
+        region=region,
         extraction_date=extraction_date,
         extraction_id=str(uuid.UUID(int=index)),
     )
-    (entry,) = build_v2_entries(
-        envelope, extraction_datapoints(METRICS_PER_EVENT), [], SPOKE_BUS_NAME
-    ).entries
+    datapoints = extraction_datapoints(METRICS_PER_EVENT)
+    for datapoint in datapoints:
+        datapoint["MetricValue"] = datapoint["MetricValue"] + value_offset
+    (entry,) = build_v2_entries(envelope, datapoints, [], SPOKE_BUS_NAME).entries
+    region_number = SPOKE_REGIONS.index(region) if region in SPOKE_REGIONS else 9
+    serial = index * 10 + region_number
     event = {
         "version": "0",
-        "id": str(uuid.UUID(int=10**6 + index)),
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{serial}-{extraction_date}-{value_offset}")),
         "detail-type": METRIC_EVENT_DETAIL_TYPE,
         "source": METRIC_EVENT_SOURCE,
         "account": spoke_account(index),
         "time": extraction_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
+        "region": region,
         "resources": [],
         "detail": json.loads(entry["Detail"]),
     }
     body = json.dumps(event)
     sent = int((extraction_date + timedelta(seconds=3)).timestamp() * 1000)
     return {
-        "messageId": str(uuid.UUID(int=2 * 10**6 + index)),
-        "receiptHandle": f"bench-receipt-{index}",
+        "messageId": str(
+            uuid.uuid5(uuid.NAMESPACE_DNS, f"{serial}-{extraction_date}-{value_offset}")
+        ),
+        "receiptHandle": f"bench-receipt-{serial}",
         "body": body,
         "attributes": {
             "ApproximateReceiveCount": "1",
@@ -143,244 +206,339 @@ def sqs_record(index: int, extraction_date: datetime) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class IngestPass:
-    failures: int
-    batch_write_calls: int
-    batch_get_calls: int
-    put_item_calls: int
-    latest_not_moved: int
-    update_item_calls: int
-    query_calls: int
-    total_calls: int
-    history_items_after: int
-    latest_items_after: int
-    seconds: float
+class WriteLedger:
+    """The DynamoDB writes of the hub's client, with the key each one addressed, and the
+    registry items BatchGetItem returned: botocore hooks, counted before botocore's retries."""
 
+    def __init__(self, session: boto3.Session, table: str) -> None:
+        self.table = table
+        self.writes: list[tuple[str, tuple[str, str]]] = []
+        self.registry_items_read = 0
+        self.registry_calls = 0
+        self.firehose_records: list[int] = []
+        self.firehose_calls = 0
+        session.events.register("before-parameter-build.dynamodb", self._before)
+        session.events.register("after-call.dynamodb.BatchGetItem", self._after_batch_get)
+        session.events.register("before-parameter-build.firehose.PutRecordBatch", self._firehose)
 
-def _ingest_pass(
-    store: HubStore, counter: AwsCallCounter, plain: Any, table: str, batch: dict[str, Any]
-) -> IngestPass:
-    counter.reset()
-    with stopwatch() as watch:
-        response = ingest.ingest_batch(
-            batch, None, store=store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+    def reset(self) -> None:
+        self.writes.clear()
+        self.firehose_records.clear()
+        self.registry_items_read = self.registry_calls = self.firehose_calls = 0
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in DYNAMODB_WRITES:
+            key = params.get("Key") or params.get("Item") or {}
+            address = (str(key.get("PK", {}).get("S", "")), str(key.get("SK", {}).get("S", "")))
+            self.writes.append((str(model.name), address))
+
+    def _after_batch_get(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.registry_calls += 1
+        self.registry_items_read += len(parsed.get("Responses", {}).get(self.table, []))
+
+    def _firehose(self, params: dict[str, Any], **_: Any) -> None:
+        self.firehose_calls += 1
+        self.firehose_records.extend(len(record["Data"]) for record in params["Records"])
+
+    def write_units(self, items: dict[tuple[str, str], dict[str, Any]]) -> int:
+        """Units of the writes made, from the size of each item written (as it is now: every
+        write here either created the item, grew it, or was refused by its condition)."""
+        return sum(
+            dynamodb_units.write_units(dynamodb_units.item_size(items.get(key, {})))
+            for _, key in self.writes
         )
-    return IngestPass(
-        failures=len(response.get("batchItemFailures", [])),
-        batch_write_calls=counter.count("BatchWriteItem"),
-        batch_get_calls=counter.count("BatchGetItem"),
-        put_item_calls=counter.count("PutItem"),
-        latest_not_moved=counter.error_count("PutItem", "ConditionalCheckFailedException"),
-        update_item_calls=counter.count("UpdateItem"),
-        query_calls=counter.count("Query"),
-        total_calls=counter.total(),
-        history_items_after=count_items(plain, table, "SERIES#"),
-        latest_items_after=count_items(plain, table, "LATEST#"),
-        seconds=watch.seconds,
-    )
+
+    def firehose_billed_units(self) -> int:
+        return sum(
+            ceil_div(size, FIREHOSE_BILLING_INCREMENT_BYTES) for size in self.firehose_records
+        )
 
 
-def _measure_batch(result: BenchmarkResult, records: int) -> None:
-    table = "bench-hub-ingest"
+@dataclass
+class Hub:
+    session: boto3.Session
+    plain: Any
+    table: str
+    store: HubStore
+    history: HistoryDelivery
+    ledger: WriteLedger
+
+    def run(self, records: list[dict[str, Any]], clock: datetime = NOW) -> dict[str, Any]:
+        return dict(
+            ingest.ingest_batch(
+                {"Records": records},
+                None,
+                store=self.store,
+                history=self.history,
+                retention_days=RETENTION_DAYS,
+                clock=lambda: clock,
+            )
+        )
+
+
+def _hub(table: str, senders: int, *, registry_per_sender: int = REGISTRY_PER_SENDER) -> Hub:
     session = boto3.Session(region_name=REGION)
-    counter = AwsCallCounter(session)
-    plain = boto3.Session(region_name=REGION).client("dynamodb")
-    create_hub_table(plain, table)
+    plain = _plain_session()
+    create_hub_table(plain.client("dynamodb"), table)
+    ledger = WriteLedger(session, table)
     store = HubStore(table, session, sleep=lambda _: None, clock=lambda: NOW)
-    for index in range(records):
+    history = HistoryDelivery(
+        session.client("firehose"), history_table.HISTORY_DELIVERY_STREAM_NAME, sleep=lambda _: None
+    )
+    for index in range(senders * registry_per_sender):
         project, environment = spoke_scope(index)
         store.set_spoke_state(
-            spoke_account(index),
-            SpokeState.ENROLLED,
-            project_name=project,
-            environment=environment,
+            spoke_account(index), SpokeState.ENROLLED, project_name=project, environment=environment
         )
-    extraction_date = NOW - timedelta(hours=1)
-    batch = {"Records": [sqs_record(index, extraction_date) for index in range(records)]}
-    items = records * METRICS_PER_EVENT
-
-    first = _ingest_pass(store, counter, plain, table, batch)
-    replay = _ingest_pass(store, counter, plain, table, batch)
-
-    per_event_floor = records * ceil_div(METRICS_PER_EVENT, BATCH_WRITE_MAX_ITEMS)
-    section = result.section(
-        f"One SQS batch: {records} records, v2 events of {METRICS_PER_EVENT} metrics "
-        f"({items:,} datapoints)"
-    )
-    section.add("records failed (batchItemFailures)", first.failures)
-    section.add(
-        "BatchWriteItem calls",
-        first.batch_write_calls,
-        f"{records} events x ceil({METRICS_PER_EVENT}/{BATCH_WRITE_MAX_ITEMS}) = "
-        f"{per_event_floor}; ceil({items:,}/{BATCH_WRITE_MAX_ITEMS}) = "
-        f"{ceil_div(items, BATCH_WRITE_MAX_ITEMS)} if batched across events",
-    )
-    section.add(
-        "history items written per call",
-        ratio(first.history_items_after, first.batch_write_calls),
-        f"vs one PutItem per datapoint: {format_ratio(ratio(items, first.batch_write_calls))} "
-        "fewer calls",
-    )
-    section.add(
-        "history comparisons (BatchGetItem)",
-        first.batch_get_calls,
-        "one per event: a replay that disagrees with history is quarantined, not written",
-    )
-    section.add(
-        "conditional latest writes (PutItem)",
-        first.put_item_calls,
-        f"{first.put_item_calls - first.latest_not_moved:,} moved forward",
-    )
-    section.add("freshness updates (UpdateItem)", first.update_item_calls, "one per event")
-    section.add(
-        "registry Query calls per invocation",
-        first.query_calls,
-        f"read once, cached for {records} records",
-    )
-    section.add("AWS calls in total", first.total_calls)
-    section.add(
-        "items after: history / latest",
-        f"{first.history_items_after:,} / {first.latest_items_after:,}",
-    )
-    section.add("wall time (s, informational)", first.seconds)
-
-    again = result.section("Replay of the same batch (SQS or EventBridge redelivery)")
-    again.add("records failed", replay.failures)
-    again.add(
-        "new history items",
-        replay.history_items_after - first.history_items_after,
-        f"{replay.batch_write_calls} BatchWriteItem calls: history is compared first "
-        f"({replay.batch_get_calls} BatchGetItem calls), identical datapoints are not rewritten",
-    )
-    again.add(
-        "latest values moved forward",
-        replay.put_item_calls - replay.latest_not_moved,
-        f"{replay.latest_not_moved:,} of {replay.put_item_calls:,} conditional writes refused",
-    )
-    again.add("registry Query calls", replay.query_calls)
-    again.add("wall time (s, informational)", replay.seconds)
-
-    result.figures.update(
-        {
-            "batch_records": records,
-            "batch_datapoints": items,
-            "batch_failures": first.failures,
-            "batch_write_item_calls": first.batch_write_calls,
-            "batch_write_item_calls_per_event_floor": per_event_floor,
-            "batch_write_item_calls_cross_event_floor": ceil_div(items, BATCH_WRITE_MAX_ITEMS),
-            "datapoints_per_batch_write_call": ratio(items, first.batch_write_calls),
-            "history_compare_calls": first.batch_get_calls,
-            "latest_put_item_calls": first.put_item_calls,
-            "latest_moved_forward": first.put_item_calls - first.latest_not_moved,
-            "freshness_update_calls": first.update_item_calls,
-            "registry_query_calls": first.query_calls,
-            "ingest_total_calls": first.total_calls,
-            "history_items_after_batch": first.history_items_after,
-            "latest_items_after_batch": first.latest_items_after,
-            "ingest_seconds": first.seconds,
-            "replay_failures": replay.failures,
-            "replay_new_history_items": replay.history_items_after - first.history_items_after,
-            "replay_new_latest_items": replay.latest_items_after - first.latest_items_after,
-            "replay_latest_moved_forward": replay.put_item_calls - replay.latest_not_moved,
-            "replay_batch_write_item_calls": replay.batch_write_calls,
-            "replay_registry_query_calls": replay.query_calls,
-        }
-    )
+    return Hub(session, plain.client("dynamodb"), table, store, history, ledger)
 
 
-def _hourly_datapoints(
-    accounts: dict[str, tuple[str, str]], moment: datetime
-) -> list[DatapointRecord]:
-    extraction_date = format_timestamp(moment)
-    expires_at = epoch_seconds(moment + timedelta(days=RETENTION_DAYS))
+def _batch(senders: int, extraction: datetime, *, value_offset: int = 0) -> list[dict[str, Any]]:
     return [
-        DatapointRecord(
-            project_name=project,
-            environment=environment,
-            metric_name=detail["MetricName"],
-            value=Decimal(str(detail["MetricValue"])),
-            unit=detail["Unit"],
-            dimensions=detail["Dimensions"],
-            metadata=detail["Metadata"],
-            account_id=account_id,
-            region=REGION,
-            extraction_date=extraction_date,
-            schema_version=2,
-            event_id=f"{account_id}-{extraction_date}",
-            expires_at=expires_at,
-        )
-        for account_id, (project, environment) in accounts.items()
-        for detail in extraction_datapoints(METRICS_PER_EVENT)
+        sqs_record(index, extraction, region, value_offset=value_offset)
+        for index in range(senders)
+        for region in SPOKE_REGIONS
     ]
 
 
-def _measure_latest_values(result: BenchmarkResult, size: HistorySize) -> None:
-    table = "bench-hub-history"
-    session = boto3.Session(region_name=REGION)
-    counter = AwsCallCounter(session)
-    plain = boto3.Session(region_name=REGION).client("dynamodb")
-    create_hub_table(plain, table)
-    store = HubStore(table, session, sleep=lambda _: None, clock=lambda: NOW)
-    accounts = {
-        spoke_account(500 + index): (f"history-{index // 2}", ENVIRONMENTS[index % 2])
-        for index in range(size.projects * len(ENVIRONMENTS))
-    }
-    for account_id, (project, environment) in accounts.items():
-        store.set_spoke_state(
-            account_id, SpokeState.ENROLLED, project_name=project, environment=environment
-        )
-    series = len(accounts) * METRICS_PER_EVENT
+def _measure_batch(result: BenchmarkResult, records: int) -> int:
+    """One batch of `records` records from records/2 senders, then its replay. Returns the
+    largest number of DynamoDB write calls any event of it cost."""
+    senders = records // len(SPOKE_REGIONS)
+    hub = _hub("bench-hub-ingest", senders)
+    extraction = NOW - timedelta(hours=1)
+    batch = _batch(senders, extraction)
+    datapoints = len(batch) * METRICS_PER_EVENT
+
+    hub.ledger.reset()
+    with stopwatch() as watch:
+        first = hub.run(batch)
+    first_writes = len(hub.ledger.writes)
+    items = scan_items(hub.plain, hub.table)
+    first_units = hub.ledger.write_units(items)
+    rows = history_rows(_plain_session())
+    firehose_calls, firehose_records = hub.ledger.firehose_calls, len(hub.ledger.firehose_records)
+    billed = hub.ledger.firehose_billed_units()
+    registry_read, registry_calls = hub.ledger.registry_items_read, hub.ledger.registry_calls
+    latest_items = [item for key, item in items.items() if key[0].startswith("LATEST#")]
+    latest_sizes = [dynamodb_units.item_size(item) for item in latest_items]
+
+    hub.ledger.reset()
+    replay = hub.run(batch)
+    replay_writes = len(hub.ledger.writes)
+    replay_units = hub.ledger.write_units(scan_items(hub.plain, hub.table))
+    replay_rows = history_rows(_plain_session())
+    quarantined = hub.store.count_quarantine()
+
     section = result.section(
-        f"latest_values_all: {size.projects} projects, {len(accounts)} spokes, {series} series "
-        "of hourly history"
+        f"One SQS batch: {len(batch)} records from {senders} spokes (two regions each), v2 events "
+        f"of {METRICS_PER_EVENT} metrics ({datapoints:,} datapoints); registry of "
+        f"{senders * REGISTRY_PER_SENDER} spokes"
     )
-    start = NOW - timedelta(days=max(size.checkpoints_days))
-    hours_written = 0
-    for days in size.checkpoints_days:
-        last: list[DatapointRecord] = []
-        while hours_written < days * 24:
-            hours_written += 1
-            last = _hourly_datapoints(accounts, start + timedelta(hours=hours_written))
-            store.put_datapoints(last)
-        for datapoint in last:
-            store.put_latest(datapoint)
-        history_items = count_items(plain, table, "SERIES#")
-        counter.reset()
-        with stopwatch() as watch:
-            latest = store.latest_values_all()
-        items_read = sum(len(values) for values in latest.values()) + len(accounts)
+    section.add("records failed (batchItemFailures)", len(first["batchItemFailures"]))
+    section.add(
+        "registry items read (BatchGetItem)",
+        registry_read,
+        f"{senders} distinct senders, {registry_calls} call(s); the registry holds "
+        f"{senders * REGISTRY_PER_SENDER}",
+    )
+    section.add(
+        "DynamoDB write calls per event",
+        ratio(first_writes, len(batch)),
+        f"{first_writes} calls: one conditional UpdateItem of the spoke's latest item, one of "
+        "its freshness; no history item",
+    )
+    section.add(
+        "write units per event (from item sizes)",
+        ratio(first_units, len(batch)),
+        f"latest item {min(latest_sizes):,}-{max(latest_sizes):,} bytes",
+    )
+    section.add(
+        "Firehose PutRecordBatch calls / records",
+        f"{firehose_calls} / {firehose_records}",
+        f"one record per event; {billed} billed 5 KB increments "
+        f"({ratio(billed, datapoints):.3f} per datapoint)",
+    )
+    section.add("history rows in the Parquet files", len(rows), f"{datapoints:,} datapoints sent")
+    section.add("wall time (s, informational)", watch.seconds)
+
+    again = result.section("Replay of the same batch (SQS or EventBridge redelivery)")
+    again.add("records failed / quarantined", f"{len(replay['batchItemFailures'])} / {quarantined}")
+    again.add(
+        "DynamoDB write calls per event",
+        ratio(replay_writes, len(batch)),
+        "the latest item's condition refuses the replay; freshness is already as new",
+    )
+    again.add("write units per event", ratio(replay_units, len(batch)))
+    again.add(
+        "new datapoint keys in history",
+        len(datapoint_keys(replay_rows)) - len(datapoint_keys(rows)),
+        f"{len(replay_rows) - len(rows)} rows delivered again, the same keys: queries keep one",
+    )
+
+    result.figures.update(
+        {
+            "batch_records": len(batch),
+            "batch_datapoints": datapoints,
+            "batch_distinct_senders": senders,
+            "registry_size": senders * REGISTRY_PER_SENDER,
+            "registry_items_read_per_batch": registry_read,
+            "registry_batch_get_calls": registry_calls,
+            "batch_failures": len(first["batchItemFailures"]),
+            "batch_dynamodb_write_calls": first_writes,
+            "batch_write_units": first_units,
+            "write_units_per_event": ratio(first_units, len(batch)),
+            "latest_item_bytes_max": max(latest_sizes),
+            "latest_items_after_batch": len(latest_items),
+            "firehose_put_record_batch_calls": firehose_calls,
+            "firehose_records": firehose_records,
+            "firehose_billed_5kb_units": billed,
+            "history_rows_after_batch": len(rows),
+            "replay_failures": len(replay["batchItemFailures"]),
+            "replay_quarantined": quarantined,
+            "replay_dynamodb_write_calls": replay_writes,
+            "replay_write_units": replay_units,
+            "replay_new_datapoint_keys": len(datapoint_keys(replay_rows))
+            - len(datapoint_keys(rows)),
+            "replay_rows_delivered": len(replay_rows) - len(rows),
+        }
+    )
+    return max(ceil_div(first_writes, len(batch)), ceil_div(replay_writes, len(batch)))
+
+
+def _measure_single_events(result: BenchmarkResult) -> int:
+    """The write calls of one event in each case ingest meets; returns the largest."""
+    hub = _hub("bench-hub-cases", 1)
+    newer, older = NOW - timedelta(hours=1), NOW - timedelta(hours=2)
+    cases = {
+        "new extraction": [sqs_record(0, newer)],
+        "identical replay": [sqs_record(0, newer)],
+        "late extraction (older than stored)": [sqs_record(0, older)],
+        "replay of the late extraction": [sqs_record(0, older)],
+        "conflicting replay (quarantined)": [sqs_record(0, newer, value_offset=1)],
+    }
+    section = result.section("DynamoDB write calls of one event, case by case")
+    calls: dict[str, int] = {}
+    for label, records in cases.items():
+        hub.ledger.reset()
+        response = hub.run(records)
+        calls[label] = len(hub.ledger.writes)
+        operations = ", ".join(operation for operation, _ in hub.ledger.writes)
+        failed = len(response["batchItemFailures"])
+        section.add(label, calls[label], operations + (f"; {failed} failed" if failed else ""))
+    codes = [record.reason_code for record in hub.store.recent_quarantine()]
+    section.add("quarantined", ", ".join(codes) or "none")
+    result.figures["write_calls_by_case"] = calls
+    result.figures["conflicting_replay_quarantined"] = codes == ["ConflictingReplay"]
+    return max(calls.values())
+
+
+def _measure_invocations(result: BenchmarkResult, events: int) -> None:
+    """Lambda invocations per 1,000 datapoints when the event source mapping hands over batches
+    of 1, 10 or 100 records: the same events ingested batch by batch, invocations counted."""
+    section = result.section(
+        f"Lambda invocations per 1,000 datapoints ({events} events of {METRICS_PER_EVENT} metrics)"
+    )
+    per_thousand: dict[str, float | None] = {}
+    hub = _hub("bench-hub-invocations", events, registry_per_sender=1)
+    for run_index, size in enumerate(SQS_BATCH_SIZES):
+        extraction = NOW - timedelta(hours=1, minutes=run_index)
+        records = [sqs_record(index, extraction) for index in range(events)]
+        invocations = 0
+        before = len(history_rows(_plain_session()))
+        for start in range(0, len(records), size):
+            hub.run(records[start : start + size])
+            invocations += 1
+        delivered = len(history_rows(_plain_session())) - before
+        per_thousand[str(size)] = ratio(invocations * 1000, delivered)
         section.add(
-            f"after {days} day(s): Query calls / items read",
-            f"{counter.count('Query')} / {items_read:,}",
-            f"history holds {history_items:,} items "
-            f"({format_ratio(ratio(history_items, items_read))} the items read); "
-            f"{watch.seconds:.3f} s",
+            f"batches of {size} record(s)",
+            per_thousand[str(size)],
+            f"{invocations} invocations for {delivered:,} datapoints",
         )
-        result.figures.update(
-            {
-                f"latest_after_{days}d_query_calls": counter.count("Query"),
-                f"latest_after_{days}d_items_read": items_read,
-                f"latest_after_{days}d_history_items": history_items,
-                f"latest_after_{days}d_series": series,
-            }
-        )
-    result.figures["latest_checkpoints_days"] = ",".join(map(str, size.checkpoints_days))
-    result.notes.append(
-        "latest_values_all reads the registry (1 Query) and one LATEST#<project> partition per "
-        "project: cost follows the number of series, not the history length"
+        _empty_history()
+    result.figures["lambda_invocations_per_1000_datapoints"] = per_thousand
+
+
+def _plain_session() -> boto3.Session:
+    """A session the ledger does not watch: the benchmark's own reads are not the code's."""
+    return boto3.Session(region_name=REGION)
+
+
+def _empty_history() -> None:
+    """Remove the history objects between measurements (paginated listing)."""
+    s3 = _plain_session().client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=HISTORY_BUCKET):
+        for entry in page.get("Contents", []):
+            s3.delete_object(Bucket=HISTORY_BUCKET, Key=entry["Key"])
+
+
+def _measure_latest_read(result: BenchmarkResult, senders: int) -> None:
+    """`latest_values_all` (dashboard, `dsdash query --latest`, alerts) after one batch."""
+    hub = _hub("bench-hub-latest", senders)
+    hub.run(_batch(senders, NOW - timedelta(hours=1)))
+    counter = AwsCallCounter(hub.session)
+    store = HubStore(hub.table, hub.session, sleep=lambda _: None, clock=lambda: NOW)
+    latest = store.latest_values_all()
+    items = scan_items(hub.plain, hub.table)
+    latest_sizes = [
+        dynamodb_units.item_size(item)
+        for key, item in items.items()
+        if key[0].startswith("LATEST#")
+    ]
+    registry_sizes = [
+        dynamodb_units.item_size(item)
+        for key, item in items.items()
+        if key[0] == table_design.SPOKE_REGISTRY_PARTITION
+    ]
+    queries = counter.count("Query")
+    units = dynamodb_units.query_read_units(
+        latest_sizes, consistent=False
+    ) + dynamodb_units.query_read_units(registry_sizes, consistent=True)
+    values = sum(len(records) for records in latest.values())
+    section = result.section(f"latest_values_all after the batch ({len(latest)} projects)")
+    section.add(
+        "Query calls / latest items read / values",
+        f"{queries} / {len(latest_sizes)} / {values:,}",
+        f"{table_design.LATEST_SHARDS} shards per project plus the registry; one item per spoke "
+        "and region holds all its series",
     )
-    result.notes.append(
-        "moto's Query walks its whole in-memory table, so the wall time above grows with the "
-        "history on moto; DynamoDB reads only the partitions queried"
+    section.add("read units (from item sizes)", units)
+    result.figures.update(
+        {
+            "latest_read_query_calls": queries,
+            "latest_read_items": len(latest_sizes),
+            "latest_read_values": values,
+            "latest_read_units": units,
+            "latest_projects": len(latest),
+        }
     )
+    _empty_history()
 
 
 def run(*, quick: bool = False) -> BenchmarkResult:
-    result = BenchmarkResult("ingest", "Ingest: DynamoDB calls per SQS batch, and latest values")
+    result = BenchmarkResult(
+        "ingest", "Ingest: DynamoDB and Firehose calls per event, registry reads, invocations"
+    )
     # One INFO line per stored event would drown the report.
     ingest.logger.setLevel(logging.WARNING)
-    with mock_aws():
-        _measure_batch(result, QUICK_BATCH_RECORDS if quick else FULL_BATCH_RECORDS)
-        _measure_latest_values(result, QUICK_HISTORY if quick else FULL_HISTORY)
+    records = QUICK_BATCH_RECORDS if quick else FULL_BATCH_RECORDS
+    with mock_aws(), firehose_parquet_conversion():
+        create_history_stream(_plain_session())
+        worst_batch = _measure_batch(result, records)
+        _empty_history()
+        worst_case = _measure_single_events(result)
+        _empty_history()
+        _measure_invocations(result, QUICK_INVOCATION_EVENTS if quick else FULL_INVOCATION_EVENTS)
+        _measure_latest_read(result, records // len(SPOKE_REGIONS))
+    result.figures["dynamodb_write_calls_per_event"] = max(worst_batch, worst_case)
+    result.notes.append(
+        "dynamodb_write_calls_per_event is the largest count of one event over the batch, its "
+        "replay and the cases above; alert state writes (only when an alert changes state) "
+        "are not counted"
+    )
+    result.notes.append(
+        "moto returns a fixed ConsumedCapacity: units are computed from the item sizes by "
+        "DynamoDB's rules (bench/dynamodb_units.py)"
+    )
     return result

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub_stack import table_design
+from hub_stack import history_files, table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
@@ -67,7 +67,8 @@ def select_datapoints(
         records = []
         for environment, metric, dimensions in _series_of_project(store, filters.project, filters):
             records.extend(
-                store.series_history(
+                history_files.series_history(
+                    store,
                     filters.project,
                     environment,
                     metric,
@@ -77,13 +78,13 @@ def select_datapoints(
                 )
             )
     elif filters.metric is not None:
-        records = store.datapoints_by_metric(
-            filters.metric, since=filters.since, until=filters.until
+        records = history_files.datapoints_by_metric(
+            store, filters.metric, since=filters.since, until=filters.until
         )
     else:
         raise UnaddressableQueryError(
             "a history query needs --project (add --environment and --metric to address one "
-            "series) or --metric (read through the ByMetricName index); the hub never scans its "
+            "series) or --metric (read from the history files); the hub never scans its "
             "table. Use --latest for the latest values of every project."
         )
     selected = [record for record in records if filters.matches(record)]

@@ -6,7 +6,8 @@ describes those files derives from `COLUMNS` and `PARTITION` below, so a file wh
 from the Glue table can only come from code that bypasses this module:
 
 - the CDK Glue table (column names and Glue types, partition projection, location);
-- the writer of the files (Arrow schema: `arrow_schema`, `write_parquet`);
+- the writer of the files (Arrow schema: `arrow_schema`, `write_parquet`, in
+  `contracts.history_parquet`, reachable from here too);
 - the query layer (column names in SQL).
 
 Partitioning: `dt` is the day (UTC) the row was *delivered* to the bucket, not the day it was
@@ -15,25 +16,25 @@ after its extraction (a replay arrives later), so a query for extractions since 
 `dt >= D - PARTITION_CLOCK_SKEW_DAYS` and still sees every row; it must not bound `dt` from above
 more tightly than `until + REPLAY_HORIZON_DAYS`.
 
-This module is imported by Lambda bundles: it must not import pyarrow at module level.
+This module is imported by Lambda bundles: it must not import pyarrow at all (see the end of the
+module; the Parquet writer is `contracts.history_parquet`).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from typing import Any, Final
 
 GLUE_DATABASE_NAME: Final = "dsdash"
 GLUE_TABLE_NAME: Final = "metric_history"
 # Objects live under this prefix of the history bucket; the partition folder follows it.
 HISTORY_PREFIX: Final = "history/"
+# Every history object's name ends with it (the delivery stream's FileExtension): readers list by it.
+HISTORY_FILE_EXTENSION: Final = ".parquet"
 # Fixed names, like the hub table's, so the CLI finds them from the hub's account and region.
 HISTORY_DELIVERY_STREAM_NAME: Final = "dsdash-history"
 ATHENA_WORKGROUP_NAME: Final = "dsdash"
@@ -93,6 +94,11 @@ PARTITION: Final = Column(
 PARTITION_DATE_FORMAT: Final = "yyyy-MM-dd"  # Glue partition projection / Java format
 PARTITION_STRFTIME: Final = "%Y-%m-%d"  # the same format for Python
 PARTITION_PROJECTION_RANGE_START: Final = "2024-01-01"
+# The delivery stream's S3 prefixes: Firehose evaluates `!{timestamp:...}` (UTC arrival time), so
+# objects land in the `dt` partition of their delivery day; records that fail conversion go under
+# the error prefix, by error type.
+DELIVERY_PREFIX: Final = f"{HISTORY_PREFIX}{PARTITION.name}=!{{timestamp:{PARTITION_DATE_FORMAT}}}/"
+DELIVERY_ERROR_PREFIX: Final = f"errors/!{{firehose:error-output-type}}/{PARTITION.name}=!{{timestamp:{PARTITION_DATE_FORMAT}}}/"
 PARTITION_CLOCK_SKEW_DAYS: Final = 1
 # SQS keeps a message at most 14 days, and a dead letter may be redriven up to 14 days later.
 REPLAY_HORIZON_DAYS: Final = 28
@@ -185,33 +191,14 @@ def parse_row_timestamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def arrow_schema() -> pa.Schema:
-    """The Parquet files' schema (data columns only; `dt` lives in the object key)."""
-    import pyarrow as pa  # never imported by Lambda bundles
-
-    types = {
-        "string": pa.string(),
-        "float64": pa.float64(),
-        "int32": pa.int32(),
-        "timestamp_ms_utc": pa.timestamp("ms", tz="UTC"),
-    }
-    return pa.schema([pa.field(c.name, types[c.arrow_type], nullable=False) for c in COLUMNS])
+# The Parquet side (`arrow_schema`, `write_parquet`) lives in `contracts.history_parquet`, which
+# imports pyarrow: Lambda bundles ship the import closure of this module (every import statement
+# counts, even in a function), and no bundle may carry pyarrow. The names stay reachable here for
+# the callers outside Lambda, resolved on first use.
+_PARQUET_NAMES: Final = frozenset({"arrow_schema", "write_parquet"})
 
 
-def write_parquet(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
-    """Write rows (as `history_row` returns them) to one Parquet file; returns the row count."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    materialized: Sequence[Mapping[str, Any]] = list(rows)
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMN_NAMES}
-    for row in materialized:
-        for name in COLUMN_NAMES:
-            value = row[name]
-            if name in ("extraction_time", "ingested_at") and isinstance(value, str):
-                value = parse_row_timestamp(value)
-            columns[name].append(value)
-    table = pa.table(columns, schema=arrow_schema())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="snappy")
-    return len(materialized)
+def __getattr__(name: str) -> Any:
+    if name in _PARQUET_NAMES:
+        return getattr(importlib.import_module("contracts.history_parquet"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

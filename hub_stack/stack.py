@@ -7,7 +7,9 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - metric events (v1 and v2 share source and detail-type) -> SQS queue (with a dead-letter queue)
   -> the ingest Lambda in batches with partial-batch failure reporting; with
   `hub.accept_sample_spokes`, also from the default bus (`hub_stack.sample_spokes`);
-- the DynamoDB table laid out by `hub_stack.table_design`;
+- the DynamoDB table laid out by `hub_stack.table_design` (latest values, registry, quarantine,
+  alert state) and the history storage (`hub_stack.history_storage`: Parquet bucket, Glue table,
+  Athena workgroup, the Firehose stream ingest writes history to);
 - the on-demand refresh Lambda, the refresh topic spokes of the organization subscribe to
   (organization mode; `refresh_topic`), the hub's connection Lambda, the role EventBridge uses to
   forward refresh events to spoke buses (per-account mode), and the narrow role the org stack's
@@ -48,9 +50,11 @@ from cdk_support.lambda_asset import (
     lambda_code,
 )
 from config.model import DsdashConfig
+from contracts import history_table
 from enrollment.connection.infrastructure import ConnectionFunction
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
+from hub_stack.history_storage import HistoryStorage
 from hub_stack.refresh_topic import RefreshTopic
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
@@ -72,18 +76,16 @@ INGEST_FUNCTION_TIMEOUT: Final = cdk.Duration.seconds(60)
 INGEST_MAX_RECEIVE_COUNT: Final = 5
 DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 
-# What the ingest function's store (hub_stack.runtime.store) does with the table: registry and
-# latest-value lookups (GetItem, Query), the comparison of an event with stored history
-# (BatchGetItem), batched idempotent datapoint writes (BatchWriteItem, PutItem) and forward-only
-# conditional updates of latest values and spoke freshness (UpdateItem). Alert state
-# (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Scan, no DeleteItem,
-# no transactions, no index access.
+# What the ingest function's store (hub_stack.runtime.store) does with the table: the registry
+# items of a batch's senders (BatchGetItem, GetItem), forward-only conditional updates of the
+# per-spoke latest items and of spoke freshness (UpdateItem), quarantine (PutItem). Alert state
+# (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Query (the registry is
+# read by key), no Scan, no DeleteItem, no BatchWriteItem (history is in S3 now), no
+# transactions, no index access.
 INGEST_TABLE_ACTIONS: Final = (
     "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:Query",
     "dynamodb:UpdateItem",
 )
 # The enrollment function only reads, lists (its sweep) and updates spoke registry items
@@ -134,6 +136,7 @@ class HubStack(cdk.Stack):
 
         self.bus = self._event_bus()
         self.table = self._table()
+        self.history = HistoryStorage(self, "History", retention_days=config.retention_days)
         self.dead_letter_queue, self.ingest_queue = self._ingest_queues()
         self.metric_rule = self._metric_rule()
         self.sample_spoke_rule = (
@@ -214,14 +217,6 @@ class HubStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute=table_design.TTL_ATTRIBUTE,
-        )
-        table.add_global_secondary_index(
-            index_name=table_design.BY_METRIC_NAME_INDEX,
-            partition_key=dynamodb.Attribute(
-                name=table_design.BY_METRIC_NAME_PARTITION_KEY, type=string
-            ),
-            sort_key=dynamodb.Attribute(name=table_design.BY_METRIC_NAME_SORT_KEY, type=string),
-            projection_type=dynamodb.ProjectionType.ALL,
         )
         return table
 
@@ -311,6 +306,7 @@ class HubStack(cdk.Stack):
                 actions=list(INGEST_TABLE_ACTIONS), resources=[self.table.table_arn]
             )
         )
+        self.history.grant_put_records(function)
         return function
 
     # --- refresh -------------------------------------------------------------------------
@@ -486,6 +482,9 @@ class HubStack(cdk.Stack):
             "ConnectionFunctionName": self.connection_function.function_name,
             "EnrollmentRoleArn": self.enrollment_role.role_arn,
             "AlertTopicArn": self.alerting.topic.topic_arn,
+            "HistoryBucketName": self.history.bucket.bucket_name,
+            "HistoryDeliveryStreamName": history_table.HISTORY_DELIVERY_STREAM_NAME,
+            "AthenaWorkGroupName": history_table.ATHENA_WORKGROUP_NAME,
         }
         for output_id, value in values.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -5,6 +5,8 @@ and installs, in order, each patch that covers a moto gap (each module names its
 
 - `sandbox.moto_sagemaker_search`: SageMaker Search pages like AWS;
 - `sandbox.moto_cloudformation_gaps`: deploying CDK templates through moto's CloudFormation;
+- `sandbox.moto_firehose_parquet`: the history storage's resources, and Firehose's conversion of
+  history rows to Parquet;
 - `sandbox.moto_stacksets` and `sandbox.stackset_autodeploy`: service-managed StackSets with
   OU targeting and auto-deployment;
 - `sandbox.moto_delegated_admin`: a StackSets delegated administrator (Organizations reads,
@@ -33,6 +35,7 @@ from moto.moto_api._internal import mock_random
 from sandbox import (
     moto_cloudformation_gaps,
     moto_delegated_admin,
+    moto_firehose_parquet,
     moto_stacksets,
     stackset_autodeploy,
 )
@@ -84,6 +87,7 @@ class SandboxWorld:
         self.pollers = SqsPollers(self.runtime)
         stack.enter_context(paginated_search())
         stack.enter_context(moto_cloudformation_gaps.cloudformation_gap_fills())
+        stack.enter_context(moto_firehose_parquet.firehose_parquet_conversion())
         stack.enter_context(moto_stacksets.service_managed_stacksets())
         stack.enter_context(stackset_autodeploy.service_managed_auto_deployment())
         stack.enter_context(moto_delegated_admin.stacksets_delegated_administrator())

@@ -682,21 +682,17 @@ def _check_series(
                     f"contains one of {' '.join(_KEY_SEPARATORS)} (reserved by the series key)",
                     claims,
                 )
-        series_key = table_design.series_partition_key(
-            project_name, environment, metric.metric_name, metric.dimensions
-        )
-        latest_key = table_design.latest_sort_key(
-            environment, metric.metric_name, metric.dimensions, account_id, region
-        )
-        for key, limit in ((series_key, MAX_PARTITION_KEY_BYTES), (latest_key, MAX_SORT_KEY_BYTES)):
-            size = len(key.encode("utf-8"))
-            if size > limit:
-                raise EventRejected(
-                    RejectionCode.KEY_TOO_LONG,
-                    f"the dimensions of {metric.metric_name} make a {size}-byte key; DynamoDB "
-                    f"allows {limit} bytes",
-                    claims,
-                )
+        # The series names an attribute of the spoke's latest item (table_design.series_name);
+        # the sort key's limit keeps it, and so the item, bounded.
+        series_key = table_design.series_name(metric.metric_name, metric.dimensions)
+        size = len(series_key.encode("utf-8"))
+        if size > MAX_SORT_KEY_BYTES:
+            raise EventRejected(
+                RejectionCode.KEY_TOO_LONG,
+                f"the dimensions of {metric.metric_name} make a {size}-byte key; DynamoDB "
+                f"allows {MAX_SORT_KEY_BYTES} bytes",
+                claims,
+            )
         if series_key in seen:
             raise EventRejected(
                 RejectionCode.DUPLICATE_SERIES,

@@ -1,29 +1,34 @@
-"""The hub's ingest Lambda: SQS batches of EventBridge metric events into DynamoDB.
+"""The hub's ingest Lambda: SQS batches of EventBridge metric events into history and latest values.
 
 The hub bus's metric rule delivers each event, whole, as the body of an SQS message; this
 function consumes the queue with partial batch responses
 (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting).
 
-Per record:
+The batch's senders are read from the spoke registry once, with one BatchGetItem of the distinct
+envelope accounts (O(distinct senders), never the whole registry). Per record:
 - a rejected event (invalid, unknown version, unenrolled or spoofed sender) is quarantined with
   its reason code and counts as processed: retrying it could never succeed;
-- an accepted event is first compared with history (BatchGetItem): datapoints history already
-  holds with the same value are not written again, and a datapoint history holds with *another*
-  value makes the event a conflicting replay, quarantined whole (ConflictingReplay) rather than
-  overwriting what was stored;
-- the new datapoints are written (BatchWriteItem), the latest values move forward, and the
-  spoke's freshness is recorded;
+- an accepted event moves its spoke's latest item forward with one conditional UpdateItem
+  (`latest_values`), which also recognises a conflicting replay (same spoke, series and
+  extraction time, another value): that event is quarantined whole (ConflictingReplay), and
+  nothing of it is written;
+- the spoke's freshness is recorded (one UpdateItem, skipped when the registry item read for the
+  batch already holds a newer extraction): at most 2 DynamoDB writes per event;
+- its rows (`contracts.history_table.history_row`) are queued for the history delivery stream,
+  which the batch's end sends with PutRecordBatch (`history_delivery`); a message whose rows are
+  still refused after the retries is reported failed, so SQS redelivers it;
 - only a real failure (DynamoDB refusing or throttling beyond retries) raises, so that SQS
   redelivers just that message, and after maxReceiveCount moves it to the dead-letter queue;
 - the retries and the batch have a time budget (`ingest_budget`): a record is started only while
   enough of the invocation remains, the others go back to SQS untouched.
 
-Every write is idempotent: datapoint keys come from the event's content (series, extraction
-time, account); latest values and freshness only move forward; the quarantine key is the time
-SQS received the message and its message id, both unchanged on redelivery, so a redelivered
-message rewrites the same item. (The same event in a *new* message, which EventBridge's
-at-least-once delivery allows, is a new arrival: it adds no datapoint, but a rejected one is
-quarantined once per arrival.)
+Every write is idempotent: latest values and freshness only move forward; an identical replay
+writes no DynamoDB item, and its history rows (delivered again, because a redelivery may follow a
+failed delivery) are the same rows, which queries deduplicate on the datapoint key
+(docs/architecture.md §7, "Hub data plane (issue 10)"); the quarantine key is the time SQS
+received the message and its message id, both unchanged on redelivery, so a redelivered message
+rewrites the same item. (The same event in a *new* message, which EventBridge's at-least-once
+delivery allows, is a new arrival: a rejected one is quarantined once per arrival.)
 
 If every record of a batch fails, the batch processor raises instead of answering, so the
 invocation shows up as a Lambda error; SQS redelivers all the messages either way.
@@ -35,14 +40,16 @@ reason is the real cause (`rejection_cause`). See docs/architecture.md §7.
 After an accepted event is stored, its datapoints are judged against the project's alerts
 (`hub_stack.runtime.alert_evaluation`), which notifies when an alert starts or recovers.
 
-Environment: TABLE_NAME, RETENTION_DAYS; PROJECT_ALIASES (optional: configured project names and
+Environment: TABLE_NAME, RETENTION_DAYS, HISTORY_STREAM_NAME (default: the contract's fixed name);
+PROJECT_ALIASES (optional: configured project names and
 their aliases, as JSON); ALERT_RULES, ALERT_TOPIC_ARN, DASHBOARD_URL (alerts).
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +62,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack.runtime.alert_evaluation import AlertEvaluator, evaluator_from_environment
 from hub_stack.runtime.event_validation import (
     Claims,
@@ -65,11 +73,13 @@ from hub_stack.runtime.event_validation import (
     validate_metric_event,
 )
 from hub_stack.runtime.health_metrics import QUARANTINE_LOG_MESSAGE
+from hub_stack.runtime.history_delivery import HistoryDelivery
 from hub_stack.runtime.ingest_budget import (
     INGEST_CLIENT_CONFIG,
     BatchDeadline,
     TimeBudgetExhausted,
 )
+from hub_stack.runtime.latest_values import ConflictingReplay, LatestWrite
 from hub_stack.runtime.rejection_cause import sender_checked_first
 from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
 from hub_stack.runtime.store import (
@@ -101,6 +111,10 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch.
     dynamodb_client = aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
     store = HubStore(table_name, dynamodb_client=dynamodb_client)
+    history = HistoryDelivery(
+        aws_client(None, "firehose", config=INGEST_CLIENT_CONFIG),
+        os.environ.get("HISTORY_STREAM_NAME") or HISTORY_DELIVERY_STREAM_NAME,
+    )
     retention_days = retention_days_from(os.environ)
     alerts = evaluator_from_environment(
         os.environ,
@@ -113,6 +127,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
         event,
         context,
         store=store,
+        history=history,
         retention_days=retention_days,
         sample_dialect=sample_dialect_from(os.environ),
         alerts=alerts,
@@ -137,14 +152,18 @@ def ingest_batch(
     context: LambdaContext | None = None,
     *,
     store: HubStore,
+    history: HistoryDelivery,
     retention_days: int,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sample_dialect: SampleDialect | None = None,
     alerts: AlertEvaluator | None = None,
 ) -> PartialItemFailureResponse:
     """Process one SQS batch; returns the partial batch response (`batchItemFailures`)."""
+    records = event.get("Records") or []
     ingestor = MetricEventIngestor(
         store,
+        history=history,
+        senders=envelope_accounts(records),
         retention_days=retention_days,
         clock=clock,
         sample_dialect=sample_dialect,
@@ -152,21 +171,84 @@ def ingest_batch(
         alerts=alerts,
     )
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
+    response = process_partial_response(
         event=event,
         record_handler=ingestor.ingest_record,
         processor=processor,
         context=context,
     )
+    # History last, in as few PutRecordBatch calls as the batch needs. A message whose rows
+    # Firehose still refuses goes back to SQS: its redelivery is an identical replay for the
+    # latest item, and delivers the rows again.
+    undelivered = history.flush()
+    if undelivered:
+        logger.error(
+            "history rows refused by the delivery stream; SQS will redeliver their messages",
+            extra={"message_ids": undelivered[:20], "count": len(undelivered)},
+        )
+        failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+        response["batchItemFailures"].extend(
+            {"itemIdentifier": message_id} for message_id in undelivered if message_id not in failed
+        )
+    return response
+
+
+def envelope_accounts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The distinct envelope accounts the batch's bodies claim: the registry keys to read.
+    A body that is not a JSON object naming an account adds none (validation rejects it)."""
+    accounts: dict[str, None] = {}
+    for record in records:
+        try:
+            body = json.loads(str(record.get("body", "")))
+        except (ValueError, RecursionError):  # validation quarantines these bodies
+            continue
+        account = body.get("account") if isinstance(body, dict) else None
+        if isinstance(account, str) and account:
+            accounts[account] = None
+    return list(accounts)
+
+
+class BatchRegistry(Mapping[str, SpokeRecord]):
+    """The registry items of a batch's senders: one BatchGetItem of the distinct accounts the
+    bodies claim, read on first use; an account not among them (a dialect may name another) is
+    read on demand, once. Never the whole registry."""
+
+    def __init__(self, store: HubStore, senders: Sequence[str]) -> None:
+        self._store = store
+        self._senders = list(senders)
+        self._known: dict[str, SpokeRecord | None] | None = None
+
+    def _loaded(self) -> dict[str, SpokeRecord | None]:
+        if self._known is None:
+            found = self._store.get_spokes(self._senders) if self._senders else {}
+            self._known = {account: found.get(account) for account in self._senders}
+        return self._known
+
+    def __getitem__(self, account_id: str) -> SpokeRecord:
+        known = self._loaded()
+        if account_id not in known:
+            known[account_id] = self._store.get_spokes([account_id]).get(account_id)
+        spoke = known[account_id]
+        if spoke is None:
+            raise KeyError(account_id)
+        return spoke
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(account for account, spoke in self._loaded().items() if spoke is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for spoke in self._loaded().values() if spoke is not None)
 
 
 class MetricEventIngestor:
-    """Handles the records of one invocation; reads the spoke registry once for all of them."""
+    """Handles the records of one invocation; reads the registry items of its senders once."""
 
     def __init__(
         self,
         store: HubStore,
         *,
+        history: HistoryDelivery,
+        senders: Sequence[str],
         retention_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sample_dialect: SampleDialect | None = None,
@@ -179,13 +261,12 @@ class MetricEventIngestor:
         self._retention_days = retention_days
         self._clock = clock
         self._sample_dialect = sample_dialect if sample_dialect is not None else SampleDialect()
-        self._registry: dict[str, SpokeRecord] | None = None
+        self._history = history
+        # Kept for the invocation. A spoke enrolled a moment ago is seen by the next invocation
+        # (SQS retries).
+        self._registry = BatchRegistry(store, senders)
 
     def registry(self) -> Mapping[str, SpokeRecord]:
-        # Loaded on first use and kept for the invocation: one paginated Query, not one per
-        # record. A spoke enrolled a moment ago is seen by the next invocation (SQS retries).
-        if self._registry is None:
-            self._registry = {spoke.account_id: spoke for spoke in self._store.list_spokes()}
         return self._registry
 
     def ingest_record(self, record: SQSRecord) -> str:
@@ -219,13 +300,13 @@ class MetricEventIngestor:
             )
             authenticate_sender(validated, self.registry())
             datapoints = self._datapoints_of(validated)
-            new_datapoints = self._refuse_conflicting_replay(validated, datapoints)
+            latest = self._record_latest(validated, datapoints)
         except EventRejected as refused:
             rejection = sender_checked_first(refused, self.registry())
             self._quarantine(record, rejection, received_at)
             return f"quarantined: {rejection.code.value}"
-        written = self._store_event(validated, datapoints, new_datapoints, received_at)
-        return f"stored {written} datapoint(s)"
+        self._store_event(record, validated, datapoints, latest, received_at)
+        return f"stored {len(datapoints)} datapoint(s)"
 
     def _datapoints_of(self, event: ValidatedEvent) -> list[DatapointRecord]:
         expires_at = epoch_seconds(event.extraction_time + timedelta(days=self._retention_days))
@@ -248,68 +329,56 @@ class MetricEventIngestor:
             for metric in event.metrics
         ]
 
-    def _refuse_conflicting_replay(
+    def _record_latest(
         self, event: ValidatedEvent, datapoints: list[DatapointRecord]
-    ) -> list[DatapointRecord]:
-        """The datapoints history does not hold yet; EventRejected if it holds one of them with
-        another value or unit (same account, region, series and extraction time).
-
-        Read-then-write, not a conditional write: BatchWriteItem has no conditions, and a
-        conditional PutItem per datapoint would cost one call per value instead of one per 25.
-        Two *different* events for the same key racing between this read and the write can
-        still end with the later one stored; only a spoke sending two values for one instant
-        can cause that (docs/architecture.md §7, "Hostile events").
-        """
-        stored = self._store.stored_history(datapoints)
-        conflicts = [
-            (datapoint, stored[key])
-            for datapoint in datapoints
-            if (key := (datapoint.series_key, datapoint.history_sort_key)) in stored
-            and not stored[key].agrees_with(datapoint)
-        ]
-        if conflicts:
-            shown = "; ".join(
-                f"{datapoint.metric_name}{dict(datapoint.dimensions) or ''} = {datapoint.value} "
-                f"{datapoint.unit}, stored {value.value} {value.unit}"
-                for datapoint, value in conflicts[:5]
-            )
+    ) -> LatestWrite:
+        """One conditional UpdateItem of the spoke's latest item; EventRejected, with nothing
+        written, if the event conflicts with a stored extraction (docs/architecture.md §7,
+        "Hostile events" and "Hub data plane (issue 10)")."""
+        try:
+            return self._store.record_latest(datapoints)
+        except ConflictingReplay as conflict:
             raise EventRejected(
                 RejectionCode.CONFLICTING_REPLAY,
-                f"{len(conflicts)} datapoint(s) of extraction {event.extraction_date} from "
-                f"{event.account_id}/{event.region} differ from stored history ({shown}); "
-                "history keeps the first value",
+                f"extraction {event.extraction_date} from {event.account_id}/{event.region}: "
+                f"{conflict}; the hub keeps the first value",
                 Claims(event.event_id, event.account_id, event.project_name, event.environment),
-            )
-        return [
-            datapoint
-            for datapoint in datapoints
-            if (datapoint.series_key, datapoint.history_sort_key) not in stored
-        ]
+            ) from None
 
     def _store_event(
         self,
+        record: SQSRecord,
         event: ValidatedEvent,
         datapoints: list[DatapointRecord],
-        new_datapoints: list[DatapointRecord],
+        latest: LatestWrite,
         received_at: datetime,
-    ) -> int:
-        # History first: if a later step fails, the redelivered message finds its datapoints
-        # stored (and equal), writes only the missing ones, and completes the latest values
-        # and freshness.
-        written = self._store.put_datapoints(new_datapoints)
-        moved_forward = sum(self._store.put_latest(datapoint) for datapoint in datapoints)
-        self._store.record_spoke_freshness(
-            event.account_id,
-            extraction_date=event.extraction_date,
-            errors=[
-                SpokeErrorEntry(error.metric_name, error.error_code, error.message)
-                for error in event.errors
-            ],
-            seen_at=received_at,
-        )
-        # Last: a redelivery after a failure here finds the datapoints stored, and the alert
-        # state tells it whether the notification still has to go out.
+    ) -> None:
+        errors = [
+            SpokeErrorEntry(error.metric_name, error.error_code, error.message)
+            for error in event.errors
+        ]
+        # Freshness only moves forward: when the registry item read for this batch already holds
+        # a newer extraction (a late event), or this one with no errors to merge into it, the
+        # conditional update could change nothing, so it is not sent.
+        spoke = self.registry().get(event.account_id)
+        known = spoke.last_extraction_date if spoke is not None else None
+        if (
+            known is None
+            or known < event.extraction_date
+            or (known == event.extraction_date and errors)
+        ):
+            self._store.record_spoke_freshness(
+                event.account_id,
+                extraction_date=event.extraction_date,
+                errors=errors,
+                seen_at=received_at,
+            )
+        # Alert state tells a redelivery whether the notification still has to go out.
         notifications = self._alerts.evaluate(datapoints) if self._alerts is not None else []
+        # Rows of an identical replay too: a redelivery may follow a failed delivery, and
+        # queries deduplicate replayed rows.
+        ingested_at = self._clock()
+        self._history.add(record.message_id, [d.history_row(ingested_at) for d in datapoints])
         logger.info(
             "stored metric event",
             extra={
@@ -319,13 +388,12 @@ class MetricEventIngestor:
                 "environment": event.environment,
                 "schema_version": event.schema_version,
                 "datapoints": len(datapoints),
-                "history_written": written,
-                "latest_moved_forward": moved_forward,
+                "latest_moved_forward": latest.moved_forward,
+                "identical_replay": latest.identical_replay,
                 "errors_reported": len(event.errors),
                 "alert_notifications": len(notifications),
             },
         )
-        return written
 
     def _quarantine(
         self, record: SQSRecord, rejection: EventRejected, received_at: datetime

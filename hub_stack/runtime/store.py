@@ -1,29 +1,29 @@
-"""Access to the hub's DynamoDB table: datapoints, latest values, spoke registry, quarantine.
+"""Access to the hub's DynamoDB table: latest values, spoke registry, quarantine.
 
-The key layout is `hub_stack.table_design`; this module is the only code that builds items from
-it. Ingest, the CLI (`dsdash status|query|dashboard`) and enrollment all go through `HubStore`,
-and every read is a Query (never a Scan), fully paginated.
+The key layout is `hub_stack.table_design`; this module (with `latest_values`, which builds the
+per-spoke latest items) is the only code that builds items from it. Ingest, the CLI
+(`dsdash status|query|dashboard`) and enrollment all go through `HubStore`, and every read is a
+Query or a BatchGetItem of known keys (never a Scan), fully paginated.
 
 Timestamps are stored in one canonical form, `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, always with
-milliseconds), so that sort keys compare in time order as plain strings; see `format_timestamp`.
+milliseconds), so that they compare in time order as plain strings; see `format_timestamp`.
 
 Items and where they live:
-- datapoint (history): PK `SERIES#...`, SK `<ExtractionDate>#<AccountId>`; indexed by the GSI
-  `ByMetricName` (MetricName, ExtractionDate), the sample's access pattern.
-- latest value: PK `LATEST#<project>`, SK `<env>#<metric>#<dims>#<account>`; the same attributes
-  as the datapoint, written only when newer than what is stored.
+- latest values: one item per spoke, PK `LATEST#<project>#<shard>`, SK `<env>#<account>#<region>`,
+  one attribute per series (`hub_stack.runtime.latest_values`), written only when newer.
 - spoke registry: PK `SPOKE`, SK account id.
 - quarantine: PK `QUARANTINE#<day>`, SK `<ReceivedAt>#<SQS message id>`.
 
-Latest items carry MetricName and ExtractionDate too, so they also appear in the GSI; the GSI
-query below keeps only `SERIES#` items (at most one latest item per series falls in any time
-range, so the filter costs little).
+History is not here: it is Parquet in the history bucket (`contracts.history_table`), delivered by
+`hub_stack.runtime.history_delivery` and read by the query layer (docs/architecture.md §7, "Hub
+data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files for the
+callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,10 @@ from typing import TYPE_CHECKING, Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from contracts import history_table
 from hub_stack import table_design
+from hub_stack.runtime import latest_values
+from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from runtime_common.aws import client as aws_client
 
 # The `as` aliases re-export epoch_seconds (ingest.py) and parse_timestamp (enrollment/) while
@@ -46,8 +49,6 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
-BATCH_WRITE_MAX_ITEMS: Final = 25
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
 BATCH_GET_MAX_KEYS: Final = 100
 # Attempts for one chunk's UnprocessedItems before giving up. The client's adaptive retries handle
@@ -65,28 +66,12 @@ QUARANTINE_CLAIM_MAX_CHARS: Final = 256
 QUARANTINE_EVENT_ID_MAX_CHARS: Final = 128
 DEFAULT_QUARANTINE_DAYS: Final = 7
 
-# Sorts after every account id (digits), so `<until>#~` bounds the last sort key of `until`.
-_AFTER_ACCOUNT_IDS: Final = "~"
-
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
 class HubStoreError(Exception):
     """Base class for errors of the hub store."""
-
-
-class UnprocessedWritesError(HubStoreError):
-    """BatchWriteItem still returned UnprocessedItems after every retry."""
-
-    def __init__(self, table_name: str, remaining_keys: Sequence[tuple[str, str]]) -> None:
-        self.table_name = table_name
-        self.remaining_keys = tuple(remaining_keys)
-        shown = ", ".join(f"{pk}/{sk}" for pk, sk in self.remaining_keys[:5])
-        super().__init__(
-            f"{len(self.remaining_keys)} item(s) stayed unprocessed in table {table_name} after "
-            f"{BATCH_WRITE_MAX_ATTEMPTS} BatchWriteItem attempts (first keys: {shown})"
-        )
 
 
 class InvalidSpokeStateError(HubStoreError, ValueError):
@@ -135,82 +120,22 @@ class DatapointRecord:
     event_id: str
     expires_at: int  # epoch seconds (the table's TTL attribute)
 
-    @property
-    def series_key(self) -> str:
-        return table_design.series_partition_key(
-            self.project_name, self.environment, self.metric_name, self.dimensions
+    def history_row(self, ingested_at: datetime) -> dict[str, Any]:
+        """This datapoint as a row of the history table (what the delivery stream receives)."""
+        return history_table.history_row(
+            project=self.project_name,
+            environment=self.environment,
+            account_id=self.account_id,
+            region=self.region,
+            metric_name=self.metric_name,
+            dimensions=self.dimensions,
+            metric_value=float(self.value),
+            unit=self.unit,
+            extraction_time=parse_timestamp(self.extraction_date),
+            event_id=self.event_id,
+            schema_version=self.schema_version,
+            ingested_at=ingested_at,
         )
-
-    @property
-    def history_sort_key(self) -> str:
-        return table_design.datapoint_sort_key(self.extraction_date, self.account_id, self.region)
-
-    @property
-    def latest_sort_key(self) -> str:
-        return table_design.latest_sort_key(
-            self.environment, self.metric_name, self.dimensions, self.account_id, self.region
-        )
-
-    def _attributes(self) -> dict[str, Any]:
-        return {
-            "ProjectName": self.project_name,
-            "Environment": self.environment,
-            table_design.BY_METRIC_NAME_PARTITION_KEY: self.metric_name,
-            "MetricValue": self.value,
-            "Unit": self.unit,
-            "Dimensions": dict(self.dimensions),
-            "Metadata": dict(self.metadata),
-            "AccountId": self.account_id,
-            "Region": self.region,
-            table_design.BY_METRIC_NAME_SORT_KEY: self.extraction_date,
-            "SchemaVersion": self.schema_version,
-            "EventId": self.event_id,
-            table_design.TTL_ATTRIBUTE: self.expires_at,
-        }
-
-    def history_item(self) -> dict[str, Any]:
-        return {
-            table_design.PARTITION_KEY: self.series_key,
-            table_design.SORT_KEY: self.history_sort_key,
-            **self._attributes(),
-        }
-
-    def latest_item(self) -> dict[str, Any]:
-        return {
-            table_design.PARTITION_KEY: table_design.latest_partition_key(self.project_name),
-            table_design.SORT_KEY: self.latest_sort_key,
-            **self._attributes(),
-        }
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> DatapointRecord:
-        return cls(
-            project_name=item["ProjectName"],
-            environment=item["Environment"],
-            metric_name=item[table_design.BY_METRIC_NAME_PARTITION_KEY],
-            value=item["MetricValue"],
-            unit=item["Unit"],
-            dimensions=dict(item.get("Dimensions", {})),
-            metadata=dict(item.get("Metadata", {})),
-            account_id=item["AccountId"],
-            region=item["Region"],
-            extraction_date=item[table_design.BY_METRIC_NAME_SORT_KEY],
-            schema_version=int(item["SchemaVersion"]),
-            event_id=item["EventId"],
-            expires_at=int(item[table_design.TTL_ATTRIBUTE]),
-        )
-
-
-@dataclass(frozen=True)
-class StoredValue:
-    """What history holds at one datapoint key: enough to tell a replay from a conflict."""
-
-    value: Decimal
-    unit: str
-
-    def agrees_with(self, datapoint: DatapointRecord) -> bool:
-        # Decimal equality: 7 and 7.0 are one value (DynamoDB normalizes numbers the same way).
-        return self.value == datapoint.value and self.unit == datapoint.unit
 
 
 @dataclass(frozen=True)
@@ -366,34 +291,39 @@ def _bounded(value: str | None) -> str | None:
     return None if value is None else utf8_encodable(value[:QUARANTINE_CLAIM_MAX_CHARS])
 
 
+def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
+    """The latest values one spoke item holds, one record per series, in series order."""
+    records = []
+    for name in sorted(item):
+        if not name.startswith(latest_values.SERIES_PREFIX):
+            continue
+        value = item[name]
+        records.append(
+            DatapointRecord(
+                project_name=str(item["ProjectName"]),
+                environment=str(item["Environment"]),
+                metric_name=str(value["M"]),
+                value=Decimal(value["V"]),
+                unit=str(value["U"]),
+                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
+                metadata={},
+                account_id=str(item["AccountId"]),
+                region=str(item["Region"]),
+                extraction_date=str(value["T"]),
+                schema_version=int(value["N"]),
+                event_id=str(value["E"]),
+                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
+            )
+        )
+    return records
+
+
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
 
 def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def _time_range_condition(
-    attribute: str, since: datetime | None, until: datetime | None, *, until_suffix: str = ""
-) -> tuple[str, dict[str, Any]]:
-    """The sort key part of a key condition (" AND ..."), inclusive at both ends, and its values.
-
-    `until_suffix` extends the upper bound past every sort key that starts with `until`'s
-    timestamp (history sort keys append the account id).
-    """
-    values: dict[str, Any] = {}
-    if since is not None:
-        values[":since"] = {"S": format_timestamp(since)}
-    if until is not None:
-        values[":until"] = {"S": format_timestamp(until) + until_suffix}
-    if since is not None and until is not None:
-        return f" AND {attribute} BETWEEN :since AND :until", values
-    if since is not None:
-        return f" AND {attribute} >= :since", values
-    if until is not None:
-        return f" AND {attribute} <= :until", values
-    return "", values
 
 
 def _unprocessed_backoff(attempt: int) -> float:
@@ -420,101 +350,30 @@ class HubStore:
         dynamodb_client: DynamoDBClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        history_bucket: str | None = None,
     ) -> None:
         self.table_name = table_name
+        self._session = session
         self._client: DynamoDBClient = (
             dynamodb_client if dynamodb_client is not None else aws_client(session, "dynamodb")
         )
         self._sleep = sleep
         self._clock = clock
+        self._latest = LatestValues(self._client, table_name)
+        # The history files' bucket, for the thin history readers; derived from the caller's
+        # account and region (`contracts.history_table.history_bucket_name`) when not given.
+        self._history_bucket_name = history_bucket
 
     # ----------------------------------------------------------------- datapoints and latest
 
-    def stored_history(
-        self, datapoints: Sequence[DatapointRecord]
-    ) -> dict[tuple[str, str], StoredValue]:
-        """What history already holds at the datapoints' keys (series, time, account, region):
-        key -> stored value and unit, for the keys that exist. BatchGetItem, 100 keys per call,
-        strongly consistent, UnprocessedKeys retried with backoff (only those).
-
-        Ingest compares before it writes: a replay that agrees with history writes nothing, and
-        one that disagrees is refused instead of overwriting (docs/architecture.md §7,
-        "Hostile events").
-        """
-        keys = list(
-            dict.fromkeys(
-                (datapoint.series_key, datapoint.history_sort_key) for datapoint in datapoints
-            )
-        )
-        found: dict[tuple[str, str], StoredValue] = {}
-        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
-            for item in self._batch_get_chunk(keys[start : start + BATCH_GET_MAX_KEYS]):
-                key = (str(item[table_design.PARTITION_KEY]), str(item[table_design.SORT_KEY]))
-                found[key] = StoredValue(Decimal(item["MetricValue"]), str(item["Unit"]))
-        return found
-
-    def _batch_get_chunk(self, keys: Sequence[tuple[str, str]]) -> Iterator[dict[str, Any]]:
-        request: Any = {
-            "Keys": [
-                {table_design.PARTITION_KEY: {"S": pk}, table_design.SORT_KEY: {"S": sk}}
-                for pk, sk in keys
-            ],
-            "ConsistentRead": True,
-            "ProjectionExpression": "#pk, #sk, #value, #unit",
-            "ExpressionAttributeNames": {
-                "#pk": table_design.PARTITION_KEY,
-                "#sk": table_design.SORT_KEY,
-                "#value": "MetricValue",
-                "#unit": "Unit",
-            },
-        }
-        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
-            if attempt:
-                self._sleep(_unprocessed_backoff(attempt))
-            response = self._client.batch_get_item(RequestItems={self.table_name: request})
-            for item in response.get("Responses", {}).get(self.table_name, []):
-                yield _deserialize(item)
-            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-            if not unprocessed or not unprocessed.get("Keys"):
-                return
-            request = dict(unprocessed)
-        raise HubStoreError(
-            f"BatchGetItem on table {self.table_name} still returned UnprocessedKeys after "
-            f"{BATCH_WRITE_MAX_ATTEMPTS} attempts"
-        )
-
-    def put_datapoints(self, datapoints: Sequence[DatapointRecord]) -> int:
-        """Write history items with BatchWriteItem (25 per call); return the number written.
-
-        Items with the same key are written once (the last wins): BatchWriteItem rejects a request
-        that names one key twice. Rewriting an existing datapoint with the same content is how a
-        replayed event stays idempotent.
-        """
-        unique: dict[tuple[str, str], dict[str, Any]] = {}
-        for datapoint in datapoints:
-            unique[(datapoint.series_key, datapoint.history_sort_key)] = datapoint.history_item()
-        items = list(unique.values())
-        for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
-            self._batch_write_chunk(items[start : start + BATCH_WRITE_MAX_ITEMS])
-        return len(items)
-
-    def _batch_write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
-        requests: list[Any] = [{"PutRequest": {"Item": _serialize(item)}} for item in items]
-        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
-            if attempt:
-                self._sleep(_unprocessed_backoff(attempt))
-            response = self._client.batch_write_item(RequestItems={self.table_name: requests})
-            requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-            if not requests:
-                return
-        remaining = [
-            (
-                str(_deserializer.deserialize(r["PutRequest"]["Item"][table_design.PARTITION_KEY])),
-                str(_deserializer.deserialize(r["PutRequest"]["Item"][table_design.SORT_KEY])),
-            )
-            for r in requests
-        ]
-        raise UnprocessedWritesError(self.table_name, remaining)
+    def record_latest(self, datapoints: Sequence[DatapointRecord]) -> LatestWrite:
+        """Move one event's datapoints (one spoke, one extraction) into the spoke's latest item:
+        one conditional UpdateItem, a second only for a late event (`latest_values`). Raises
+        `latest_values.ConflictingReplay`, having written nothing, on a conflicting replay."""
+        try:
+            return self._latest.record_event(datapoints)
+        except LatestItemContention as contention:
+            raise HubStoreError(str(contention)) from contention
 
     def put_latest(self, datapoint: DatapointRecord) -> bool:
         """Make `datapoint` the latest value of its series if it is newer than the stored one.
@@ -522,60 +381,21 @@ class HubStore:
         Returns False when the stored value is as new or newer (a late or replayed event): that
         is the expected outcome of the condition, not an error.
         """
-        try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item=_serialize(datapoint.latest_item()),
-                ConditionExpression="attribute_not_exists(#pk) OR #date < :date",
-                ExpressionAttributeNames={
-                    "#pk": table_design.PARTITION_KEY,
-                    "#date": table_design.BY_METRIC_NAME_SORT_KEY,
-                },
-                ExpressionAttributeValues={":date": {"S": datapoint.extraction_date}},
-            )
-        except ClientError as error:
-            if _is_conditional_check_failure(error):
-                return False
-            raise
-        return True
-
-    def series_history(
-        self,
-        project_name: str,
-        environment: str,
-        metric_name: str,
-        dimensions: Mapping[str, str] | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """Every datapoint of one series between `since` and `until` (inclusive), oldest first."""
-        key = table_design.series_partition_key(
-            project_name, environment, metric_name, dimensions or {}
-        )
-        range_condition, range_values = _time_range_condition(
-            "#sk", since, until, until_suffix=f"#{_AFTER_ACCOUNT_IDS}"
-        )
-        names = {"#pk": table_design.PARTITION_KEY}
-        if range_condition:
-            names["#sk"] = table_design.SORT_KEY
-        items = self._query(
-            KeyConditionExpression="#pk = :pk" + range_condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":pk": {"S": key}, **range_values},
-        )
-        return [DatapointRecord.from_item(item) for item in items]
+        return self.record_latest([datapoint]).moved_forward > 0
 
     def latest_values(self, project_name: str) -> list[DatapointRecord]:
-        """The latest value of every series (and account) of one project: one paginated Query."""
-        items = self._query(
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
-            ExpressionAttributeValues={
-                ":pk": {"S": table_design.latest_partition_key(project_name)}
-            },
-        )
-        return [DatapointRecord.from_item(item) for item in items]
+        """The latest value of every series (and spoke) of one project: one paginated Query per
+        shard of the project (`table_design.LATEST_SHARDS`), whatever the history length."""
+        records: list[DatapointRecord] = []
+        for partition in table_design.latest_partition_keys(project_name):
+            items = self._query(
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
+                ExpressionAttributeValues={":pk": {"S": partition}},
+            )
+            for item in items:
+                records.extend(_records_of_latest_item(item))
+        return records
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
         """Projects named by any registry item (any state: history outlives enrollment)."""
@@ -585,7 +405,7 @@ class HubStore:
     def latest_values_all(
         self, extra_projects: Sequence[str] = ()
     ) -> dict[str, list[DatapointRecord]]:
-        """Latest values of every known project: one Query per project, never a Scan.
+        """Latest values of every known project: LATEST_SHARDS Queries per project, never a Scan.
 
         `extra_projects` adds names the registry may not know (for example from the config).
         """
@@ -593,34 +413,24 @@ class HubStore:
             project: self.latest_values(project) for project in self.known_projects(extra_projects)
         }
 
-    def datapoints_by_metric(
-        self,
-        metric_name: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[DatapointRecord]:
-        """The sample's pattern: every datapoint of a metric name between two times (GSI)."""
-        range_condition, range_values = _time_range_condition("#date", since, until)
-        names = {
-            "#metric": table_design.BY_METRIC_NAME_PARTITION_KEY,
-            "#pk": table_design.PARTITION_KEY,
-        }
-        if range_condition:
-            names["#date"] = table_design.BY_METRIC_NAME_SORT_KEY
-        items = self._query(
-            IndexName=table_design.BY_METRIC_NAME_INDEX,
-            KeyConditionExpression="#metric = :metric" + range_condition,
-            # Latest items carry the same two attributes; keep only history.
-            FilterExpression="begins_with(#pk, :series)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                ":metric": {"S": metric_name},
-                ":series": {"S": "SERIES#"},
-                **range_values,
-            },
-        )
-        return [DatapointRecord.from_item(item) for item in items]
+    # ---------------------------------------------------------------- where history lives
+
+    @property
+    def session(self) -> boto3.Session | None:
+        """The session the store was built from (None: the default session)."""
+        return self._session
+
+    def history_bucket(self) -> str:
+        """The history files' bucket (`contracts.history_table.history_bucket_name` of the
+        caller's account and the table's region, unless given), for the history readers
+        (`hub_stack.history_files`): history is not in this table."""
+        if self._history_bucket_name is None:
+            identity = aws_client(self._session, "sts").get_caller_identity()
+            region = self._client.meta.region_name
+            self._history_bucket_name = history_table.history_bucket_name(
+                identity["Account"], region
+            )
+        return self._history_bucket_name
 
     # ------------------------------------------------------------------------ spoke registry
 
@@ -642,6 +452,36 @@ class HubStore:
         )
         item = response.get("Item")
         return None if item is None else SpokeRecord.from_item(_deserialize(item))
+
+    def get_spokes(self, account_ids: Iterable[str]) -> dict[str, SpokeRecord]:
+        """The registry items of these accounts (those that exist): BatchGetItem of the distinct
+        ids, 100 keys per call, strongly consistent, only UnprocessedKeys retried, with backoff.
+        Ingest reads the senders of its batch this way, never the whole registry."""
+        distinct = list(dict.fromkeys(account_ids))
+        found: dict[str, SpokeRecord] = {}
+        for start in range(0, len(distinct), BATCH_GET_MAX_KEYS):
+            chunk = distinct[start : start + BATCH_GET_MAX_KEYS]
+            for item in self._batch_get_chunk([self._spoke_key(account) for account in chunk]):
+                spoke = SpokeRecord.from_item(item)
+                found[spoke.account_id] = spoke
+        return found
+
+    def _batch_get_chunk(self, keys: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+        request: Any = {"Keys": list(keys), "ConsistentRead": True}
+        for attempt in range(BATCH_WRITE_MAX_ATTEMPTS):
+            if attempt:
+                self._sleep(_unprocessed_backoff(attempt))
+            response = self._client.batch_get_item(RequestItems={self.table_name: request})
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                yield _deserialize(item)
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+            if not unprocessed or not unprocessed.get("Keys"):
+                return
+            request = dict(unprocessed)
+        raise HubStoreError(
+            f"BatchGetItem on table {self.table_name} still returned UnprocessedKeys after "
+            f"{BATCH_WRITE_MAX_ATTEMPTS} attempts"
+        )
 
     def enrolled_accounts(self) -> dict[str, tuple[str, str]]:
         """Account id -> (project, environment) of every spoke whose state is `enrolled`."""

@@ -26,7 +26,6 @@ from contracts import (
 )
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-BATCH_WRITE_MAX_ITEMS = 25  # DynamoDB's BatchWriteItem limit
 SEARCH_PAGE_SIZE = 100  # SageMaker Search and List* maximum page size
 
 pytestmark = pytest.mark.slow
@@ -154,47 +153,43 @@ def test_publishing_batches_ten_per_call_and_v2_sends_one_event(
     assert figures[f"{headline}v2_events"] == figures[f"{headline}v2_put_events_calls"] == 1
 
 
-def test_ingest_batches_writes_reads_the_registry_once_and_replays_without_new_items(
+def test_ingest_costs_at_most_two_writes_per_event_and_reads_only_the_batchs_senders(
     quick_run: tuple[str, dict[str, Any]],
 ) -> None:
     figures = figures_of(quick_run, "ingest")
-    records, datapoints = figures["batch_records"], figures["batch_datapoints"]
     assert figures["batch_failures"] == figures["replay_failures"] == 0
-    assert figures["history_items_after_batch"] == datapoints
-    assert figures["latest_items_after_batch"] == datapoints
-    assert figures["batch_write_item_calls"] == figures["batch_write_item_calls_per_event_floor"]
-    assert figures["batch_write_item_calls_cross_event_floor"] == math.ceil(
-        datapoints / BATCH_WRITE_MAX_ITEMS
-    )
-    assert figures["datapoints_per_batch_write_call"] == pytest.approx(
-        datapoints / figures["batch_write_item_calls"]
-    )
-    assert figures["registry_query_calls"] == figures["replay_registry_query_calls"] == 1
-    assert figures["freshness_update_calls"] == records
-    assert figures["latest_moved_forward"] == figures["latest_put_item_calls"] == datapoints
-    assert figures["replay_new_history_items"] == figures["replay_new_latest_items"] == 0
-    assert figures["replay_latest_moved_forward"] == 0
+    assert figures["dynamodb_write_calls_per_event"] <= 2
+    assert max(figures["write_calls_by_case"].values()) <= 2
+    # Two records (regions) per sender; a registry larger than the senders is not read whole.
+    assert figures["registry_size"] > figures["batch_distinct_senders"]
+    assert figures["batch_records"] == 2 * figures["batch_distinct_senders"]
+    assert figures["registry_items_read_per_batch"] == figures["batch_distinct_senders"]
+    assert figures["registry_batch_get_calls"] == 1
+    # One latest item per spoke and region, one Firehose record per event, every datapoint a
+    # row of the Parquet files.
+    assert figures["latest_items_after_batch"] == figures["batch_records"]
+    assert figures["firehose_records"] == figures["batch_records"]
+    assert figures["history_rows_after_batch"] == figures["batch_datapoints"]
 
 
-def test_latest_values_cost_follows_series_not_history(
+def test_ingest_replays_add_no_datapoint_and_a_conflict_is_quarantined(
     quick_run: tuple[str, dict[str, Any]],
 ) -> None:
     figures = figures_of(quick_run, "ingest")
-    first, last = (int(days) for days in figures["latest_checkpoints_days"].split(","))
-    assert figures[f"latest_after_{last}d_history_items"] == (
-        last / first * figures[f"latest_after_{first}d_history_items"]
-    )
-    assert (
-        figures[f"latest_after_{first}d_query_calls"]
-        == (figures[f"latest_after_{last}d_query_calls"])
-    )
-    assert (
-        figures[f"latest_after_{first}d_items_read"]
-        == (figures[f"latest_after_{last}d_items_read"])
-    )
-    assert figures[f"latest_after_{last}d_history_items"] == (
-        figures[f"latest_after_{last}d_series"] * last * 24
-    )
+    assert figures["replay_new_datapoint_keys"] == 0
+    assert figures["replay_quarantined"] == 0
+    assert figures["replay_dynamodb_write_calls"] < figures["batch_dynamodb_write_calls"]
+    assert figures["conflicting_replay_quarantined"] is True
+
+
+def test_ingest_invocations_fall_with_the_batch_size_and_latest_reads_follow_spokes(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    figures = figures_of(quick_run, "ingest")
+    per_thousand = figures["lambda_invocations_per_1000_datapoints"]
+    assert per_thousand["1"] > per_thousand["10"] > per_thousand["100"] > 0
+    assert figures["latest_read_items"] == figures["latest_items_after_batch"]
+    assert figures["latest_read_values"] == figures["batch_datapoints"]
 
 
 def test_fanout_projection_matches_moto_and_names_where_each_design_stops(

@@ -10,7 +10,9 @@ computed by the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,7 @@ from typer.testing import CliRunner, Result
 
 from cli.main import app
 from cli.operator_console import ConsoleRuntime
-from contracts import history_table
+from contracts import history_parquet, history_table
 from hub_stack import table_design
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -87,8 +89,22 @@ def datapoint(
 
 
 def store_datapoints(store: HubStore, datapoints: list[DatapointRecord]) -> None:
-    """What ingest does with accepted datapoints: history, then latest if newer."""
-    store.put_datapoints(datapoints)
+    """What ingest's path leaves behind: history as a Parquet file of the contract's layout in the
+    hub's history bucket (what the delivery stream writes), then latest values if newer."""
+    session = boto3.Session(region_name=REGION)
+    account = session.client("sts").get_caller_identity()["Account"]
+    bucket = history_table.history_bucket_name(account, REGION)
+    s3 = session.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.parquet"
+        history_parquet.write_parquet([d.history_row(NOW) for d in datapoints], path)
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{history_table.partition_folder(NOW)}{uuid.uuid4()}.parquet",
+            Body=path.read_bytes(),
+        )
     for record in datapoints:
         store.put_latest(record)
 
@@ -166,7 +182,7 @@ def upload_history(s3_client: Any, bucket: str, datapoints: list[DatapointRecord
     ]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "history.parquet"
-        history_table.write_parquet(rows, path)
+        history_parquet.write_parquet(rows, path)
         key = history_table.partition_folder(NOW) + "known-history.parquet"
         s3_client.upload_file(str(path), bucket, key)
 

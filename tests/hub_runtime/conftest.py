@@ -12,6 +12,7 @@ from hub_runtime_support import (
     REGION,
     TABLE_NAME,
     Hub,
+    create_history_stream,
     create_hub_table,
 )
 from moto import mock_aws
@@ -28,7 +29,7 @@ def hub() -> Iterator[Hub]:
         create_hub_table(client)
         sleeps: list[float] = []
         store = HubStore(TABLE_NAME, dynamodb_client=client, sleep=sleeps.append, clock=lambda: NOW)
-        yield Hub(session, client, store, sleeps)
+        yield Hub(session, client, store, sleeps, create_history_stream(session))
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from typing import Any
 
 import boto3
 
+from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack import table_design
+from hub_stack.runtime.history_delivery import HistoryDelivery
 from hub_stack.runtime.store import HubStore
 
 REGION = "eu-west-1"
@@ -96,9 +98,47 @@ def items_under(items: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, 
 
 @dataclass
 class Hub:
-    """What the `hub` fixture yields: a moto hub table and a store on it."""
+    """What the `hub` fixture yields: a moto hub table and a store on it, and the history
+    delivery stream (moto: delivered as the JSON the function sent, see `delivered_rows`)."""
 
     session: boto3.Session
     client: Any  # the DynamoDB client the store uses; tests hook into its events
     store: HubStore
     sleeps: list[float]
+    history: HistoryDelivery
+
+
+HISTORY_BUCKET = "dsdash-history-test"
+
+
+def create_history_stream(session: boto3.Session) -> HistoryDelivery:
+    """The delivery stream ingest writes to, with an S3 destination in moto. moto's Firehose does
+    no record-format conversion (docs/architecture.md §6): the bucket receives the records as
+    sent, which is what these tests check (the sandbox's gap fill converts them)."""
+    session.client("s3").create_bucket(
+        Bucket=HISTORY_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    firehose = session.client("firehose")
+    firehose.create_delivery_stream(
+        DeliveryStreamName=HISTORY_DELIVERY_STREAM_NAME,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{HISTORY_BUCKET}",
+            "Prefix": "history/",
+        },
+    )
+    return HistoryDelivery(firehose, HISTORY_DELIVERY_STREAM_NAME, sleep=lambda _: None)
+
+
+def delivered_rows(session: boto3.Session) -> list[dict[str, Any]]:
+    """Every history row the delivery stream received, in delivery order."""
+    s3 = session.client("s3")
+    rows: list[dict[str, Any]] = []
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=HISTORY_BUCKET):
+        objects.extend(page.get("Contents", []))
+    for entry in sorted(objects, key=lambda o: (o["LastModified"], o["Key"])):
+        body = s3.get_object(Bucket=HISTORY_BUCKET, Key=entry["Key"])["Body"].read().decode()
+        rows.extend(json.loads(line) for line in body.splitlines() if line.strip())
+    return rows

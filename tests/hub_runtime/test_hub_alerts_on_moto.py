@@ -121,6 +121,7 @@ def _ingest(hub: Hub, subscriber: Subscriber, *events: dict[str, Any]) -> None:
     response = ingest.ingest_batch(
         batch,
         store=hub.store,
+        history=hub.history,
         retention_days=RETENTION_DAYS,
         clock=lambda: NOW,
         alerts=_evaluator(hub, subscriber),
@@ -235,6 +236,7 @@ def test_a_failed_publish_is_retried_by_the_redelivery_and_then_sent_once(
     batch = sqs_batch([sqs_record(_extraction(5, 0), "a"), sqs_record(_extraction(4, 0), "b")])
     arguments: dict[str, Any] = {
         "store": enrolled_hub.store,
+        "history": enrolled_hub.history,
         "retention_days": RETENTION_DAYS,
         "clock": lambda: NOW,
         "alerts": evaluator,
@@ -261,6 +263,7 @@ def test_a_failed_publish_is_sent_by_a_newer_extraction_arriving_before_the_rede
     evaluator._publisher = RefusingOnce(evaluator._publisher)
     arguments: dict[str, Any] = {
         "store": enrolled_hub.store,
+        "history": enrolled_hub.history,
         "retention_days": RETENTION_DAYS,
         "clock": lambda: NOW,
         "alerts": evaluator,

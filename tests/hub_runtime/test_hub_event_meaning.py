@@ -14,6 +14,7 @@ from hub_runtime_support import (
     NOW,
     RETENTION_DAYS,
     Hub,
+    delivered_rows,
     items_under,
     scan_table,
     sqs_batch,
@@ -31,7 +32,11 @@ from metrics.registry import all_metric_classes
 def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
     return dict(
         ingest.ingest_batch(
-            batch, store=hub.store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+            batch,
+            store=hub.store,
+            history=hub.history,
+            retention_days=RETENTION_DAYS,
+            clock=lambda: NOW,
         )
     )
 
@@ -101,7 +106,7 @@ def test_each_meaningless_event_is_quarantined_with_its_reason_and_nothing_is_st
     # Refused for good: none goes back to SQS (and so none ends in the dead-letter queue).
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
-    assert items_under(items, "SERIES#") == []
+    assert delivered_rows(enrolled_hub.session) == []
     assert items_under(items, "LATEST#") == []
     quarantined = {
         item["MessageId"]["S"]: item["ReasonCode"]["S"]
@@ -159,8 +164,8 @@ def test_values_at_the_edges_of_their_range_are_stored(enrolled_hub: Hub) -> Non
     response = run_ingest(enrolled_hub, sqs_batch([sqs_record(edges, "edges")]))
 
     assert response == {"batchItemFailures": []}
-    history = items_under(scan_table(enrolled_hub.client), "SERIES#")
-    assert sorted(item["MetricValue"]["N"] for item in history) == ["0", "100", "7"]
+    history = delivered_rows(enrolled_hub.session)
+    assert sorted(row["metric_value"] for row in history) == [0, 7, 100]
 
 
 # --------------------------------------------------------------------- conflicting replays
@@ -178,34 +183,60 @@ def test_a_replay_with_another_value_is_quarantined_and_history_keeps_the_first(
 
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
+    # History holds the first value only: the conflicting event delivered nothing.
     stored = {
-        item["PK"]["S"].split("#")[3]: item["MetricValue"]["N"]
-        for item in items_under(items, "SERIES#")
+        row["metric_name"]: row["metric_value"] for row in delivered_rows(enrolled_hub.session)
     }
-    assert stored["NumberEndPointsInService"] == "3"
-    latest = {
-        item["MetricName"]["S"]: item["MetricValue"]["N"] for item in items_under(items, "LATEST#")
-    }
-    assert latest["NumberEndPointsInService"] == "3"
+    assert stored["NumberEndPointsInService"] == 3
+    assert len(delivered_rows(enrolled_hub.session)) == len(first["detail"]["Metrics"])
+    latest = {p.metric_name: p.value for p in enrolled_hub.store.latest_values("alpha")}
+    assert latest["NumberEndPointsInService"] == 3
     (quarantined,) = items_under(items, "QUARANTINE#")
     assert quarantined["ReasonCode"]["S"] == "ConflictingReplay"
     assert "NumberEndPointsInService = 4 Count, stored 3 Count" in quarantined["Reason"]["S"]
 
 
-def test_a_replay_that_agrees_with_history_writes_nothing(enrolled_hub: Hub) -> None:
-    writes: list[str] = []
+def test_a_replay_that_agrees_with_history_changes_no_item(enrolled_hub: Hub) -> None:
     run_ingest(enrolled_hub, sqs_batch([sqs_record(v2_event(), "first")]))
-    enrolled_hub.client.meta.events.register(
-        "before-call.dynamodb.BatchWriteItem", lambda model, **_: writes.append(model.name)
-    )
+    before = scan_table(enrolled_hub.client)
 
     same_value_other_form = v2_event()
     same_value_other_form["detail"]["Metrics"][0]["MetricValue"] = 3.0  # 3 == 3.0
     response = run_ingest(enrolled_hub, sqs_batch([sqs_record(same_value_other_form, "replayed")]))
 
     assert response == {"batchItemFailures": []}
-    assert writes == []
-    assert items_under(scan_table(enrolled_hub.client), "QUARANTINE#") == []
+    assert scan_table(enrolled_hub.client) == before  # nothing quarantined, nothing moved
+
+
+def test_an_older_extraction_replayed_is_checked_against_its_digest(enrolled_hub: Hub) -> None:
+    """A replay of an extraction the latest values have moved past: the spoke item's digest of
+    that extraction tells an identical replay (accepted, nothing written) from a conflicting one
+    (quarantined), without reading history."""
+    ten = v2_event(ExtractionDate="2025-06-01T10:00:00Z")
+    eleven = with_envelope(v2_event(ExtractionDate="2025-06-01T11:00:00Z"), id="eleven")
+    conflicting_ten = with_envelope(v2_event(ExtractionDate="2025-06-01T10:00:00Z"), id="x")
+    conflicting_ten["detail"]["Metrics"][1]["MetricValue"] = 99
+    run_ingest(enrolled_hub, sqs_batch([sqs_record(ten, "ten"), sqs_record(eleven, "eleven")]))
+    writes: list[str] = []
+    for operation in ("PutItem", "UpdateItem"):
+        enrolled_hub.client.meta.events.register(
+            f"before-call.dynamodb.{operation}", lambda model, **_: writes.append(model.name)
+        )
+
+    identical = run_ingest(enrolled_hub, sqs_batch([sqs_record(ten, "ten-again")]))
+    identical_writes = list(writes)
+    conflict = run_ingest(enrolled_hub, sqs_batch([sqs_record(conflicting_ten, "ten-other")]))
+
+    assert identical == conflict == {"batchItemFailures": []}
+    codes = [r.reason_code for r in enrolled_hub.store.recent_quarantine()]
+    assert codes == ["ConflictingReplay"]
+    # The identical replay: one conditional update that changed nothing, no freshness write
+    # (the registry already holds a newer extraction). The conflict: that update and the
+    # quarantine item.
+    assert identical_writes == ["UpdateItem"]
+    assert writes[len(identical_writes) :] == ["UpdateItem", "PutItem"]
+    latest = {p.metric_name: p.extraction_date for p in enrolled_hub.store.latest_values("alpha")}
+    assert set(latest.values()) == {"2025-06-01T11:00:00.000Z"}
 
 
 def test_a_v1_replay_with_another_value_is_quarantined(enrolled_hub: Hub) -> None:
@@ -217,7 +248,7 @@ def test_a_v1_replay_with_another_value_is_quarantined(enrolled_hub: Hub) -> Non
 
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
-    assert [item["MetricValue"]["N"] for item in items_under(items, "SERIES#")] == ["42"]
+    assert [row["metric_value"] for row in delivered_rows(enrolled_hub.session)] == [42]
     assert [item["ReasonCode"]["S"] for item in items_under(items, "QUARANTINE#")] == [
         "ConflictingReplay"
     ]

@@ -20,6 +20,7 @@ from hub_runtime_support import (
     STRANGER_ACCOUNT,
     TABLE_NAME,
     Hub,
+    delivered_rows,
     items_under,
     scan_table,
     sqs_batch,
@@ -29,16 +30,41 @@ from hub_runtime_support import (
     with_envelope,
 )
 
-from hub_stack.runtime import ingest
+from hub_stack.runtime import ingest, latest_values
 from hub_stack.runtime.store import QUARANTINE_RAW_EVENT_MAX_BYTES
 
 
 def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
     return dict(
         ingest.ingest_batch(
-            batch, store=hub.store, retention_days=RETENTION_DAYS, clock=lambda: NOW
+            batch,
+            store=hub.store,
+            history=hub.history,
+            retention_days=RETENTION_DAYS,
+            clock=lambda: NOW,
         )
     )
+
+
+def history_keys(hub: Hub) -> list[tuple[str, ...]]:
+    """(project, environment, metric, dimensions, extraction time, account, region) of every
+    history row delivered, sorted (duplicates kept: a replay delivers its rows again)."""
+    return sorted(
+        (
+            row["project"],
+            row["environment"],
+            row["metric_name"],
+            row["dimensions"],
+            row["extraction_time"],
+            row["account_id"],
+            row["region"],
+        )
+        for row in delivered_rows(hub.session)
+    )
+
+
+def rows_of(hub: Hub, metric: str) -> list[dict[str, Any]]:
+    return [row for row in delivered_rows(hub.session) if row["metric_name"] == metric]
 
 
 def beta_v2_event() -> dict[str, Any]:
@@ -199,40 +225,31 @@ def test_mixed_batch_stores_valid_events_once_and_quarantines_each_bad_one(
 
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
-    history = items_under(items, "SERIES#")
-    # v1: 1 datapoint, alpha v2: 3, beta v2: 2. Sort keys: <time>#<account>#<region>.
-    assert sorted((item["PK"]["S"], item["SK"]["S"]) for item in history) == sorted(
+    # v1: 1 datapoint, alpha v2: 3, beta v2: 2; one history row each.
+    alpha, beta = ("alpha", "dev"), ("beta", "prod")
+    alpha_spoke = ("111111111111", "eu-west-1")
+    beta_spoke = ("222222222222", "eu-west-1")
+    assert history_keys(enrolled_hub) == sorted(
         [
+            (*alpha, "TotalCompletedTrainingJobs", "{}", "2025-06-01T10:00:00.000Z", *alpha_spoke),
+            (*alpha, "NumberEndPointsInService", "{}", "2025-06-01T11:00:00.250Z", *alpha_spoke),
             (
-                "SERIES#alpha#dev#TotalCompletedTrainingJobs#-",
-                "2025-06-01T10:00:00.000Z#111111111111#eu-west-1",
+                *alpha,
+                "CompletedTrainingJobsByInstanceType",
+                '{"InstanceType":"ml.m5.xlarge"}',
+                "2025-06-01T11:00:00.250Z",
+                *alpha_spoke,
             ),
-            (
-                "SERIES#alpha#dev#NumberEndPointsInService#-",
-                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
-            ),
-            (
-                "SERIES#alpha#dev#CompletedTrainingJobsByInstanceType#InstanceType=ml.m5.xlarge",
-                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
-            ),
-            (
-                "SERIES#alpha#dev#ManagedSpotSavingsPercent#-",
-                "2025-06-01T11:00:00.250Z#111111111111#eu-west-1",
-            ),
-            (
-                "SERIES#beta#prod#FailedTrainingJobs#-",
-                "2025-06-01T11:30:00.000Z#222222222222#eu-west-1",
-            ),
-            (
-                "SERIES#beta#prod#BillableTrainingSeconds#-",
-                "2025-06-01T11:30:00.000Z#222222222222#eu-west-1",
-            ),
+            (*alpha, "ManagedSpotSavingsPercent", "{}", "2025-06-01T11:00:00.250Z", *alpha_spoke),
+            (*beta, "FailedTrainingJobs", "{}", "2025-06-01T11:30:00.000Z", *beta_spoke),
+            (*beta, "BillableTrainingSeconds", "{}", "2025-06-01T11:30:00.000Z", *beta_spoke),
         ]
     )
-    assert len(items_under(items, "LATEST#alpha")) == 4
-    assert len(items_under(items, "LATEST#beta")) == 2
-    # Nothing the hostile events claimed reached the history of any project or environment.
-    assert not items_under(items, "SERIES#alpha#prod")
+    # One latest item per spoke, holding all its series.
+    assert len(items_under(items, "LATEST#alpha#")) == 1
+    assert len(items_under(items, "LATEST#beta#")) == 1
+    assert len(enrolled_hub.store.latest_values("alpha")) == 4
+    assert len(enrolled_hub.store.latest_values("beta")) == 2
 
     quarantined = {item["MessageId"]["S"]: item for item in items_under(items, "QUARANTINE#")}
     assert {message_id: item["ReasonCode"]["S"] for message_id, item in quarantined.items()} == {
@@ -267,18 +284,22 @@ def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -
 def test_valid_values_are_stored_exactly(enrolled_hub: Hub) -> None:
     run_ingest(enrolled_hub, mixed_batch())
 
-    (savings,) = enrolled_hub.store.series_history("alpha", "dev", "ManagedSpotSavingsPercent")
-    assert savings.value == Decimal("61.25")
-    assert savings.unit == "Percent"
-    assert savings.schema_version == 2
-    assert savings.account_id == ALPHA_DEV_ACCOUNT
-    assert savings.metadata == {"WindowHours": 168}
-    # TTL: extraction time plus the retention.
-    assert savings.expires_at == int(
+    (savings,) = rows_of(enrolled_hub, "ManagedSpotSavingsPercent")
+    assert (savings["metric_value"], savings["unit"], savings["schema_version"]) == (
+        61.25,
+        "Percent",
+        2,
+    )
+    assert savings["account_id"] == ALPHA_DEV_ACCOUNT
+    assert savings["ingested_at"] == "2025-06-01T12:00:00.000Z"
+    latest = {p.metric_name: p for p in enrolled_hub.store.latest_values("alpha")}
+    assert latest["ManagedSpotSavingsPercent"].value == Decimal("61.25")
+    # TTL of the spoke's latest item: the newest extraction plus the retention.
+    assert latest["ManagedSpotSavingsPercent"].expires_at == int(
         (NOW.replace(hour=11) + timedelta(days=RETENTION_DAYS)).timestamp()
     )
-    (total,) = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
-    assert (total.value, total.unit, total.schema_version, total.region) == (
+    (total,) = rows_of(enrolled_hub, "TotalCompletedTrainingJobs")
+    assert (total["metric_value"], total["unit"], total["schema_version"], total["region"]) == (
         42,
         "None",
         1,
@@ -305,11 +326,15 @@ def test_replaying_the_batch_leaves_the_table_unchanged(enrolled_hub: Hub) -> No
     batch = mixed_batch()
     run_ingest(enrolled_hub, batch)
     before = scan_table(enrolled_hub.client)
+    rows_before = history_keys(enrolled_hub)
 
     response = run_ingest(enrolled_hub, batch)
 
     assert response == {"batchItemFailures": []}
     assert scan_table(enrolled_hub.client) == before
+    # The replay's rows are the same datapoints again, recognisable by their key (queries keep
+    # one row per key), and nothing was quarantined for them.
+    assert history_keys(enrolled_hub) == sorted(rows_before * 2)
 
 
 def test_the_same_events_in_new_messages_add_no_datapoint(enrolled_hub: Hub) -> None:
@@ -325,6 +350,7 @@ def test_the_same_events_in_new_messages_add_no_datapoint(enrolled_hub: Hub) -> 
     assert [i for i in after if not i["PK"]["S"].startswith("QUARANTINE#")] == [
         i for i in before if not i["PK"]["S"].startswith("QUARANTINE#")
     ]
+    assert len(set(history_keys(enrolled_hub))) == 6  # no new datapoint key
 
 
 def test_an_older_event_does_not_overwrite_a_newer_latest_value(enrolled_hub: Hub) -> None:
@@ -338,8 +364,9 @@ def test_an_older_event_does_not_overwrite_a_newer_latest_value(enrolled_hub: Hu
 
     (latest,) = enrolled_hub.store.latest_values("alpha")
     assert (latest.value, latest.extraction_date) == (42, "2025-06-01T10:00:00.000Z")
-    history = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
-    assert [point.value for point in history] == [7, 42]  # the late event still joins history
+    history = rows_of(enrolled_hub, "TotalCompletedTrainingJobs")
+    # The late event still joins history.
+    assert sorted(row["metric_value"] for row in history) == [7, 42]
     spoke = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
     assert spoke is not None and spoke.last_extraction_date == "2025-06-01T10:00:00.000Z"
 
@@ -373,8 +400,8 @@ def test_each_region_of_a_spoke_keeps_its_own_values(enrolled_hub: Hub) -> None:
         name = metric["MetricName"]
         assert by_region[(name, "eu-west-1")] == metric["MetricValue"]
         assert by_region[(name, "eu-central-1")] == metric["MetricValue"] + 10
-    history = enrolled_hub.store.series_history("alpha", "dev", "NumberEndPointsInService")
-    assert sorted(point.region for point in history) == ["eu-central-1", "eu-west-1"]
+    history = rows_of(enrolled_hub, "NumberEndPointsInService")
+    assert sorted(row["region"] for row in history) == ["eu-central-1", "eu-west-1"]
 
 
 def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> None:
@@ -390,28 +417,46 @@ def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> Non
 
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
-    assert not items_under(items, "SERIES#") and not items_under(items, "LATEST#")
+    assert not items_under(items, "LATEST#") and not delivered_rows(enrolled_hub.session)
     codes = {r.message_id: r.reason_code for r in enrolled_hub.store.recent_quarantine()}
     assert codes == {"spoofed": "SenderEnrolledElsewhere", "stranger": "SenderNotEnrolled"}
 
 
-def test_registry_is_read_once_per_invocation(enrolled_hub: Hub) -> None:
-    queries: list[str] = []
+def test_registry_reads_only_the_distinct_senders_of_the_batch(enrolled_hub: Hub) -> None:
+    reads: list[list[str]] = []
     enrolled_hub.client.meta.events.register(
-        "before-call.dynamodb.Query",
-        lambda params, **_: queries.append(json.loads(params["body"])["KeyConditionExpression"]),
+        "before-call.dynamodb.BatchGetItem",
+        lambda params, **_: reads.append(
+            [
+                key["SK"]["S"]
+                for key in json.loads(params["body"])["RequestItems"][TABLE_NAME]["Keys"]
+            ]
+        ),
     )
+    queries: list[Any] = []
+    enrolled_hub.client.meta.events.register(
+        "before-call.dynamodb.Query", lambda params, **_: queries.append(params)
+    )
+    batch = mixed_batch()
+    senders = {
+        body["account"]
+        for body in [*VALID_RECORDS.values(), *(b for b, _ in HOSTILE_EVENTS.values())]
+        if isinstance(body, dict) and "account" in body
+    }
 
-    run_ingest(enrolled_hub, mixed_batch())
+    run_ingest(enrolled_hub, batch)
 
-    assert len(queries) == 1
+    # One BatchGetItem of the distinct envelope accounts, whatever the registry's size; never
+    # the registry partition.
+    assert len(reads) == 1
+    assert sorted(reads[0]) == sorted(senders)
+    assert not queries
 
 
-def _fail_batch_writes_of_project(project: str) -> Any:
+def _fail_latest_writes_of_project(project: str) -> Any:
     def fail(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         request = json.loads(params["body"])
-        items = [r["PutRequest"]["Item"] for r in request["RequestItems"][TABLE_NAME]]
-        if all(item["ProjectName"]["S"] != project for item in items):
+        if not request["Key"]["PK"]["S"].startswith(f"LATEST#{project}#"):
             return None
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}
         return AWSResponse("https://dynamodb", 400, {}, None), {
@@ -424,7 +469,7 @@ def _fail_batch_writes_of_project(project: str) -> Any:
 
 def test_a_dynamodb_failure_reports_only_that_record(enrolled_hub: Hub) -> None:
     enrolled_hub.client.meta.events.register(
-        "before-call.dynamodb.BatchWriteItem", _fail_batch_writes_of_project("beta")
+        "before-call.dynamodb.UpdateItem", _fail_latest_writes_of_project("beta")
     )
     batch = sqs_batch(
         [
@@ -438,16 +483,72 @@ def test_a_dynamodb_failure_reports_only_that_record(enrolled_hub: Hub) -> None:
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "beta-v2"}]}
     items = scan_table(enrolled_hub.client)
-    assert [i["PK"]["S"] for i in items_under(items, "SERIES#")] == [
-        "SERIES#alpha#dev#TotalCompletedTrainingJobs#-"
-    ]
+    assert {row["project"] for row in delivered_rows(enrolled_hub.session)} == {"alpha"}
     assert [i["ReasonCode"]["S"] for i in items_under(items, "QUARANTINE#")] == [
         "SenderNotEnrolled"
     ]
 
 
-def test_a_large_extraction_is_written_25_items_per_call(enrolled_hub: Hub) -> None:
-    metric_count = 60
+def test_refused_history_records_alone_go_back_to_sqs(enrolled_hub: Hub) -> None:
+    """Firehose may refuse some records of a PutRecordBatch (FailedPutCount): those alone are
+    sent again, and a message whose rows stay refused is reported failed."""
+    sent: list[int] = []
+
+    def refuse_beta(parsed: dict[str, Any], params: dict[str, Any], **_: Any) -> None:
+        sent.append(len(params["Records"]))
+        answers = parsed["RequestResponses"]
+        for index, record in enumerate(params["Records"]):
+            if b'"project":"beta"' in record["Data"]:
+                answers[index] = {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "x"}
+        parsed["FailedPutCount"] = sum(1 for a in answers if "ErrorCode" in a)
+
+    def remember(params: dict[str, Any], context: Any, **_: Any) -> None:
+        context["params"] = params
+
+    def answer(parsed: dict[str, Any], context: Any, **_: Any) -> None:
+        refuse_beta(parsed, context["params"])
+
+    events = enrolled_hub.history._client.meta.events
+    events.register("before-parameter-build.firehose.PutRecordBatch", remember)
+    events.register("after-call.firehose.PutRecordBatch", answer)
+    batch = sqs_batch([sqs_record(v1_event(), "alpha-v1"), sqs_record(beta_v2_event(), "beta-v2")])
+
+    response = run_ingest(enrolled_hub, batch)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "beta-v2"}]}
+    # One record per event; every retry sends the refused one alone.
+    assert sent[0] == 2 and set(sent[1:]) == {1}
+    # The redelivery finds the latest item already written (an identical replay) and delivers.
+    events.unregister("after-call.firehose.PutRecordBatch", answer)
+    assert run_ingest(enrolled_hub, sqs_batch([sqs_record(beta_v2_event(), "beta-v2")])) == {
+        "batchItemFailures": []
+    }
+    assert enrolled_hub.store.count_quarantine() == 0
+
+
+def test_one_event_costs_at_most_two_dynamodb_writes_and_one_history_record(
+    enrolled_hub: Hub,
+) -> None:
+    writes: list[str] = []
+    for operation in ("PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem"):
+        enrolled_hub.client.meta.events.register(
+            f"before-call.dynamodb.{operation}", lambda model, **_: writes.append(model.name)
+        )
+    records: list[int] = []
+    enrolled_hub.history._client.meta.events.register(
+        "before-parameter-build.firehose.PutRecordBatch",
+        lambda params, **_: records.append(len(params["Records"])),
+    )
+
+    run_ingest(enrolled_hub, sqs_batch([sqs_record(v2_event(), "one")]))
+
+    assert sorted(writes) == ["UpdateItem", "UpdateItem"]  # latest item, spoke freshness
+    assert records == [1]
+    assert len(delivered_rows(enrolled_hub.session)) == len(v2_event()["detail"]["Metrics"])
+
+
+def test_a_large_extraction_is_written_in_bounded_updates(enrolled_hub: Hub) -> None:
+    metric_count = 100
     metrics = [
         {
             "MetricName": "CompletedTrainingJobsByInstanceType",
@@ -458,10 +559,10 @@ def test_a_large_extraction_is_written_25_items_per_call(enrolled_hub: Hub) -> N
         }
         for index in range(metric_count)
     ]
-    calls: list[int] = []
+    updates: list[int] = []
     enrolled_hub.client.meta.events.register(
-        "before-parameter-build.dynamodb.BatchWriteItem",
-        lambda params, **_: calls.append(len(params["RequestItems"][TABLE_NAME])),
+        "before-parameter-build.dynamodb.UpdateItem",
+        lambda params, **_: updates.append(len(params["ExpressionAttributeValues"])),
     )
 
     response = run_ingest(
@@ -469,10 +570,10 @@ def test_a_large_extraction_is_written_25_items_per_call(enrolled_hub: Hub) -> N
     )
 
     assert response == {"batchItemFailures": []}
-    assert len(calls) == math.ceil(metric_count / 25)
-    assert max(calls) <= 25
-    history = items_under(scan_table(enrolled_hub.client), "SERIES#")
-    assert len(history) == metric_count
+    # Expressions stay under DynamoDB's 4 KB: the series are split over a few updates.
+    assert len(updates) - 1 == math.ceil(metric_count / latest_values.SERIES_PER_UPDATE)
+    assert len(enrolled_hub.store.latest_values("alpha")) == metric_count
+    assert len(delivered_rows(enrolled_hub.session)) == metric_count
 
 
 def test_handler_reads_its_table_and_retention_from_the_environment(
@@ -485,7 +586,9 @@ def test_handler_reads_its_table_and_retention_from_the_environment(
     response = ingest.handler(sqs_batch([sqs_record(recent, "recent")]), None)
 
     assert response == {"batchItemFailures": []}
-    (point,) = enrolled_hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
+    (row,) = delivered_rows(enrolled_hub.session)
+    assert row["metric_name"] == "TotalCompletedTrainingJobs"
+    (point,) = enrolled_hub.store.latest_values("alpha")
     extraction = ingest.datetime.fromisoformat(recent["detail"]["ExtractionDate"])
     assert point.expires_at == int((extraction + timedelta(days=400)).timestamp())
 

@@ -4,14 +4,17 @@ freshness and the quarantine."""
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     BETA_PROD_ACCOUNT,
+    HISTORY_BUCKET,
     NOW,
     RETENTION_DAYS,
     TABLE_NAME,
@@ -21,6 +24,8 @@ from hub_runtime_support import (
     v1_event,
 )
 
+from contracts import history_parquet, history_table
+from hub_stack import history_files
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -29,7 +34,6 @@ from hub_stack.runtime.store import (
     QuarantineRecord,
     SpokeErrorEntry,
     SpokeState,
-    UnprocessedWritesError,
 )
 
 OTHER_ALPHA_DEV_ACCOUNT = "555555555555"
@@ -62,66 +66,35 @@ def point(
     )
 
 
-# ------------------------------------------------------------------------------ batch writes
+# ----------------------------------------------------------------------- latest per spoke
 
 
-def test_unprocessed_items_are_retried_until_written(hub: Hub) -> None:
-    held_back: list[Any] = []
-    calls: list[int] = []
+def test_one_item_per_spoke_holds_every_series_and_only_moves_forward(hub: Hub) -> None:
+    assert hub.store.put_latest(point(value=1, at=NOW - timedelta(hours=1)))
+    assert hub.store.put_latest(point("FailedTrainingJobs", value=7))
+    assert hub.store.put_latest(point(value=2))
+    # Older than what is stored: nothing changes, and that is no error.
+    assert not hub.store.put_latest(point(value=99, at=NOW - timedelta(hours=2)))
 
-    def hold_back_three_on_first_call(params: dict[str, Any], **_: Any) -> None:
-        requests = params["RequestItems"][TABLE_NAME]
-        calls.append(len(requests))
-        if len(calls) == 1:
-            held_back.extend(requests[-3:])
-            del requests[-3:]
-
-    def report_held_back(parsed: dict[str, Any], **_: Any) -> None:
-        if held_back:
-            parsed["UnprocessedItems"] = {TABLE_NAME: list(held_back)}
-            held_back.clear()
-
-    events = hub.client.meta.events
-    events.register("before-parameter-build.dynamodb.BatchWriteItem", hold_back_three_on_first_call)
-    events.register("after-call.dynamodb.BatchWriteItem", report_held_back)
-    points = [point(value=i, at=NOW - timedelta(minutes=i)) for i in range(10)]
-
-    written = hub.store.put_datapoints(points)
-
-    assert written == 10
-    assert calls == [10, 3]  # the retry sends exactly the unprocessed items
-    assert len(hub.sleeps) == 1  # with a backoff before it
-    stored = hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
-    assert sorted(p.value for p in stored) == list(range(10))
+    latest = items_under(scan_table(hub.client), "LATEST#")
+    assert len(latest) == 1, "one item for the spoke (project, environment, account, region)"
+    assert latest[0]["SK"]["S"] == f"dev#{ALPHA_DEV_ACCOUNT}#eu-west-1"
+    assert sorted((p.metric_name, p.value) for p in hub.store.latest_values("alpha")) == [
+        ("FailedTrainingJobs", 7),
+        ("TotalCompletedTrainingJobs", 2),
+    ]
 
 
-def test_items_that_stay_unprocessed_raise_a_precise_error(hub: Hub) -> None:
-    def nothing_processed(parsed: dict[str, Any], model: Any, context: Any, **_: Any) -> None:
-        parsed["UnprocessedItems"] = {TABLE_NAME: context["hub_requests"]}
+def test_a_project_burst_spreads_over_several_partitions(hub: Hub) -> None:
+    accounts = [f"{100000000000 + n}" for n in range(40)]
+    for account in accounts:
+        hub.store.put_latest(point(account=account))
 
-    def remember(params: dict[str, Any], context: Any, **_: Any) -> None:
-        context["hub_requests"] = params["RequestItems"][TABLE_NAME]
-
-    hub.client.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", remember)
-    hub.client.meta.events.register("after-call.dynamodb.BatchWriteItem", nothing_processed)
-
-    with pytest.raises(UnprocessedWritesError, match="2 item") as raised:
-        hub.store.put_datapoints([point(value=1), point("FailedTrainingJobs", value=2)])
-
-    assert (
-        "SERIES#alpha#dev#FailedTrainingJobs#-",
-        "2025-06-01T12:00:00.000Z#111111111111#eu-west-1",
-    ) in (raised.value.remaining_keys)
-    assert len(hub.sleeps) == 7  # 8 attempts, a growing pause between each
-    assert hub.sleeps == sorted(hub.sleeps) and hub.sleeps[0] < hub.sleeps[-1]
-
-
-def test_duplicate_keys_in_one_batch_are_written_once(hub: Hub) -> None:
-    written = hub.store.put_datapoints([point(value=1), point(value=2)])
-
-    assert written == 1
-    (stored,) = hub.store.series_history("alpha", "dev", "TotalCompletedTrainingJobs")
-    assert stored.value == 2
+    partitions = {item["PK"]["S"] for item in items_under(scan_table(hub.client), "LATEST#alpha")}
+    # No single key takes the project's burst, and a project read still finds every spoke.
+    assert len(partitions) > 1
+    assert all(partition.startswith("LATEST#alpha#") for partition in partitions)
+    assert sorted(p.account_id for p in hub.store.latest_values("alpha")) == accounts
 
 
 # ----------------------------------------------------------------------------------- queries
@@ -129,7 +102,8 @@ def test_duplicate_keys_in_one_batch_are_written_once(hub: Hub) -> None:
 
 @pytest.fixture
 def known_data(hub: Hub) -> Hub:
-    """Hourly values 0..5 of one alpha/dev series from two accounts, plus other series."""
+    """Hourly values 0..5 of one alpha/dev series from two accounts, plus other series: latest
+    items written by the store, history files written in the contract's Parquet layout."""
     hub.store.set_spoke_state(
         ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
     )
@@ -152,14 +126,30 @@ def known_data(hub: Hub) -> Hub:
     points.append(
         point("CompletedTrainingJobsByInstanceType", 9, NOW, dimensions={"InstanceType": "ml.p3"})
     )
-    hub.store.put_datapoints(points)
     for datapoint in points:
         hub.store.put_latest(datapoint)
+    # A replayed row (same key, ingested later) must not show twice.
+    rows = [p.history_row(NOW) for p in points]
+    rows.append(points[0].history_row(NOW + timedelta(minutes=5)))
+    _write_history_file(hub, rows, NOW)
     return hub
 
 
+def _write_history_file(hub: Hub, rows: list[dict[str, Any]], delivered: datetime) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "part.parquet"
+        history_parquet.write_parquet(rows, path)
+        hub.session.client("s3").put_object(
+            Bucket=HISTORY_BUCKET,
+            Key=f"{history_table.partition_folder(delivered)}part.parquet",
+            Body=path.read_bytes(),
+        )
+
+
 def test_series_history_between_two_times_includes_both_ends(known_data: Hub) -> None:
-    history = known_data.store.series_history(
+    store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
+    history = history_files.series_history(
+        store,
         "alpha",
         "dev",
         "TotalCompletedTrainingJobs",
@@ -176,12 +166,10 @@ def test_series_history_between_two_times_includes_both_ends(known_data: Hub) ->
         ("11:00", ALPHA_DEV_ACCOUNT, 4),
         ("11:00", OTHER_ALPHA_DEV_ACCOUNT, 104),
     ]
-    since_only = known_data.store.series_history(
-        "alpha", "dev", "TotalCompletedTrainingJobs", since=NOW - timedelta(minutes=30)
-    )
-    assert [p.value for p in since_only] == [5, 105]
-    dimensioned = known_data.store.series_history(
-        "alpha", "dev", "CompletedTrainingJobsByInstanceType", {"InstanceType": "ml.p3"}
+    whole = history_files.series_history(store, "alpha", "dev", "TotalCompletedTrainingJobs")
+    assert [p.value for p in whole if p.account_id == ALPHA_DEV_ACCOUNT] == list(range(6))
+    dimensioned = history_files.series_history(
+        store, "alpha", "dev", "CompletedTrainingJobsByInstanceType", {"InstanceType": "ml.p3"}
     )
     assert [p.value for p in dimensioned] == [9]
 
@@ -213,21 +201,16 @@ def test_latest_values_of_everything_cover_registry_projects_in_any_state(
 
 
 def test_datapoints_by_metric_name_and_time_use_the_sample_pattern(known_data: Hub) -> None:
-    queries: list[dict[str, Any]] = []
-    known_data.client.meta.events.register(
-        "before-parameter-build.dynamodb.Query", lambda params, **_: queries.append(dict(params))
+    store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
+
+    found = history_files.datapoints_by_metric(
+        store, "FailedTrainingJobs", since=NOW - timedelta(hours=1), until=NOW
     )
 
-    found = known_data.store.datapoints_by_metric(
-        "FailedTrainingJobs", since=NOW - timedelta(hours=1), until=NOW
-    )
-
-    # History only: the latest item of the series carries the same attributes but is left out.
     assert sorted((p.extraction_date[11:16], p.value) for p in found) == [
         ("11:00", 4),
         ("12:00", 5),
     ]
-    assert queries[0]["IndexName"] == "ByMetricName"
 
 
 # ----------------------------------------------------------------------------- spoke registry
@@ -283,6 +266,40 @@ def test_registry_listing_follows_every_page(hub: Hub) -> None:
 
     assert len(hub.store.enrolled_accounts()) == 30
     assert len(pages) > 1  # DynamoDB pages at 1 MB
+
+
+def test_registry_lookup_reads_the_distinct_accounts_asked_and_retries_unprocessed(
+    hub: Hub,
+) -> None:
+    for index in range(120):
+        hub.store.set_spoke_state(
+            f"{index:012d}", "enrolled", project_name="alpha", environment="dev"
+        )
+    asked: list[int] = []
+    held_back: list[Any] = []
+
+    def hold_back_two(params: dict[str, Any], **_: Any) -> None:
+        keys = params["RequestItems"][TABLE_NAME]["Keys"]
+        asked.append(len(keys))
+        if len(asked) == 1:
+            held_back.extend(keys[-2:])
+            del keys[-2:]
+
+    def report_held_back(parsed: dict[str, Any], **_: Any) -> None:
+        if held_back:
+            parsed["UnprocessedKeys"] = {TABLE_NAME: {"Keys": list(held_back)}}
+            held_back.clear()
+
+    hub.client.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", hold_back_two)
+    hub.client.meta.events.register("after-call.dynamodb.BatchGetItem", report_held_back)
+    wanted = [f"{index:012d}" for index in range(0, 110)] * 2 + ["999999999999"]
+
+    found = hub.store.get_spokes(wanted)
+
+    # 111 distinct accounts: 100 keys, then 11; the retry asks exactly the 2 held back.
+    assert asked == [100, 2, 11]
+    assert sorted(found) == sorted(set(wanted) - {"999999999999"})
+    assert len(hub.sleeps) == 1
 
 
 def test_freshness_only_moves_forward_and_merges_parts_of_one_extraction(hub: Hub) -> None:
@@ -373,7 +390,7 @@ def test_recent_quarantine_is_newest_first_across_days_with_a_limit(hub: Hub) ->
     assert hub.store.count_quarantine(days=9) == 5
 
 
-def test_quarantine_items_stay_out_of_history_and_the_metric_index(hub: Hub) -> None:
+def test_quarantine_items_stay_out_of_the_latest_values(hub: Hub) -> None:
     hub.store.quarantine(quarantined(NOW, "m"))
 
     (item,) = items_under(scan_table(hub.client), "QUARANTINE#2025-06-01")
@@ -406,10 +423,11 @@ def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, sto
     )
     event = validate_metric_event(body, now=NOW, retention_days=RETENTION_DAYS)
 
-    hub.store.put_datapoints([point(value=event.metrics[0].value)])
+    hub.store.put_latest(point(value=event.metrics[0].value))
 
-    (item,) = items_under(scan_table(hub.client), "SERIES#")
-    assert Decimal(item["MetricValue"]["N"]) == Decimal(stored)
+    (item,) = items_under(scan_table(hub.client), "LATEST#")
+    value = item["S:TotalCompletedTrainingJobs#-"]["M"]["V"]["N"]
+    assert Decimal(value) == Decimal(stored)
 
 
 def test_store_builds_its_client_from_an_injected_session(hub: Hub) -> None:

@@ -18,9 +18,8 @@ from hub_runtime_support import (
     RETENTION_DAYS,
     STRANGER_ACCOUNT,
     Hub,
-    items_under,
+    delivered_rows,
     load_event,
-    scan_table,
     sqs_batch,
     sqs_record,
     v2_event,
@@ -75,6 +74,7 @@ def run(hub: Hub, *events: dict[str, Any]) -> None:
     response = ingest.ingest_batch(
         batch,
         store=hub.store,
+        history=hub.history,
         retention_days=RETENTION_DAYS * 10,
         clock=lambda: SAMPLE_NOW,
         sample_dialect=SampleDialect(DIRECTORY),
@@ -108,29 +108,49 @@ def test_the_samples_four_metrics_are_stored_with_their_naive_times_read_as_utc(
     run(sample_hub, *sample_events())
 
     assert quarantined(sample_hub) == []
-    history = items_under(scan_table(sample_hub.client), "SERIES#")
+    history = delivered_rows(sample_hub.session)
     assert {
-        (item["PK"]["S"], item["SK"]["S"], Decimal(item["MetricValue"]["N"])) for item in history
+        (
+            row["project"],
+            row["environment"],
+            row["metric_name"],
+            row["extraction_time"],
+            row["account_id"],
+            row["metric_value"],
+        )
+        for row in history
     } == {
         (
-            "SERIES#fraud-detection#dev#TotalCompletedTrainingJobs#-",
-            "2026-11-26T08:00:00.123Z#222222222222#eu-west-1",
-            Decimal(17),
+            "fraud-detection",
+            "dev",
+            "TotalCompletedTrainingJobs",
+            "2026-11-26T08:00:00.123Z",
+            SAMPLE_SPOKE,
+            17,
         ),
         (
-            "SERIES#fraud-detection#dev#CompletedTrainingJobs24h#-",
-            "2026-11-26T08:00:00.241Z#222222222222#eu-west-1",
-            Decimal(3),
+            "fraud-detection",
+            "dev",
+            "CompletedTrainingJobs24h",
+            "2026-11-26T08:00:00.241Z",
+            SAMPLE_SPOKE,
+            3,
         ),
         (
-            "SERIES#fraud-detection#dev#NumberEndPointsInService#-",
-            "2026-11-26T08:00:00.356Z#222222222222#eu-west-1",
-            Decimal(2),
+            "fraud-detection",
+            "dev",
+            "NumberEndPointsInService",
+            "2026-11-26T08:00:00.356Z",
+            SAMPLE_SPOKE,
+            2,
         ),
         (
-            "SERIES#fraud-detection#dev#SSMParamStoreValueMyName#-",
-            "2026-11-26T08:00:00.470Z#222222222222#eu-west-1",
-            Decimal(42),
+            "fraud-detection",
+            "dev",
+            "SSMParamStoreValueMyName",
+            "2026-11-26T08:00:00.470Z",
+            SAMPLE_SPOKE,
+            42,
         ),
     }
     spoke = sample_hub.store.get_spoke(SAMPLE_SPOKE)
@@ -166,7 +186,7 @@ def test_an_unknown_project_is_quarantined_naming_the_closest_project(
     assert f"projects.{closest}.aliases" in record.reason
     # The quarantine keeps what the event claimed, as written.
     assert record.claimed_project_name == written
-    assert not items_under(scan_table(sample_hub.client), "SERIES#")
+    assert not delivered_rows(sample_hub.session)
 
 
 @pytest.mark.parametrize(
@@ -232,7 +252,7 @@ def test_any_other_string_is_quarantined_with_its_reason(
     [record] = quarantined(sample_hub)
     assert record.reason_code == code
     assert "MetricValue" in record.reason
-    assert not items_under(scan_table(sample_hub.client), "SERIES#")
+    assert not delivered_rows(sample_hub.session)
 
 
 def test_v2_events_keep_their_strict_contract(sample_hub: Hub) -> None:
@@ -300,10 +320,21 @@ def test_the_series_continues_when_the_spoke_moves_to_dsdash(sample_hub: Hub) ->
     )
     run(sample_hub, sample, with_envelope(dsdash, account=SAMPLE_SPOKE, id="dsdash-1"))
 
-    history = sample_hub.store.series_history("fraud-detection", "dev", "NumberEndPointsInService")
-    assert [(d.extraction_date, d.value, d.schema_version) for d in history] == [
-        ("2026-11-26T08:00:00.470Z", Decimal(2), 1),
-        ("2026-11-26T08:30:00.000Z", Decimal(3), 2),
+    history = [
+        (
+            row["project"],
+            row["environment"],
+            row["dimensions"],
+            row["extraction_time"],
+            row["metric_value"],
+            row["schema_version"],
+        )
+        for row in delivered_rows(sample_hub.session)
+        if row["metric_name"] == "NumberEndPointsInService"
+    ]
+    assert history == [
+        ("fraud-detection", "dev", "{}", "2026-11-26T08:00:00.470Z", 2, 1),
+        ("fraud-detection", "dev", "{}", "2026-11-26T08:30:00.000Z", 3, 2),
     ]
 
 

@@ -249,6 +249,11 @@ def request_resources(call: ApiCall, context: ArnContext) -> tuple[str, ...] | N
         return (context.translate(str(params["RoleArn"])),)
     if call.service == "iam" and call.operation == "PassRole":
         return (context.translate(str(params["RoleArn"])),)
+    if call.service == "firehose" and "DeliveryStreamName" in params:
+        return (
+            f"arn:aws:firehose:{context.region}:{context.account_id}:deliverystream/"
+            f"{params['DeliveryStreamName']}",
+        )
     if call.service == "dynamodb":
         tables = [params["TableName"]] if "TableName" in params else list(params["RequestItems"])
         return tuple(

@@ -93,6 +93,7 @@ class StackTemplate:
             "AWS::SQS::Queue": "QueueName",
             "AWS::Logs::LogGroup": "LogGroupName",
             "AWS::SNS::Topic": "TopicName",
+            "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
         }.get(resource["Type"])
         value = properties.get(name_property) if name_property else None
         # CloudFormation generates a name when none is given; the logical id stands in for it,
@@ -111,6 +112,7 @@ class StackTemplate:
             "AWS::SQS::Queue": f"arn:aws:sqs:{own}:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{own}:log-group:{name}:*",
             "AWS::SNS::Topic": f"arn:aws:sns:{own}:{name}",
+            "AWS::KinesisFirehose::DeliveryStream": f"arn:aws:firehose:{own}:deliverystream/{name}",
             # A key's id is random; the logical id stands in for it, as for unnamed resources.
             "AWS::KMS::Key": f"arn:aws:kms:{own}:key/{name}",
         }

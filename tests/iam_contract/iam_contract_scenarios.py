@@ -36,6 +36,7 @@ from enrollment_support import (
 )
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
+    create_history_stream,
     create_hub_table,
     sqs_batch,
     sqs_record,
@@ -117,6 +118,8 @@ def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     with mock_aws(), _function_environment(environment):
         session = boto3.Session(region_name=REGION)
         create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+        # The history delivery stream, named by the contract as the stack names it.
+        create_history_stream(session)
         store = HubStore(environment["TABLE_NAME"], session=session)
         store.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
@@ -178,6 +181,8 @@ def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     with mock_aws(), _function_environment(environment):
         session = boto3.Session(region_name=REGION)
         create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+        # The history delivery stream, named by the contract as the stack names it.
+        create_history_stream(session)
         store = HubStore(environment["TABLE_NAME"], session=session)
         store.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"

@@ -42,6 +42,7 @@ _ARN_OF_TYPE = {
     "AWS::Logs::LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{name}:*",
     "AWS::CloudFormation::StackSet": "arn:{p}:cloudformation:{r}:{a}:stackset/{name}:id",
     "AWS::KMS::Key": "arn:{p}:kms:{r}:{a}:key/{name}",
+    "AWS::KinesisFirehose::DeliveryStream": "arn:{p}:firehose:{r}:{a}:deliverystream/{name}",
 }
 _REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
 
@@ -155,6 +156,7 @@ class IntrinsicRenderer:
             "TopicName",
             "LogGroupName",
             "StackSetName",
+            "DeliveryStreamName",
         ):
             if isinstance(properties.get(key), str):
                 return str(properties[key])

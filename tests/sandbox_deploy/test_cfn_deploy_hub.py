@@ -14,6 +14,7 @@ from sandbox_deploy_support import HUB_ACCOUNT, hub_config, session, synth_hub_a
 
 import contracts
 from app import HUB_STACK_ID
+from contracts.history_table import COLUMN_NAMES, GLUE_DATABASE_NAME, GLUE_TABLE_NAME
 from hub_stack import table_design
 from sandbox.cdk_assets import zip_directory
 from sandbox.cfn_deploy import (
@@ -78,15 +79,21 @@ def test_hub_bus_carries_the_organization_statement_and_routes_metrics_to_the_qu
     assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == metric_rule["Arn"]
 
 
-def test_hub_table_has_the_metric_index_and_retention_ttl(
+def test_hub_table_has_no_index_and_the_retention_ttl_and_history_storage_deploys(
     hub_assembly: Path, pollers: SqsPollers
 ) -> None:
     deployed = _deploy(hub_assembly)
     dynamodb = session(HUB_ACCOUNT).client("dynamodb")
     table = dynamodb.describe_table(TableName=deployed.outputs["TableName"])["Table"]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == [
-        table_design.BY_METRIC_NAME_INDEX
-    ]
+    assert not table.get("GlobalSecondaryIndexes")  # history is the Glue table's
+    glue = session(HUB_ACCOUNT).client("glue")
+    columns = glue.get_table(DatabaseName=GLUE_DATABASE_NAME, Name=GLUE_TABLE_NAME)["Table"]
+    assert [c["Name"] for c in columns["StorageDescriptor"]["Columns"]] == list(COLUMN_NAMES)
+    firehose = session(HUB_ACCOUNT).client("firehose")
+    stream = firehose.describe_delivery_stream(
+        DeliveryStreamName=deployed.outputs["HistoryDeliveryStreamName"]
+    )["DeliveryStreamDescription"]
+    assert stream["DeliveryStreamStatus"] == "ACTIVE"
     ttl = dynamodb.describe_time_to_live(TableName=deployed.outputs["TableName"])
     assert ttl["TimeToLiveDescription"] == {
         "TimeToLiveStatus": "ENABLED",
@@ -172,14 +179,19 @@ def test_redeploy_updates_in_place_and_delete_removes_all_but_retained_resources
     assert first.outputs["TableName"] in hub.client("dynamodb").list_tables()["TableNames"]
     assert delete_stack(hub, HUB_STACK_ID) is False
 
-    # As in AWS, the retained, named table blocks a new stack until an operator removes it.
+    # As in AWS, the retained, named table and history buckets block a new stack until an
+    # operator removes them.
+    history_bucket = first.outputs["HistoryBucketName"]
+    assert history_bucket in [b["Name"] for b in hub.client("s3").list_buckets()["Buckets"]]
     with pytest.raises(StackDeploymentError) as raised:
         _deploy(hub_assembly)
-    assert "AWS::DynamoDB::Table" in str(raised.value)
-    assert first.outputs["TableName"] in str(raised.value)
+    assert "AWS::DynamoDB::Table" in str(raised.value) or "AWS::S3::Bucket" in str(raised.value)
     dynamodb = hub.client("dynamodb")
     dynamodb.update_table(TableName=first.outputs["TableName"], DeletionProtectionEnabled=False)
     dynamodb.delete_table(TableName=first.outputs["TableName"])
+    for bucket in hub.client("s3").list_buckets()["Buckets"]:
+        if bucket["Name"].startswith(("dsdash-history-", "dsdash-athena-results-")):
+            hub.client("s3").delete_bucket(Bucket=bucket["Name"])
     redeployed = _deploy(hub_assembly)
     assert redeployed.status == "CREATE_COMPLETE"
     assert redeployed.stack_id != first.stack_id
