@@ -470,32 +470,11 @@ def write_dashboard(demo: Demo, path: Path) -> None:
     from contracts.history_table import history_bucket_name
     from dashboard.dashboard_data import build_dashboard_data
     from dashboard.html import render_dashboard
-    from hub_stack.history_query.duckdb_engine import (
-        DuckDbEngine,
-        LocalHistorySource,
-        S3HistorySource,
-    )
-    from hub_stack.history_query.reads import HistoryEngine
+    from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
 
     bucket = history_bucket_name(demo.hub_account, demo.config.hub.region)
     session = demo.hub_session()
     with tempfile.TemporaryDirectory(prefix="dsdash-demo-history-") as cache:
-        engine: HistoryEngine
-        if _bucket_exists(session, bucket):
-            engine = DuckDbEngine(S3HistorySource(session, bucket, Path(cache)))
-        else:
-            # A hub template without the history bucket (before the data plane's write side is
-            # deployed): the charts are empty, the rest of the dashboard is the hub's.
-            engine = DuckDbEngine(LocalHistorySource(Path(cache)))
+        engine = DuckDbEngine(S3HistorySource(session, bucket, Path(cache)))
         data = build_dashboard_data(demo.store(), demo.config, history_engine=engine)
     path.write_text(render_dashboard(data), encoding="utf-8")
-
-
-def _bucket_exists(session: Any, bucket: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        session.client("s3").head_bucket(Bucket=bucket)
-    except ClientError:
-        return False
-    return True
