@@ -196,15 +196,19 @@ def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[st
         first += batch
     # The next extraction of the first spoke: what one more extraction adds to the table.
     before = sum(stored.values())
+    keys_before = set(stored)
     later = now + timedelta(minutes=1)
     records = [
         _sqs_record(entry, 0, later)
         for entry in build_v2_entries(_envelope(0, later), datapoints, [], SPOKE_BUS_NAME).entries
     ]
     figures["ingest_next_extraction"] = _ingest(records, plain, stored)
-    after = sum(stored.values())
-    # What the table keeps: every item the passes wrote, at its last size (no Scan needed).
-    figures["table_bytes_added_per_extraction"] = after - before
+    # What accumulates: items the next extraction created (history items, if the table keeps
+    # history). An item it rewrote (a latest item, the registry) stays one item: its size is in
+    # `table_bytes_per_spoke`, not multiplied by the extractions retained.
+    figures["table_bytes_added_per_extraction"] = sum(
+        size for key, size in stored.items() if key not in keys_before
+    )
     figures["table_bytes_per_spoke"] = before / first
     figures["parquet_bytes_per_datapoint"] = _parquet_bytes_per_datapoint(datapoints)
     return figures

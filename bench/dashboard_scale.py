@@ -1,6 +1,6 @@
 """Dashboard scale: 1,000 spokes x 15 metrics x 90 days of history in one HTML file.
 
-History is real: Parquet files written by the contract's writer (`contracts.history_table
+History is real: Parquet files written by the contract's writer (`contracts.history_parquet
 .write_parquet`), one per delivery day, read through the query layer (`hub_stack.history_query`,
 DuckDB over the local files) by `dashboard.dashboard_data.combined_history`, the function `dsdash
 dashboard` uses. Granularity: one extraction per spoke and metric per *day* (1.35 million rows at
@@ -31,7 +31,8 @@ from typing import Any
 
 from bench.support import BenchmarkResult, format_ratio, ratio, stopwatch
 from bench.synthetic_dashboard import SYNTHETIC_METRICS, synthetic_dashboard_data
-from contracts.history_table import canonical_dimensions, partition_folder, write_parquet
+from contracts.history_parquet import write_parquet
+from contracts.history_table import canonical_dimensions, partition_folder
 from dashboard.dashboard_data import combined_history
 from dashboard.downsample import TimeGrid
 from dashboard.html import render_dashboard

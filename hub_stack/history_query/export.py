@@ -1,7 +1,7 @@
 """`dsdash export`: deduplicated raw history rows, for people who take the data elsewhere.
 
 - Parquet: the bucket's own layout, `<out>/history/dt=<day>/dsdash-export.parquet`, written by
-  the contract's writer (`contracts.history_table.write_parquet`), so the export has exactly the
+  the contract's writer (`contracts.history_parquet.write_parquet`), so the export has exactly the
   Glue table's schema and `dsdash query --history-dir <out>` (DuckDB) reads it back.
 - CSV: one file, `<out>/dsdash-history.csv`, every column plus `dt`, timestamps as ISO 8601 UTC
   with milliseconds (the text `history_row` writes).
@@ -17,7 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.history_table import COLUMN_NAMES, HISTORY_PREFIX, PARTITION, write_parquet
+from contracts.history_parquet import write_parquet
+from contracts.history_table import COLUMN_NAMES, HISTORY_PREFIX, PARTITION
 from hub_stack.history_query.queries import RAW_COLUMNS, HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, raw_rows
 from hub_stack.history_query.results import NoHistoryDataError

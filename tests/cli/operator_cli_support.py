@@ -182,7 +182,7 @@ def upload_history(s3_client: Any, bucket: str, datapoints: list[DatapointRecord
     ]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "history.parquet"
-        history_table.write_parquet(rows, path)
+        history_parquet.write_parquet(rows, path)
         key = history_table.partition_folder(NOW) + "known-history.parquet"
         s3_client.upload_file(str(path), bucket, key)
 

@@ -1,4 +1,4 @@
-"""History files written by the real writer (`contracts.history_table.write_parquet`), for the
+"""History files written by the real writer (`contracts.history_parquet.write_parquet`), for the
 query-layer tests: a few spokes, series and days, plus a replay delivered days later."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from contracts.history_table import history_row, partition_folder, write_parquet
+from contracts.history_parquet import write_parquet
+from contracts.history_table import history_row, partition_folder
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 3

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from history_files import DAYS, START, WrittenHistory, history_rows, write_history
 
-from contracts.history_table import COLUMN_NAMES, arrow_schema, parse_row_timestamp
+from contracts.history_parquet import arrow_schema
+from contracts.history_table import COLUMN_NAMES, parse_row_timestamp
 from dashboard.dashboard_data import combined_history
 from dashboard.downsample import AccountCombiner, TimeGrid
 from dashboard.model import is_additive
