@@ -71,6 +71,16 @@ def demo(
             "Default: the config's organization.stackset_admin.",
         ),
     ] = None,
+    history_days: Annotated[
+        int | None,
+        typer.Option(
+            "--history-days",
+            min=0,
+            max=30,
+            help="Days of past extractions to backfill through the real extractor and ingest, so "
+            "the charts have history on first run (0: none; default: 14).",
+        ),
+    ] = None,
     serve: Annotated[
         bool,
         typer.Option(
@@ -105,12 +115,15 @@ def demo(
     def progress(message: str) -> None:
         console.print(Text(f"[{time.monotonic() - started:5.1f}s] {message}"))
 
+    # The backfill's default lives with the sandbox, which this module may not import at load time.
+    history = {} if history_days is None else {"history_days": history_days}
     options = DemoOptions(
         config=loaded,
         spokes=spokes,
         out_dir=out,
         seed=seed,
         stackset_admin=stackset_admin.value if stackset_admin else None,
+        **history,
     )
     if serve:
         serve_until_interrupted(
