@@ -36,8 +36,9 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -186,9 +187,7 @@ def needed_distributions(imported_names: Iterable[str]) -> tuple[str, ...]:
     Requirements are read from the installed metadata, markers evaluated for the running
     interpreter (the same as Lambda's, which the builder enforces); extras are not followed.
     """
-    from packaging.requirements import Requirement
-
-    providers = metadata.packages_distributions()
+    providers = _packages_distributions()
     provided = {canonical_name(name) for name in RUNTIME_PROVIDED_DISTRIBUTIONS}
     pending: list[str] = []
     for module_name in sorted(imported_names):
@@ -205,11 +204,28 @@ def needed_distributions(imported_names: Iterable[str]) -> tuple[str, ...]:
             continue
         needed.add(name)
         pending.extend(OPTIONAL_REQUIREMENTS.get(name, ()))
-        for requirement_text in metadata.distribution(name).requires or ():
-            requirement = Requirement(requirement_text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
+        pending.extend(_unconditional_requirements(name))
     return tuple(sorted(needed))
+
+
+# Reading the installed metadata walks every distribution in the venv (about half a second a
+# call); one app synth asks once per function, so the answers are kept for the process.
+@cache
+def _packages_distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+@cache
+def _unconditional_requirements(distribution_name: str) -> tuple[str, ...]:
+    """Names of the requirements of a distribution, markers evaluated with no extra."""
+    from packaging.requirements import Requirement
+
+    names = []
+    for requirement_text in metadata.distribution(distribution_name).requires or ():
+        requirement = Requirement(requirement_text)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            names.append(requirement.name)
+    return tuple(names)
 
 
 def canonical_name(distribution_name: str) -> str:

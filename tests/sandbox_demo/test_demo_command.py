@@ -20,7 +20,7 @@ def test_dsdash_demo_with_two_spokes_enrolls_them_and_matches_the_truth(tmp_path
     dsdash = Path(sys.executable).parent / "dsdash"
     assert dsdash.exists(), "the dsdash console script is installed with the package"
     completed = subprocess.run(
-        [str(dsdash), "demo", "--spokes", "2", "--out", str(out)],
+        [str(dsdash), "demo", "--spokes", "2", "--history-days", "2", "--out", str(out)],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -36,6 +36,9 @@ def test_dsdash_demo_with_two_spokes_enrolls_them_and_matches_the_truth(tmp_path
     assert len(summary["spokes"]) == 3
     assert {spoke["state"] for spoke in summary["spokes"]} == {"enrolled"}
     assert all(spoke["matching"] == spoke["expected"] > 0 for spoke in summary["spokes"])
+    # Two simulated days of history went the real way (extractor, transport, ingest) first.
+    assert summary["history"]["extractions"] > 0
+    assert summary["history"]["datapoints"] > 0
     page = (out / "dashboard.html").read_text()
     assert all(spoke["account_id"] in page for spoke in summary["spokes"])
     assert "every metric equals the seeded truth" in completed.stdout
