@@ -45,7 +45,7 @@ from cli.operator_console import (
     print_json,
     runtime_of,
 )
-from cli.query_planner import QueryFilters, UnaddressableQueryError, select_datapoints
+from cli.query_planner import QueryFilters, select_latest_values
 from dashboard.downsample import TimeGrid
 from dashboard.model import is_additive
 from hub_stack import table_design
@@ -220,9 +220,6 @@ def query(
             metric=metric,
             account=account,
             dimensions=dimensions,
-            since=None,
-            until=None,
-            latest=True,
         )
         _latest(
             context,
@@ -281,14 +278,11 @@ def _latest(
     runtime = runtime_of(context)
     with open_hub(*hub_options) as connection:
         check_names(connection, project=filters.project, environment=filters.environment)
-        try:
-            records = select_datapoints(
-                connection.store(clock=runtime.clock),
-                filters,
-                configured_projects=tuple(connection.config.projects),
-            )
-        except UnaddressableQueryError as error:
-            fail(str(error), EXIT_USAGE)
+        records = select_latest_values(
+            connection.store(clock=runtime.clock),
+            filters,
+            configured_projects=tuple(connection.config.projects),
+        )
     if output_format is OutputFormat.JSON:
         print_json([_datapoint_document(record) for record in records])
     elif output_format is OutputFormat.CSV:
