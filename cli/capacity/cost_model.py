@@ -44,8 +44,26 @@ class CostModel:
         return cls(prices=prices, measured=measured if measured is not None else load_measured())
 
     def price(self, name: str) -> float:
+        """A flat price per unit; a tiered price has no single figure (`cost` prices it)."""
         entry = self.prices["prices"][name]
+        if "tiers" in entry:
+            raise KeyError(f"price {name!r} is tiered: use CostModel.cost")
         return float(entry["usd"]) / float(entry["per"])
+
+    def cost(self, name: str, quantity: float, *, already_used: float = 0.0) -> float:
+        """What `quantity` units cost, on top of `already_used` units the same payer consumed
+        in the month (a tier is per payer: other use moves this use into dearer tiers)."""
+        entry = self.prices["prices"][name]
+        if "tiers" not in entry:
+            return quantity * self.price(name)
+        total, floor = 0.0, 0.0
+        start, end = already_used, already_used + quantity
+        for tier in entry["tiers"]:
+            ceiling = math.inf if tier["up_to"] is None else float(tier["up_to"])
+            inside = max(0.0, min(end, ceiling) - max(start, floor))
+            total += inside * float(tier["usd"]) / float(tier["per"])
+            floor = ceiling
+        return total
 
     def assumption(self, name: str) -> float:
         return float(self.prices["assumptions"][name]["value"])
@@ -105,6 +123,12 @@ def records_per_invocation(
     return min(model.assumption("ingest_max_batch_records"), max(1.0, arrival_per_second * window))
 
 
+def _free_tier(model: CostModel, name: str) -> str:
+    tiers = model.prices["prices"][name].get("tiers", [])
+    free = [tier["up_to"] for tier in tiers if float(tier["usd"]) == 0 and tier["up_to"]]
+    return f"{float(free[0]) / 1e6:,.0f} M" if free else "none"
+
+
 def _lambda_cost(model: CostModel, invocations: float, calls: float, memory_mb: float) -> float:
     milliseconds = model.assumption("lambda_base_milliseconds") + calls * model.assumption(
         "lambda_milliseconds_per_aws_call"
@@ -137,11 +161,14 @@ def monthly_costs(
     def add(name: str, dsdash: float, sample_cost: float, basis: str) -> None:
         lines.append(CostLine(name, dsdash, sample_cost, basis))
 
+    others = model.assumption("scheduler_other_invocations_per_month")
     add(
         "Schedule (EventBridge Scheduler)",
-        extractions * model.price("scheduler_invocation"),
+        model.cost("scheduler_invocation", extractions, already_used=others),
         0.0,
-        f"{extractions:,.0f} extractions; the sample's scheduled rule is free",
+        f"{extractions:,.0f} invocations; the free tier ({_free_tier(model, 'scheduler_invocation')}"
+        f" a month) is per payer, shared with the org's other schedules ({others:,.0f} assumed); "
+        "the sample's scheduled rule is free",
     )
     ours_spoke_calls = float(ours["spoke_listing_calls"]) + float(ours["spoke_put_events_calls"])
     sample_spoke_calls = float(sample["spoke_listing_calls"]) + float(
