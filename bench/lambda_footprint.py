@@ -276,9 +276,8 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
             account, SpokeState.ENROLLED, project_name=project, environment=environment
         )
     bucket = history_bucket_name(SERVER_ACCOUNT, REGION)
-    session.client("s3").create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3: Any = session.client("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     session.client("firehose").create_delivery_stream(
         DeliveryStreamName=HISTORY_DELIVERY_STREAM_NAME,
         DeliveryStreamType="DirectPut",

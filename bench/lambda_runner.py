@@ -68,12 +68,17 @@ def _reuse_default_session() -> None:
 
     from runtime_common import aws
 
-    shared = boto3.Session()
+    shared: list[boto3.Session] = []
 
     def session_or_default(session: Any) -> Any:
-        return session if session is not None else shared
+        if session is not None:
+            return session
+        if not shared:
+            # Created at the first invocation, inside the call counter, so its calls count.
+            shared.append(boto3.Session())
+        return shared[0]
 
-    aws.session_or_default = session_or_default  # type: ignore[assignment]
+    aws.session_or_default = session_or_default
 
 
 def main() -> int:
