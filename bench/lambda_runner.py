@@ -100,7 +100,7 @@ def main() -> int:
             context = LambdaContextStub(str(spec["function_arn"]))
             calls_before = dict(tally.calls)
             before = time.process_time()
-            handler(event, context)
+            returned = handler(event, context)
             cpu = time.process_time() - before
             calls = {
                 name: count - calls_before.get(name, 0)
@@ -108,7 +108,12 @@ def main() -> int:
                 if count > calls_before.get(name, 0)
             }
             invocations.append(
-                {"cpu_seconds": cpu, "aws_calls": sum(calls.values()), "calls": calls}
+                {
+                    "cpu_seconds": cpu,
+                    "aws_calls": sum(calls.values()),
+                    "calls": calls,
+                    "returned": json.loads(json.dumps(returned, default=str)),
+                }
             )
     result = {
         "import_cpu_seconds": import_cpu,
