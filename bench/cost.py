@@ -11,6 +11,10 @@
   per PutEvents call; one hub Lambda invocation per event writing the event's detail as one
   DynamoDB item (PutItem, measured on moto); one unpaginated listing per metric.
 
+A full run also measures each Lambda function's CPU time, peak RSS and template memory
+(`bench.lambda_footprint`, the file's `lambda` section; a quick run prices with the committed
+ones), and prints the memory the model would choose (`bench.lambda_sizing_report`).
+
 Every call is counted with botocore `before-call`/`after-call` hooks on every session
 (`bench.call_counting`), so after the ingest path changes, the counts follow what it does. The
 figures are written to `cli/capacity/measured_counts.json`, which `dsdash plan` reads; a test
@@ -43,6 +47,7 @@ from bench.cost_accounting import (
     dynamodb_units,
     firehose_figures,
 )
+from bench.lambda_sizing_report import session_reuse_what_if, sizing_section
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
@@ -386,96 +391,6 @@ def comparable(document: Mapping[str, Any]) -> Any:
     }
 
 
-def _sizing_section(result: BenchmarkResult, model: Any, batch: float) -> None:
-    """Each function's measured footprint, its template memory, and the memory the model
-    chooses (the cheapest with 1.5x the peak RSS, well within the timeout)."""
-    from cli.capacity.cost_model import ingest_cpu_seconds, lambda_footprints, per_call_seconds
-    from cli.capacity.lambda_sizing import FunctionFootprint, cheapest_memory, linear_in_records
-
-    footprints = lambda_footprints(model)
-    extractor, ingest = footprints["extractor"], footprints["ingest"]
-    largest = str(max(int(size) for size in ingest["by_batch"]))
-    typical = {
-        "extractor": (
-            float(extractor["cpu_ms_per_invocation"]) / 1000,
-            float(extractor["aws_calls_per_invocation"]),
-        ),
-        "ingest": (
-            ingest_cpu_seconds(model, batch),
-            linear_in_records(
-                {size: f["aws_calls_per_invocation"] for size, f in ingest["by_batch"].items()},
-                batch,
-            ),
-        ),
-    }
-    biggest = {
-        "extractor": typical["extractor"],
-        "ingest": (
-            float(ingest["by_batch"][largest]["cpu_ms_per_invocation"]) / 1000,
-            float(ingest["by_batch"][largest]["aws_calls_per_invocation"]),
-        ),
-    }
-    section = result.section(
-        "Lambda sizing: measured CPU and peak RSS (own process, moto in another), template memory"
-    )
-    for name in ("extractor", "ingest"):
-        figures = footprints[name]
-        footprint = FunctionFootprint(
-            name=name,
-            cpu_seconds=typical[name][0],
-            aws_calls=typical[name][1],
-            largest_cpu_seconds=biggest[name][0],
-            largest_aws_calls=biggest[name][1],
-            peak_rss_mb=float(figures["peak_rss_mb"]),
-            memory_mb=float(figures["memory_mb"]),
-            timeout_seconds=float(figures["timeout_seconds"]),
-        )
-        choice = cheapest_memory(footprint, per_call_seconds(model))
-        cpu_ms = 1000 * typical[name][0]
-        section.add(
-            f"{name}: CPU per warm invocation",
-            f"{cpu_ms:,.0f} ms",
-            "informational (varies by run)"
-            + (f"; {batch:,.1f} records, interpolated" if name == "ingest" else ""),
-        )
-        section.add(f"{name}: peak RSS", f"{float(figures['peak_rss_mb']):,.0f} MB")
-        section.add(
-            f"{name}: memory (template) / cheapest that fits",
-            f"{footprint.memory_mb:,.0f} MB / {choice.memory_mb} MB",
-            f"modelled duration {choice.duration_seconds:,.2f} s, largest invocation "
-            f"{choice.largest_duration_seconds:,.2f} s of a {footprint.timeout_seconds:,.0f} s "
-            "timeout",
-        )
-        result.figures[name] = {
-            "peak_rss_mb": float(figures["peak_rss_mb"]),
-            "memory_mb": footprint.memory_mb,
-            "cpu_ms_per_invocation": (
-                float(figures["cpu_ms_per_invocation"])
-                if name == "extractor"
-                else {size: f["cpu_ms_per_invocation"] for size, f in ingest["by_batch"].items()}
-            ),
-            "chosen_memory_mb": choice.memory_mb,
-            "memory_fits_rss_with_headroom": footprint.memory_mb >= choice.smallest_for_rss_mb,
-            "modelled_duration_seconds": choice.duration_seconds,
-        }
-
-
-def session_reuse_what_if(document: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The measurements with the extractor's and ingest's CPU time as measured when the default
-    boto3 session is kept between warm invocations (`bench.lambda_runner`): a what-if the
-    report prints beside the priced figure, never instead of it."""
-    footprints = document.get("lambda") or {}
-    if "extractor_session_reused" not in footprints:
-        return None
-    changed = json.loads(json.dumps(document))
-    reused = changed["lambda"]
-    reused["extractor"]["cpu_ms_per_invocation"] = reused["extractor_session_reused"][
-        "cpu_ms_per_invocation"
-    ]
-    reused["ingest"]["by_batch"] = reused["ingest_session_reused"]["by_batch"]
-    return dict(changed)
-
-
 def run(*, quick: bool = False) -> BenchmarkResult:
     from cli.capacity.cost_model import CostModel, monthly_costs
     from cli.capacity.measured import load_measured
@@ -510,7 +425,7 @@ def run(*, quick: bool = False) -> BenchmarkResult:
             f"${reused.dsdash_total:,.2f} vs ${reused.sample_total:,.2f}; measured, not priced",
         )
         result.figures["ratio_vs_sample_if_session_reused"] = reused.ratio
-    _sizing_section(result, model, costs.records_per_invocation)
+    sizing_section(result, model, costs.records_per_invocation)
     figures = document["by_metrics"]["15"]
     result.figures.update(
         {
