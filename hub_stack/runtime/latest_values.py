@@ -363,8 +363,13 @@ class _Update:
         return placeholder
 
     def value(self, value: Any) -> str:
+        """A placeholder of `value` (one per distinct value: DynamoDB refuses unused ones)."""
+        serialized = _serializer.serialize(value)
+        for placeholder, known in self.values.items():
+            if known == serialized:
+                return placeholder
         placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = _serializer.serialize(value)
+        self.values[placeholder] = serialized
         return placeholder
 
     def set(self, attribute: str, value: Any) -> str:
@@ -617,25 +622,23 @@ def _update_from_stored(
 
     update = _Update()
     newest_stored = int(stored[NEWEST]) if NEWEST in stored else None
-    newest = update.name(NEWEST)
-    millis = update.value(event.millis)
     moves_freshness = newest_stored is None or event.millis > newest_stored
     if moves_freshness:
-        update.sets.append(f"{newest} = {millis}")
+        newest = update.name(NEWEST)
+        update.sets.append(f"{newest} = {update.value(event.millis)}")
         update.set(SEEN, event.seen_millis)
         update.set(table_design.TTL_ATTRIBUTE, points[0].expires_at)
-        errors = update.name(ERRORS)
         if event.errors:
-            update.sets.append(f"{errors} = {update.value(_errors_value(event.errors))}")
+            update.set(ERRORS, _errors_value(event.errors))
         elif ERRORS in stored:
-            update.removes.append(errors)
+            update.removes.append(update.name(ERRORS))
         update.conditions.append(
             f"attribute_not_exists({newest})"
             if newest_stored is None
             else f"{newest} = {update.value(newest_stored)}"
         )
     elif event.millis == newest_stored:
-        _merge_errors(update, event, stored, newest=newest, millis=millis)
+        _merge_errors(update, event, stored)
     # The compact series move to this event when it is newer than all the item holds.
     if moves_freshness and event.single_update and len(points) > 1:
         _take_over_compact_series(update, points, event, stored)
@@ -643,7 +646,7 @@ def _update_from_stored(
         for point in newer:
             series = update.set(series_attribute(point), _series_value(point, compact=False))
             update.conditions.append(
-                f"(attribute_not_exists({series}) OR {series}[1] < {millis})"
+                f"(attribute_not_exists({series}) OR {series}[1] < {update.value(event.millis)})"
             )
     if digest is not None and held != digest[1] and unchanged < len(points):
         _set_digest(update, digest, conditional=True)
@@ -656,16 +659,14 @@ def _update_from_stored(
     return update, LatestWrite(len(newer), identical_replay=False)
 
 
-def _merge_errors(
-    update: _Update, event: _Event, stored: Mapping[str, Any], *, newest: str, millis: str
-) -> None:
+def _merge_errors(update: _Update, event: _Event, stored: Mapping[str, Any]) -> None:
     """Another part of the newest extraction: add its errors the item lacks (none on a replay)."""
     known = tuple(_error_entry(entry) for entry in stored.get(ERRORS, []))
     added = tuple(entry for entry in event.errors if entry not in known)
     if not added:
         return
     errors = update.set(ERRORS, _errors_value(known + added))
-    update.conditions.append(f"{newest} = {millis}")
+    update.conditions.append(f"{update.name(NEWEST)} = {update.value(event.millis)}")
     update.conditions.append(
         f"size({errors}) = {update.value(len(known))}"
         if ERRORS in stored
