@@ -559,9 +559,7 @@ def _steady_state_update(
     for point in points:
         series = update.set(series_attribute(point), _series_value(point, compact=compact))
         if not compact:
-            update.conditions.append(
-                f"(attribute_not_exists({series}) OR {series}[1] < {millis})"
-            )
+            update.conditions.append(f"(attribute_not_exists({series}) OR {series}[1] < {millis})")
     if digest is not None:
         _set_digest(update, digest, conditional=not (compact and first_chunk))
     return update
@@ -654,8 +652,8 @@ def _update_from_stored(
         return LatestWrite(0, identical_replay=unchanged == len(points))
     if not moves_freshness:
         expires = update.name(table_design.TTL_ATTRIBUTE)
-        value = update.value(points[0].expires_at)
-        update.sets.append(f"{expires} = if_not_exists({expires}, {value})")
+        expiry = update.value(points[0].expires_at)
+        update.sets.append(f"{expires} = if_not_exists({expires}, {expiry})")
     return update, LatestWrite(len(newer), identical_replay=False)
 
 

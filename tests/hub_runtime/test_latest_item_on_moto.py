@@ -150,7 +150,9 @@ def test_a_45_series_extraction_takes_two_updates_and_reads_back_whole(enrolled_
     ingest_one(enrolled_hub, second, "replay")
     conflicting = series(45, 50)
     conflicting[44]["MetricValue"] += 1
-    ingest_one(enrolled_hub, {**second, "detail": {**second["detail"], "Metrics": conflicting}}, "x")
+    ingest_one(
+        enrolled_hub, {**second, "detail": {**second["detail"], "Metrics": conflicting}}, "x"
+    )
 
     assert latest_item(enrolled_hub) == before
     assert [q.reason_code for q in enrolled_hub.store.recent_quarantine()] == ["ConflictingReplay"]
