@@ -22,7 +22,9 @@ One event is ONE UpdateItem in steady state. It writes every series compact, the
 the digest, on the condition that the item's newest extraction is older than the event's (so
 every series is older, and no digest holds this extraction) and that the compact series it
 replaces are the same set of series (`c`), so no series keeps pointing at an event id the write
-replaces. The condition fails rarely (a replay, a late event, another part of a split extraction,
+replaces. (A one-series event, the sample's v1, one per metric of an extraction, writes its
+series with its own event id, on the condition that it is newer and the item's newest extraction
+is not.) The condition fails rarely (a replay, a late event, another part of a split extraction,
 a change in the spoke's series), and the failure returns the stored item
 (ReturnValuesOnConditionCheckFailure=ALL_OLD) at no extra read, from which this module tells:
 - a conflicting replay: a slot holds this extraction time with another hash, or a stored series
@@ -37,8 +39,9 @@ digest ring `DIGEST_SLOTS` hours (one slot per hour of extraction time; a newer 
 same hour takes the slot over). A conflicting replay of an extraction older than the ring is not
 recognised here: its rows reach history, and queries keep one row per datapoint key
 (`contracts.history_table`), the first one ingested, by `ingested_at`. The ring is a trade-off
-with the write cost: each slot is ~27 bytes written with every event, and the item must stay
-under 1 KB (figures in docs/architecture.md §7).
+with the write cost: each slot is 26 bytes written with every event, and the item must stay
+under 1 KB: 12 slots, a 12-hour horizon, make a 15-series item 751 bytes; 24 would make it 1,065
+(figures in docs/architecture.md §7).
 
 Parts of one extraction (v2 `Part`/`PartCount`) share the extraction time but not their series,
 so the digest's name carries a short hash of the event's series names: each part has its own.
@@ -76,7 +79,7 @@ EVENT: Final = "e"
 SCHEMA: Final = "n"
 COVERED: Final = "c"
 # Hours of extraction digests the item keeps (the conflict check's horizon beyond the latest
-# extraction, see the module docstring): 12 slots of ~27 bytes keep a 15-series item < 1 KB.
+# extraction, see the module docstring): 12 slots of 26 bytes keep a 15-series item < 1 KB.
 DIGEST_SLOTS: Final = 12
 # Series per UpdateItem: each adds ~60 characters to the update expression, which DynamoDB caps
 # at 4 KB. Events carry 15 series; one of 1,000 takes several calls.
