@@ -197,7 +197,7 @@ def assemble_dashboard_data(
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
     period = refresh_period_seconds(refresh_schedule)
-    registry = store.list_spokes()
+    registry = store.spokes_with_freshness()
     spokes = tuple(
         spoke_status(row) for row in spoke_freshness(registry, now=now, refresh_period=period)
     )

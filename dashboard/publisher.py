@@ -126,7 +126,7 @@ def publish_dashboard(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PublishResult:
     now = clock()
-    registry = store.list_spokes()
+    registry = store.spokes_with_freshness()
     try:
         page: dict[str, Any] | None = s3.head_object(
             Bucket=settings.dashboard_bucket, Key=DASHBOARD_OBJECT_KEY

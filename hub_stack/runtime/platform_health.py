@@ -74,7 +74,7 @@ def publish_spoke_health(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SpokeHealth:
     now = clock()
-    health = judge_spokes(store.list_spokes(), now=now, stale_after=stale_after)
+    health = judge_spokes(store.spokes_with_freshness(), now=now, stale_after=stale_after)
     # One PutMetricData call for the three values (up to 1,000 per call).
     cloudwatch.put_metric_data(
         Namespace=NAMESPACE,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -293,29 +293,7 @@ def _bounded(value: str | None) -> str | None:
 
 def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
     """The latest values one spoke item holds, one record per series, in series order."""
-    records = []
-    for name in sorted(item):
-        if not name.startswith(latest_values.SERIES_PREFIX):
-            continue
-        value = item[name]
-        records.append(
-            DatapointRecord(
-                project_name=str(item["ProjectName"]),
-                environment=str(item["Environment"]),
-                metric_name=str(value["M"]),
-                value=Decimal(value["V"]),
-                unit=str(value["U"]),
-                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
-                metadata={},
-                account_id=str(item["AccountId"]),
-                region=str(item["Region"]),
-                extraction_date=str(value["T"]),
-                schema_version=int(value["N"]),
-                event_id=str(value["E"]),
-                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
-            )
-        )
-    return records
+    return latest_values.records_of_item(item, DatapointRecord)
 
 
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -366,12 +344,23 @@ class HubStore:
 
     # ----------------------------------------------------------------- datapoints and latest
 
-    def record_latest(self, datapoints: Sequence[DatapointRecord]) -> LatestWrite:
-        """Move one event's datapoints (one spoke, one extraction) into the spoke's latest item:
-        one conditional UpdateItem, a second only for a late event (`latest_values`). Raises
+    def record_latest(
+        self,
+        datapoints: Sequence[DatapointRecord],
+        *,
+        seen_at: datetime | None = None,
+        errors: Sequence[SpokeErrorEntry] = (),
+    ) -> LatestWrite:
+        """Move one event's datapoints (one spoke, one extraction) and the spoke's freshness
+        (received `seen_at`, default now; the extraction's `errors`) into the spoke's latest item:
+        one conditional UpdateItem in steady state (`latest_values`). Raises
         `latest_values.ConflictingReplay`, having written nothing, on a conflicting replay."""
         try:
-            return self._latest.record_event(datapoints)
+            return self._latest.record_event(
+                datapoints,
+                seen_at=seen_at if seen_at is not None else self._clock(),
+                errors=[(e.metric_name, e.error_code, e.message) for e in errors],
+            )
         except LatestItemContention as contention:
             raise HubStoreError(str(contention)) from contention
 
@@ -396,6 +385,23 @@ class HubStore:
             for item in items:
                 records.extend(_records_of_latest_item(item))
         return records
+
+    def spokes_with_freshness(self) -> list[SpokeRecord]:
+        """The registry's spokes, with their freshness read from their latest items (the newest
+        of a spoke's regions): the registry Query plus LATEST_SHARDS Queries per project."""
+        spokes = self.list_spokes()
+        fresh = self._latest.freshness(s.project_name for s in spokes if s.project_name)
+        return [
+            spoke
+            if (found := fresh.get(spoke.account_id)) is None
+            else replace(
+                spoke,
+                last_seen_at=found.seen_at,
+                last_extraction_date=found.extraction_date,
+                last_errors=tuple(SpokeErrorEntry(*entry) for entry in found.errors),
+            )
+            for spoke in spokes
+        ]
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
         """Projects named by any registry item (any state: history outlives enrollment)."""

@@ -26,6 +26,7 @@ from hub_runtime_support import (
 
 from contracts import history_parquet, history_table
 from hub_stack import history_files
+from hub_stack.runtime import latest_values
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.store import (
     DatapointRecord,
@@ -423,10 +424,11 @@ def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, sto
     )
     event = validate_metric_event(body, now=NOW, retention_days=RETENTION_DAYS)
 
-    hub.store.put_latest(point(value=event.metrics[0].value))
+    stored_point = point(value=event.metrics[0].value)
+    hub.store.put_latest(stored_point)
 
     (item,) = items_under(scan_table(hub.client), "LATEST#")
-    value = item["S:TotalCompletedTrainingJobs#-"]["M"]["V"]["N"]
+    value = item[latest_values.series_attribute(stored_point)]["L"][0]["N"]
     assert Decimal(value) == Decimal(stored)
 
 
