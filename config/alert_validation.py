@@ -1,7 +1,7 @@
 """The checks of `alerts:` lists and the `notifications:` section a JSON Schema cannot express,
 and the model built from them.
 
-`config.loader` runs `check_alerts` after its schema pass, on the same `_Validation` (so problems
+`config.loader` runs `check_alerts` after its schema pass, on the same `ConfigValidation` (so problems
 carry file:line, the JSON path and a suggestion like every other), and `build_alert_rules` /
 `build_notification_settings` when the file is valid:
 
@@ -54,7 +54,7 @@ _ENDPOINT_PATTERNS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
 
 
 class _ValidationPass(Protocol):
-    """What `config.loader._Validation` offers the alert checks."""
+    """What `config.validation_state.ConfigValidation` offers the alert checks."""
 
     def report(
         self,
@@ -72,7 +72,7 @@ class _ValidationPass(Protocol):
 
     def line_of(self, path: DocumentPath, *, at_key: bool = False) -> int: ...
 
-    def _get(self, path: DocumentPath) -> Any: ...
+    def value_at(self, path: DocumentPath) -> Any: ...
 
     def metric_classes(self) -> Mapping[str, Any]: ...
 
@@ -89,7 +89,7 @@ def check_alerts(validation: _ValidationPass) -> None:
         environments=default_environments,
         environments_where="defaults.environments",
     )
-    projects = validation._get(("projects",))
+    projects = validation.value_at(("projects",))
     if isinstance(projects, dict) and not validation.is_blocked(("projects",)):
         for name, project in projects.items():
             path: DocumentPath = ("projects", str(name))
@@ -123,7 +123,7 @@ def _metric_names(validation: _ValidationPass, list_path: DocumentPath) -> set[s
     """The metric names a `metrics:` list selects; None when the list is broken (no judging)."""
     if validation.has_problem_within(list_path):
         return None
-    entries = validation._get(list_path)
+    entries = validation.value_at(list_path)
     if entries is None:
         return set()
     if not isinstance(entries, list):
@@ -133,7 +133,7 @@ def _metric_names(validation: _ValidationPass, list_path: DocumentPath) -> set[s
 
 
 def _environments(validation: _ValidationPass, path: DocumentPath) -> list[str] | None:
-    value = validation._get(path)
+    value = validation.value_at(path)
     if validation.has_problem_within(path) or not isinstance(value, list):
         return None
     return [str(item) for item in value]
@@ -149,7 +149,7 @@ def _check_alert_list(
     environments_where: str,
     project: str | None = None,
 ) -> None:
-    alerts = validation._get(list_path)
+    alerts = validation.value_at(list_path)
     if validation.is_blocked(list_path) or not isinstance(alerts, list):
         return
     first_by_name: dict[str, DocumentPath] = {}
@@ -252,7 +252,7 @@ def _check_alert_environments(
 
 def _check_subscriptions(validation: _ValidationPass) -> None:
     list_path: DocumentPath = ("notifications", "subscriptions")
-    subscriptions = validation._get(list_path)
+    subscriptions = validation.value_at(list_path)
     if validation.is_blocked(list_path) or not isinstance(subscriptions, list):
         return
     for index, subscription in enumerate(subscriptions):
