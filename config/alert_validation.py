@@ -16,10 +16,9 @@ carry file:line, the JSON path and a suggestion like every other), and `build_al
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from config.alert_model import (
@@ -31,6 +30,7 @@ from config.alert_model import (
     NotificationSettings,
     default_alert_name,
 )
+from config.suggestions import closest
 from config.yaml_positions import DocumentPath, format_json_path
 
 # What each subscription protocol's endpoint looks like (SNS Subscribe's Endpoint parameter):
@@ -215,7 +215,7 @@ def _check_alert_metric(
             metric_path,
             f"unknown metric {metric!r}",
             "expected a metric from `dsdash metrics list`",
-            _closest(metric, list(classes)),
+            closest(metric, list(classes)),
         )
         return
     if selected is not None and metric not in selected:
@@ -246,7 +246,7 @@ def _check_alert_environments(
                 f"environment {environment!r} is not one of the environments"
                 f" ({', '.join(environments)})",
                 f"expected an environment listed in {where}",
-                _closest(environment, environments),
+                closest(environment, environments),
             )
 
 
@@ -269,14 +269,6 @@ def _check_subscriptions(validation: _ValidationPass) -> None:
                 f"{endpoint!r} is not a valid {protocol} endpoint",
                 f"expected {described}",
             )
-
-
-def _closest(word: str, candidates: Sequence[str]) -> str | None:
-    for candidate in candidates:
-        if candidate.lower() == word.lower():
-            return candidate
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _alert_name(alert: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,6 @@
 """How a config problem names what was written and what was probably meant.
 
-Shared by every validation pass (and `config.alert_validation`'s checks keep their own copy of
-`closest` for alert names): the closest valid name for a typo, a name rewritten to fit its
+Shared by every validation pass: the closest valid name for a typo, a name rewritten to fit its
 pattern, and a YAML value described the way a YAML user would name it.
 """
 
@@ -15,6 +14,7 @@ from typing import Any
 
 
 def closest(word: str, candidates: Sequence[str] | Mapping[str, Any]) -> str | None:
+    """The candidate `word` most likely misspells: the same name in another case first."""
     names = list(candidates)
     for name in names:
         if name.lower() == word.lower():
