@@ -270,6 +270,8 @@ class Hub:
 
 
 def build_hub(table: str, senders: int, *, registry_per_sender: int = REGISTRY_PER_SENDER) -> Hub:
+    """A hub table `table` whose registry enrolls `senders` x `registry_per_sender` spokes, its
+    store and history delivery on a watched session."""
     session = boto3.Session(region_name=REGION)
     plain = plain_session()
     create_hub_table(plain.client("dynamodb"), table)
@@ -287,6 +289,7 @@ def build_hub(table: str, senders: int, *, registry_per_sender: int = REGISTRY_P
 
 
 def batch_of(senders: int, extraction: datetime, *, value_offset: int = 0) -> list[dict[str, Any]]:
+    """One record per sender and spoke region, all of the extraction at `extraction`."""
     return [
         sqs_record(index, extraction, region, value_offset=value_offset)
         for index in range(senders)

@@ -69,7 +69,7 @@ def check_structure(validation: ConfigValidation) -> bool:
             validation.report(
                 (),
                 f"missing section {name!r}",
-                f"expected {expected_of(sections[name])}",
+                f"expected {_expected_of(sections[name])}",
                 block=False,
             )
     for name in _MAPPING_SECTIONS:
@@ -77,7 +77,7 @@ def check_structure(validation: ConfigValidation) -> bool:
             validation.report(
                 (name,),
                 f"section {name!r} is {describe_value(data[name])}",
-                f"expected {expected_of(sections[name])}",
+                f"expected {_expected_of(sections[name])}",
             )
     return True
 
@@ -95,7 +95,7 @@ def check_schema(validation: ConfigValidation) -> None:
 def _report_schema_error(
     validation: ConfigValidation, error: ValidationError, path: DocumentPath
 ) -> None:
-    expected = f"expected {expected_of(error.schema)}" if isinstance(error.schema, dict) else ""
+    expected = f"expected {_expected_of(error.schema)}" if isinstance(error.schema, dict) else ""
     instance = error.instance
     if "propertyNames" in error.absolute_schema_path:
         # jsonschema checks a key as if it were a value at the mapping's path.
@@ -109,7 +109,7 @@ def _report_schema_error(
         case "pattern":
             validation.report(
                 path,
-                _pattern_message(validation, error),
+                _pattern_message(error),
                 expected,
                 name_fix(instance, error.validator_value) if _is_name(error) else None,
             )
@@ -142,7 +142,7 @@ def _report_schema_error(
                     validation.report(
                         path,
                         f"missing key {name!r}",
-                        f"expected {expected_of(resolve_reference(properties.get(name, {})))}",
+                        f"expected {_expected_of(_resolve_reference(properties.get(name, {})))}",
                         at_key=True,
                         block=False,
                     )
@@ -193,7 +193,7 @@ def _is_name(error: ValidationError) -> bool:
     )
 
 
-def _pattern_message(validation: ConfigValidation, error: ValidationError) -> str:
+def _pattern_message(error: ValidationError) -> str:
     instance = error.instance
     account_pattern = config_schema()["$defs"]["accountId"]["pattern"]
     if error.validator_value == account_pattern and isinstance(instance, str):
@@ -203,7 +203,7 @@ def _pattern_message(validation: ConfigValidation, error: ValidationError) -> st
     return f"invalid value {instance!r}"
 
 
-def resolve_reference(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+def _resolve_reference(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     reference = schema.get("$ref")
     if isinstance(reference, str) and reference.startswith("#/$defs/"):
         resolved: Mapping[str, Any] = config_schema()["$defs"][reference.removeprefix("#/$defs/")]
@@ -222,8 +222,8 @@ _TYPE_NAMES = {
 }
 
 
-def expected_of(schema: Mapping[str, Any]) -> str:
-    schema = resolve_reference(schema)
+def _expected_of(schema: Mapping[str, Any]) -> str:
+    schema = _resolve_reference(schema)
     expected = schema.get("x-expected")
     if isinstance(expected, str):
         return expected
