@@ -109,7 +109,7 @@ class LambdaAssetSpec:
         imported: set[str] = set()
         for module in self.first_party_modules():
             imported.update(third_party_imports_of(module))
-        return needed_distributions(imported - OFF_LAMBDA_IMPORTS)
+        return needed_distributions(imported)
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,6 @@ PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {
     # The page's scripts and styles (and the vendored uPlot's licence), for the hub's publisher.
     "dashboard": ("assets/*",),
 }
-
-# Top-level names Lambda code imports only inside functions that never run in a Lambda. The
-# dashboard publisher reads history through the query layer, whose `reads.open_engine` can also
-# build the DuckDB engine (for the CLI); the publisher always uses Athena, and duckdb's wheel does
-# not fit the python3.11 runtime. A module-level import of it would fail
-# `tests/cdk_support/test_lambda_assets.py`, which imports every handler from its bundle alone.
-OFF_LAMBDA_IMPORTS: Final = frozenset({"duckdb"})
 
 # Distributions a shipped distribution imports only when they are installed, with no requirement
 # naming them. jsonschema's FormatChecker checks "date-time" (our events' ExtractionDate) only when

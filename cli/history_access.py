@@ -16,7 +16,8 @@ from typing import Annotated, Final
 import typer
 
 from cli.hub_connection import HubConnection
-from hub_stack.history_query.reads import DEFAULT_ENGINE, EngineName, HistoryEngine, open_engine
+from hub_stack.history_query.engine_selection import DEFAULT_ENGINE, EngineName, open_engine
+from hub_stack.history_query.reads import HistoryEngine
 
 EngineOption = Annotated[
     EngineName,

@@ -1,7 +1,7 @@
 """The checks of `alerts:` lists and the `notifications:` section a JSON Schema cannot express,
 and the model built from them.
 
-`config.loader` runs `check_alerts` after its schema pass, on the same `_Validation` (so problems
+`config.loader` runs `check_alerts` after its schema pass, on the same `ConfigValidation` (so problems
 carry file:line, the JSON path and a suggestion like every other), and `build_alert_rules` /
 `build_notification_settings` when the file is valid:
 
@@ -16,10 +16,9 @@ carry file:line, the JSON path and a suggestion like every other), and `build_al
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from config.alert_model import (
@@ -31,6 +30,7 @@ from config.alert_model import (
     NotificationSettings,
     default_alert_name,
 )
+from config.suggestions import closest
 from config.yaml_positions import DocumentPath, format_json_path
 
 # What each subscription protocol's endpoint looks like (SNS Subscribe's Endpoint parameter):
@@ -54,7 +54,7 @@ _ENDPOINT_PATTERNS: Final[Mapping[str, tuple[re.Pattern[str], str]]] = {
 
 
 class _ValidationPass(Protocol):
-    """What `config.loader._Validation` offers the alert checks."""
+    """What `config.validation_state.ConfigValidation` offers the alert checks."""
 
     def report(
         self,
@@ -72,7 +72,7 @@ class _ValidationPass(Protocol):
 
     def line_of(self, path: DocumentPath, *, at_key: bool = False) -> int: ...
 
-    def _get(self, path: DocumentPath) -> Any: ...
+    def value_at(self, path: DocumentPath) -> Any: ...
 
     def metric_classes(self) -> Mapping[str, Any]: ...
 
@@ -89,7 +89,7 @@ def check_alerts(validation: _ValidationPass) -> None:
         environments=default_environments,
         environments_where="defaults.environments",
     )
-    projects = validation._get(("projects",))
+    projects = validation.value_at(("projects",))
     if isinstance(projects, dict) and not validation.is_blocked(("projects",)):
         for name, project in projects.items():
             path: DocumentPath = ("projects", str(name))
@@ -123,7 +123,7 @@ def _metric_names(validation: _ValidationPass, list_path: DocumentPath) -> set[s
     """The metric names a `metrics:` list selects; None when the list is broken (no judging)."""
     if validation.has_problem_within(list_path):
         return None
-    entries = validation._get(list_path)
+    entries = validation.value_at(list_path)
     if entries is None:
         return set()
     if not isinstance(entries, list):
@@ -133,7 +133,7 @@ def _metric_names(validation: _ValidationPass, list_path: DocumentPath) -> set[s
 
 
 def _environments(validation: _ValidationPass, path: DocumentPath) -> list[str] | None:
-    value = validation._get(path)
+    value = validation.value_at(path)
     if validation.has_problem_within(path) or not isinstance(value, list):
         return None
     return [str(item) for item in value]
@@ -149,7 +149,7 @@ def _check_alert_list(
     environments_where: str,
     project: str | None = None,
 ) -> None:
-    alerts = validation._get(list_path)
+    alerts = validation.value_at(list_path)
     if validation.is_blocked(list_path) or not isinstance(alerts, list):
         return
     first_by_name: dict[str, DocumentPath] = {}
@@ -215,7 +215,7 @@ def _check_alert_metric(
             metric_path,
             f"unknown metric {metric!r}",
             "expected a metric from `dsdash metrics list`",
-            _closest(metric, list(classes)),
+            closest(metric, list(classes)),
         )
         return
     if selected is not None and metric not in selected:
@@ -246,13 +246,13 @@ def _check_alert_environments(
                 f"environment {environment!r} is not one of the environments"
                 f" ({', '.join(environments)})",
                 f"expected an environment listed in {where}",
-                _closest(environment, environments),
+                closest(environment, environments),
             )
 
 
 def _check_subscriptions(validation: _ValidationPass) -> None:
     list_path: DocumentPath = ("notifications", "subscriptions")
-    subscriptions = validation._get(list_path)
+    subscriptions = validation.value_at(list_path)
     if validation.is_blocked(list_path) or not isinstance(subscriptions, list):
         return
     for index, subscription in enumerate(subscriptions):
@@ -269,14 +269,6 @@ def _check_subscriptions(validation: _ValidationPass) -> None:
                 f"{endpoint!r} is not a valid {protocol} endpoint",
                 f"expected {described}",
             )
-
-
-def _closest(word: str, candidates: Sequence[str]) -> str | None:
-    for candidate in candidates:
-        if candidate.lower() == word.lower():
-            return candidate
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def _alert_name(alert: Mapping[str, Any]) -> str | None:

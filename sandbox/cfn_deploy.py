@@ -25,10 +25,6 @@ import boto3
 from botocore.exceptions import ClientError
 
 from runtime_common.aws import client
-
-# Imported for its gap handlers (the history storage's resource types), which register on import;
-# imported here rather than from moto_cloudformation_gaps, which it imports.
-from sandbox import moto_firehose_parquet  # noqa: F401
 from sandbox.cdk_assets import (
     CloudAssemblyError,
     publish_file_assets,

@@ -1,13 +1,10 @@
 """moto gaps of the alerting resources in dsdash's templates, filled like the others
-(`sandbox.moto_cloudformation_gaps`: created through moto's backends from the template's
-resolved properties, deleted with the stack).
+(registered in `sandbox.moto_gap_registry`, installed by `sandbox.moto_cloudformation_gaps`:
+created through moto's backends from the template's resolved properties, deleted with the stack).
+The alert topic's policy and subscriptions are `sandbox.moto_messaging_gaps`'s.
 
 moto gaps filled here (moto 5.2.5's CloudFormation has no model for these types, and would
 fail the stack without a handler):
-- moto gap: `AWS::SNS::TopicPolicy`: here SetTopicAttributes `Policy` on each topic (moto stores
-  the policy but, as for every resource policy, does not enforce it);
-- moto gap: `AWS::SNS::Subscription`: here Subscribe, so an SQS subscriber declared in the
-  config really receives what the hub publishes (moto's SNS delivers to SQS in-process);
 - moto gap: `AWS::CloudWatch::Alarm`: here PutMetricAlarm with the template's metric, threshold
   and actions, so `describe_alarms` shows them (moto never evaluates an alarm);
 - moto gap: `AWS::Logs::MetricFilter`: here PutMetricFilter (moto turns no log line into a
@@ -16,56 +13,13 @@ fail the stack without a handler):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.logs.models import logs_backends
-from moto.sns.models import sns_backends
 
-from sandbox.moto_cloudformation_gaps import GapResource, gap_handler
-
-
-def _json_text(document: Any) -> str:
-    return document if isinstance(document, str) else json.dumps(document)
-
-
-@gap_handler
-class TopicPolicy(GapResource):
-    resource_type = "AWS::SNS::TopicPolicy"
-
-    @classmethod
-    def create(
-        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
-    ) -> GapResource:
-        backend = sns_backends[account_id][region]
-        for topic_arn in properties.get("Topics", []):
-            backend.set_topic_attribute(
-                str(topic_arn), "Policy", _json_text(properties["PolicyDocument"])
-            )
-        return cls(generated_name, properties, account_id, region)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        return None  # the topics go with the stack; moto has no "default policy" to restore
-
-
-@gap_handler
-class Subscription(GapResource):
-    resource_type = "AWS::SNS::Subscription"
-
-    @classmethod
-    def create(
-        cls, generated_name: str, properties: Mapping[str, Any], account_id: str, region: str
-    ) -> GapResource:
-        subscription = sns_backends[account_id][region].subscribe(
-            str(properties["TopicArn"]), str(properties["Endpoint"]), str(properties["Protocol"])
-        )
-        # Ref of a subscription is its ARN.
-        return cls(subscription.arn, properties, account_id, region)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        sns_backends[account_id][region_name].unsubscribe(self.physical_resource_id)
+from sandbox.moto_gap_registry import GapResource, gap_handler
 
 
 @gap_handler

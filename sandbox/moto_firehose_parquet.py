@@ -6,7 +6,7 @@ lifetime); importing the module registers the CloudFormation gap handlers.
 moto 5.2.5 gaps filled here:
 - moto gap: moto's CloudFormation has no model for `AWS::Glue::Database`, `AWS::Glue::Table`,
   `AWS::Athena::WorkGroup`, `AWS::KinesisFirehose::DeliveryStream` or `AWS::Logs::LogStream`
-  (it would fail the stack). Gap handlers (`sandbox.moto_cloudformation_gaps`) create each through
+  (it would fail the stack). Gap handlers (`sandbox.moto_gap_registry`) create each through
   moto's backend from the template's resolved properties, and delete it with the stack.
 - moto gap: moto's Firehose accepts a delivery stream's `DataFormatConversionConfiguration` but
   converts nothing: it writes the records' bytes as they came, under the prefix taken literally
@@ -50,7 +50,7 @@ from moto.moto_api._internal import mock_random
 from moto.s3.models import FakeBucket, s3_backends
 
 from contracts import history_parquet, history_table
-from sandbox.moto_cloudformation_gaps import GapResource, gap_handler
+from sandbox.moto_gap_registry import GapResource, gap_handler
 
 logger = logging.getLogger(__name__)
 

@@ -55,9 +55,6 @@ KNOWN_VIOLATIONS_BEING_FIXED: frozenset[tuple[str, str]] = frozenset(
         ("enrollment.enrollment_function.runtime.enroll_offboard", "hub_stack.runtime.store"),
         ("enrollment.enrollment_function.runtime.steps", "hub_stack.runtime.store"),
         ("enrollment.enrollment_function.runtime.sweep", "hub_stack.runtime.store"),
-        # Sandbox owner at merge (the lead assigns it): two circles inside the sandbox.
-        ("sandbox.moto_cloudformation_gaps", "sandbox.moto_alerting_gaps"),
-        ("sandbox.demo", "sandbox.alert_story"),
     }
 )
 

@@ -1,25 +1,19 @@
 """The query layer's entry points, whatever the engine (docs/architecture.md §7).
 
-Callers (the dashboard, `dsdash query`, `dsdash export`, the bench) choose an engine with
-`open_engine` and read through `aggregate` or `raw_rows`; the SQL is built by
-`hub_stack.history_query.queries` in the engine's dialect.
+Callers (the dashboard, its publisher, `dsdash query`, `dsdash export`, the bench) read through
+`aggregate` or `raw_rows` from any `HistoryEngine`; the SQL is built by
+`hub_stack.history_query.queries` in the engine's dialect. Engines are opened by name in
+`engine_selection` (the CLI and the sandbox), never here: this module is in the dashboard
+publisher's Lambda bundle, which must not reach DuckDB.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from hub_stack.history_query.athena_engine import AthenaEngine
 from hub_stack.history_query.dialect import Dialect
-from hub_stack.history_query.duckdb_engine import (
-    DuckDbEngine,
-    LocalHistorySource,
-    S3HistorySource,
-)
 from hub_stack.history_query.queries import (
     HistoryFilters,
     aggregate_columns,
@@ -29,37 +23,10 @@ from hub_stack.history_query.queries import (
 from hub_stack.history_query.results import HistoryResult
 
 
-class EngineName(StrEnum):
-    DUCKDB = "duckdb"
-    ATHENA = "athena"
-
-
-DEFAULT_ENGINE = EngineName.DUCKDB
-
-
 class HistoryEngine(Protocol):
     dialect: Dialect
 
     def execute(self, sql: str, filters: HistoryFilters) -> HistoryResult: ...
-
-
-def open_engine(
-    name: EngineName,
-    *,
-    session: Any,
-    account_id: str,
-    region: str,
-    cache_dir: Path | None = None,
-    history_dir: Path | None = None,
-) -> HistoryEngine:
-    """DuckDB over `history_dir` when given, else over the hub's bucket; or Athena."""
-    if name is EngineName.ATHENA:
-        if history_dir is not None:
-            raise ValueError("--history-dir is read by the duckdb engine only")
-        return AthenaEngine(session)
-    if history_dir is not None:
-        return DuckDbEngine(LocalHistorySource(history_dir))
-    return DuckDbEngine(S3HistorySource.of_hub(session, account_id, region, cache_dir))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from hub_stack.runtime.event_validation import EventRejected, RejectionCode
+from hub_stack.runtime.event_rejection import EventRejected, RejectionCode
 from hub_stack.runtime.store import SpokeRecord, SpokeState
 from runtime_common.identifiers import is_account_id
 

@@ -31,7 +31,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
-from hub_stack.runtime.event_validation import Claims, EventRejected, RejectionCode
+from hub_stack.runtime.event_rejection import Claims, EventRejected, RejectionCode
 
 PROJECT_ALIASES_ENVIRONMENT_VARIABLE: Final = "PROJECT_ALIASES"
 # Lambda allows 4 KB for all of a function's environment variables together

@@ -10,12 +10,13 @@ from jsonschema import Draft202012Validator
 from config import loader
 from config.loader import load_config
 from config.model import DsdashConfig
+from config.schema_checks import config_schema
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def test_checked_in_schema_is_a_valid_draft_2020_12_schema() -> None:
-    Draft202012Validator.check_schema(loader.config_schema())
+    Draft202012Validator.check_schema(config_schema())
 
 
 def test_example_config_loads_with_defaults_merged() -> None:

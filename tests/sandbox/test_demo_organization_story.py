@@ -16,12 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import history_file_readers
 import pytest
 
 import contracts
 from config.loader import load_config
 from dashboard.dashboard_data import build_dashboard_data
-from hub_stack import history_files
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, LocalHistorySource
 from hub_stack.runtime.store import SpokeState
 from sandbox.alert_story import (
@@ -403,5 +403,5 @@ def test_closing_an_account_offboards_it(demo: Demo) -> None:
     for account_id in enrolled[1:]:
         assert _state(demo, account_id) == SpokeState.ENROLLED
     # Its history stays.
-    history = history_files.datapoints_by_metric(demo.store(), "TotalCompletedTrainingJobs")
+    history = history_file_readers.datapoints_by_metric(demo.store(), "TotalCompletedTrainingJobs")
     assert any(record.account_id == closing for record in history)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import history_file_readers
 import pytest
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
@@ -25,7 +26,6 @@ from hub_runtime_support import (
 )
 
 from contracts import history_parquet, history_table
-from hub_stack import history_files
 from hub_stack.runtime import latest_values
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.store import (
@@ -149,7 +149,7 @@ def _write_history_file(hub: Hub, rows: list[dict[str, Any]], delivered: datetim
 
 def test_series_history_between_two_times_includes_both_ends(known_data: Hub) -> None:
     store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
-    history = history_files.series_history(
+    history = history_file_readers.series_history(
         store,
         "alpha",
         "dev",
@@ -167,9 +167,9 @@ def test_series_history_between_two_times_includes_both_ends(known_data: Hub) ->
         ("11:00", ALPHA_DEV_ACCOUNT, 4),
         ("11:00", OTHER_ALPHA_DEV_ACCOUNT, 104),
     ]
-    whole = history_files.series_history(store, "alpha", "dev", "TotalCompletedTrainingJobs")
+    whole = history_file_readers.series_history(store, "alpha", "dev", "TotalCompletedTrainingJobs")
     assert [p.value for p in whole if p.account_id == ALPHA_DEV_ACCOUNT] == list(range(6))
-    dimensioned = history_files.series_history(
+    dimensioned = history_file_readers.series_history(
         store, "alpha", "dev", "CompletedTrainingJobsByInstanceType", {"InstanceType": "ml.p3"}
     )
     assert [p.value for p in dimensioned] == [9]
@@ -204,7 +204,7 @@ def test_latest_values_of_everything_cover_registry_projects_in_any_state(
 def test_datapoints_by_metric_name_and_time_use_the_sample_pattern(known_data: Hub) -> None:
     store = HubStore(TABLE_NAME, known_data.session, history_bucket=HISTORY_BUCKET)
 
-    found = history_files.datapoints_by_metric(
+    found = history_file_readers.datapoints_by_metric(
         store, "FailedTrainingJobs", since=NOW - timedelta(hours=1), until=NOW
     )
 

@@ -1,11 +1,12 @@
-"""Thin readers of the history files, for callers the query layer has not replaced yet.
+"""Thin readers of the history files, for tests that check what ingest delivered.
 
 History is Parquet under `history/dt=<delivery day>/` in the history bucket
 (`contracts.history_table`). This reads the objects of the partitions a time range can touch
 (every listing paginated), keeps the rows of one metric in the range, and removes replays the way
 queries do: one row per datapoint key (account, region, project, environment, metric, dimensions,
-extraction time), the first one ingested. Outside `runtime/` on purpose: it needs pyarrow, which
-no Lambda bundle carries (every import counts in a bundle's closure).
+extraction time), the first one ingested. Test support, not production: nothing outside
+`tests/` reads history this way (the CLI, the dashboard and the sandbox read through
+`hub_stack.history_query`).
 
 `series_history` and `datapoints_by_metric` keep the signatures `HubStore` had when history was in
 its table, with the store first (its session and `history_bucket()`).
