@@ -47,11 +47,12 @@ from bench.cost_accounting import (
     dynamodb_units,
     firehose_figures,
 )
+from bench.cost_spokes import HUB_ACCOUNT, REGION, envelope, spoke, sqs_record
 from bench.lambda_sizing_report import session_reuse_what_if, sizing_section
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
-from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME
+from contracts import SPOKE_BUS_NAME
 from contracts.history_parquet import write_parquet
 from contracts.history_table import (
     HISTORY_DELIVERY_STREAM_NAME,
@@ -64,13 +65,10 @@ from hub_stack.runtime.store import HubStore, SpokeState
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
 from spoke_stackset.runtime.event_builder import (
-    ExtractionEnvelope,
     build_v1_entries,
     build_v2_entries,
 )
 
-REGION: Final = "us-east-1"
-HUB_ACCOUNT: Final = "999999999999"
 TABLE: Final = "bench-cost-hub"
 SAMPLE_TABLE: Final = "bench-cost-sample"
 FULL_METRIC_COUNTS: Final = (1, 15, 50)
@@ -79,50 +77,6 @@ BATCH_SIZES: Final = (1, 10)
 EVENTBRIDGE_CHUNK_BYTES: Final = 64 * 1024
 PARQUET_SAMPLE_SPOKES: Final = 100
 PARQUET_MOMENT: Final = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def _spoke(index: int) -> tuple[str, str, str]:
-    """Every spoke in one project: a key the project's spokes share shows as a hot key."""
-    return f"{400000000000 + index:012d}", "team-0", ("dev", "prod")[index % 2]
-
-
-def _envelope(index: int, moment: datetime) -> ExtractionEnvelope:
-    account, project, environment = _spoke(index)
-    return ExtractionEnvelope(
-        project_name=project,
-        environment=environment,
-        account_id=account,
-        region=REGION,
-        extraction_date=moment,
-        extraction_id=str(uuid.UUID(int=index)),
-    )
-
-
-def _sqs_record(entry: Mapping[str, Any], index: int, moment: datetime) -> dict[str, Any]:
-    account, _, _ = _spoke(index)
-    event = {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{index}/{moment.isoformat()}")),
-        "detail-type": METRIC_EVENT_DETAIL_TYPE,
-        "source": METRIC_EVENT_SOURCE,
-        "account": account,
-        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [],
-        "detail": json.loads(entry["Detail"]),
-    }
-    sent = str(int(moment.timestamp() * 1000))
-    return {
-        "messageId": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{index}/{moment.isoformat()}")),
-        "receiptHandle": f"cost-{index}",
-        "body": json.dumps(event),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": sent},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{HUB_ACCOUNT}:dsdash-hub-ingest",
-        "awsRegion": REGION,
-    }
 
 
 @contextmanager
@@ -176,7 +130,7 @@ def _ingest(
 def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[str, Any]:
     now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
     datapoints = extraction_datapoints(metrics)
-    entries = build_v2_entries(_envelope(0, now), datapoints, [], SPOKE_BUS_NAME).entries
+    entries = build_v2_entries(envelope(0, now), datapoints, [], SPOKE_BUS_NAME).entries
     with count_all_calls(session) as spoke_calls:
         put_events(client(session, "events"), entries)
     sizes = [entry_size(entry) for entry in entries]
@@ -194,9 +148,9 @@ def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[st
         records = []
         for index in range(first, first + batch):
             for entry in build_v2_entries(
-                _envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
+                envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
             ).entries:
-                records.append(_sqs_record(entry, index, moment))
+                records.append(sqs_record(entry, index, moment))
         figures[f"ingest_batch_{batch}"] = _ingest(records, plain, stored)
         first += batch
     # The next extraction of the first spoke: what one more extraction adds to the table.
@@ -204,8 +158,8 @@ def _measure_dsdash(metrics: int, session: boto3.Session, plain: Any) -> dict[st
     keys_before = set(stored)
     later = now + timedelta(minutes=1)
     records = [
-        _sqs_record(entry, 0, later)
-        for entry in build_v2_entries(_envelope(0, later), datapoints, [], SPOKE_BUS_NAME).entries
+        sqs_record(entry, 0, later)
+        for entry in build_v2_entries(envelope(0, later), datapoints, [], SPOKE_BUS_NAME).entries
     ]
     figures["ingest_next_extraction"] = _ingest(records, plain, stored)
     # What accumulates: items the next extraction created (history items, if the table keeps
@@ -225,9 +179,9 @@ def _parquet_bytes_per_datapoint(datapoints: Sequence[Mapping[str, Any]]) -> flo
     now = PARQUET_MOMENT
     rows = [
         history_row(
-            project=_spoke(index)[1],
-            environment=_spoke(index)[2],
-            account_id=_spoke(index)[0],
+            project=spoke(index)[1],
+            environment=spoke(index)[2],
+            account_id=spoke(index)[0],
             region=REGION,
             metric_name=str(point["MetricName"]),
             dimensions=point.get("Dimensions") or {},
@@ -251,7 +205,7 @@ def _measure_sample(metrics: int, session: boto3.Session, plain: Any) -> dict[st
     """The sample's design: a v1 event per metric, one per PutEvents call, each stored by one
     hub invocation as one item keyed (MetricName, ExtractionDate)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    entries = build_v1_entries(_envelope(0, now), extraction_datapoints(metrics), SPOKE_BUS_NAME)
+    entries = build_v1_entries(envelope(0, now), extraction_datapoints(metrics), SPOKE_BUS_NAME)
     with count_all_calls(session) as spoke_calls:
         events = client(session, "events")
         for entry in entries.entries:
@@ -351,7 +305,7 @@ def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
             )
             store = HubStore(TABLE, session)
             for index in range(sum(BATCH_SIZES)):
-                account, project, environment = _spoke(index)
+                account, project, environment = spoke(index)
                 store.set_spoke_state(
                     account, SpokeState.ENROLLED, project_name=project, environment=environment
                 )

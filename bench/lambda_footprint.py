@@ -270,7 +270,7 @@ def _check_ingested(result: Mapping[str, Any]) -> None:
 
 
 def _measure_hub(endpoint: str) -> dict[str, Any]:
-    from bench.cost import _envelope, _spoke, _sqs_record
+    from bench.cost_spokes import envelope, spoke, sqs_record
     from bench.publishing import extraction_datapoints
     from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME, history_bucket_name
     from hub_stack import table_design
@@ -282,7 +282,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     table_design.create_table(plain, HUB_TABLE)
     store = HubStore(HUB_TABLE, session)
     for index in range(max(INGEST_BATCH_SIZES)):
-        account, project, environment = _spoke(index)
+        account, project, environment = spoke(index)
         store.set_spoke_state(
             account, SpokeState.ENROLLED, project_name=project, environment=environment
         )
@@ -309,10 +309,10 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     for number, size in enumerate(sizes):
         moment = start + timedelta(minutes=number)
         records = [
-            _sqs_record(entry, index, moment)
+            sqs_record(entry, index, moment)
             for index in range(size)
             for entry in build_v2_entries(
-                _envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
+                envelope(index, moment), datapoints, [], SPOKE_BUS_NAME
             ).entries
         ]
         batches.append({"Records": records})
@@ -355,7 +355,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     sample_events = []
     for number in range(1 + WARM_INVOCATIONS):
         moment = start + timedelta(minutes=number)
-        (entry,) = build_v1_entries(_envelope(0, moment), datapoints[:1], SPOKE_BUS_NAME).entries
+        (entry,) = build_v1_entries(envelope(0, moment), datapoints[:1], SPOKE_BUS_NAME).entries
         sample_events.append(
             {
                 "source": entry["Source"],
