@@ -47,3 +47,10 @@ def region_names(text: str) -> tuple[str, ...]:
     if bad:
         raise ValueError(f"{', '.join(map(repr, bad))} is not an AWS region name")
     return tuple(names)
+
+
+def region_list(text: str) -> tuple[str, ...]:
+    """Like `region_names`, in the written order (where the order is the deployment order)."""
+    names = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    region_names(",".join(names))
+    return names

@@ -82,7 +82,7 @@ from enrollment.connection.runtime.ssm_topology import (
     validate_account_id,
 )
 from runtime_common.aws import client
-from runtime_common.identifiers import region_name, region_names
+from runtime_common.identifiers import is_account_id, region_name, region_names
 from runtime_common.settings import from_variable, one_of, read_settings, whole_number
 
 if TYPE_CHECKING:
@@ -110,12 +110,15 @@ def _positive_whole_number(text: str) -> int:
         raise ValueError(f"{text!r} must be positive")
     return value
 
-ROLE_ARN_PATTERN: Final = re.compile(r"^arn:[a-z-]+:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+
+# The account is checked apart, by the one account-id check (runtime_common.identifiers).
+ROLE_ARN_PATTERN: Final = re.compile(r"^arn:[a-z-]+:iam::(?P<account>[^:]*):role/[\w+=,.@/-]+$")
 ORGANIZATION_ID_PATTERN: Final = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 def _role_arn(text: str) -> str:
-    if not ROLE_ARN_PATTERN.match(text):
+    match = ROLE_ARN_PATTERN.match(text)
+    if match is None or not is_account_id(match["account"]):
         raise ValueError(f"{text!r} is not an IAM role ARN")
     return text
 
@@ -141,9 +144,7 @@ class ConnectionSettings:
     organization_id: str | None = from_variable(
         "ORGANIZATION_ID", parse=_organization_id, default=None
     )
-    spoke_regions: tuple[str, ...] = from_variable(
-        "SPOKE_REGIONS", parse=region_names, default=()
-    )
+    spoke_regions: tuple[str, ...] = from_variable("SPOKE_REGIONS", parse=region_names, default=())
     # spoke only
     hub_region: str | None = from_variable("HUB_REGION", parse=region_name, default=None)
     # Adjustable in Service Quotas; after an increase, set `hub.rules_per_bus_quota` in the
