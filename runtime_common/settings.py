@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 SettingsT = TypeVar("SettingsT")
-
 ValueT = TypeVar("ValueT")
 
 _VARIABLE: Final = "environment_variable"
@@ -123,20 +122,21 @@ def read_settings(
 ) -> SettingsT:
     """An instance of `settings_class` from `environ`; `error` is raised (a SettingsError
     subclass, so a unit can keep its own exception type) naming every bad variable."""
-    values, problems = _read_fields(settings_class, environ, error)
+    values, problems = _read_fields(settings_class, environ)
     if problems:
         raise error(*problems[0], *problems[1:])
     return settings_class(**values)
 
 
 def _read_fields(
-    settings_class: type[Any], environ: Mapping[str, str], error: type[SettingsError]
+    settings_class: type[Any], environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The parsed field values of `settings_class` and every (variable, problem) found."""
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for field in dataclasses.fields(settings_class):
         if _NESTED in field.metadata:
-            inner, inner_problems = _read_fields(field.metadata[_NESTED], environ, error)
+            inner, inner_problems = _read_fields(field.metadata[_NESTED], environ)
             problems.extend(inner_problems)
             if not inner_problems:
                 values[field.name] = field.metadata[_NESTED](**inner)
