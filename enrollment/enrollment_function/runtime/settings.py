@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_lambda_powertools import Logger
-
 from contracts import HUB_TABLE_NAME
 from enrollment.placement.targeting import TargetingSettings
 from runtime_common.identifiers import account_id, region_name, region_names
 from runtime_common.settings import from_variable, nested, number, whole_number
-
-logger = Logger(service="dsdash-org-enrollment")
-
 
 Sleep = Callable[[float], None]
 
