@@ -56,6 +56,7 @@ from enrollment.placement.stackset_names import stackset_name
 from enrollment.placement.targeting import ProjectTargeting, TargetingSettings
 from hub_stack import table_design
 from hub_stack.runtime.store import HubStore, SpokeState
+from runtime_common.settings import environment_of
 from sandbox import lambda_runtime, moto_stacksets
 from sandbox.credentials import account_credentials
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
@@ -142,7 +143,7 @@ class EnrollmentWorld:
             self.management,
             ORG_RECONCILER_FUNCTION_NAME,
             "org_stack.reconciler.runtime.handler.handler",
-            {"CONFIG": self.targeting().to_config_json(), "CALL_AS": "SELF"},
+            environment_of(self.targeting()),
         )
 
     @staticmethod

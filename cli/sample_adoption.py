@@ -26,10 +26,11 @@ import boto3
 
 from config.model import DsdashConfig
 from contracts import MONITORED_PROJECTS_PREFIX
-from enrollment.connection.runtime.ssm_topology import ACCOUNT_ID_PATTERN, iter_parameters_by_path
+from enrollment.connection.runtime.ssm_topology import iter_parameters_by_path
 from hub_stack.runtime.sample_compatibility import ProjectDirectory
 from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
 from runtime_common.aws import client
+from runtime_common.identifiers import is_account_id
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -111,7 +112,7 @@ def read_sample_parameters(session: boto3.Session | None) -> SampleParameters:
         project, environment = segments
         for item in value.split(","):
             account_id = item.strip()
-            if ACCOUNT_ID_PATTERN.match(account_id):
+            if is_account_id(account_id):
                 registrations.append(SampleRegistration(name, project, environment, account_id))
             else:
                 problems.append(

@@ -54,6 +54,7 @@ from cdk_support.lambda_asset import (
 from config.model import DsdashConfig
 from contracts import history_table
 from enrollment.connection.infrastructure import ConnectionFunction
+from enrollment.connection.runtime.connection import ConnectionSettings
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
 from hub_stack.dashboard_publisher.infrastructure import PUBLISHER_ASSET, DashboardPublisher
@@ -405,16 +406,16 @@ class HubStack(cdk.Stack):
             # The actions read-modify-write the bus policy and the fan-out rules: two enrollments
             # at once would overwrite each other's edits (last writer wins), so run one at a time.
             reserved_concurrent_executions=1,
-            environment={
-                "DSDASH_UNIT": "hub",
-                "BUS_NAME": self.bus.event_bus_name,
-                "FORWARDER_ROLE_ARN": self.refresh_forwarder_role.role_arn,
-                "BUS_POLICY_MODE": config.hub.bus_policy,
-                "ORGANIZATION_ID": config.organization.id,
-                "SPOKE_REGIONS": ",".join(config.organization.regions),
-                "REFRESH_FANOUT": "topic" if self.refresh_topic is not None else "bus-rules",
-                "RULES_PER_BUS_QUOTA": str(config.hub.rules_per_bus_quota),
-            },
+            settings=ConnectionSettings(
+                unit="hub",
+                bus_name=self.bus.event_bus_name,
+                forwarder_role_arn=self.refresh_forwarder_role.role_arn,
+                bus_policy_mode=config.hub.bus_policy,
+                organization_id=config.organization.id,
+                spoke_regions=tuple(config.organization.regions),
+                refresh_fanout="topic" if self.refresh_topic is not None else "bus-rules",
+                rules_per_bus_quota=config.hub.rules_per_bus_quota,
+            ),
             bus=self.bus,
             bus_name=contracts.HUB_BUS_NAME,
             rule_prefix=REFRESH_FANOUT_RULE_PREFIX,

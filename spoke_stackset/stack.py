@@ -58,6 +58,7 @@ from cdk_support.functions import (
 )
 from config.model import DsdashConfig, ProjectSettings
 from enrollment.connection.infrastructure import ConnectionFunction
+from enrollment.connection.runtime.connection import ConnectionSettings
 from metrics.base import IamStatement
 from metrics.registry import build_metric, iam_statements_for
 from spoke_stackset.refresh_triggers import SpokeRefreshTriggers
@@ -385,12 +386,12 @@ class SpokeStack(cdk.Stack):
             function_name=contracts.SPOKE_CONNECTION_FUNCTION_NAME,
             code=self._code(SpokeParameter.CONNECTION_CODE_KEY),
             timeout=CONNECTION_TIMEOUT,
-            environment={
-                "DSDASH_UNIT": "spoke",
-                "BUS_NAME": self.bus.event_bus_name,
-                "FORWARDER_ROLE_ARN": self.forwarder_role.role_arn,
-                "HUB_REGION": self._parameter(SpokeParameter.HUB_REGION),
-            },
+            settings=ConnectionSettings(
+                unit="spoke",
+                bus_name=self.bus.event_bus_name,
+                forwarder_role_arn=self.forwarder_role.role_arn,
+                hub_region=self._parameter(SpokeParameter.HUB_REGION),
+            ),
             bus=self.bus,
             bus_name=contracts.SPOKE_BUS_NAME,
             rule_prefix=contracts.FORWARD_METRICS_RULE_PREFIX,

@@ -10,7 +10,6 @@ used before this unit existed (`ConnectionFunction`, `ConnectionFunctionRole`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final
 
 import aws_cdk as cdk
@@ -21,6 +20,8 @@ from constructs import Construct
 
 from cdk_support import nag
 from cdk_support.functions import nag_arn, parameter_arn, python_function
+from enrollment.connection.runtime.connection import ConnectionSettings
+from runtime_common.settings import environment_of
 
 CONSTRUCT_ID: Final = "ConnectionFunction"
 HANDLER: Final = "enrollment.connection.runtime.connection.handler"
@@ -49,8 +50,9 @@ CONNECTION_RULE_ACTIONS: Final = (
 class ConnectionFunction:
     """The connection function of one unit (hub or spoke) and its permissions, in `scope`.
 
-    `bus_name` is the bus's literal name (the rule ARNs hold it; `bus.event_bus_name` is a
-    token). `parameters_reason` and `rules_reason` say why the parameter path and the rule name
+    `settings` become the function's environment (`environment_of`: the variables the function
+    reads, by the same fields). `bus_name` is the bus's literal name (the rule ARNs hold it;
+    `bus.event_bus_name` is a token). `parameters_reason` and `rules_reason` say why the parameter path and the rule name
     prefix are wildcards in this unit; they become the cdk-nag acknowledgments' reasons.
     """
 
@@ -61,7 +63,7 @@ class ConnectionFunction:
         function_name: str,
         code: lambda_.Code,
         timeout: cdk.Duration,
-        environment: Mapping[str, str],
+        settings: ConnectionSettings,
         bus: events.IEventBus,
         bus_name: str,
         rule_prefix: str,
@@ -80,7 +82,7 @@ class ConnectionFunction:
             timeout=timeout,
             memory_size=MEMORY_SIZE,
             reserved_concurrent_executions=reserved_concurrent_executions,
-            environment=environment,
+            environment=environment_of(settings),
         )
         _grant_connection_permissions(
             self.function,

@@ -42,6 +42,7 @@ from enrollment.enrollment_function.runtime.lifecycle_events import (
     STACK_INSTANCE_DETAIL_TYPE,
 )
 from enrollment.enrollment_function.runtime.lifecycle_triggers import ORGANIZATIONS_EVENT_NAMES
+from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.placement.infrastructure import (
     acknowledge_organizations_read,
     acknowledge_stack_sets,
@@ -53,6 +54,7 @@ from enrollment.placement.infrastructure import (
 )
 from enrollment.placement.organizations_events import SERVICE_EVENT_DETAIL_TYPE
 from enrollment.placement.targeting import TargetingSettings
+from runtime_common.settings import environment_of
 
 HANDLER: Final = "enrollment.enrollment_function.runtime.handler.handler"
 # Enrollment retries each step with backoff while a new account becomes usable.
@@ -106,17 +108,17 @@ class EnrollmentFunction:
         stack_set_arns: Sequence[str],
     ) -> None:
         stack = cdk.Stack.of(scope)
-        environment = {
-            "HUB_ACCOUNT_ID": config.hub.account_id,
-            "HUB_REGION": config.hub.region,
-            "HUB_NAME": config.hub.name,
-            # Organization mode: the hub side has nothing per spoke (docs/architecture.md §7).
-            "HUB_BUS_POLICY": config.hub.bus_policy,
-            "HUB_TABLE_NAME": contracts.HUB_TABLE_NAME,
-            "SPOKE_REGIONS": ",".join(config.organization.regions),
-            "CONFIG": settings.to_config_json(),
-            "CALL_AS": settings.call_as,
-        }
+        environment = environment_of(
+            EnrollmentSettings(
+                hub_account_id=config.hub.account_id,
+                hub_region=config.hub.region,
+                hub_name=config.hub.name,
+                spoke_regions=tuple(config.organization.regions),
+                targeting=settings,
+                # Organization mode: the hub side has nothing per spoke (docs/architecture.md §7).
+                hub_bus_policy=config.hub.bus_policy,
+            )
+        )
         check_environment_size(contracts.ORG_ENROLLMENT_FUNCTION_NAME, environment)
         function = python_function(
             scope,

@@ -1,27 +1,33 @@
 """What the placement policy and the reconciler read from the config: the projects, their
 environments and listed accounts, the OU tag keys, and how the reconciler calls CloudFormation.
 
-The org stack passes it to the reconciler and the enrollment function as the `CONFIG` environment
-variable (`to_config_json`), with `CALL_AS` (SELF in the management account, DELEGATED_ADMIN in a
-StackSets delegated administrator).
+`TargetingSettings` is a `runtime_common.settings` class: the org stack writes it into the
+reconciler's and the enrollment function's environments with `environment_of`, and both read it
+back with `read_settings` (nested in their own settings class). The flat values are plain
+variables; the projects table is JSON in one variable, PROJECTS (`json_document`). CALL_AS is
+SELF in the management account, DELEGATED_ADMIN in a StackSets delegated administrator.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal
 
 from config.model import DEFAULT_ENVIRONMENT_TAG_KEY, DEFAULT_PROJECT_TAG_KEY, DsdashConfig
+from runtime_common.identifiers import account_id, is_account_id, region_list
+from runtime_common.settings import (
+    from_variable,
+    json_document,
+    json_text,
+    number,
+    one_of,
+    whole_number,
+)
 
 CallAs = Literal["SELF", "DELEGATED_ADMIN"]
-
-
-class TargetingSettingsError(ValueError):
-    """The CONFIG or CALL_AS environment variable is missing or malformed."""
+CALL_AS_VALUES: Final[tuple[CallAs, ...]] = ("SELF", "DELEGATED_ADMIN")
 
 
 @dataclass(frozen=True)
@@ -32,25 +38,81 @@ class ProjectTargeting:
     accounts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
+def _names(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def projects_from_document(document: object) -> Mapping[str, ProjectTargeting]:
+    """The projects table of PROJECTS: `{"<project>": {"environments": [...], "accounts":
+    {"<env>": ["<12 digits>", ...]}}}` (accounts optional)."""
+    if not isinstance(document, dict):
+        raise ValueError("must map each project name to its environments and accounts")
+    projects: dict[str, ProjectTargeting] = {}
+    for name, body in document.items():
+        if not isinstance(body, dict) or "environments" not in body:
+            raise ValueError(f"project {name!r} lacks its environments list")
+        accounts = body.get("accounts", {})
+        if not isinstance(accounts, dict):
+            raise ValueError(f"project {name!r}: accounts must map environments to account ids")
+        listed = {env: _names(ids, f"{name}.accounts.{env}") for env, ids in accounts.items()}
+        bad = [item for ids in listed.values() for item in ids if not is_account_id(item)]
+        if bad:
+            raise ValueError(f"project {name!r}: {bad[0]!r} is not a 12-digit AWS account id")
+        projects[name] = ProjectTargeting(
+            name=name,
+            environments=_names(body["environments"], f"{name}.environments"),
+            accounts=MappingProxyType(listed),
+        )
+    return MappingProxyType(projects)
+
+
+def projects_document(projects: Mapping[str, ProjectTargeting]) -> dict[str, Any]:
+    return {
+        name: {
+            "environments": list(project.environments),
+            "accounts": {env: list(ids) for env, ids in project.accounts.items()},
+        }
+        for name, project in projects.items()
+    }
+
+
+def _percentage(text: str) -> int:
+    value = whole_number(text)
+    if value > 100:
+        raise ValueError(f"{text!r} is over 100")
+    return value
+
+
 @dataclass(frozen=True)
 class TargetingSettings:
     """What the placement policy needs from the config, and how the reconciler calls
-    CloudFormation.
+    CloudFormation. The org stack builds it with `from_config`."""
 
-    The CDK stack sets `CONFIG` to `to_config_json()` of `from_config(config)` and `CALL_AS` to
-    SELF (management account) or DELEGATED_ADMIN.
-    """
-
-    management_account_id: str
-    regions: tuple[str, ...]
-    projects: Mapping[str, ProjectTargeting]
-    project_tag_key: str = DEFAULT_PROJECT_TAG_KEY
-    environment_tag_key: str = DEFAULT_ENVIRONMENT_TAG_KEY
-    call_as: CallAs = "SELF"
-    max_concurrent_percentage: int = 25
-    failure_tolerance_percentage: int = 10
-    max_wait_seconds: float = 300.0
-    poll_interval_seconds: float = 15.0
+    management_account_id: str = from_variable("MANAGEMENT_ACCOUNT_ID", parse=account_id)
+    # The StackSets' deployment regions, in the config's order.
+    regions: tuple[str, ...] = from_variable("ORGANIZATION_REGIONS", parse=region_list)
+    projects: Mapping[str, ProjectTargeting] = from_variable(
+        "PROJECTS",
+        parse=json_document(projects_from_document),
+        render=json_text(projects_document),
+    )
+    project_tag_key: str = from_variable("PROJECT_TAG_KEY", default=DEFAULT_PROJECT_TAG_KEY)
+    environment_tag_key: str = from_variable(
+        "ENVIRONMENT_TAG_KEY", default=DEFAULT_ENVIRONMENT_TAG_KEY
+    )
+    call_as: CallAs = from_variable("CALL_AS", parse=one_of(CALL_AS_VALUES), default="SELF")
+    max_concurrent_percentage: int = from_variable(
+        "MAX_CONCURRENT_PERCENTAGE", parse=_percentage, default=25
+    )
+    failure_tolerance_percentage: int = from_variable(
+        "FAILURE_TOLERANCE_PERCENTAGE", parse=_percentage, default=10
+    )
+    max_wait_seconds: float = from_variable("MAX_WAIT_SECONDS", parse=number, default=300.0)
+    poll_interval_seconds: float = from_variable(
+        "POLL_INTERVAL_SECONDS", parse=number, default=15.0
+    )
 
     @classmethod
     def from_config(cls, config: DsdashConfig, *, call_as: CallAs = "SELF") -> TargetingSettings:
@@ -73,79 +135,6 @@ class TargetingSettings:
             environment_tag_key=config.organization.environment_tag_key,
             call_as=call_as,
         )
-
-    def to_config_json(self) -> str:
-        """The `CONFIG` environment value (everything except CALL_AS)."""
-        return json.dumps(
-            {
-                "management_account_id": self.management_account_id,
-                "regions": list(self.regions),
-                "project_tag_key": self.project_tag_key,
-                "environment_tag_key": self.environment_tag_key,
-                "max_concurrent_percentage": self.max_concurrent_percentage,
-                "failure_tolerance_percentage": self.failure_tolerance_percentage,
-                "max_wait_seconds": self.max_wait_seconds,
-                "poll_interval_seconds": self.poll_interval_seconds,
-                "projects": {
-                    name: {
-                        "environments": list(project.environments),
-                        "accounts": {env: list(ids) for env, ids in project.accounts.items()},
-                    }
-                    for name, project in self.projects.items()
-                },
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> TargetingSettings:
-        env = os.environ if environ is None else environ
-        raw = env.get("CONFIG")
-        if not raw:
-            raise TargetingSettingsError("environment variable CONFIG is not set")
-        call_as = env.get("CALL_AS", "SELF")
-        if call_as not in ("SELF", "DELEGATED_ADMIN"):
-            raise TargetingSettingsError(
-                f"CALL_AS must be SELF or DELEGATED_ADMIN, got {call_as!r}"
-            )
-        try:
-            document = json.loads(raw)
-            projects = {
-                name: ProjectTargeting(
-                    name=name,
-                    environments=tuple(body["environments"]),
-                    accounts=MappingProxyType(
-                        {e: tuple(ids) for e, ids in body.get("accounts", {}).items()}
-                    ),
-                )
-                for name, body in document["projects"].items()
-            }
-            optional = {
-                key: document[key]
-                for key in (
-                    "project_tag_key",
-                    "environment_tag_key",
-                    "max_concurrent_percentage",
-                    "failure_tolerance_percentage",
-                    "max_wait_seconds",
-                    "poll_interval_seconds",
-                )
-                if key in document
-            }
-            return cls(
-                management_account_id=str(document["management_account_id"]),
-                regions=tuple(document["regions"]),
-                projects=MappingProxyType(projects),
-                call_as=cast(CallAs, call_as),
-                **optional,
-            )
-        except json.JSONDecodeError as error:
-            raise TargetingSettingsError(f"CONFIG is not valid JSON: {error}") from error
-        except (KeyError, TypeError, AttributeError) as error:
-            raise TargetingSettingsError(
-                f"CONFIG lacks or mistypes {error}; expected keys management_account_id, regions, "
-                "projects.<name>.environments"
-            ) from error
 
     def operation_preferences(self) -> dict[str, Any]:
         # SOFT_FAILURE_TOLERANCE keeps concurrency at MaxConcurrentPercentage even when some

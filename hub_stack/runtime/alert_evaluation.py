@@ -32,12 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from aws_lambda_powertools import Logger
 
 from hub_stack import table_design
-from hub_stack.runtime.alert_rules import (
-    ALERT_RULES_VARIABLE,
-    ProjectAlertRule,
-    decode_alert_rules,
-    rules_by_project,
-)
+from hub_stack.runtime.alert_rules import ProjectAlertRule, rules_by_project
 from hub_stack.runtime.alert_state import (
     AlertNotificationRecord,
     AlertState,
@@ -284,23 +279,24 @@ def notification_message(
     }
 
 
-def evaluator_from_environment(
-    environment: Mapping[str, str],
+def alert_evaluator(
+    rules: Sequence[ProjectAlertRule],
     *,
+    topic_arn: str | None,
+    dashboard_url: str | None,
     table_name: str,
     dynamodb_client: Any,
     session: boto3.Session | None,
     retention_days: int,
 ) -> AlertEvaluator:
-    rules = decode_alert_rules(environment.get(ALERT_RULES_VARIABLE, ""))
-    topic_arn = environment.get(ALERT_TOPIC_VARIABLE, "")
+    """The evaluator of the ingest function's settings (`hub_stack.runtime.ingest_settings`)."""
     publisher = SnsNotificationPublisher(topic_arn, session) if topic_arn else None
     return AlertEvaluator(
         rules,
         states=AlertStateStore(table_name, dynamodb_client),
         publisher=publisher,
         retention_days=retention_days,
-        dashboard_url=environment.get(DASHBOARD_URL_VARIABLE) or None,
+        dashboard_url=dashboard_url,
     )
 
 

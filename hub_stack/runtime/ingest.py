@@ -39,9 +39,8 @@ reason is the real cause (`rejection_cause`). See docs/architecture.md §7.
 After an accepted event is stored, its datapoints are judged against the project's alerts
 (`hub_stack.runtime.alert_evaluation`), which notifies when an alert starts or recovers.
 
-Environment: TABLE_NAME, RETENTION_DAYS, HISTORY_STREAM_NAME (default: the contract's fixed name);
-PROJECT_ALIASES (optional: configured project names and
-their aliases, as JSON); ALERT_RULES, ALERT_TOPIC_ARN, DASHBOARD_URL (alerts).
+Environment: `hub_stack.runtime.ingest_settings.IngestSettings` (table, retention, history
+stream, project aliases, alerts).
 """
 
 from __future__ import annotations
@@ -61,8 +60,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
-from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
-from hub_stack.runtime.alert_evaluation import AlertEvaluator, evaluator_from_environment
+from hub_stack.runtime.alert_evaluation import AlertEvaluator, alert_evaluator
 from hub_stack.runtime.event_validation import (
     Claims,
     EventRejected,
@@ -78,9 +76,10 @@ from hub_stack.runtime.ingest_budget import (
     BatchDeadline,
     TimeBudgetExhausted,
 )
+from hub_stack.runtime.ingest_settings import IngestConfigurationError, IngestSettings
 from hub_stack.runtime.latest_values import ConflictingReplay, LatestWrite
 from hub_stack.runtime.rejection_cause import sender_checked_first
-from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
+from hub_stack.runtime.sample_compatibility import SampleDialect
 from hub_stack.runtime.store import (
     DatapointRecord,
     HubStore,
@@ -91,6 +90,7 @@ from hub_stack.runtime.store import (
     epoch_seconds,
 )
 from runtime_common.aws import client as aws_client
+from runtime_common.settings import read_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -99,51 +99,32 @@ if TYPE_CHECKING:
 logger = Logger(service="dsdash-hub-ingest")
 
 
-class IngestConfigurationError(Exception):
-    """The function's environment is missing or malformed."""
-
-
 def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:
-    table_name = os.environ.get("TABLE_NAME", "")
-    if not table_name:
-        raise IngestConfigurationError("environment variable TABLE_NAME is not set")
+    settings = read_settings(IngestSettings, os.environ, error=IngestConfigurationError)
     # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch.
     dynamodb_client = aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
-    store = HubStore(table_name, dynamodb_client=dynamodb_client)
+    store = HubStore(settings.table_name, dynamodb_client=dynamodb_client)
     history = HistoryDelivery(
-        aws_client(None, "firehose", config=INGEST_CLIENT_CONFIG),
-        os.environ.get("HISTORY_STREAM_NAME") or HISTORY_DELIVERY_STREAM_NAME,
+        aws_client(None, "firehose", config=INGEST_CLIENT_CONFIG), settings.history_stream_name
     )
-    retention_days = retention_days_from(os.environ)
-    alerts = evaluator_from_environment(
-        os.environ,
-        table_name=table_name,
+    alerts = alert_evaluator(
+        settings.alert_rules,
+        topic_arn=settings.alert_topic_arn,
+        dashboard_url=settings.dashboard_url,
+        table_name=settings.table_name,
         dynamodb_client=dynamodb_client,
         session=None,
-        retention_days=retention_days,
+        retention_days=settings.retention_days,
     )
     return ingest_batch(
         event,
         context,
         store=store,
         history=history,
-        retention_days=retention_days,
-        sample_dialect=sample_dialect_from(os.environ),
+        retention_days=settings.retention_days,
+        sample_dialect=SampleDialect(settings.project_directory),
         alerts=alerts,
     )
-
-
-def retention_days_from(environment: Mapping[str, str]) -> int:
-    text = environment.get("RETENTION_DAYS", "")
-    try:
-        days = int(text)
-    except ValueError:
-        raise IngestConfigurationError(
-            f"environment variable RETENTION_DAYS must be a whole number of days, got {text!r}"
-        ) from None
-    if days < 1:
-        raise IngestConfigurationError(f"RETENTION_DAYS must be at least 1, got {days}")
-    return days
 
 
 def ingest_batch(

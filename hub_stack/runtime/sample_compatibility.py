@@ -69,20 +69,14 @@ class ProjectDirectory:
         return cls({name: tuple(aliases) for name, aliases in projects.items()})
 
     @classmethod
-    def from_environment_value(cls, text: str) -> ProjectDirectory:
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise ProjectDirectoryError(
-                f"{PROJECT_ALIASES_ENVIRONMENT_VARIABLE} is not JSON: {error}"
-            ) from None
+    def from_document(cls, document: object) -> ProjectDirectory:
+        """The directory of the PROJECT_ALIASES document (read by `json_document`)."""
         if not isinstance(document, dict) or not all(
             isinstance(aliases, list) and all(isinstance(alias, str) for alias in aliases)
             for aliases in document.values()
         ):
             raise ProjectDirectoryError(
-                f"{PROJECT_ALIASES_ENVIRONMENT_VARIABLE} must map each project name to a list "
-                f"of alias strings, got {text[:200]!r}"
+                f"must map each project name to a list of alias strings, got {document!r:.200}"
             )
         return cls.from_projects(document)
 
@@ -198,9 +192,3 @@ def configured_project(written: str, directory: ProjectDirectory, claims: Claims
         f"(ignoring case){hint}",
         claims,
     )
-
-
-def sample_dialect_from(environment: Mapping[str, str]) -> SampleDialect:
-    """The ingest function's dialect: with the configured projects when the stack set them."""
-    text = environment.get(PROJECT_ALIASES_ENVIRONMENT_VARIABLE, "")
-    return SampleDialect(ProjectDirectory.from_environment_value(text) if text else None)

@@ -36,7 +36,9 @@ from enrollment.placement.infrastructure import (
 )
 from enrollment.placement.stackset_names import STACKSET_NAME_PREFIX
 from enrollment.placement.targeting import TargetingSettings
+from org_stack.reconciler.runtime.settings import ReconcilerSettings
 from org_stack.reconciler.runtime.triggers import RECONCILE_TRIGGER_EVENT_NAMES
+from runtime_common.settings import environment_of
 
 HANDLER: Final = "org_stack.reconciler.runtime.handler.handler"
 RECONCILE_SCHEDULE: Final = events.Schedule.rate(cdk.Duration.hours(1))
@@ -78,7 +80,7 @@ class ReconcilerFunction:
         stack_sets: Sequence[cdk.CfnResource],
     ) -> None:
         stack = cdk.Stack.of(scope)
-        environment = {"CONFIG": settings.to_config_json(), "CALL_AS": settings.call_as}
+        environment = environment_of(ReconcilerSettings(targeting=settings))
         check_environment_size(contracts.ORG_RECONCILER_FUNCTION_NAME, environment)
         function = python_function(
             scope,
@@ -154,7 +156,7 @@ class ReconcilerFunction:
 
     def _reconcile_on_deploy(self, scope: Construct, stack_sets: Sequence[cdk.CfnResource]) -> None:
         # Asynchronous, so a deployment never waits on (or fails with) a long reconcile; the
-        # function's version changes with its code and CONFIG, so each such change reconciles.
+        # function's version changes with its code and environment, so each such change reconciles.
         triggers.Trigger(
             scope,
             "ReconcileOnDeploy",

@@ -44,7 +44,7 @@ from runtime_common.aws import client, session_or_default
 from runtime_common.events import put_events
 from runtime_common.identifiers import is_account_id, is_region_name
 from runtime_common.settings import SettingsError as EnvironmentSettingsError
-from runtime_common.settings import from_variable, matching, one_of, read_settings
+from runtime_common.settings import from_variable, json_document, matching, one_of, read_settings
 from spoke_stackset.runtime.event_builder import (
     INTERNAL_ERROR,
     INVALID_DATAPOINT,
@@ -87,12 +87,8 @@ def _event_version(text: str) -> int:
     return int(one_of(str(version) for version in SUPPORTED_EVENT_VERSIONS)(text))
 
 
-def _metrics_from_json(raw: str) -> tuple[Metric, ...]:
+def _metrics_from_document(selections: object) -> tuple[Metric, ...]:
     """The metrics selected by METRICS, a JSON list of `{"name", "args"}` objects."""
-    try:
-        selections = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"is not valid JSON: {error}") from None
     if not isinstance(selections, list) or not selections:
         raise ValueError('expected a non-empty JSON list of {"name", "args"}')
     metrics: list[Metric] = []
@@ -128,7 +124,9 @@ class ExtractorSettings:
     environment: str = from_variable(
         "ENVIRONMENT", parse=matching(_V2_PROPERTIES["Environment"]["pattern"])
     )
-    metrics: tuple[Metric, ...] = from_variable("METRICS", parse=_metrics_from_json)
+    metrics: tuple[Metric, ...] = from_variable(
+        "METRICS", parse=json_document(_metrics_from_document)
+    )
     spoke_bus_name: str = from_variable("SPOKE_BUS_NAME", default=SPOKE_BUS_NAME)
     event_version: int = from_variable(
         "EVENT_VERSION", parse=_event_version, default=DEFAULT_EVENT_VERSION

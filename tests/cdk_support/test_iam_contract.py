@@ -26,6 +26,12 @@ from dataclasses import dataclass
 from typing import Final
 
 import pytest
+
+# Collected here so they share this file's synthesized templates (one synth per xdist worker).
+from function_settings_checks import (  # noqa: F401
+    test_a_bad_value_fails_naming_its_variable,
+    test_every_function_environment_is_exactly_what_its_settings_class_reads,
+)
 from iam_contract_calls import (
     ApiCall,
     ArnContext,

@@ -25,6 +25,7 @@ from hub_stack_support import (
 import contracts
 from config.model import DsdashConfig
 from contracts import history_table
+from enrollment.connection.runtime.connection import ConnectionSettings
 from hub_stack import table_design
 
 pytestmark = pytest.mark.synth
@@ -373,20 +374,23 @@ def test_function_environments_match_the_runtime_contracts(
         "DSDASH_UNIT": "hub",
         "BUS_NAME": f"${{{bus_id}}}",
         "FORWARDER_ROLE_ARN": f"<{forwarder_id}.Arn>",
-        "BUS_POLICY_MODE": "organization",
+        # The organization mode and the default quota (300) are ConnectionSettings' defaults,
+        # which environment_of leaves out.
         "ORGANIZATION_ID": ORGANIZATION_ID,
         "SPOKE_REGIONS": ",".join(SPOKE_REGIONS),
         "REFRESH_FANOUT": "topic",
-        "RULES_PER_BUS_QUOTA": "300",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_CONNECTION_FUNCTION_NAME,
     }
     # The quota an operator had raised reaches the function from the config, no code change;
-    # per-account mode (outside the organization) keeps the fan-out rules.
+    # per-account mode (outside the organization) keeps the fan-out rules (bus-rules, the
+    # default, so not written).
     per_account = variables(per_account_template, contracts.HUB_CONNECTION_FUNCTION_NAME)
-    assert (per_account["REFRESH_FANOUT"], per_account["RULES_PER_BUS_QUOTA"]) == (
-        "bus-rules",
+    assert (per_account["BUS_POLICY_MODE"], per_account["RULES_PER_BUS_QUOTA"]) == (
+        "per-account",
         "1200",
     )
+    assert "REFRESH_FANOUT" not in per_account
+    assert ConnectionSettings.refresh_fanout == "bus-rules"
 
 
 # --- least privilege ------------------------------------------------------------------------

@@ -27,10 +27,13 @@ import contracts
 from config.model import DsdashConfig
 from enrollment.enrollment_function.runtime.lifecycle_events import OperatorRequest
 from enrollment.enrollment_function.runtime.lifecycle_triggers import parse_lifecycle_event
+from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.placement.stackset_names import stackset_name
 from enrollment.placement.targeting import TargetingSettings
 from org_stack.artifact_buckets import artifact_bucket_name, build_spoke_code_artifacts
+from org_stack.reconciler.runtime.settings import ReconcilerSettings
 from org_stack.reconciler.runtime.triggers import RECONCILE_TRIGGER_EVENT_NAMES
+from runtime_common.settings import read_settings
 from spoke_stackset.stack import synthesize_spoke_template
 
 pytestmark = pytest.mark.synth
@@ -240,7 +243,7 @@ def test_reconciler_runs_with_the_config_and_a_timeout_above_its_wait(
     ).values()
     properties = function["Properties"]
     assert properties["Handler"] == "org_stack.reconciler.runtime.handler.handler"
-    settings = TargetingSettings.from_env(properties["Environment"]["Variables"])
+    settings = read_settings(ReconcilerSettings, properties["Environment"]["Variables"]).targeting
     assert settings == TargetingSettings.from_config(config)
     assert properties["Timeout"] > settings.max_wait_seconds
 
@@ -330,10 +333,14 @@ def test_enrollment_environment_names_the_hub_and_the_targeting(
     assert variables["HUB_ACCOUNT_ID"] == HUB_ACCOUNT
     assert variables["HUB_REGION"] == "eu-central-1"
     assert variables["HUB_NAME"] == config.hub.name
-    assert variables["HUB_TABLE_NAME"] == contracts.HUB_TABLE_NAME
     assert variables["SPOKE_REGIONS"].split(",") == list(REGIONS)
-    assert variables["CALL_AS"] == "SELF"
-    assert TargetingSettings.from_env(variables) == TargetingSettings.from_config(config)
+    # The contract's table name and CALL_AS=SELF are the settings' defaults: not written.
+    settings = read_settings(EnrollmentSettings, variables)
+    assert (settings.hub_table_name, settings.targeting.call_as) == (
+        contracts.HUB_TABLE_NAME,
+        "SELF",
+    )
+    assert settings.targeting == TargetingSettings.from_config(config)
 
 
 def test_enrollment_assumes_only_our_narrow_roles(org: Template) -> None:

@@ -10,13 +10,19 @@ import pytest
 
 import contracts
 from runtime_common.backoff import backoff_seconds
-from runtime_common.identifiers import is_account_id, is_region_name
+from runtime_common.identifiers import is_account_id, is_region_name, region_list, region_names
 from runtime_common.settings import (
     SettingsError,
     comma_separated,
+    environment_of,
     from_variable,
+    json_document,
+    json_text,
+    nested,
+    number,
     one_of,
     read_settings,
+    variables_of,
     whole_number,
 )
 from runtime_common.timestamps import epoch_seconds, format_timestamp, parse_timestamp
@@ -105,6 +111,84 @@ def test_a_bad_environment_names_the_variable_in_the_units_error(
     with pytest.raises(ExampleSettingsError) as raised:
         read_settings(ExampleSettings, environment, error=ExampleSettingsError)
     assert (raised.value.variable, str(raised.value)) == (variable, message)
+
+
+def _table(document: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(document, dict) or not all(
+        isinstance(value, list) for value in document.values()
+    ):
+        raise ValueError("must map names to lists")
+    return {name: tuple(values) for name, values in document.items()}
+
+
+@dataclass(frozen=True)
+class Inner:
+    table: dict[str, tuple[str, ...]] = from_variable(
+        "TABLE",
+        parse=json_document(_table),
+        render=json_text(lambda table: {name: list(values) for name, values in table.items()}),
+    )
+    pause: float = from_variable("PAUSE", parse=number, default=2.0)
+
+
+@dataclass(frozen=True)
+class Outer:
+    bus_name: str = from_variable("BUS_NAME")
+    inner: Inner = nested(Inner)
+    regions: tuple[str, ...] = from_variable("REGIONS", parse=region_names, default=())
+    topic: str | None = from_variable("TOPIC", default=None)
+
+
+def test_environment_of_writes_what_read_settings_reads_back_without_defaults() -> None:
+    settings = Outer(
+        bus_name="hub", inner=Inner(table={"a": ("x", "y")}, pause=0.5), regions=("eu-west-1",)
+    )
+    environment = environment_of(settings)
+    assert environment == {
+        "BUS_NAME": "hub",
+        "TABLE": '{"a":["x","y"]}',
+        "PAUSE": "0.5",
+        "REGIONS": "eu-west-1",
+    }
+    assert read_settings(Outer, environment) == settings
+    # Defaults (and None) are not written: the function reads the same value without them.
+    plain = Outer(bus_name="hub", inner=Inner(table={}))
+    assert environment_of(plain) == {"BUS_NAME": "hub", "TABLE": "{}"}
+    assert variables_of(Outer) == {
+        "BUS_NAME": True,
+        "TABLE": True,
+        "PAUSE": False,
+        "REGIONS": False,
+        "TOPIC": False,
+    }
+
+
+def test_every_bad_variable_is_named_nested_ones_included() -> None:
+    with pytest.raises(ExampleSettingsError) as raised:
+        read_settings(
+            Outer,
+            {"TABLE": '{"a": "x"}', "PAUSE": "-1", "REGIONS": "eu-west-1,Frankfurt"},
+            error=ExampleSettingsError,
+        )
+    assert raised.value.problems == (
+        ("BUS_NAME", "is not set"),
+        ("TABLE", "must map names to lists"),
+        ("PAUSE", "'-1' is not a non-negative finite number"),
+        ("REGIONS", "'Frankfurt' is not an AWS region name"),
+    )
+    assert raised.value.variable == "BUS_NAME"
+    assert str(raised.value).startswith(
+        "environment variable BUS_NAME: is not set; environment variable TABLE: must map"
+    )
+    with pytest.raises(SettingsError, match="environment variable TABLE: is not JSON"):
+        read_settings(Outer, {"BUS_NAME": "hub", "TABLE": "{"})
+
+
+def test_region_lists_keep_or_sort_their_order() -> None:
+    assert region_names("us-east-1, eu-west-1,us-east-1") == ("eu-west-1", "us-east-1")
+    assert region_list("us-east-1, eu-west-1,us-east-1") == ("us-east-1", "eu-west-1")
+    with pytest.raises(ValueError, match="'mars'"):
+        region_list("eu-west-1,mars")
 
 
 def test_timestamps_have_one_fixed_width_utc_form() -> None:

@@ -82,6 +82,8 @@ from enrollment.connection.runtime.ssm_topology import (
     validate_account_id,
 )
 from runtime_common.aws import client
+from runtime_common.identifiers import is_account_id, region_name, region_names
+from runtime_common.settings import from_variable, one_of, read_settings, whole_number
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -101,102 +103,71 @@ UNITS: Final[tuple[Unit, ...]] = ("hub", "spoke")
 BUS_POLICY_MODES: Final[tuple[BusPolicyMode, ...]] = ("organization", "per-account")
 REFRESH_FANOUTS: Final[tuple[RefreshFanout, ...]] = ("topic", "bus-rules")
 
-ROLE_ARN_PATTERN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/[\w+=,.@/-]+$")
-ORGANIZATION_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+def _positive_whole_number(text: str) -> int:
+    value = whole_number(text)
+    if value < 1:
+        raise ValueError(f"{text!r} must be positive")
+    return value
+
+
+# The account is checked apart, by the one account-id check (runtime_common.identifiers).
+ROLE_ARN_PATTERN: Final = re.compile(r"^arn:[a-z-]+:iam::(?P<account>[^:]*):role/[\w+=,.@/-]+$")
+ORGANIZATION_ID_PATTERN: Final = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def _role_arn(text: str) -> str:
+    match = ROLE_ARN_PATTERN.match(text)
+    if match is None or not is_account_id(match["account"]):
+        raise ValueError(f"{text!r} is not an IAM role ARN")
+    return text
+
+
+def _organization_id(text: str) -> str:
+    if not ORGANIZATION_ID_PATTERN.match(text):
+        raise ValueError(f"{text!r} is not an organization id (o-...)")
+    return text
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """What the function needs to know about where it runs; see `from_environment`."""
+    """What the function needs to know about where it runs, from its environment
+    (`runtime_common.settings`; the hub and spoke stacks write it with `environment_of`)."""
 
-    unit: Unit
-    bus_name: str
-    forwarder_role_arn: str
+    unit: Unit = from_variable("DSDASH_UNIT", parse=one_of(UNITS))
+    bus_name: str = from_variable("BUS_NAME")
+    forwarder_role_arn: str = from_variable("FORWARDER_ROLE_ARN", parse=_role_arn)
     # hub only
-    bus_policy_mode: BusPolicyMode = "organization"
-    organization_id: str | None = None
-    spoke_regions: tuple[str, ...] = ()
+    bus_policy_mode: BusPolicyMode = from_variable(
+        "BUS_POLICY_MODE", parse=one_of(BUS_POLICY_MODES), default="organization"
+    )
+    organization_id: str | None = from_variable(
+        "ORGANIZATION_ID", parse=_organization_id, default=None
+    )
+    spoke_regions: tuple[str, ...] = from_variable("SPOKE_REGIONS", parse=region_names, default=())
     # spoke only
-    hub_region: str | None = None
+    hub_region: str | None = from_variable("HUB_REGION", parse=region_name, default=None)
     # Adjustable in Service Quotas; after an increase, set `hub.rules_per_bus_quota` in the
     # config and deploy: the hub stack passes it as RULES_PER_BUS_QUOTA.
-    rules_per_bus_quota: int = DEFAULT_RULES_PER_BUS_QUOTA
+    rules_per_bus_quota: int = from_variable(
+        "RULES_PER_BUS_QUOTA", parse=_positive_whole_number, default=DEFAULT_RULES_PER_BUS_QUOTA
+    )
     # hub only: how refresh events reach spokes (REFRESH_FANOUT).
-    refresh_fanout: RefreshFanout = "bus-rules"
+    refresh_fanout: RefreshFanout = from_variable(
+        "REFRESH_FANOUT", parse=one_of(REFRESH_FANOUTS), default="bus-rules"
+    )
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        if self.unit not in UNITS:
-            problems.append(f"DSDASH_UNIT {self.unit!r} must be one of {', '.join(UNITS)}")
-        if not self.bus_name:
-            problems.append("BUS_NAME is empty")
-        if not ROLE_ARN_PATTERN.match(self.forwarder_role_arn):
-            problems.append(
-                f"FORWARDER_ROLE_ARN {self.forwarder_role_arn!r} is not an IAM role ARN"
-            )
-        if self.rules_per_bus_quota < 1:
-            problems.append(f"RULES_PER_BUS_QUOTA {self.rules_per_bus_quota} must be positive")
+        # What one unit needs and the other does not; each value's own form is its parser's.
         if self.unit == "hub":
-            problems.extend(self._hub_problems())
-        elif self.unit == "spoke" and not REGION_PATTERN.match(self.hub_region or ""):
-            problems.append(f"HUB_REGION {self.hub_region!r} is not an AWS region name")
-        if problems:
-            raise InvalidConnectionSettings(
-                "invalid connection function settings: " + "; ".join(problems)
-            )
-
-    def _hub_problems(self) -> list[str]:
-        problems: list[str] = []
-        if self.refresh_fanout not in REFRESH_FANOUTS:
-            problems.append(
-                f"REFRESH_FANOUT {self.refresh_fanout!r} must be one of "
-                + ", ".join(REFRESH_FANOUTS)
-            )
-        if self.bus_policy_mode not in BUS_POLICY_MODES:
-            problems.append(
-                f"BUS_POLICY_MODE {self.bus_policy_mode!r} must be one of "
-                + ", ".join(BUS_POLICY_MODES)
-            )
-        if self.bus_policy_mode == "organization" and not ORGANIZATION_ID_PATTERN.match(
-            self.organization_id or ""
-        ):
-            problems.append(
-                f"ORGANIZATION_ID {self.organization_id!r} is not an organization id (o-...), "
-                "which the organization bus policy mode needs"
-            )
-        if not self.spoke_regions:
-            problems.append("SPOKE_REGIONS is empty")
-        problems.extend(
-            f"SPOKE_REGIONS entry {region!r} is not an AWS region name"
-            for region in self.spoke_regions
-            if not REGION_PATTERN.match(region)
-        )
-        return problems
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> ConnectionSettings:
-        """Read DSDASH_UNIT, BUS_NAME, FORWARDER_ROLE_ARN; in the hub BUS_POLICY_MODE,
-        ORGANIZATION_ID, SPOKE_REGIONS (comma-separated), the optional REFRESH_FANOUT (default
-        bus-rules); in a spoke HUB_REGION; and the optional RULES_PER_BUS_QUOTA (default:
-        EventBridge's default quota)."""
-        quota_text = environ.get("RULES_PER_BUS_QUOTA", "").strip()
-        if quota_text and not quota_text.isdigit():
-            raise InvalidConnectionSettings(
-                f"RULES_PER_BUS_QUOTA {quota_text!r} must be a whole number"
-            )
-        regions = {item.strip() for item in environ.get("SPOKE_REGIONS", "").split(",")}
-        return cls(
-            unit=cast(Unit, environ.get("DSDASH_UNIT", "")),
-            bus_name=environ.get("BUS_NAME", ""),
-            forwarder_role_arn=environ.get("FORWARDER_ROLE_ARN", ""),
-            bus_policy_mode=cast(BusPolicyMode, environ.get("BUS_POLICY_MODE", "organization")),
-            organization_id=environ.get("ORGANIZATION_ID") or None,
-            spoke_regions=tuple(sorted(region for region in regions if region)),
-            hub_region=environ.get("HUB_REGION") or None,
-            rules_per_bus_quota=int(quota_text) if quota_text else DEFAULT_RULES_PER_BUS_QUOTA,
-            refresh_fanout=cast(RefreshFanout, environ.get("REFRESH_FANOUT") or "bus-rules"),
-        )
+            if self.bus_policy_mode == "organization" and not self.organization_id:
+                raise InvalidConnectionSettings(
+                    "ORGANIZATION_ID", "is not set, which the organization bus policy mode needs"
+                )
+            if not self.spoke_regions:
+                raise InvalidConnectionSettings("SPOKE_REGIONS", "is empty in the hub")
+        elif not self.hub_region:
+            raise InvalidConnectionSettings("HUB_REGION", "is not set in a spoke")
 
 
 @dataclass(frozen=True)
@@ -430,7 +401,7 @@ def handler(event: Any, context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point; returns the report as a dict. Errors propagate, so the caller
     (the enrollment function) sees a failed invocation with the reason."""
     parse_request(event)  # a bad payload is reported before the settings are even read
-    settings = ConnectionSettings.from_environment(os.environ)
+    settings = read_settings(ConnectionSettings, os.environ, error=InvalidConnectionSettings)
     report = run_action(None, settings, event)
     logger.info("connection action finished", extra={"report": report.to_dict()})
     return report.to_dict()

@@ -7,6 +7,8 @@ message as the reason a spoke is not connected.
 
 from __future__ import annotations
 
+from runtime_common.settings import SettingsError
+
 
 class ConnectionActionError(Exception):
     """Base class: a connection action could not run, and why."""
@@ -16,8 +18,9 @@ class UnknownConnectionAction(ConnectionActionError):
     """The payload's action is missing or not one of EBPut, EBRule, Disconnect."""
 
 
-class InvalidConnectionSettings(ConnectionActionError):
-    """The function's environment (unit, bus, role, mode, regions) is incomplete or malformed."""
+class InvalidConnectionSettings(ConnectionActionError, SettingsError):
+    """The function's environment (unit, bus, role, mode, regions) is incomplete or malformed;
+    the message names every bad variable."""
 
 
 class InvalidAccountId(ConnectionActionError):

@@ -13,7 +13,6 @@ list would disconnect a live spoke.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -27,16 +26,15 @@ from enrollment.connection.runtime.connection_errors import (
     MalformedPeerParameters,
 )
 from runtime_common.aws import client
+from runtime_common.identifiers import is_account_id
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
-
 
 def validate_account_id(value: str, *, what: str = "account id") -> str:
     """Return `value` if it is a 12-digit AWS account id, else raise InvalidAccountId."""
-    if not ACCOUNT_ID_PATTERN.match(value):
+    if not is_account_id(value):
         raise InvalidAccountId(f"{what} {value!r} is not a 12-digit AWS account id")
     return value
 
@@ -72,7 +70,7 @@ def read_hub_accounts(session: boto3.Session | None) -> PeerAccounts:
         account_id = value.strip()
         if len(segments) != 1:
             problems.append(f"{name}: expected {MONITORS_PREFIX}<HubName>, one level deep")
-        elif not ACCOUNT_ID_PATTERN.match(account_id):
+        elif not is_account_id(account_id):
             problems.append(f"{name}: value {value!r} is not a 12-digit hub account id")
         else:
             sources.setdefault(account_id, []).append(name)
@@ -88,7 +86,7 @@ def read_spoke_accounts(session: boto3.Session | None) -> PeerAccounts:
         segments = name[len(MONITORED_PROJECTS_PREFIX) :].split("/")
         if len(segments) == 3:
             account_id = value.strip()
-            if account_id != segments[2] or not ACCOUNT_ID_PATTERN.match(account_id):
+            if account_id != segments[2] or not is_account_id(account_id):
                 problems.append(
                     f"{name}: value {value!r} must be the 12-digit account id that ends the name"
                 )
@@ -96,7 +94,7 @@ def read_spoke_accounts(session: boto3.Session | None) -> PeerAccounts:
             sources.setdefault(account_id, []).append(name)
         elif len(segments) == 2:
             account_ids = [item.strip() for item in value.split(",")]
-            bad = [item for item in account_ids if not ACCOUNT_ID_PATTERN.match(item)]
+            bad = [item for item in account_ids if not is_account_id(item)]
             if bad:
                 problems.append(
                     f"{name}: value {value!r} is not a 12-digit account id or a comma-separated "

@@ -24,14 +24,14 @@ import boto3
 from contracts import HUB_ENROLLMENT_ROLE_NAME, spoke_enrollment_role_name
 from enrollment.enrollment_function.runtime.enrollment_errors import ForbiddenRoleError
 from runtime_common.aws import client
+from runtime_common.identifiers import is_account_id, is_region_name
 
 ROLE_SESSION_NAME_PREFIX: Final = "dsdash-enrollment-"
-# The spoke role name with a region suffix; see contracts.spoke_enrollment_role_name.
-_SPOKE_ROLE_NAME: Final = re.compile(
-    "^" + re.escape(spoke_enrollment_role_name("")) + r"[a-z]{2}(-[a-z]+)+-\d+$"
-)
+# The spoke role name is this prefix and a region name; see contracts.spoke_enrollment_role_name.
+_SPOKE_ROLE_PREFIX: Final = spoke_enrollment_role_name("")
+# The account and the name are checked apart: the account by the one account-id check.
 _ROLE_ARN: Final = re.compile(
-    r"^arn:(?P<partition>[a-z-]+):iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@-]+)$"
+    r"^arn:(?P<partition>[a-z-]+):iam::(?P<account>[^:]*):role/(?P<name>[\w+=,.@-]+)$"
 )
 
 
@@ -48,7 +48,10 @@ def spoke_enrollment_role_arn(partition: str, spoke_account_id: str, region: str
 
 
 def is_enrollment_role_name(role_name: str) -> bool:
-    return role_name == HUB_ENROLLMENT_ROLE_NAME or bool(_SPOKE_ROLE_NAME.match(role_name))
+    return role_name == HUB_ENROLLMENT_ROLE_NAME or (
+        role_name.startswith(_SPOKE_ROLE_PREFIX)
+        and is_region_name(role_name[len(_SPOKE_ROLE_PREFIX) :])
+    )
 
 
 def assume_enrollment_role(
@@ -60,7 +63,11 @@ def assume_enrollment_role(
     as botocore ClientErrors so the caller's retry policy sees the AWS error code.
     """
     match = _ROLE_ARN.match(arn)
-    if match is None or not is_enrollment_role_name(match["name"]):
+    if (
+        match is None
+        or not is_account_id(match["account"])
+        or not is_enrollment_role_name(match["name"])
+    ):
         raise ForbiddenRoleError(
             f"refusing to assume {arn!r}: enrollment only assumes {HUB_ENROLLMENT_ROLE_NAME} and "
             f"{spoke_enrollment_role_name('<region>')}"

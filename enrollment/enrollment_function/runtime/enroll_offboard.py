@@ -72,7 +72,6 @@ from enrollment.enrollment_function.runtime.enrollment_errors import (
 )
 from enrollment.enrollment_function.runtime.report import EnrollmentReport
 from enrollment.enrollment_function.runtime.settings import (
-    ACCOUNT_ID_PATTERN,
     EnrollmentSettings,
     Sleep,
 )
@@ -84,6 +83,7 @@ from enrollment.enrollment_function.runtime.steps import (
 )
 from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
 from runtime_common.aws import session_or_default
+from runtime_common.identifiers import is_account_id
 
 logger = Logger(service="dsdash-org-enrollment")
 
@@ -93,7 +93,7 @@ ENROLLING_REASON: Final = "enrolling"
 
 
 def validate_account(account_id: str) -> None:
-    if not ACCOUNT_ID_PATTERN.match(account_id):
+    if not is_account_id(account_id):
         raise InvalidEnrollmentRequest(f"account {account_id!r} is not a 12-digit account id")
 
 

@@ -6,13 +6,15 @@ Lambda's failure record and the `dsdash enroll|offboard` output say what to fix.
 
 from __future__ import annotations
 
+from runtime_common.settings import SettingsError
+
 
 class EnrollmentError(Exception):
     """Base class: enrolling or offboarding an account could not complete."""
 
 
-class EnrollmentSettingsError(EnrollmentError, ValueError):
-    """An environment variable of the enrollment function is missing or malformed."""
+class EnrollmentSettingsError(EnrollmentError, SettingsError):
+    """Environment variables of the enrollment function are missing or malformed (each named)."""
 
 
 class UnsupportedLifecycleEvent(EnrollmentError, ValueError):

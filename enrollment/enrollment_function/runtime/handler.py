@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 
+from enrollment.enrollment_function.runtime.enrollment_errors import EnrollmentSettingsError
 from enrollment.enrollment_function.runtime.lifecycle_events import OperatorRequest
 from enrollment.enrollment_function.runtime.lifecycle_triggers import (
     handle_read_event,
@@ -16,6 +18,7 @@ from enrollment.enrollment_function.runtime.lifecycle_triggers import (
 )
 from enrollment.enrollment_function.runtime.settings import EnrollmentSettings, Sleep
 from enrollment.enrollment_function.runtime.sweep import sweep_unfinished_enrollments
+from runtime_common.settings import read_settings
 
 logger = Logger(service="dsdash-org-enrollment")
 
@@ -32,7 +35,7 @@ def handler(
     invocation retries it."""
     read = read_lifecycle_event(event)
     logger.info("lifecycle event", extra={"event": read.lifecycle.to_dict()})
-    settings = EnrollmentSettings.from_env()
+    settings = read_settings(EnrollmentSettings, os.environ, error=EnrollmentSettingsError)
     if isinstance(read.lifecycle, OperatorRequest) and read.lifecycle.action == "sweep":
         swept = sweep_unfinished_enrollments(settings, session=session, sleep=sleep)
         result = {"swept": [report.to_dict() for report in swept]}

@@ -4,6 +4,7 @@ Lambda's error metrics and alarms see it; the next run retries)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from enrollment.placement.targeting import TargetingSettings
+from org_stack.reconciler.runtime.settings import ReconcilerSettings, ReconcilerSettingsError
 from org_stack.reconciler.runtime.triggers import ReconcileRun, run_trigger
+from runtime_common.settings import read_settings
 
 logger = Logger(service="dsdash-org-reconciler")
 
@@ -29,8 +31,8 @@ def handler(
     sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Lambda entry point (see `triggers` for what each event reconciles)."""
-    settings = TargetingSettings.from_env()
-    report = run_trigger(event, ReconcileRun(settings, session, sleep or time.sleep))
+    settings = read_settings(ReconcilerSettings, os.environ, error=ReconcilerSettingsError)
+    report = run_trigger(event, ReconcileRun(settings.targeting, session, sleep or time.sleep))
     result = report.to_dict()
     logger.info("reconcile finished", extra={"report": result})
     if report.failures:

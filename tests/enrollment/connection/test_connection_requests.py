@@ -16,6 +16,7 @@ from enrollment.connection.runtime.connection_errors import (
 )
 from enrollment.connection.runtime.forwarding_rules import pack_fanout_targets
 from enrollment.connection.runtime.ssm_topology import iter_parameters_by_path
+from runtime_common.settings import read_settings
 
 MOTO_DEFAULT_ACCOUNT = "123456789012"
 
@@ -76,22 +77,46 @@ def test_incomplete_environment_names_every_problem(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("BUS_NAME", HUB_BUS_NAME)
     monkeypatch.setenv("FORWARDER_ROLE_ARN", "dsdash-hub-refresh-forwarder")
     monkeypatch.setenv("SPOKE_REGIONS", "eu-west-1,Frankfurt")
+    monkeypatch.setenv("REFRESH_FANOUT", "carrier-pigeon")
     with pytest.raises(InvalidConnectionSettings) as refusal:
         handler({"action": "EBPut"}, None)
+    assert [variable for variable, _ in refusal.value.problems] == [
+        "FORWARDER_ROLE_ARN",
+        "SPOKE_REGIONS",
+        "REFRESH_FANOUT",
+    ]
     message = str(refusal.value)
-    assert "FORWARDER_ROLE_ARN 'dsdash-hub-refresh-forwarder'" in message
-    assert "ORGANIZATION_ID None" in message
+    assert "FORWARDER_ROLE_ARN: 'dsdash-hub-refresh-forwarder'" in message
     assert "'Frankfurt'" in message
+
+
+def test_the_organization_mode_needs_the_organization_id() -> None:
+    environment = {
+        "DSDASH_UNIT": "hub",
+        "BUS_NAME": HUB_BUS_NAME,
+        "FORWARDER_ROLE_ARN": "arn:aws:iam::100000000001:role/forwarder",
+        "SPOKE_REGIONS": "eu-west-1",
+    }
+    with pytest.raises(InvalidConnectionSettings, match="ORGANIZATION_ID: is not set"):
+        read_settings(ConnectionSettings, environment, error=InvalidConnectionSettings)
+    per_account = read_settings(
+        ConnectionSettings,
+        {**environment, "BUS_POLICY_MODE": "per-account"},
+        error=InvalidConnectionSettings,
+    )
+    assert (per_account.bus_policy_mode, per_account.organization_id) == ("per-account", None)
 
 
 def test_spoke_settings_need_the_hub_region() -> None:
     with pytest.raises(InvalidConnectionSettings, match="HUB_REGION"):
-        ConnectionSettings.from_environment(
+        read_settings(
+            ConnectionSettings,
             {
                 "DSDASH_UNIT": "spoke",
                 "BUS_NAME": "dsdash",
                 "FORWARDER_ROLE_ARN": "arn:aws:iam::200000000001:role/forwarder",
-            }
+            },
+            error=InvalidConnectionSettings,
         )
 
 

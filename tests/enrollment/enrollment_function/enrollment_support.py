@@ -43,6 +43,7 @@ from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.placement.stackset_names import stackset_name
 from enrollment.placement.targeting import ProjectTargeting, TargetingSettings
 from hub_stack import table_design
+from runtime_common.settings import environment_of
 from sandbox.credentials import account_credentials
 from sandbox.lambda_runtime import LambdaRuntime
 
@@ -136,8 +137,7 @@ class SimulatedOrganization:
             "HUB_REGION": REGION,
             "HUB_NAME": HUB_NAME,
             "SPOKE_REGIONS": REGION,
-            "CONFIG": self.targeting().to_config_json(),
-            "CALL_AS": "SELF",
+            **environment_of(self.targeting()),
             "MAX_ATTEMPTS": "3",
             "BACKOFF_BASE_SECONDS": "1",
             "BACKOFF_MAX_SECONDS": "4",
@@ -293,7 +293,7 @@ class SimulatedOrganization:
             self.management,
             ORG_RECONCILER_FUNCTION_NAME,
             "org_stack.reconciler.runtime.handler.handler",
-            {"CONFIG": self.targeting().to_config_json(), "CALL_AS": "SELF"},
+            environment_of(self.targeting()),
         )
 
     # --- reading state back ------------------------------------------------------------------

@@ -23,6 +23,7 @@ from enrollment.enrollment_function.runtime.lifecycle_events import (
 from enrollment.enrollment_function.runtime.lifecycle_triggers import parse_lifecycle_event
 from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.placement.organizations_events import OrganizationsChange
+from runtime_common.settings import read_settings
 
 # Expected values, read off the sample files by hand.
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -101,8 +102,9 @@ def test_foreign_stackset_events_are_ignored(monkeypatch: pytest.MonkeyPatch) ->
         "HUB_REGION": "eu-west-1",
         "HUB_NAME": "central",
         "SPOKE_REGIONS": "eu-west-1",
-        "CONFIG": '{"management_account_id": "999999999999", "regions": ["eu-west-1"], '
-        '"projects": {"fraud-detection": {"environments": ["dev"]}}}',
+        "MANAGEMENT_ACCOUNT_ID": "999999999999",
+        "ORGANIZATION_REGIONS": "eu-west-1",
+        "PROJECTS": '{"fraud-detection": {"environments": ["dev"]}}',
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -118,8 +120,9 @@ def _environment(**changes: str | None) -> dict[str, str]:
         "HUB_REGION": "eu-west-1",
         "HUB_NAME": "central",
         "SPOKE_REGIONS": "eu-west-1, us-east-1",
-        "CONFIG": '{"management_account_id": "999999999999", "regions": ["eu-west-1"], '
-        '"projects": {"fraud": {"environments": ["dev"]}}}',
+        "MANAGEMENT_ACCOUNT_ID": "999999999999",
+        "ORGANIZATION_REGIONS": "eu-west-1",
+        "PROJECTS": '{"fraud": {"environments": ["dev"]}}',
     }
     for name, value in changes.items():
         if value is None:
@@ -130,7 +133,9 @@ def _environment(**changes: str | None) -> dict[str, str]:
 
 
 def test_settings_from_environment() -> None:
-    settings = EnrollmentSettings.from_env(_environment(MAX_ATTEMPTS="7"))
+    settings = read_settings(
+        EnrollmentSettings, _environment(MAX_ATTEMPTS="7"), error=EnrollmentSettingsError
+    )
     assert settings.spoke_regions == ("eu-west-1", "us-east-1")
     assert settings.hub_table_name == "dsdash-hub-metrics"
     assert settings.max_attempts == 7
@@ -144,14 +149,16 @@ def test_settings_from_environment() -> None:
         ({"HUB_NAME": None}, "HUB_NAME"),
         ({"HUB_ACCOUNT_ID": "12345"}, "HUB_ACCOUNT_ID"),
         ({"SPOKE_REGIONS": "eu-west-1,mars"}, "SPOKE_REGIONS"),
-        ({"CONFIG": None}, "CONFIG"),
+        ({"PROJECTS": None}, "PROJECTS"),
+        ({"PROJECTS": '{"fraud": {"environments": "dev"}}'}, "PROJECTS"),
+        ({"CALL_AS": "ROOT"}, "CALL_AS"),
         ({"MAX_ATTEMPTS": "many"}, "MAX_ATTEMPTS"),
         ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS"),
     ],
 )
 def test_settings_errors_name_the_variable(changes: dict[str, str | None], named: str) -> None:
     with pytest.raises(EnrollmentSettingsError, match=named):
-        EnrollmentSettings.from_env(_environment(**changes))
+        read_settings(EnrollmentSettings, _environment(**changes), error=EnrollmentSettingsError)
 
 
 @pytest.mark.parametrize(

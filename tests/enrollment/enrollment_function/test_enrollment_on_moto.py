@@ -42,6 +42,7 @@ from enrollment.enrollment_function.runtime.handler import handler
 from enrollment.placement.stackset_names import stackset_name
 from enrollment.placement.targeting import ProjectTargeting
 from org_stack.reconciler.runtime.handler import handler as reconciler_handler
+from runtime_common.settings import environment_of
 
 
 def enroll(org: SimulatedOrganization, account_id: str) -> dict[str, Any]:
@@ -442,10 +443,11 @@ def test_a_spoke_moved_to_another_project_has_its_previous_instance_reconciled_a
             }
         ),
     )
-    monkeypatch.setenv("CONFIG", targeting.to_config_json())
+    for name, value in environment_of(targeting).items():
+        monkeypatch.setenv(name, value)
     org.management.client("lambda").update_function_configuration(
         FunctionName=ORG_RECONCILER_FUNCTION_NAME,
-        Environment={"Variables": {"CONFIG": targeting.to_config_json(), "CALL_AS": "SELF"}},
+        Environment={"Variables": environment_of(targeting)},
     )
     org.move_account(moved, churn_dev)
     move = copy.deepcopy(load_event("org_MoveAccount.json"))

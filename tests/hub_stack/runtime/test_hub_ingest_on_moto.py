@@ -31,7 +31,9 @@ from hub_runtime_support import (
 )
 
 from hub_stack.runtime import ingest, latest_values
+from hub_stack.runtime.ingest_settings import IngestSettings
 from hub_stack.runtime.store import QUARANTINE_RAW_EVENT_MAX_BYTES
+from runtime_common.settings import read_settings
 
 
 def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
@@ -600,4 +602,8 @@ def test_handler_reads_its_table_and_retention_from_the_environment(
 @pytest.mark.parametrize("value", ["", "ninety", "0"])
 def test_a_bad_retention_setting_is_refused(value: str) -> None:
     with pytest.raises(ingest.IngestConfigurationError, match="RETENTION_DAYS"):
-        ingest.retention_days_from({"RETENTION_DAYS": value})
+        read_settings(
+            IngestSettings,
+            {"TABLE_NAME": "dsdash-hub-metrics", "RETENTION_DAYS": value},
+            error=ingest.IngestConfigurationError,
+        )

@@ -27,14 +27,15 @@ from hub_runtime_support import (
 )
 
 from hub_stack.runtime import ingest
+from hub_stack.runtime.ingest_settings import IngestConfigurationError, IngestSettings
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
     ProjectDirectory,
     ProjectDirectoryError,
     SampleDialect,
-    sample_dialect_from,
 )
 from hub_stack.runtime.store import QuarantineRecord, SpokeState
+from runtime_common.settings import read_settings
 
 SAMPLE_SPOKE = "222222222222"
 # The fixtures were extracted at 08:00 (the sample's Lambda clock, which is UTC).
@@ -339,13 +340,21 @@ def test_the_series_continues_when_the_spoke_moves_to_dsdash(sample_hub: Hub) ->
 
 
 def test_the_handler_reads_project_names_and_aliases_from_its_environment() -> None:
+    required = {"TABLE_NAME": "dsdash-hub-metrics", "RETENTION_DAYS": "30"}
     value = DIRECTORY.environment_value()
-    dialect = sample_dialect_from({PROJECT_ALIASES_ENVIRONMENT_VARIABLE: value})
+    settings = read_settings(
+        IngestSettings, {**required, PROJECT_ALIASES_ENVIRONMENT_VARIABLE: value}
+    )
 
-    assert dialect.directory == DIRECTORY
-    assert sample_dialect_from({}).directory is None
-    with pytest.raises(ProjectDirectoryError, match=PROJECT_ALIASES_ENVIRONMENT_VARIABLE):
-        sample_dialect_from({PROJECT_ALIASES_ENVIRONMENT_VARIABLE: '{"a": "not a list"}'})
+    assert settings.project_directory == DIRECTORY
+    assert read_settings(IngestSettings, required).project_directory is None
+    for bad in ('{"a": "not a list"}', "{"):
+        with pytest.raises(IngestConfigurationError, match=PROJECT_ALIASES_ENVIRONMENT_VARIABLE):
+            read_settings(
+                IngestSettings,
+                {**required, PROJECT_ALIASES_ENVIRONMENT_VARIABLE: bad},
+                error=IngestConfigurationError,
+            )
 
 
 def test_too_many_aliases_for_the_functions_environment_are_refused_at_synth() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -13,8 +14,9 @@ from enrollment.placement.organizations_events import (
     OrganizationsEventError,
     parse_organizations_event,
 )
-from enrollment.placement.targeting import TargetingSettings, TargetingSettingsError
 from org_stack.reconciler.runtime.handler import handler
+from org_stack.reconciler.runtime.settings import ReconcilerSettings, ReconcilerSettingsError
+from runtime_common.settings import environment_of, read_settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -67,9 +69,9 @@ def test_a_non_organizations_event_is_rejected_with_its_source() -> None:
 
 def test_settings_round_trip_through_the_environment(org: Org) -> None:
     settings = org.settings()
-    restored = TargetingSettings.from_env(
-        {"CONFIG": settings.to_config_json(), "CALL_AS": "DELEGATED_ADMIN"}
-    )
+    environment = environment_of(ReconcilerSettings(replace(settings, call_as="DELEGATED_ADMIN")))
+    restored = read_settings(ReconcilerSettings, environment).targeting
+    assert restored == replace(settings, call_as="DELEGATED_ADMIN")
     assert restored.projects["churn"].environments == ("dev", "prod")
     assert restored.regions == (HOME_REGION,)
     assert restored.call_as == "DELEGATED_ADMIN"
@@ -78,15 +80,30 @@ def test_settings_round_trip_through_the_environment(org: Org) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({}, "CONFIG is not set"),
-        ({"CONFIG": "{"}, "not valid JSON"),
-        ({"CONFIG": "{}"}, "management_account_id"),
-        ({"CONFIG": '{"x": 1}', "CALL_AS": "ROOT"}, "CALL_AS"),
+        ({}, "MANAGEMENT_ACCOUNT_ID: is not set"),
+        ({"PROJECTS": "{"}, "PROJECTS: is not JSON"),
+        ({"PROJECTS": "[]"}, "PROJECTS: must map each project name"),
+        ({"PROJECTS": '{"churn": {}}'}, "PROJECTS: project 'churn' lacks its environments"),
+        (
+            {"PROJECTS": '{"churn": {"environments": ["dev"], "accounts": {"dev": ["12"]}}}'},
+            "PROJECTS: project 'churn': '12' is not a 12-digit AWS account id",
+        ),
+        ({"CALL_AS": "ROOT"}, "CALL_AS: 'ROOT' is not one of 'SELF', 'DELEGATED_ADMIN'"),
+        ({"ORGANIZATION_REGIONS": "eu-west-1,Frankfurt"}, "ORGANIZATION_REGIONS: 'Frankfurt'"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(environ: dict[str, str], message: str) -> None:
-    with pytest.raises(TargetingSettingsError, match=message):
-        TargetingSettings.from_env(environ)
+    valid = {
+        "MANAGEMENT_ACCOUNT_ID": "999999999999",
+        "ORGANIZATION_REGIONS": HOME_REGION,
+        "PROJECTS": '{"churn": {"environments": ["dev"]}}',
+    }
+    with pytest.raises(ReconcilerSettingsError, match=message):
+        read_settings(
+            ReconcilerSettings,
+            {**valid, **environ} if environ else {},
+            error=ReconcilerSettingsError,
+        )
 
 
 def test_handler_reconciles_everything_on_an_organizations_event(
@@ -95,8 +112,8 @@ def test_handler_reconciles_everything_on_an_organizations_event(
     workloads = org.ou("Workloads", project="fraud", environment="dev")
     account = org.account(workloads)
     org.account(org.ou("Churn", project="churn", environment="prod"))
-    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
-    monkeypatch.setenv("CALL_AS", "SELF")
+    for name, value in environment_of(ReconcilerSettings(org.settings())).items():
+        monkeypatch.setenv(name, value)
     event = json.loads((EVENTS / "org_TagResource.json").read_text())
 
     result = handler(event, None, session=boto3.Session(region_name=HOME_REGION))
@@ -168,8 +185,8 @@ def test_an_event_about_one_account_reconciles_it_without_walking_the_organizati
     dev = org.ou("Dev", parent=workloads, environment="dev")
     moved = org.account(dev)
     untouched = org.account(org.ou("Churn", project="churn", environment="prod"))
-    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
-    monkeypatch.setenv("CALL_AS", "SELF")
+    for name, value in environment_of(ReconcilerSettings(org.settings())).items():
+        monkeypatch.setenv(name, value)
     event = json.loads((EVENTS / "org_MoveAccount.json").read_text())
     event["detail"]["requestParameters"].update(
         accountId=moved, sourceParentId=org.root_id, destinationParentId=dev
@@ -218,8 +235,8 @@ def test_a_move_reads_the_wanted_stackset_and_the_previous_one_only_when_named(
     churn = org.ou("Churn", project="churn", environment="prod")
     fraud = org.ou("Fraud", project="fraud", environment="dev")
     account = org.account(churn)
-    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
-    monkeypatch.setenv("CALL_AS", "SELF")
+    for name, value in environment_of(ReconcilerSettings(org.settings())).items():
+        monkeypatch.setenv(name, value)
     session = boto3.Session(region_name=HOME_REGION)
     handler(_move_event(account, org.root_id, churn), None, session=session)
     assert org.environments("churn") == {account: "prod"}
@@ -258,8 +275,8 @@ def test_an_account_moved_out_of_every_tagged_ou_loses_its_instances_everywhere(
     churn = org.ou("Churn", project="churn", environment="prod")
     untagged = org.ou("Parking")
     account = org.account(churn)
-    monkeypatch.setenv("CONFIG", org.settings().to_config_json())
-    monkeypatch.setenv("CALL_AS", "SELF")
+    for name, value in environment_of(ReconcilerSettings(org.settings())).items():
+        monkeypatch.setenv(name, value)
     session = boto3.Session(region_name=HOME_REGION)
     handler(_move_event(account, org.root_id, churn), None, session=session)
     org.organizations.move_account(

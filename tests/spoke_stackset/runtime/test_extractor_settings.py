@@ -52,7 +52,7 @@ def test_event_version_defaults_to_2_and_bus_to_dsdash() -> None:
     ("overrides", "variable", "message"),
     [
         ({"METRICS": None}, "METRICS", "is not set"),
-        ({"METRICS": "[{'name': 'x'}]"}, "METRICS", "is not valid JSON"),
+        ({"METRICS": "[{'name': 'x'}]"}, "METRICS", "is not JSON"),
         ({"METRICS": '{"name": "TestConstantMetric"}'}, "METRICS", "non-empty JSON list"),
         ({"METRICS": "[]"}, "METRICS", "non-empty JSON list"),
         ({"METRICS": '["TestConstantMetric"]'}, "METRICS", 'item #0: expected {"name"'),
