@@ -41,7 +41,7 @@ from sandbox.alert_story import (
     seed_backlog,
 )
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
-from sandbox.dashboard_publishing import run_dashboard_publisher
+from sandbox.dashboard_publishing import run_due_page_schedules
 from sandbox.history_backfill import (
     DEFAULT_BACKFILL_DAYS,
     DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
@@ -76,6 +76,8 @@ class DemoOptions:
     stackset_admin: StackSetAdmin | None = None
     # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
     history_days: int = DEFAULT_BACKFILL_DAYS
+    # Simulated hours between two backfilled extractions of a spoke.
+    history_every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS
 
 
 @dataclass
@@ -419,10 +421,15 @@ def run_demo_in(
     if options.history_days:
         progress(
             f"History: {options.history_days} days of extractions every"
-            f" {DEFAULT_HOURS_BETWEEN_EXTRACTIONS} hours, on a simulated clock"
+            f" {options.history_every_hours} hour(s), on a simulated clock"
         )
         backfill = backfill_history(
-            demo, now, days=options.history_days, seed=options.seed, progress=progress
+            demo,
+            now,
+            days=options.history_days,
+            every_hours=options.history_every_hours,
+            seed=options.seed,
+            progress=progress,
         )
     first = demo.layout.spokes[0]
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
@@ -462,10 +469,15 @@ def run_demo_in(
     write_dashboard(
         demo, options.out_dir / "dashboard.html", history_days=options.history_days or 1
     )
-    hosted = run_dashboard_publisher(demo.hub_session(), demo.hub_account, demo.config.hub.region)
+    # Each refresh scheduled the page render for when it completes (docs/architecture.md §7).
+    runs = run_due_page_schedules(demo.hub_session(), demo.hub_account, demo.config.hub.region)
+    published = [run for run in runs if run["published"]]
+    if not published:
+        raise DemoError(f"no refresh's schedule rendered the dashboard page: {runs}")
     progress(
-        f"Dashboard: the hub's publisher wrote its page ({hosted['page_bytes']:,} bytes) to the "
-        "dashboard bucket (dsdash dashboard --open / --share)"
+        f"Dashboard: {len(runs)} refresh schedule(s) ran the hub's publisher; it wrote its page "
+        f"({published[-1]['page_bytes']:,} bytes) to the dashboard bucket {len(published)} "
+        "time(s) (dsdash dashboard --open / --share)"
     )
     result = DemoResult(
         organization_id=demo.layout.organization_id,

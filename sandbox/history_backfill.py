@@ -206,25 +206,41 @@ def _create_jobs(
 
 @dataclass
 class _SpokeReplay:
-    """One spoke region: its extractor settings and its jobs on the simulated clock."""
+    """One spoke region: its extractor settings and its jobs on the simulated clock.
+
+    The clock only moves forward, so each hour touches only what changes: jobs created since the
+    last hour join moto's map, and jobs not yet shown finished are set again; a finished job's
+    object stays as it is (nothing about it changes until `restore`)."""
 
     session: Any
     identity: SpokeIdentity
     settings: ExtractorSettings
     backend: Any
     timelines: list[_JobTimeline]
+    _pending: list[_JobTimeline] = dataclasses.field(init=False, default_factory=list)
+    _unfinished: list[_JobTimeline] = dataclasses.field(init=False, default_factory=list)
+    _shown_at: datetime | None = dataclasses.field(init=False, default=None)
 
     def show_at(self, moment: datetime) -> None:
-        # Jobs not yet created are absent from the listing, as they would be in AWS.
-        existing = {}
-        for timeline in self.timelines:
-            if timeline.created <= moment:
-                timeline.show_at(moment)
-                existing[timeline.plan.name] = timeline.stored
-        self.backend.training_jobs.clear()
-        self.backend.training_jobs.update(existing)
+        if self._shown_at is None or moment < self._shown_at:
+            # Jobs not yet created are absent from the listing, as they would be in AWS.
+            self.backend.training_jobs.clear()
+            self._pending = sorted(self.timelines, key=lambda each: each.created, reverse=True)
+            self._unfinished = []
+        self._shown_at = moment
+        while self._pending and self._pending[-1].created <= moment:
+            timeline = self._pending.pop()
+            self.backend.training_jobs[timeline.plan.name] = timeline.stored
+            self._unfinished.append(timeline)
+        still_running = []
+        for timeline in self._unfinished:
+            timeline.show_at(moment)
+            if timeline.ended is None or moment < timeline.ended:
+                still_running.append(timeline)
+        self._unfinished = still_running
 
     def restore(self, now: datetime) -> None:
+        self._shown_at = None
         self.show_at(now)
 
 

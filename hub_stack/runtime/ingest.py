@@ -91,7 +91,7 @@ from hub_stack.runtime.store import (
     SpokeRecord,
     epoch_seconds,
 )
-from runtime_common.aws import client as aws_client
+from runtime_common.aws import warm_client, warm_session
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -108,11 +108,12 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
     table_name = os.environ.get("TABLE_NAME", "")
     if not table_name:
         raise IngestConfigurationError("environment variable TABLE_NAME is not set")
-    # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch.
-    dynamodb_client = aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
+    # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch,
+    # kept warm across invocations (runtime_common.aws.warm_client).
+    dynamodb_client = warm_client("dynamodb", config=INGEST_CLIENT_CONFIG)
     store = HubStore(table_name, dynamodb_client=dynamodb_client)
     history = HistoryDelivery(
-        aws_client(None, "firehose", config=INGEST_CLIENT_CONFIG),
+        warm_client("firehose", config=INGEST_CLIENT_CONFIG),
         os.environ.get("HISTORY_STREAM_NAME") or HISTORY_DELIVERY_STREAM_NAME,
     )
     retention_days = retention_days_from(os.environ)
@@ -120,7 +121,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
         os.environ,
         table_name=table_name,
         dynamodb_client=dynamodb_client,
-        session=None,
+        session=warm_session(),
         retention_days=retention_days,
     )
     return ingest_batch(
