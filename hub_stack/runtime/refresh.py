@@ -38,6 +38,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 import contracts
+from contracts import dashboard_page
 from runtime_common.aws import client as aws_client
 from runtime_common.events import put_events
 from runtime_common.settings import SettingsError, from_variable, read_settings
@@ -80,6 +81,17 @@ class PagePublish:
     function_arn: str
     role_arn: str
     delay: timedelta = PUBLISH_AFTER_REFRESH
+
+    @classmethod
+    def of_hub(cls, partition: str, region: str, account_id: str) -> PagePublish:
+        """The hub's publisher and schedule role, by their contract names (`dsdash refresh`
+        emits from the operator's session, with no lookup)."""
+        return cls(
+            function_arn=f"arn:{partition}:lambda:{region}:{account_id}:function:"
+            f"{dashboard_page.DASHBOARD_PUBLISHER_FUNCTION_NAME}",
+            role_arn=f"arn:{partition}:iam::{account_id}:role/"
+            f"{dashboard_page.DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME}",
+        )
 
 
 @dataclass(frozen=True)
