@@ -44,6 +44,7 @@ from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
 from sandbox.dashboard_publishing import run_due_page_schedules
 from sandbox.history_backfill import (
     DEFAULT_BACKFILL_DAYS,
+    DEFAULT_HOURLY_DAYS,
     DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
     backfill_history,
 )
@@ -76,8 +77,10 @@ class DemoOptions:
     stackset_admin: StackSetAdmin | None = None
     # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
     history_days: int = DEFAULT_BACKFILL_DAYS
-    # Simulated hours between two backfilled extractions of a spoke.
+    # Simulated hours between two backfilled extractions of a spoke, and the last days of the
+    # backfill that are hourly all the same.
     history_every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS
+    history_hourly_days: int = DEFAULT_HOURLY_DAYS
 
 
 @dataclass
@@ -112,6 +115,8 @@ class DemoResult:
     alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
     # What `sandbox.history_backfill` extracted and ingested (counts and seconds).
     history: dict[str, Any] = field(default_factory=dict)
+    # The publisher's runs that the refreshes scheduled, oldest first (`dashboard.publisher`).
+    page_publishes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -130,6 +135,7 @@ class DemoResult:
             "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
             "alerts": self.alerts.to_dict(),
             "history": self.history,
+            "page_publishes": self.page_publishes,
         }
 
 
@@ -420,14 +426,16 @@ def run_demo_in(
     backfill = None
     if options.history_days:
         progress(
-            f"History: {options.history_days} days of extractions every"
-            f" {options.history_every_hours} hour(s), on a simulated clock"
+            f"History: {options.history_days} days of extractions, hourly over the last"
+            f" {min(options.history_hourly_days, options.history_days)} day(s) and every"
+            f" {options.history_every_hours} hour(s) before, on a simulated clock"
         )
         backfill = backfill_history(
             demo,
             now,
             days=options.history_days,
             every_hours=options.history_every_hours,
+            hourly_days=options.history_hourly_days,
             seed=options.seed,
             progress=progress,
         )
@@ -491,6 +499,7 @@ def run_demo_in(
         out_dir=options.out_dir,
         alerts=alerts,
         history=dataclasses.asdict(backfill) if backfill else {},
+        page_publishes=runs,
     )
     (options.out_dir / "summary.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
