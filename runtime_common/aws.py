@@ -48,6 +48,9 @@ _IDENTITY_VARIABLES: Final = (
     "AWS_SESSION_TOKEN",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
+    # Never set in Lambda; a process that switches them (tests, tools) gets other clients.
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
 )
 _WARM_SESSIONS: dict[tuple[str | None, ...], boto3.Session] = {}
 _WARM_CLIENTS: dict[tuple[Any, ...], Any] = {}
