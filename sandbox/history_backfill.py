@@ -65,7 +65,7 @@ DEFAULT_BACKFILL_DAYS: Final = 14
 # "Dashboard"): profiled, moto's request handling is about two thirds of an extraction's cost
 # (SageMaker Search's response serialization, DynamoDB's update-expression evaluation), and the
 # measured 1,344 hourly extractions of 4 spokes over 14 days cost 165 s of CPU, 0.12 s each,
-# against the ~50 s `make demo` can spend. So the last day, which the page's "Last 24 hours" view
+# against the ~60 s `make demo` can spend. So the last day, which the page's "Last 24 hours" view
 # and the cards' 24-hour comparison read, is hourly, and the 13 days before it every 4 hours.
 DEFAULT_HOURS_BETWEEN_EXTRACTIONS: Final = 4
 DEFAULT_HOURLY_DAYS: Final = 1
