@@ -11,6 +11,9 @@ DASHBOARD_OBJECT_KEY: Final = "dashboard/index.html"
 DASHBOARD_CONTENT_TYPE: Final = "text/html; charset=utf-8"
 # The publisher's fixed function name, so `dsdash` and the sandbox find it without a lookup.
 DASHBOARD_PUBLISHER_FUNCTION_NAME: Final = "dsdash-dashboard-publisher"
+# The role EventBridge Scheduler invokes the publisher with after a refresh (fixed, so a refresh
+# made outside the hub's refresh function, `dsdash refresh`, can name it too).
+DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME: Final = "dsdash-dashboard-publish-schedule"
 # Object metadata: the newest extraction the page shows, so the scheduled publisher can tell
 # whether a refresh brought newer data than the page without rendering it again.
 NEWEST_EXTRACTION_METADATA: Final = "newest-extraction"

@@ -1,16 +1,21 @@
 """The hub's dashboard publisher (a Lambda): keeps the page in the dashboard bucket current.
 
-Run every `PUBLISH_CHECK_MINUTES` by an EventBridge schedule (`hub_stack/dashboard_publisher.py`).
-The hub has no "refresh completed" event: spokes run their own staggered schedules and the
-on-demand refresh only emits (`hub_stack/runtime/refresh.py`); what the hub does know is the
-registry's freshness, which ingest updates with every event (as `dsdash status` and the platform
-health function read it). So each run reads the registry (one paginated Query) and the page
-object's metadata (one HeadObject), and renders again only when
-- there is no page yet, or the page is `MAX_PAGE_AGE` old (at least hourly), or
-- the registry holds a newer extraction than the page shows, and no spoke has reported for
-  `SETTLE_AFTER` (the refresh's burst is over, so the page shows the whole refresh, not its
-  first spokes; a hub that never goes quiet still gets the hourly page).
+Two triggers (`hub_stack/dashboard_publisher/infrastructure.py`, docs/architecture.md §7,
+"Dashboard"):
+- **after each refresh**: the refresh (`hub_stack/runtime/refresh.py`, the function and `dsdash
+  refresh` alike) makes a one-time EventBridge Scheduler schedule that invokes this function with
+  `{"RefreshId": ...}` when the refresh's burst window is over. It renders when the registry
+  holds a newer extraction than the page shows (or there is no page), so a repeated delivery
+  (Scheduler delivers at least once) or a refresh that brought nothing new renders nothing;
+- **hourly**, an EventBridge rule: the backstop for the spokes' own staggered schedules, which
+  the hub cannot see complete. It renders when there is no page, when the registry holds a newer
+  extraction than the page shows, or when the page is about an hour old (`MAX_PAGE_AGE`, less
+  the few seconds a schedule drifts), so the page is regenerated at least hourly.
 An invocation with `{"force": true}` renders unconditionally.
+
+Each run reads the registry (one paginated Query) and the page object's metadata (one
+HeadObject: the newest extraction it shows) before deciding; a run with nothing to do costs
+those two calls.
 
 It lives with the page (docs/architecture.md §3, "Layers": it renders `dashboard/`, so it sits in
 the page's layer, and `hub_stack` never imports it). In a deployed hub it reads history through
@@ -49,9 +54,16 @@ if TYPE_CHECKING:
 
 logger = Logger(service="dsdash-dashboard-publisher")
 
-PUBLISH_CHECK_MINUTES: Final = 15
+# The backstop rule's period (the infrastructure module has the same number; a test compares).
+PUBLISH_BACKSTOP_MINUTES: Final = 60
 MAX_PAGE_AGE: Final = timedelta(hours=1)
-SETTLE_AFTER: Final = timedelta(minutes=5)
+# An hourly rule fires a few seconds either side of the hour: a page the previous run rendered
+# must count as an hour old, or it would wait for the run after.
+SCHEDULE_DRIFT: Final = timedelta(minutes=5)
+# The three triggers, as `publish_reason` receives them.
+FORCED: Final = "forced"
+AFTER_REFRESH: Final = "after refresh"
+HOURLY: Final = "hourly"
 
 
 class PublisherConfigurationError(SettingsError):
@@ -92,28 +104,37 @@ def _newest(values: Sequence[str | None]) -> str | None:
     return format_timestamp(max(moments)) if moments else None
 
 
+def trigger_of(event: Any) -> str:
+    """FORCED, AFTER_REFRESH (a refresh's one-time schedule) or HOURLY (the rule, or anything
+    else: an unknown invocation gets the backstop's caution, never a forced render)."""
+    if not isinstance(event, dict):
+        return HOURLY
+    if event.get("force") is True:
+        return FORCED
+    if isinstance(event.get("RefreshId"), str):
+        return AFTER_REFRESH
+    return HOURLY
+
+
 def publish_reason(
     registry: Sequence[SpokeRecord],
     page: dict[str, Any] | None,
     *,
     now: datetime,
-    force: bool = False,
+    trigger: str = HOURLY,
 ) -> str | None:
     """Why the page must be rendered now, or None to leave it as it is."""
-    if force:
+    if trigger == FORCED:
         return "forced"
     if page is None:
         return "no page yet"
-    if now - page["LastModified"] >= MAX_PAGE_AGE:
-        return "page older than an hour"
     newest = _newest([spoke.last_extraction_date for spoke in registry])
     shown = page.get("Metadata", {}).get(NEWEST_EXTRACTION_METADATA) or None
-    if newest is None or (shown is not None and parse_timestamp(newest) <= parse_timestamp(shown)):
-        return None
-    last_seen = _newest([spoke.last_seen_at for spoke in registry])
-    if last_seen is not None and now - parse_timestamp(last_seen) < SETTLE_AFTER:
-        return None  # a refresh is still arriving: the next run renders it whole
-    return "a refresh brought newer data"
+    if newest is not None and (shown is None or parse_timestamp(newest) > parse_timestamp(shown)):
+        return "a refresh completed" if trigger == AFTER_REFRESH else "newer data than the page"
+    if trigger == HOURLY and now - page["LastModified"] >= MAX_PAGE_AGE - SCHEDULE_DRIFT:
+        return "page older than an hour"
+    return None
 
 
 def publish_dashboard(
@@ -122,7 +143,7 @@ def publish_dashboard(
     settings: PublisherSettings,
     engine: HistoryEngine,
     *,
-    force: bool = False,
+    trigger: str = HOURLY,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PublishResult:
     now = clock()
@@ -136,7 +157,7 @@ def publish_dashboard(
             raise
         page = None
     newest = _newest([spoke.last_extraction_date for spoke in registry])
-    reason = publish_reason(registry, page, now=now, force=force)
+    reason = publish_reason(registry, page, now=now, trigger=trigger)
     if reason is None:
         return PublishResult(False, "the page is current", newest)
     data = assemble_dashboard_data(
@@ -182,8 +203,12 @@ def handler(
         aws_client(active, "s3"),
         settings,
         engine or AthenaEngine(active),
-        force=isinstance(event, dict) and event.get("force") is True,
+        trigger=trigger_of(event),
     )
+    if isinstance(event, dict) and isinstance(event.get("RefreshId"), str):
+        logger.info(
+            "run after a refresh", extra={"refresh_id": event["RefreshId"], **result.to_dict()}
+        )
     return result.to_dict()
 
 

@@ -187,6 +187,7 @@ class HubStack(cdk.Stack):
             results_bucket=self.history.results_bucket,
             code=lambda_code(PUBLISHER_ASSET),
         )
+        self.dashboard_publisher.publish_after_refresh(self.refresh_function)
         self._outputs()
 
     # --- event bus -----------------------------------------------------------------------

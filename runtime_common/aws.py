@@ -2,11 +2,15 @@
 
 Handlers never create clients at import time. They build them from a `boto3.Session` passed in
 (tests and the sandbox hand over another account's credentials) or from the default session.
+A handler's own clients come from `warm_client`: made on the first invocation of an execution
+environment and kept for the next ones, as AWS recommends for Lambda (client creation loads the
+service model and builds a method per operation, tens of milliseconds each time).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+import os
+from typing import Any, Final, cast
 
 import boto3
 from botocore.config import Config
@@ -33,3 +37,41 @@ def client(
     return cast(Any, session_or_default(session)).client(
         service_name, region_name=region_name, config=config
     )
+
+
+# What the default credential chain and region read in a Lambda execution environment. They are
+# fixed for the environment's life, so a warm client stays valid; a process that runs several
+# functions (the sandbox, tests) gets one client per identity, never another function's.
+_IDENTITY_VARIABLES: Final = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    # Never set in Lambda; a process that switches them (tests, tools) gets other clients.
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+)
+_WARM_SESSIONS: dict[tuple[str | None, ...], boto3.Session] = {}
+_WARM_CLIENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _identity() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _IDENTITY_VARIABLES)
+
+
+def warm_session() -> boto3.Session:
+    """The default session of this execution environment, made once per identity."""
+    identity = _identity()
+    if identity not in _WARM_SESSIONS:
+        _WARM_SESSIONS[identity] = boto3.Session()
+    return _WARM_SESSIONS[identity]
+
+
+def warm_client(service_name: str, *, config: Config = ADAPTIVE_RETRIES) -> Any:
+    """`client(None, service_name, config=config)`, made once per execution environment (per
+    identity) and reused by later invocations."""
+    key = (_identity(), service_name, id(config))
+    if key not in _WARM_CLIENTS:
+        _WARM_CLIENTS[key] = client(warm_session(), service_name, config=config)
+    return _WARM_CLIENTS[key]

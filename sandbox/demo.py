@@ -41,9 +41,10 @@ from sandbox.alert_story import (
     seed_backlog,
 )
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
-from sandbox.dashboard_publishing import run_dashboard_publisher
+from sandbox.dashboard_publishing import run_due_page_schedules
 from sandbox.history_backfill import (
     DEFAULT_BACKFILL_DAYS,
+    DEFAULT_HOURLY_DAYS,
     DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
     backfill_history,
 )
@@ -76,6 +77,10 @@ class DemoOptions:
     stackset_admin: StackSetAdmin | None = None
     # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
     history_days: int = DEFAULT_BACKFILL_DAYS
+    # Simulated hours between two backfilled extractions of a spoke, and the last days of the
+    # backfill that are hourly all the same.
+    history_every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS
+    history_hourly_days: int = DEFAULT_HOURLY_DAYS
 
 
 @dataclass
@@ -110,6 +115,8 @@ class DemoResult:
     alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
     # What `sandbox.history_backfill` extracted and ingested (counts and seconds).
     history: dict[str, Any] = field(default_factory=dict)
+    # The publisher's runs that the refreshes scheduled, oldest first (`dashboard.publisher`).
+    page_publishes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -128,6 +135,7 @@ class DemoResult:
             "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
             "alerts": self.alerts.to_dict(),
             "history": self.history,
+            "page_publishes": self.page_publishes,
         }
 
 
@@ -418,11 +426,18 @@ def run_demo_in(
     backfill = None
     if options.history_days:
         progress(
-            f"History: {options.history_days} days of extractions every"
-            f" {DEFAULT_HOURS_BETWEEN_EXTRACTIONS} hours, on a simulated clock"
+            f"History: {options.history_days} days of extractions, hourly over the last"
+            f" {min(options.history_hourly_days, options.history_days)} day(s) and every"
+            f" {options.history_every_hours} hour(s) before, on a simulated clock"
         )
         backfill = backfill_history(
-            demo, now, days=options.history_days, seed=options.seed, progress=progress
+            demo,
+            now,
+            days=options.history_days,
+            every_hours=options.history_every_hours,
+            hourly_days=options.history_hourly_days,
+            seed=options.seed,
+            progress=progress,
         )
     first = demo.layout.spokes[0]
     progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
@@ -462,10 +477,15 @@ def run_demo_in(
     write_dashboard(
         demo, options.out_dir / "dashboard.html", history_days=options.history_days or 1
     )
-    hosted = run_dashboard_publisher(demo.hub_session(), demo.hub_account, demo.config.hub.region)
+    # Each refresh scheduled the page render for when it completes (docs/architecture.md §7).
+    runs = run_due_page_schedules(demo.hub_session(), demo.hub_account, demo.config.hub.region)
+    published = [run for run in runs if run["published"]]
+    if not published:
+        raise DemoError(f"no refresh's schedule rendered the dashboard page: {runs}")
     progress(
-        f"Dashboard: the hub's publisher wrote its page ({hosted['page_bytes']:,} bytes) to the "
-        "dashboard bucket (dsdash dashboard --open / --share)"
+        f"Dashboard: {len(runs)} refresh schedule(s) ran the hub's publisher; it wrote its page "
+        f"({published[-1]['page_bytes']:,} bytes) to the dashboard bucket {len(published)} "
+        "time(s) (dsdash dashboard --open / --share)"
     )
     result = DemoResult(
         organization_id=demo.layout.organization_id,
@@ -479,6 +499,7 @@ def run_demo_in(
         out_dir=options.out_dir,
         alerts=alerts,
         history=dataclasses.asdict(backfill) if backfill else {},
+        page_publishes=runs,
     )
     (options.out_dir / "summary.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"

@@ -1,4 +1,5 @@
-"""`dsdash demo`'s history: 14 days of extractions through the real path, every 4 hours.
+"""`dsdash demo`'s history: 14 days of extractions through the real path, hourly over the last
+day and every 4 hours before it (`DEFAULT_HOURS_BETWEEN_EXTRACTIONS`, `DEFAULT_HOURLY_DAYS`).
 
 Without it the demo's hub holds one extraction per spoke, and every history chart is one point.
 The backfill replays the spokes' SageMaker activity on a simulated clock:
@@ -6,7 +7,8 @@ The backfill replays the spokes' SageMaker activity on a simulated clock:
 - **Activity that changes over time.** Each spoke's seeded plan (`sandbox.seed`) gets extra
   training jobs that ended over the last `days` days (`history_jobs`), added to the plan itself,
   so the demo's truth check (`sandbox.seed.expected_datapoints`) still holds at the end. At each
-  simulated hour, moto's training jobs are set to what existed then: a job not yet created is
+  simulated hour, moto's training jobs are set to what existed then (only the jobs that change:
+  the clock only moves forward): a job not yet created is
   absent, a job before its end is InProgress, after it Completed/Failed/Stopped with its end time
   (moto gap: the API cannot move a job through its lifecycle, so the backend objects are set, with
   naive UTC datetimes, as `sandbox.seed` does). Endpoints, notebooks, packages and pipelines keep
@@ -58,12 +60,15 @@ class Demo(Protocol):
 
 
 DEFAULT_BACKFILL_DAYS: Final = 14
-# Simulated hours between two extractions of a spoke. Measured on moto after the data plane
-# (issue 10: one latest item per spoke, history through Firehose): 336 extractions took 39-48 s
-# of CPU (0.12-0.14 s each, about half of it the extractor's SageMaker listing on moto, not
-# ingest), so hourly over 14 days (1,344 extractions) would still add about 3 minutes of CPU. The
-# cheaper ingest did not make the extraction cheaper: the cadence stays at 4 hours.
+# Simulated hours between two extractions of a spoke, before the last `DEFAULT_HOURLY_DAYS`,
+# which are hourly. Hourly throughout is the budget's question (docs/architecture.md §7,
+# "Dashboard"): profiled, moto's request handling is about two thirds of an extraction's cost
+# (SageMaker Search's response serialization, DynamoDB's update-expression evaluation), and the
+# measured 1,344 hourly extractions of 4 spokes over 14 days cost 165 s of CPU, 0.12 s each,
+# against the ~60 s `make demo` can spend. So the last day, which the page's "Last 24 hours" view
+# and the cards' 24-hour comparison read, is hourly, and the 13 days before it every 4 hours.
 DEFAULT_HOURS_BETWEEN_EXTRACTIONS: Final = 4
+DEFAULT_HOURLY_DAYS: Final = 1
 # Queues are drained once per this many simulated hours (see the module docstring).
 DELIVERY_BATCH_HOURS: Final = 24
 # Training jobs that ended in the backfilled days, per spoke and day (drawn per day).
@@ -206,25 +211,41 @@ def _create_jobs(
 
 @dataclass
 class _SpokeReplay:
-    """One spoke region: its extractor settings and its jobs on the simulated clock."""
+    """One spoke region: its extractor settings and its jobs on the simulated clock.
+
+    The clock only moves forward, so each hour touches only what changes: jobs created since the
+    last hour join moto's map, and jobs not yet shown finished are set again; a finished job's
+    object stays as it is (nothing about it changes until `restore`)."""
 
     session: Any
     identity: SpokeIdentity
     settings: ExtractorSettings
     backend: Any
     timelines: list[_JobTimeline]
+    _pending: list[_JobTimeline] = dataclasses.field(init=False, default_factory=list)
+    _unfinished: list[_JobTimeline] = dataclasses.field(init=False, default_factory=list)
+    _shown_at: datetime | None = dataclasses.field(init=False, default=None)
 
     def show_at(self, moment: datetime) -> None:
-        # Jobs not yet created are absent from the listing, as they would be in AWS.
-        existing = {}
-        for timeline in self.timelines:
-            if timeline.created <= moment:
-                timeline.show_at(moment)
-                existing[timeline.plan.name] = timeline.stored
-        self.backend.training_jobs.clear()
-        self.backend.training_jobs.update(existing)
+        if self._shown_at is None or moment < self._shown_at:
+            # Jobs not yet created are absent from the listing, as they would be in AWS.
+            self.backend.training_jobs.clear()
+            self._pending = sorted(self.timelines, key=lambda each: each.created, reverse=True)
+            self._unfinished = []
+        self._shown_at = moment
+        while self._pending and self._pending[-1].created <= moment:
+            timeline = self._pending.pop()
+            self.backend.training_jobs[timeline.plan.name] = timeline.stored
+            self._unfinished.append(timeline)
+        still_running = []
+        for timeline in self._unfinished:
+            timeline.show_at(moment)
+            if timeline.ended is None or moment < timeline.ended:
+                still_running.append(timeline)
+        self._unfinished = still_running
 
     def restore(self, now: datetime) -> None:
+        self._shown_at = None
         self.show_at(now)
 
 
@@ -308,13 +329,17 @@ def _warnings_only(names: Sequence[str]) -> Iterator[None]:
             each.setLevel(level)
 
 
-def simulated_hours(now: datetime, days: int, every_hours: int = 1) -> Iterator[datetime]:
-    """Extraction times every `every_hours` from `days` days ago up to `every_hours` before
-    `now`, oldest first.
+def simulated_hours(
+    now: datetime, days: int, every_hours: int = 1, hourly_days: int = 0
+) -> Iterator[datetime]:
+    """Extraction times from `days` days ago up to the hour before `now`, oldest first: every
+    hour over the last `hourly_days` days, every `every_hours` hours before them.
 
     Half past the hour relative to `now`: never on a job's end time (ages are whole hours)."""
-    for hours_back in range(days * 24, 0, -every_hours):
-        yield now - timedelta(hours=hours_back, minutes=-30)
+    hourly_from = min(hourly_days, days) * 24
+    for hours_back in range(days * 24, 0, -1):
+        if hours_back <= hourly_from or hours_back % every_hours == 0:
+            yield now - timedelta(hours=hours_back, minutes=-30)
 
 
 def backfill_history(
@@ -323,19 +348,25 @@ def backfill_history(
     *,
     days: int = DEFAULT_BACKFILL_DAYS,
     every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
+    hourly_days: int = DEFAULT_HOURLY_DAYS,
     seed: int = 7,
     progress: Callable[[str], None] = lambda message: None,
 ) -> BackfillResult:
-    """Run an extraction every `every_hours` over `days` days in every seeded spoke and ingest
-    them; leave every spoke's SageMaker state as its (extended) plan says it is at `now`."""
+    """Run an extraction every `every_hours` over `days` days, hourly over the last
+    `hourly_days` of them, in every seeded spoke and ingest them; leave every spoke's SageMaker
+    state as its (extended) plan says it is at `now`."""
     if every_hours < 1 or 24 % every_hours:
         raise ValueError(f"every_hours must divide a day, got {every_hours}")
     started, started_cpu = time.monotonic(), time.process_time()
     replays = _prepare_spokes(demo, now, days, seed)
     extractions = datapoints = events = rounds = 0
     extract_seconds = deliver_seconds = 0.0
-    hours = list(simulated_hours(now, days, every_hours))
-    per_delivery = DELIVERY_BATCH_HOURS // every_hours
+    hours = list(simulated_hours(now, days, every_hours, hourly_days))
+    first = now - timedelta(days=days)
+
+    def delivery_round(moment: datetime) -> int:
+        return (moment - first) // timedelta(hours=DELIVERY_BATCH_HOURS)
+
     try:
         with _warnings_only(QUIETED_LOGGERS):
             for number, moment in enumerate(hours, start=1):
@@ -353,12 +384,15 @@ def backfill_history(
                     datapoints += report.datapoints
                     events += report.events
                 extract_seconds += time.monotonic() - mark
-                if number % per_delivery == 0 or number == len(hours):
+                last_of_round = number == len(hours) or delivery_round(
+                    hours[number]
+                ) != delivery_round(moment)
+                if last_of_round:
                     mark = time.monotonic()
                     demo.world.settle()
                     deliver_seconds += time.monotonic() - mark
                     rounds += 1
-                    day = number // per_delivery
+                    day = delivery_round(moment) + 1
                     progress(f"History: {day} of {days} days extracted and ingested")
     finally:
         for replay in replays:

@@ -81,6 +81,16 @@ def demo(
             "the charts have history on first run (0: none; default: 14).",
         ),
     ] = None,
+    history_hourly_days: Annotated[
+        int | None,
+        typer.Option(
+            "--history-hourly-days",
+            min=0,
+            max=30,
+            help="Of the backfilled days, the last ones extracted every hour; the days before "
+            "every 4 hours (default: 1).",
+        ),
+    ] = None,
     serve: Annotated[
         bool,
         typer.Option(
@@ -116,7 +126,11 @@ def demo(
         console.print(Text(f"[{time.monotonic() - started:5.1f}s] {message}"))
 
     # The backfill's default lives with the sandbox, which this module may not import at load time.
-    history = {} if history_days is None else {"history_days": history_days}
+    history: dict[str, int] = {}
+    if history_days is not None:
+        history["history_days"] = history_days
+    if history_hourly_days is not None:
+        history["history_hourly_days"] = history_hourly_days
     options = DemoOptions(
         config=loaded,
         spokes=spokes,

@@ -22,7 +22,12 @@ from cli.operator_console import (
     open_hub,
     runtime_of,
 )
-from hub_stack.runtime.refresh import RefreshScopeError, emit_refresh, normalized_scope
+from hub_stack.runtime.refresh import (
+    PagePublish,
+    RefreshScopeError,
+    emit_refresh,
+    normalized_scope,
+)
 from hub_stack.runtime.store import (
     HubStore,
     SpokeRecord,
@@ -68,6 +73,12 @@ def refresh(
                 connection.bus_name,
                 scope,
                 topic_arn=connection.refresh_topic_arn,
+                # The page render after the refresh, as the hub's refresh function schedules it.
+                publish=PagePublish.of_hub(
+                    connection.session.get_partition_for_region(connection.config.hub.region),
+                    connection.config.hub.region,
+                    connection.config.hub.account_id,
+                ),
                 clock=lambda: requested_at,
             )
         except RefreshScopeError as error:

@@ -2,9 +2,11 @@
 - the dashboard bucket (private: all public access blocked, SSE-S3, TLS only, owner-enforced),
   named by the contract (`contracts.dashboard_page`) so `dsdash dashboard --open/--share` finds
   it without a lookup; its one object is the page;
-- the publisher function (`dashboard.publisher.handler`), run every
-  `dashboard.publisher.PUBLISH_CHECK_MINUTES` by an EventBridge rule: it renders after each
-  refresh settles and at least hourly;
+- the publisher function (`dashboard.publisher.handler`), run after each refresh by the one-time
+  EventBridge Scheduler schedule the refresh makes (`publish_after_refresh`: the refresh function
+  gets the publisher's ARN, may create only `dsdash-publish-*` schedules, and may pass only the
+  schedule role, which may only invoke the publisher), and hourly by an EventBridge rule, the
+  backstop;
 - its least-privilege role: Query on the hub table's registry, latest-value and quarantine
   partitions; Athena on the hub's workgroup; Glue reads of the history table; S3 reads of the
   history bucket, the Athena results bucket (Athena writes results with the caller's rights); and
@@ -30,14 +32,15 @@ from cdk_support.lambda_asset import LambdaAssetSpec
 from config.model import DsdashConfig
 from contracts import dashboard_page, history_table
 from hub_stack import table_design
+from hub_stack.runtime import refresh
 
 PUBLISHER_ASSET: Final = LambdaAssetSpec(
     name="hub-dashboard-publisher", handler_module="dashboard.publisher"
 )
 PUBLISHER_HANDLER: Final = "dashboard.publisher.handler"
-# Must match dashboard.publisher.PUBLISH_CHECK_MINUTES (a test compares them); CDK code does not
-# import the page's layer.
-PUBLISH_CHECK_MINUTES: Final = 15
+# Must match dashboard.publisher.PUBLISH_BACKSTOP_MINUTES (a test compares them); CDK code does
+# not import the page's layer.
+PUBLISH_BACKSTOP_MINUTES: Final = 60
 # One render reads the registry, every project's latest items, one or two Athena queries (with
 # polling) and uploads a page of up to a few MB: a minute of headroom over the Athena poll cap.
 PUBLISHER_TIMEOUT: Final = cdk.Duration.minutes(6)
@@ -111,9 +114,65 @@ class DashboardPublisher(Construct):
         events.Rule(
             self,
             "Schedule",
-            description="Renders the dashboard page after a refresh settles, at least hourly",
-            schedule=events.Schedule.rate(cdk.Duration.minutes(PUBLISH_CHECK_MINUTES)),
+            description="Renders the dashboard page at least hourly (refreshes schedule their own)",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(PUBLISH_BACKSTOP_MINUTES)),
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        # What EventBridge Scheduler runs a refresh's one-time schedule as: invoking the
+        # publisher, nothing else, for schedules of this account only.
+        self.schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            role_name=dashboard_page.DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME,
+            description="EventBridge Scheduler invokes the dashboard publisher after a refresh",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+        )
+        self.schedule_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
+            )
+        )
+
+    def publish_after_refresh(self, refresh_function: lambda_.Function) -> None:
+        """Let `refresh_function` schedule the page render after each refresh it emits
+        (`hub_stack.runtime.refresh.schedule_page_publish`): the publisher's ARN and the
+        schedule role in its environment; CreateSchedule on the refresh schedules' names only,
+        and PassRole of the schedule role to EventBridge Scheduler only."""
+        stack = cdk.Stack.of(self)
+        refresh_function.add_environment("PAGE_PUBLISHER_ARN", self.function.function_arn)
+        refresh_function.add_environment("PAGE_PUBLISH_ROLE_ARN", self.schedule_role.role_arn)
+        schedules = (
+            f"arn:{stack.partition}:scheduler:{stack.region}:{stack.account}:schedule/"
+            f"{refresh.PUBLISH_SCHEDULE_GROUP}/{refresh.PUBLISH_SCHEDULE_PREFIX}*"
+        )
+        refresh_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["scheduler:CreateSchedule"], resources=[schedules])
+        )
+        refresh_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.schedule_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        policy = (
+            refresh_function.role.node.find_child("DefaultPolicy")
+            if refresh_function.role
+            else None
+        )
+        # cdk-nag names the resource with pseudo parameters where the stack has tokens.
+        finding = schedules.replace(stack.partition, "<AWS::Partition>")
+        for token, name in ((stack.region, "<AWS::Region>"), (stack.account, "<AWS::AccountId>")):
+            if cdk.Token.is_unresolved(token):
+                finding = finding.replace(token, name)
+        nag.acknowledge(
+            policy or refresh_function,
+            f"AwsSolutions-IAM5[Resource::{finding}]",
+            "Each refresh makes one one-time schedule named after its RefreshId (a UUID chosen at "
+            "run time), so CreateSchedule is granted on the refresh schedules' name prefix.",
         )
 
     def _grant(self, table: dynamodb.ITable) -> None:

@@ -89,7 +89,7 @@ from hub_stack.runtime.store import (
     SpokeRecord,
     epoch_seconds,
 )
-from runtime_common.aws import client as aws_client
+from runtime_common.aws import warm_client, warm_session
 from runtime_common.settings import read_settings
 
 if TYPE_CHECKING:
@@ -101,11 +101,12 @@ logger = Logger(service="dsdash-hub-ingest")
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:
     settings = read_settings(IngestSettings, os.environ, error=IngestConfigurationError)
-    # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch.
-    dynamodb_client = aws_client(None, "dynamodb", config=INGEST_CLIENT_CONFIG)
+    # One budgeted client (hub_stack.runtime.ingest_budget) for every table call of the batch,
+    # kept warm across invocations (runtime_common.aws.warm_client).
+    dynamodb_client = warm_client("dynamodb", config=INGEST_CLIENT_CONFIG)
     store = HubStore(settings.table_name, dynamodb_client=dynamodb_client)
     history = HistoryDelivery(
-        aws_client(None, "firehose", config=INGEST_CLIENT_CONFIG), settings.history_stream_name
+        warm_client("firehose", config=INGEST_CLIENT_CONFIG), settings.history_stream_name
     )
     alerts = alert_evaluator(
         settings.alert_rules,
@@ -113,7 +114,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItem
         dashboard_url=settings.dashboard_url,
         table_name=settings.table_name,
         dynamodb_client=dynamodb_client,
-        session=None,
+        session=warm_session(),
         retention_days=settings.retention_days,
     )
     return ingest_batch(

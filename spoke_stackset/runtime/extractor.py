@@ -40,7 +40,7 @@ from contracts import SPOKE_BUS_NAME, load_schema
 from metrics.base import Metric, MetricArgumentError
 from metrics.collect import Extraction
 from metrics.registry import UnknownMetricError, build_metric
-from runtime_common.aws import client, session_or_default
+from runtime_common.aws import client, session_or_default, warm_session
 from runtime_common.events import put_events
 from runtime_common.identifiers import is_account_id, is_region_name
 from runtime_common.settings import SettingsError as EnvironmentSettingsError
@@ -296,7 +296,8 @@ def refresh_id_of(event: object) -> str | None:
 
 
 def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
-    """Lambda entry point: settings from the environment, clients from the default session.
+    """Lambda entry point: settings from the environment, clients from the environment's warm
+    session.
 
     A refresh from the hub refresh topic that is scoped to another spoke returns without
     extracting (see `refresh_request`)."""
@@ -312,9 +313,11 @@ def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
     out_of_scope = request.out_of_scope(
         project=settings.project_name,
         environment=settings.environment,
-        account_id=lambda: (identity or identity_from_session(session_or_default(None))).account_id,
+        account_id=lambda: (identity or identity_from_session(warm_session())).account_id,
     )
     if out_of_scope is not None:
         logger.info("refresh not for this spoke", extra={"why": out_of_scope})
         return {"Skipped": out_of_scope, "RefreshId": request.refresh_id}
-    return run_extraction(settings, identity=identity).to_dict()
+    # The execution environment's session, kept across invocations: its clients (and the
+    # service models they load) are made once per warm container, not once per extraction.
+    return run_extraction(settings, warm_session(), identity=identity).to_dict()

@@ -267,7 +267,8 @@ def implied_calls(call: ApiCall) -> list[ApiCall]:
     """Authorizations AWS checks on the caller as part of this call.
 
     sns:Publish to an encrypted topic checks kms:GenerateDataKey and kms:Decrypt; events:PutTargets with a target RoleArn checks iam:PassRole on that role
-    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html).
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html), and
+    scheduler:CreateSchedule on its target's role.
     """
     topic_arn = str(call.params.get("TopicArn", ""))
     if (
@@ -289,4 +290,9 @@ def implied_calls(call: ApiCall) -> list[ApiCall]:
             for target in call.params.get("Targets", [])
             if target.get("RoleArn")
         ]
+    if call.service == "scheduler" and call.operation == "CreateSchedule":
+        # A schedule's target role is passed to EventBridge Scheduler by the caller
+        # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html).
+        role_arn = call.params.get("Target", {}).get("RoleArn")
+        return [ApiCall(call.principal, "iam", "PassRole", {"RoleArn": role_arn}, call.region)]
     return []

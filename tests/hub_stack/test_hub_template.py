@@ -25,6 +25,10 @@ from hub_stack_support import (
 import contracts
 from config.model import DsdashConfig
 from contracts import history_table
+from contracts.dashboard_page import (
+    DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME,
+    DASHBOARD_PUBLISHER_FUNCTION_NAME,
+)
 from enrollment.connection.runtime.connection import ConnectionSettings
 from hub_stack import table_design
 
@@ -365,10 +369,22 @@ def test_function_environments_match_the_runtime_contracts(
         == "30"
     )
     topic_id, _ = _single(template, "AWS::SNS::Topic", {"TopicName": contracts.REFRESH_TOPIC_NAME})
+    publisher_id = logical_id_of_function(template, DASHBOARD_PUBLISHER_FUNCTION_NAME)
+    schedule_role_id = next(
+        iter(
+            template.find_resources(
+                "AWS::IAM::Role",
+                {"Properties": {"RoleName": DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME}},
+            )
+        )
+    )
     assert variables(template, contracts.HUB_REFRESH_FUNCTION_NAME) == {
         "HUB_BUS_NAME": f"${{{bus_id}}}",
         "REFRESH_TOPIC_ARN": f"${{{topic_id}}}",
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_REFRESH_FUNCTION_NAME,
+        # The page render each refresh schedules (docs/architecture.md §7, "Dashboard").
+        "PAGE_PUBLISHER_ARN": f"<{publisher_id}.Arn>",
+        "PAGE_PUBLISH_ROLE_ARN": f"<{schedule_role_id}.Arn>",
     }
     assert variables(template, contracts.HUB_CONNECTION_FUNCTION_NAME) == {
         "DSDASH_UNIT": "hub",

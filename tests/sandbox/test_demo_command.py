@@ -20,7 +20,18 @@ def test_dsdash_demo_with_two_spokes_enrolls_them_and_matches_the_truth(tmp_path
     dsdash = Path(sys.executable).parent / "dsdash"
     assert dsdash.exists(), "the dsdash console script is installed with the package"
     completed = subprocess.run(
-        [str(dsdash), "demo", "--spokes", "2", "--history-days", "2", "--out", str(out)],
+        [
+            str(dsdash),
+            "demo",
+            "--spokes",
+            "2",
+            "--history-days",
+            "2",
+            "--history-hourly-days",
+            "0",
+            "--out",
+            str(out),
+        ],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -39,6 +50,12 @@ def test_dsdash_demo_with_two_spokes_enrolls_them_and_matches_the_truth(tmp_path
     # Two simulated days of history went the real way (extractor, transport, ingest) first.
     assert summary["history"]["extractions"] > 0
     assert summary["history"]["datapoints"] > 0
+    # Each refresh scheduled the hub's page render: the first run rendered the page; a later
+    # one renders only if its refresh brought data the page does not show.
+    first, *later = summary["page_publishes"]
+    assert (first["published"], first["reason"]) == (True, "no page yet")
+    assert first["page_bytes"] > 0
+    assert all(run["published"] or run["reason"] == "the page is current" for run in later)
     page = (out / "dashboard.html").read_text()
     assert all(spoke["account_id"] in page for spoke in summary["spokes"])
     assert "every metric equals the seeded truth" in completed.stdout

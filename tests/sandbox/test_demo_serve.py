@@ -31,7 +31,19 @@ def test_served_sandbox_answers_the_console_and_stops_cleanly(tmp_path: Path) ->
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [dsdash, "demo", "--spokes", "1", "--history-days", "1", "--out", str(out), "--serve"],
+            [
+                dsdash,
+                "demo",
+                "--spokes",
+                "1",
+                "--history-days",
+                "1",
+                "--history-hourly-days",
+                "0",
+                "--out",
+                str(out),
+                "--serve",
+            ],
             cwd=tmp_path,
             env=_environment(),
             stdout=log,

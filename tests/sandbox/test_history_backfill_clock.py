@@ -5,6 +5,7 @@ given moment. The whole path (extractor, transport, ingest, page) runs in the de
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +29,19 @@ def test_extractions_cover_the_days_before_now_oldest_first() -> None:
     assert times[0] == NOW - timedelta(days=14) + timedelta(minutes=30)
     assert times[-1] < NOW  # the demo's own refresh is the newest extraction
     assert {moment.minute for moment in times} == {30}  # never on a job's whole-hour end
+
+
+def test_the_last_days_are_hourly_and_the_days_before_every_few_hours() -> None:
+    times = list(simulated_hours(NOW, 14, 4, hourly_days=1))
+    day_ago = NOW - timedelta(days=1)
+    older, last_day = [t for t in times if t < day_ago], [t for t in times if t > day_ago]
+
+    assert len(times) == 13 * 24 // 4 + 24
+    assert times == sorted(times) and times[-1] < NOW
+    assert {b - a for a, b in pairwise(older)} == {timedelta(hours=4)}
+    assert {b - a for a, b in pairwise(last_day)} == {timedelta(hours=1)}
+    # Hourly throughout, and more hourly days than backfilled days, are the same times.
+    assert list(simulated_hours(NOW, 2, 1)) == list(simulated_hours(NOW, 2, 4, hourly_days=5))
 
 
 def test_added_jobs_are_deterministic_and_stay_clear_of_window_edges() -> None:

@@ -66,6 +66,9 @@ def test_the_publisher_writes_an_encrypted_html_page_once_until_something_change
     # Nothing newer in the registry and the page is fresh: the next scheduled run renders nothing.
     again = publish(published, tmp_path / "cache", monkeypatch)
     assert again["published"] is False
+    # A refresh's schedule delivered when the page already shows everything: nothing either.
+    after_refresh = publish(published, tmp_path / "cache", monkeypatch, RefreshId="a-refresh")
+    assert (after_refresh["published"], after_refresh["reason"]) == (False, "the page is current")
     forced = publish(published, tmp_path / "cache", monkeypatch, force=True)
     assert forced["published"] is True and forced["reason"] == "forced"
 

@@ -18,6 +18,7 @@ from operator_cli_support import (
 )
 
 import contracts
+from contracts import dashboard_page
 
 HUB_ACCOUNT = "111111111111"  # config/projects.yaml
 
@@ -143,3 +144,24 @@ def test_refresh_also_publishes_once_to_the_hub_refresh_topic(hub, captured_refr
     assert (published["source"], published["detail-type"]) == ("metric_fetch", "metric_fetch")
     assert published["detail"] == event["detail"]
     assert published["detail"]["AccountId"] == "222222222222"
+
+
+def test_refresh_schedules_the_hub_page_render_for_when_it_has_completed(hub, captured_refreshes):
+    result = hub.run("refresh", "--account", "111111111101")
+
+    assert result.exit_code == 0, result.output
+    (event,) = captured_refreshes()
+    scheduler = hub.session.client("scheduler")
+    (summary,) = scheduler.list_schedules()["Schedules"]
+    schedule = scheduler.get_schedule(Name=summary["Name"])
+    assert schedule["Name"].endswith(event["detail"]["RefreshId"])
+    # 12:00:00 plus the burst window, in the hub account's publisher, run once then deleted.
+    assert schedule["ScheduleExpression"] == "at(2025-06-01T12:02:00)"
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+    assert schedule["Target"]["Arn"] == (
+        f"arn:aws:lambda:{REGION}:{HUB_ACCOUNT}:function:"
+        f"{dashboard_page.DASHBOARD_PUBLISHER_FUNCTION_NAME}"
+    )
+    assert schedule["Target"]["RoleArn"].endswith(
+        f":{HUB_ACCOUNT}:role/{dashboard_page.DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME}"
+    )

@@ -1,6 +1,7 @@
 """CDK assertions on the hub's dashboard publisher: a private, encrypted, TLS-only bucket named by
-the contract; the function on a schedule with the environment its handler reads; a role that can
-read what the page needs and write the page alone."""
+the contract; the function on an hourly schedule with the environment its handler reads; a role
+that can read what the page needs and write the page alone; the refresh function allowed to
+schedule the publisher after a refresh, and nothing more."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from hub_stack_support import (
     synth_hub_template,
 )
 
+import contracts
 from contracts import dashboard_page, history_table
 from dashboard import publisher
 from hub_stack.dashboard_publisher import infrastructure
+from hub_stack.runtime import refresh
 
 pytestmark = pytest.mark.synth
 
@@ -78,7 +81,7 @@ def test_the_dashboard_bucket_is_private_encrypted_and_tls_only(template: Templa
     )
 
 
-def test_the_function_runs_the_page_handler_on_a_schedule(template: Template) -> None:
+def test_the_function_runs_the_page_handler_hourly(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
@@ -102,13 +105,13 @@ def test_the_function_runs_the_page_handler_on_a_schedule(template: Template) ->
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "ScheduleExpression": f"rate({publisher.PUBLISH_CHECK_MINUTES} minutes)",
+            "ScheduleExpression": "rate(1 hour)",
             "Targets": Match.array_with(
                 [Match.object_like({"Arn": {"Fn::GetAtt": [function, "Arn"]}})]
             ),
         },
     )
-    assert infrastructure.PUBLISH_CHECK_MINUTES == publisher.PUBLISH_CHECK_MINUTES
+    assert infrastructure.PUBLISH_BACKSTOP_MINUTES == publisher.PUBLISH_BACKSTOP_MINUTES == 60
 
 
 def test_the_role_reads_what_the_page_needs_and_writes_the_page_alone(
@@ -142,3 +145,51 @@ def test_the_role_reads_what_the_page_needs_and_writes_the_page_alone(
     ]
     every_action = {action for actions in granted.values() for action in actions}
     assert not {a for a in every_action if a.endswith("*")}, every_action
+
+
+def test_the_refresh_may_only_schedule_the_publisher_through_its_schedule_role(
+    template: Template,
+) -> None:
+    function = logical_id_of_function(template, dashboard_page.DASHBOARD_PUBLISHER_FUNCTION_NAME)
+    roles = template.find_resources(
+        "AWS::IAM::Role",
+        {"Properties": {"RoleName": dashboard_page.DASHBOARD_PUBLISH_SCHEDULE_ROLE_NAME}},
+    )
+    ((schedule_role, role),) = roles.items()
+    (principal_statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert principal_statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in principal_statement["Condition"]["StringEquals"]
+    # The schedule role invokes the publisher, nothing else.
+    assert actions_by_resource(statements_attached_to_role(template, schedule_role)) == {
+        f"<{function}.Arn>": {"lambda:InvokeFunction"}
+    }
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": contracts.HUB_REFRESH_FUNCTION_NAME,
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "PAGE_PUBLISHER_ARN": {"Fn::GetAtt": [function, "Arn"]},
+                        "PAGE_PUBLISH_ROLE_ARN": {"Fn::GetAtt": [schedule_role, "Arn"]},
+                    }
+                )
+            },
+        },
+    )
+    refresh_role = role_logical_id_of_function(template, contracts.HUB_REFRESH_FUNCTION_NAME)
+    statements = statements_attached_to_role(template, refresh_role)
+    granted = actions_by_resource(statements)
+    schedules = (
+        f"arn:${{AWS::Partition}}:scheduler:{HUB_REGION}:{HUB_ACCOUNT}:schedule/"
+        f"{refresh.PUBLISH_SCHEDULE_GROUP}/{refresh.PUBLISH_SCHEDULE_PREFIX}*"
+    )
+    assert granted[schedules] == {"scheduler:CreateSchedule"}
+    assert granted[f"<{schedule_role}.Arn>"] == {"iam:PassRole"}
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+    scheduling = {a for actions in granted.values() for a in actions if a.startswith("scheduler:")}
+    assert scheduling == {"scheduler:CreateSchedule"}
+    assert not any(a.startswith("lambda:") for actions in granted.values() for a in actions)

@@ -15,6 +15,7 @@ from moto import mock_aws
 
 import contracts
 from hub_stack.runtime import refresh
+from runtime_common.timestamps import parse_timestamp
 
 ALL_SPOKES_PATTERN = {"source": ["metric_fetch"], "detail-type": ["metric_fetch"]}
 
@@ -187,3 +188,54 @@ def test_one_publish_to_the_refresh_topic_carries_the_same_scoped_event(
     assert (detail["ProjectName"], detail["Environment"]) == ("beta", "prod")
     # The sample's route still carries it too (per-account mode's fan-out rules).
     assert [event["detail"] for event in bus_capture.events()] == [detail]
+
+
+PUBLISHER_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:dsdash-dashboard-publisher"
+SCHEDULE_ROLE_ARN = "arn:aws:iam::123456789012:role/dsdash-dashboard-publish-schedule"
+
+
+def test_a_refresh_schedules_one_page_render_for_when_it_has_completed(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_BUS_NAME", contracts.HUB_BUS_NAME)
+    monkeypatch.setenv("PAGE_PUBLISHER_ARN", PUBLISHER_ARN)
+    monkeypatch.setenv("PAGE_PUBLISH_ROLE_ARN", SCHEDULE_ROLE_ARN)
+    capture = Capture(session, "capture-all", ALL_SPOKES_PATTERN)
+
+    result = refresh.handler({"ProjectName": "beta"}, None)
+
+    (event,) = capture.events()
+    requested_at = parse_timestamp(event["detail"]["RequestedAt"])
+    scheduler = session.client("scheduler")
+    (summary,) = scheduler.list_schedules()["Schedules"]
+    schedule = scheduler.get_schedule(Name=summary["Name"])
+    assert schedule["Name"] == refresh.publish_schedule_name(result["RefreshId"])
+    due = (requested_at + refresh.PUBLISH_AFTER_REFRESH).replace(microsecond=0)
+    assert schedule["ScheduleExpression"] == f"at({due:%Y-%m-%dT%H:%M:%S})"
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    assert schedule["ActionAfterCompletion"] == "DELETE"  # one run, then gone
+    assert (schedule["Target"]["Arn"], schedule["Target"]["RoleArn"]) == (
+        PUBLISHER_ARN,
+        SCHEDULE_ROLE_ARN,
+    )
+    assert json.loads(schedule["Target"]["Input"])["RefreshId"] == result["RefreshId"]
+
+
+def test_a_refresh_whose_render_cannot_be_scheduled_still_happened(
+    session: boto3.Session,
+) -> None:
+    capture = Capture(session, "capture-all", ALL_SPOKES_PATTERN)
+    publish = refresh.PagePublish(PUBLISHER_ARN, SCHEDULE_ROLE_ARN)
+    refresh_id = refresh.emit_refresh(session, contracts.HUB_BUS_NAME, publish=publish)
+    # The same name again (a RefreshId is unique, so only a replayed schedule collides):
+    # Scheduler refuses it, and the refresh is neither failed nor repeated.
+    again = refresh.schedule_page_publish(
+        session,
+        publish,
+        refresh_id=refresh_id,
+        requested_at=parse_timestamp("2026-01-01T00:00:00Z"),
+    )
+
+    assert again is None
+    assert [event["detail"]["RefreshId"] for event in capture.events()] == [refresh_id]
+    assert len(session.client("scheduler").list_schedules()["Schedules"]) == 1
