@@ -35,7 +35,8 @@ from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_N
 from hub_stack import table_design
 from hub_stack.runtime import ingest
 from hub_stack.runtime.history_delivery import HistoryDelivery
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from sandbox.moto_firehose_parquet import firehose_parquet_conversion
 from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries
 
@@ -287,7 +288,7 @@ def _hub(table: str, senders: int, *, registry_per_sender: int = REGISTRY_PER_SE
     )
     for index in range(senders * registry_per_sender):
         project, environment = spoke_scope(index)
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             spoke_account(index), SpokeState.ENROLLED, project_name=project, environment=environment
         )
     return Hub(session, plain.client("dynamodb"), table, store, history, ledger)
@@ -328,7 +329,7 @@ def _measure_batch(result: BenchmarkResult, records: int) -> int:
     replay_writes = len(hub.ledger.writes)
     replay_units = hub.ledger.write_units(scan_items(hub.plain, hub.table))
     replay_rows = history_rows(_plain_session())
-    quarantined = hub.store.count_quarantine()
+    quarantined = hub.store.quarantine.count()
 
     section = result.section(
         f"One SQS batch: {len(batch)} records from {senders} spokes (two regions each), v2 events "
@@ -426,7 +427,7 @@ def _measure_single_events(result: BenchmarkResult) -> int:
         operations = ", ".join(operation for operation, _ in hub.ledger.writes)
         failed = len(response["batchItemFailures"])
         section.add(label, calls[label], operations + (f"; {failed} failed" if failed else ""))
-    codes = [record.reason_code for record in hub.store.recent_quarantine()]
+    codes = [record.reason_code for record in hub.store.quarantine.recent()]
     section.add("quarantined", ", ".join(codes) or "none")
     result.figures["write_calls_by_case"] = calls
     result.figures["conflicting_replay_quarantined"] = codes == ["ConflictingReplay"]

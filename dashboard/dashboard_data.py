@@ -35,13 +35,10 @@ from dashboard.model import (
 )
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
-from hub_stack.runtime.store import (
-    DEFAULT_QUARANTINE_DAYS,
-    DatapointRecord,
-    HubStore,
-    SpokeRecord,
-    SpokeState,
-)
+from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.timestamps import parse_timestamp
 
 DEFAULT_HISTORY_DAYS: Final = 30
@@ -197,7 +194,7 @@ def assemble_dashboard_data(
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
     period = refresh_period_seconds(refresh_schedule)
-    registry = store.list_spokes()
+    registry = store.registry.list_spokes()
     spokes = tuple(
         spoke_status(row) for row in spoke_freshness(registry, now=now, refresh_period=period)
     )
@@ -219,6 +216,6 @@ def assemble_dashboard_data(
         spokes=spokes,
         latest_values=latest,
         history=tuple(history),
-        quarantine_count=store.count_quarantine(days=quarantine_days),
+        quarantine_count=store.quarantine.count(days=quarantine_days),
         history_days=history_days,
     )

@@ -23,11 +23,8 @@ from cli.operator_console import (
     runtime_of,
 )
 from hub_stack.runtime.refresh import RefreshScopeError, emit_refresh, normalized_scope
-from hub_stack.runtime.store import (
-    HubStore,
-    SpokeRecord,
-    SpokeState,
-)
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.events import PutEventsError
 from runtime_common.timestamps import format_timestamp, parse_timestamp
 
@@ -81,7 +78,7 @@ def refresh(
         if not wait:
             return
         store = connection.store(clock=runtime.clock)
-        expected = [spoke for spoke in store.list_spokes() if _in_scope(spoke, scope)]
+        expected = [spoke for spoke in store.registry.list_spokes() if _in_scope(spoke, scope)]
         if not expected:
             typer.echo(
                 f"dsdash: no enrolled spoke matches {scope_text}; nothing to wait for", err=True
@@ -143,7 +140,7 @@ def _wait_for_reports(
     with Progress(*columns, console=make_console(stderr=True)) as progress:
         task = progress.add_task("refresh", total=len(expected))
         while True:
-            for spoke in store.list_spokes():
+            for spoke in store.registry.list_spokes():
                 seen = spoke.last_seen_at
                 if spoke.account_id in pending and seen and parse_timestamp(seen) > requested_at:
                     del pending[spoke.account_id]

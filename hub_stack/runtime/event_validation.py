@@ -49,7 +49,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 import contracts
 from hub_stack import table_design
-from hub_stack.runtime.store import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from metrics.base import Metric
 from metrics.registry import UnknownMetricError, metric_class
 from runtime_common.identifiers import is_account_id

@@ -64,6 +64,7 @@ from botocore.exceptions import ClientError
 
 from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack.runtime.alert_evaluation import AlertEvaluator, evaluator_from_environment
+from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.event_validation import (
     Claims,
     EventRejected,
@@ -80,18 +81,14 @@ from hub_stack.runtime.ingest_budget import (
     TimeBudgetExhausted,
 )
 from hub_stack.runtime.latest_values import ConflictingReplay, LatestWrite
+from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.rejection_cause import sender_checked_first
 from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
-from hub_stack.runtime.store import (
-    DatapointRecord,
-    HubStore,
-    HubStoreError,
-    QuarantineRecord,
-    SpokeErrorEntry,
-    SpokeRecord,
-    epoch_seconds,
-)
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeErrorEntry, SpokeRecord
+from hub_stack.table_access import HubStoreError
 from runtime_common.aws import client as aws_client
+from runtime_common.timestamps import epoch_seconds
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -220,14 +217,14 @@ class BatchRegistry(Mapping[str, SpokeRecord]):
 
     def _loaded(self) -> dict[str, SpokeRecord | None]:
         if self._known is None:
-            found = self._store.get_spokes(self._senders) if self._senders else {}
+            found = self._store.registry.get_spokes(self._senders) if self._senders else {}
             self._known = {account: found.get(account) for account in self._senders}
         return self._known
 
     def __getitem__(self, account_id: str) -> SpokeRecord:
         known = self._loaded()
         if account_id not in known:
-            known[account_id] = self._store.get_spokes([account_id]).get(account_id)
+            known[account_id] = self._store.registry.get_spokes([account_id]).get(account_id)
         spoke = known[account_id]
         if spoke is None:
             raise KeyError(account_id)
@@ -367,7 +364,7 @@ class MetricEventIngestor:
             or known < event.extraction_date
             or (known == event.extraction_date and errors)
         ):
-            self._store.record_spoke_freshness(
+            self._store.registry.record_spoke_freshness(
                 event.account_id,
                 extraction_date=event.extraction_date,
                 errors=errors,
@@ -399,7 +396,7 @@ class MetricEventIngestor:
         self, record: SQSRecord, rejection: EventRejected, received_at: datetime
     ) -> None:
         claims = rejection.claims
-        self._store.quarantine(
+        self._store.quarantine.add(
             QuarantineRecord.build(
                 received_at=received_at,
                 event_id=claims.event_id or record.message_id,

@@ -27,13 +27,10 @@ from cli.main import app
 from cli.operator_console import ConsoleRuntime
 from contracts import history_parquet, history_table
 from hub_stack import table_design
-from hub_stack.runtime.store import (
-    DatapointRecord,
-    HubStore,
-    QuarantineRecord,
-    SpokeErrorEntry,
-    SpokeState,
-)
+from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.quarantine import QuarantineRecord
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeErrorEntry, SpokeState
 from runtime_common.timestamps import format_timestamp, parse_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
@@ -195,28 +192,30 @@ def register_spokes(store: HubStore) -> None:
         CHURN_PROD_FRESH: ("churn-prediction", "prod"),
     }
     for account, (project, environment) in enrolled.items():
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             account,
             SpokeState.ENROLLED,
             reason="account in a tagged OU",
             project_name=project,
             environment=environment,
         )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         CHURN_DEV_PENDING,
         SpokeState.PENDING,
         reason="waiting for the stack instance",
         project_name="churn-prediction",
         environment="dev",
     )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         CHURN_DEV_OFFBOARDED,
         SpokeState.ENROLLED,
         project_name="churn-prediction",
         environment="dev",
     )
     record_seen(store, CHURN_DEV_OFFBOARDED, NOW - timedelta(days=10))
-    store.set_spoke_state(CHURN_DEV_OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed")
+    store.registry.set_spoke_state(
+        CHURN_DEV_OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed"
+    )
     record_seen(store, FRAUD_DEV_FRESH, NOW - timedelta(minutes=30))
     record_seen(
         store,
@@ -239,7 +238,7 @@ def record_seen(
     seen_at: datetime,
     errors: list[SpokeErrorEntry] | None = None,
 ) -> None:
-    store.record_spoke_freshness(
+    store.registry.record_spoke_freshness(
         account, extraction_date=format_timestamp(seen_at), errors=errors or [], seen_at=seen_at
     )
 
@@ -252,7 +251,7 @@ def quarantine_events(store: HubStore) -> None:
     for number, received in enumerate(
         (NOW - timedelta(hours=1), NOW - timedelta(days=2), NOW - timedelta(days=10))
     ):
-        store.quarantine(
+        store.quarantine.add(
             QuarantineRecord.build(
                 received_at=received,
                 event_id=f"quarantined-event-{number}",

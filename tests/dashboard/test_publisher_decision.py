@@ -8,7 +8,7 @@ from typing import Any
 
 from contracts.dashboard_page import NEWEST_EXTRACTION_METADATA
 from dashboard.publisher import publish_reason
-from hub_stack.runtime.store import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.timestamps import format_timestamp
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -31,7 +31,7 @@ from hub_runtime_support import (
 )
 
 from hub_stack.runtime import ingest, latest_values
-from hub_stack.runtime.store import QUARANTINE_RAW_EVENT_MAX_BYTES
+from hub_stack.runtime.quarantine import QUARANTINE_RAW_EVENT_MAX_BYTES
 
 
 def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def test_mixed_batch_stores_valid_events_once_and_quarantines_each_bad_one(
 def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -> None:
     run_ingest(enrolled_hub, mixed_batch())
 
-    records = {r.message_id: r for r in enrolled_hub.store.recent_quarantine(limit=100)}
+    records = {r.message_id: r for r in enrolled_hub.store.quarantine.recent(limit=100)}
 
     spoofed = records["beta-claims-alpha"]
     assert json.loads(spoofed.raw_event) == HOSTILE_EVENTS["beta-claims-alpha"][0]
@@ -278,7 +278,7 @@ def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -
     assert huge.raw_event_truncated
     assert huge.raw_event_bytes > QUARANTINE_RAW_EVENT_MAX_BYTES
     assert len(huge.raw_event.encode("utf-8")) <= QUARANTINE_RAW_EVENT_MAX_BYTES
-    assert enrolled_hub.store.count_quarantine() == len(HOSTILE_EVENTS)
+    assert enrolled_hub.store.quarantine.count() == len(HOSTILE_EVENTS)
 
 
 def test_valid_values_are_stored_exactly(enrolled_hub: Hub) -> None:
@@ -310,15 +310,15 @@ def test_valid_values_are_stored_exactly(enrolled_hub: Hub) -> None:
 def test_accepted_events_update_spoke_freshness(enrolled_hub: Hub) -> None:
     run_ingest(enrolled_hub, mixed_batch())
 
-    alpha = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
+    alpha = enrolled_hub.store.registry.get_spoke(ALPHA_DEV_ACCOUNT)
     assert alpha is not None
     # The v2 event (11:00) is newer than the v1 event (10:00); its errors are the last ones.
     assert alpha.last_extraction_date == "2025-06-01T11:00:00.250Z"
     assert [e.error_code for e in alpha.last_errors] == ["AccessDeniedException"]
     assert alpha.last_seen_at == "2025-06-01T12:00:00.000Z"
-    stranger = enrolled_hub.store.get_spoke(STRANGER_ACCOUNT)
+    stranger = enrolled_hub.store.registry.get_spoke(STRANGER_ACCOUNT)
     assert stranger is None  # a refused sender never gets a registry entry
-    offboarded = enrolled_hub.store.get_spoke(OFFBOARDED_ACCOUNT)
+    offboarded = enrolled_hub.store.registry.get_spoke(OFFBOARDED_ACCOUNT)
     assert offboarded is not None and offboarded.last_seen_at is None
 
 
@@ -367,7 +367,7 @@ def test_an_older_event_does_not_overwrite_a_newer_latest_value(enrolled_hub: Hu
     history = rows_of(enrolled_hub, "TotalCompletedTrainingJobs")
     # The late event still joins history.
     assert sorted(row["metric_value"] for row in history) == [7, 42]
-    spoke = enrolled_hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
+    spoke = enrolled_hub.store.registry.get_spoke(ALPHA_DEV_ACCOUNT)
     assert spoke is not None and spoke.last_extraction_date == "2025-06-01T10:00:00.000Z"
 
 
@@ -418,7 +418,7 @@ def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> Non
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
     assert not items_under(items, "LATEST#") and not delivered_rows(enrolled_hub.session)
-    codes = {r.message_id: r.reason_code for r in enrolled_hub.store.recent_quarantine()}
+    codes = {r.message_id: r.reason_code for r in enrolled_hub.store.quarantine.recent()}
     assert codes == {"spoofed": "SenderEnrolledElsewhere", "stranger": "SenderNotEnrolled"}
 
 
@@ -523,7 +523,7 @@ def test_refused_history_records_alone_go_back_to_sqs(enrolled_hub: Hub) -> None
     assert run_ingest(enrolled_hub, sqs_batch([sqs_record(beta_v2_event(), "beta-v2")])) == {
         "batchItemFailures": []
     }
-    assert enrolled_hub.store.count_quarantine() == 0
+    assert enrolled_hub.store.quarantine.count() == 0
 
 
 def test_one_event_costs_at_most_two_dynamodb_writes_and_one_history_record(

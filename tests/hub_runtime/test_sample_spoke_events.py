@@ -27,6 +27,7 @@ from hub_runtime_support import (
 )
 
 from hub_stack.runtime import ingest
+from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
     ProjectDirectory,
@@ -34,7 +35,7 @@ from hub_stack.runtime.sample_compatibility import (
     SampleDialect,
     sample_dialect_from,
 )
-from hub_stack.runtime.store import QuarantineRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 
 SAMPLE_SPOKE = "222222222222"
 # The fixtures were extracted at 08:00 (the sample's Lambda clock, which is UTC).
@@ -83,16 +84,16 @@ def run(hub: Hub, *events: dict[str, Any]) -> None:
 
 
 def quarantined(hub: Hub) -> list[QuarantineRecord]:
-    return hub.store.recent_quarantine(limit=100)
+    return hub.store.quarantine.recent(limit=100)
 
 
 @pytest.fixture
 def sample_hub(hub: Hub) -> Hub:
     """The sample's spoke registered as dsdash adopt registers it; one offboarded account."""
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         SAMPLE_SPOKE, SpokeState.ENROLLED, project_name="fraud-detection", environment="dev"
     )
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         OFFBOARDED_ACCOUNT,
         SpokeState.OFFBOARDED,
         reason="account closed",
@@ -153,7 +154,7 @@ def test_the_samples_four_metrics_are_stored_with_their_naive_times_read_as_utc(
             42,
         ),
     }
-    spoke = sample_hub.store.get_spoke(SAMPLE_SPOKE)
+    spoke = sample_hub.store.registry.get_spoke(SAMPLE_SPOKE)
     assert spoke is not None and spoke.last_extraction_date == "2026-11-26T08:00:00.470Z"
 
 
