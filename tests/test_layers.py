@@ -68,7 +68,7 @@ def package_of(module: str) -> str:
     for shared in (*SHARED_UNIT_RUNTIME_PACKAGES, *sorted(UNIT_RUNTIME_MODULES)):
         if module == shared or module.startswith(shared + "."):
             return shared
-    return module.split(".")[0]
+    return module.split(".", maxsplit=1)[0]
 
 
 def layer_of(module: str) -> str:
