@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 # checkov's pins (boto3, botocore, packaging) conflict with ours: it gets a tool venv of its own,
-# which only `make test` needs (tests/policy_lint run it as a subprocess), never `make demo`.
+# which only `make test` needs (tests/cdk_support/test_policy_linters.py runs it as a subprocess),
+# never `make demo`.
 POLICY_LINT_VENV := .venv-policy-lint
 POLICY_LINT_STAMP := $(POLICY_LINT_VENV)/.installed
 

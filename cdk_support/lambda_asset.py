@@ -130,7 +130,7 @@ PACKAGE_DATA: Final[dict[str, tuple[str, ...]]] = {
 # dashboard publisher reads history through the query layer, whose `reads.open_engine` can also
 # build the DuckDB engine (for the CLI); the publisher always uses Athena, and duckdb's wheel does
 # not fit the python3.11 runtime. A module-level import of it would fail
-# `tests/test_lambda_assets.py`, which imports every handler from its bundle alone.
+# `tests/cdk_support/test_lambda_assets.py`, which imports every handler from its bundle alone.
 OFF_LAMBDA_IMPORTS: Final = frozenset({"duckdb"})
 
 # Distributions a shipped distribution imports only when they are installed, with no requirement

@@ -6,7 +6,7 @@ function's own environment, as `sandbox.lambda_runtime` runs handlers, so the hu
 bucket holds the page and `dsdash dashboard --open/--share --endpoint-url ...` against `dsdash
 demo --serve` fetches it. The one gap: moto's Athena runs no SQL (it would answer empty results),
 so the handler is given the DuckDB engine over the same history bucket; the page is what Athena's
-answers would draw (`tests/history_query` checks both engines return the same rows).
+answers would draw (`tests/hub_stack/history_query` checks both engines return the same rows).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ MEMORY_SIZE: Final = 256
 # owns there (the hub's refresh fan-out rules, a spoke's metric forward rules).
 CONNECTION_BUS_ACTIONS: Final = ("events:DescribeEventBus",)
 # Actions the IAM definitions give no resource type (Service Authorization Reference, Amazon
-# EventBridge; checked by parliament in tests/policy_lint): a statement naming a bus ARN for them
+# EventBridge; checked by parliament in tests/cdk_support): a statement naming a bus ARN for them
 # would never match, and EBPut would be denied in a real account. They must be granted on "*".
 CONNECTION_ACCOUNT_ACTIONS: Final = (
     "events:ListRules",

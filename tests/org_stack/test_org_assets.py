@@ -1,6 +1,6 @@
 """The spoke code the org side ships: zips that are deterministic and keyed by content, so the
 sandbox and a rollout can rely on the keys. (Each function's asset is checked in
-tests/test_lambda_assets.py.)"""
+tests/cdk_support/test_lambda_assets.py.)"""
 
 from __future__ import annotations
 

@@ -1,17 +1,19 @@
 """`dsdash query --engine athena`: the same rows as DuckDB, and one line when Athena fails.
 
 moto's Athena runs no SQL: the rows it returns are registered first, computed by DuckDB running
-the Athena dialect's text over the same history files (tests/history_query/athena_on_moto.py)."""
+the Athena dialect's text over the same history files (tests/hub_stack/history_query/
+athena_on_moto.py)."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from history_query.athena_on_moto import register_athena_result, run_athena_text_on_duckdb
 from operator_cli_support import NOW, REGION
 
 from cli import hub_connection
@@ -19,6 +21,14 @@ from config.loader import load_config
 from contracts.history_table import ATHENA_WORKGROUP_NAME, history_bucket_name
 from hub_stack.history_query import dialect
 from hub_stack.history_query.queries import HistoryFilters, aggregate_sql
+
+# The helper of the query layer's tests is imported by module name, so its folder goes on sys.path
+# (tests/hub_stack/history_query lies under the source package's name, not a namespace of its own).
+_HISTORY_QUERY_TESTS = Path(__file__).resolve().parents[2] / "hub_stack" / "history_query"
+if str(_HISTORY_QUERY_TESTS) not in sys.path:
+    sys.path.insert(0, str(_HISTORY_QUERY_TESTS))
+
+from athena_on_moto import register_athena_result, run_athena_text_on_duckdb  # noqa: E402
 
 ARGUMENTS = ["--project", "fraud-detection", "--environment", "dev"]
 ARGUMENTS += ["--metric", "TotalCompletedTrainingJobs", "--bucket", "1h", "--since", "1d"]

@@ -17,7 +17,7 @@ from metrics.base import Datapoint, ValueRange
 from metrics.registry import metric_class
 from spoke_stackset.runtime.event_builder import InvalidDatapointError, datapoint_details
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hub_stack.runtime.event_validation import RejectionCode
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_every_reason_code_is_documented_and_every_documented_code_exists() -> None:

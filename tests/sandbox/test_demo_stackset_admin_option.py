@@ -1,5 +1,5 @@
 """`dsdash demo --stackset-admin`: the option reaches the sandbox, and a wrong value is a usage
-error (the sandbox run itself is tests/sandbox_demo/test_demo_delegated_admin.py)."""
+error (the sandbox run itself is tests/sandbox/test_demo_delegated_admin.py)."""
 
 from __future__ import annotations
 

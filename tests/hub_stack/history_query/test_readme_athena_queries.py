@@ -10,7 +10,7 @@ import pytest
 from athena_on_moto import run_athena_text_on_duckdb
 from history_files import DAYS, SPOKES, history_rows, write_history
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 SECTION = re.compile(r"## Use it from Athena and QuickSight\n(?P<body>.*?)\n## ", re.DOTALL)
 SQL_BLOCK = re.compile(r"```sql\n(?P<sql>.*?)```", re.DOTALL)
 

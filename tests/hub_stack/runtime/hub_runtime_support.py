@@ -30,7 +30,7 @@ BETA_PROD_ACCOUNT = "222222222222"
 OFFBOARDED_ACCOUNT = "333333333333"
 STRANGER_ACCOUNT = "444444444444"
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def create_hub_table(client: Any, table_name: str = TABLE_NAME) -> None:
