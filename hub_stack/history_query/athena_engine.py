@@ -1,10 +1,10 @@
 """The deployed hub's engine: Athena over the Glue table (docs/architecture.md §7).
 
 StartQueryExecution in the dsdash workgroup (whose configuration holds the encrypted results
-location), GetQueryExecution polled with the backoff of `PollSchedule` (`runtime_common.backoff`), then GetQueryResults
-through its paginator, each value converted from Athena's text by the column's declared type. A
-query that does not succeed raises `AthenaQueryError`, whose one-line message names the query id,
-its state and Athena's state-change reason.
+location), GetQueryExecution polled with the backoff of `PollSchedule` (`runtime_common.backoff`),
+then GetQueryResults through its paginator, each value converted from Athena's text by the
+column's declared type. A query that does not succeed raises `AthenaQueryError`, whose one-line
+message names the query id, its state and Athena's state-change reason.
 
 moto gap: moto's Athena runs no SQL. It answers GetQueryResults with results registered in
 advance through `/moto-api/static/athena/query-results`, never pages them, and reports no
