@@ -11,6 +11,10 @@
   per PutEvents call; one hub Lambda invocation per event writing the event's detail as one
   DynamoDB item (PutItem, measured on moto); one unpaginated listing per metric.
 
+A full run also measures each Lambda function's CPU time, peak RSS and template memory
+(`bench.lambda_footprint`, the file's `lambda` section; a quick run prices with the committed
+ones), and prints the memory the model would choose (`bench.lambda_sizing_report`).
+
 Every call is counted with botocore `before-call`/`after-call` hooks on every session
 (`bench.call_counting`), so after the ingest path changes, the counts follow what it does. The
 figures are written to `cli/capacity/measured_counts.json`, which `dsdash plan` reads; a test
@@ -43,6 +47,7 @@ from bench.cost_accounting import (
     dynamodb_units,
     firehose_figures,
 )
+from bench.lambda_sizing_report import session_reuse_what_if, sizing_section
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
@@ -366,7 +371,10 @@ def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
 
 
 def comparable(document: Mapping[str, Any]) -> Any:
-    """The counts a staleness check compares (everything but the per-call breakdown)."""
+    """The counts a staleness check compares: calls, events, units and bytes per extraction
+    (everything under `by_metrics` but the per-call breakdown). Not the `lambda` section: CPU
+    time and peak RSS differ from run to run and machine to machine (they are measured, printed
+    and priced, never compared), and its memory is the template's, which a template test checks."""
     by_metrics = document["by_metrics"]
     return {
         metrics: {
@@ -386,10 +394,18 @@ def comparable(document: Mapping[str, Any]) -> Any:
 
 def run(*, quick: bool = False) -> BenchmarkResult:
     from cli.capacity.cost_model import CostModel, monthly_costs
+    from cli.capacity.measured import load_measured
 
     counts = QUICK_METRIC_COUNTS if quick else FULL_METRIC_COUNTS
     document = measure(counts)
-    if not quick:
+    if quick:
+        # The footprint takes a CDK synth and a moto server with two measured processes (a few
+        # minutes on a shared machine): a quick run prices with the committed figures.
+        document["lambda"] = load_measured().get("lambda", {})
+    else:
+        from bench.lambda_footprint import measure_footprints
+
+        document["lambda"] = measure_footprints()
         MEASURED_COUNTS_PATH.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     model = CostModel.load(measured=document)
     result = BenchmarkResult("cost", "Cost: dsdash against the sample's design, measured counts")
@@ -399,6 +415,18 @@ def run(*, quick: bool = False) -> BenchmarkResult:
         section.add(line.name, f"${line.dsdash:,.2f} vs ${line.sample:,.2f}", line.basis)
     section.add("total", f"${costs.dsdash_total:,.2f} vs ${costs.sample_total:,.2f}")
     section.add("ratio dsdash / sample", costs.ratio)
+    what_if = session_reuse_what_if(document)
+    if what_if is not None:
+        reused = monthly_costs(
+            CostModel.load(measured=what_if), spokes=1_000, metrics=15, period_seconds=3600
+        )
+        section.add(
+            "what-if: handlers keep their boto3 session between warm invocations",
+            reused.ratio,
+            f"${reused.dsdash_total:,.2f} vs ${reused.sample_total:,.2f}; measured, not priced",
+        )
+        result.figures["ratio_vs_sample_if_session_reused"] = reused.ratio
+    sizing_section(result, model, costs.records_per_invocation)
     figures = document["by_metrics"]["15"]
     result.figures.update(
         {
@@ -409,6 +437,7 @@ def run(*, quick: bool = False) -> BenchmarkResult:
                 "dynamodb_write_calls"
             ],
             "measured_file_written": not quick,
+            "lambda_measured_this_run": not quick,
         }
     )
     return result

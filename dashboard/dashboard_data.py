@@ -37,8 +37,8 @@ from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS
-from hub_stack.runtime.store import HubStore
-from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
+from hub_stack.runtime.store import FreshSpoke, HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import parse_timestamp
 
 DEFAULT_HISTORY_DAYS: Final = 30
@@ -53,7 +53,7 @@ UNASSIGNED: Final = "(unassigned)"
 class SpokeFreshness:
     """A registry entry with its stale flag, as `dsdash status` shows it."""
 
-    record: SpokeRecord
+    record: FreshSpoke
     last_seen_at: datetime | None
     stale: bool
 
@@ -67,7 +67,7 @@ class SpokeFreshness:
 
 
 def spoke_freshness(
-    spokes: Iterable[SpokeRecord], *, now: datetime, refresh_period: int
+    spokes: Iterable[FreshSpoke], *, now: datetime, refresh_period: int
 ) -> list[SpokeFreshness]:
     """Every spoke with its stale flag, sorted by project, environment and account."""
     rows = []
@@ -194,7 +194,7 @@ def assemble_dashboard_data(
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
     period = refresh_period_seconds(refresh_schedule)
-    registry = store.registry.list_spokes()
+    registry = store.spokes_with_freshness()
     spokes = tuple(
         spoke_status(row) for row in spoke_freshness(registry, now=now, refresh_period=period)
     )

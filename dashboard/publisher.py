@@ -37,8 +37,7 @@ from dashboard.html import render_dashboard
 from dashboard.kpi_spoke_history import with_spoke_history
 from hub_stack.history_query.athena_engine import AthenaEngine
 from hub_stack.history_query.reads import HistoryEngine
-from hub_stack.runtime.store import HubStore
-from hub_stack.spoke_registry.records import SpokeRecord
+from hub_stack.runtime.store import FreshSpoke, HubStore
 from runtime_common.aws import client as aws_client
 from runtime_common.aws import session_or_default
 from runtime_common.settings import SettingsError, from_variable, read_settings, whole_number
@@ -94,7 +93,7 @@ def _newest(values: Sequence[str | None]) -> str | None:
 
 
 def publish_reason(
-    registry: Sequence[SpokeRecord],
+    registry: Sequence[FreshSpoke],
     page: dict[str, Any] | None,
     *,
     now: datetime,
@@ -127,7 +126,7 @@ def publish_dashboard(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PublishResult:
     now = clock()
-    registry = store.registry.list_spokes()
+    registry = store.spokes_with_freshness()
     try:
         page: dict[str, Any] | None = s3.head_object(
             Bucket=settings.dashboard_bucket, Key=DASHBOARD_OBJECT_KEY

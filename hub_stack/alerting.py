@@ -191,9 +191,13 @@ class HubAlerting(Construct):
             iam.PolicyStatement(
                 actions=["dynamodb:Query"],
                 resources=[table.table_arn],
+                # The registry, and the latest items that hold each spoke's freshness.
                 conditions={
-                    "ForAllValues:StringEquals": {
-                        "dynamodb:LeadingKeys": [table_design.SPOKE_REGISTRY_PARTITION]
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [
+                            table_design.SPOKE_REGISTRY_PARTITION,
+                            "LATEST#*",
+                        ]
                     }
                 },
             )

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from runtime_common.backoff import backoff_seconds
 
@@ -23,9 +22,9 @@ if TYPE_CHECKING:
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
 BATCH_GET_MAX_KEYS: Final = 100
-# Attempts for one chunk's UnprocessedKeys before giving up (and for the registry's optimistic
-# error merge). The client's adaptive retries handle throttling *errors*; UnprocessedKeys is a
-# successful response, so botocore never retries it.
+# Attempts for one chunk's UnprocessedKeys before giving up. The client's adaptive retries
+# handle throttling *errors*; UnprocessedKeys is a successful response, so botocore never
+# retries it.
 BATCH_WRITE_MAX_ATTEMPTS: Final = 8
 BATCH_WRITE_BACKOFF_BASE_SECONDS: Final = 0.05
 BATCH_WRITE_BACKOFF_CAP_SECONDS: Final = 5.0
@@ -44,10 +43,6 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def is_conditional_check_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def query_pages(

@@ -216,9 +216,25 @@ def converts_to_history(destination: Mapping[str, Any]) -> bool:
     )
 
 
-def _rows_of(data: bytes) -> list[dict[str, Any]]:
-    """The JSON documents of one record (Firehose reads several per record, one per line here)."""
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+_DOCUMENTS: Final = json.JSONDecoder()
+
+
+def _rows_of(data: bytes) -> list[Any]:
+    """The JSON documents of one record, each a row. Firehose's conversion reads a record as
+    JSON documents concatenated (`{"a":1}{"a":2}`, whitespace or newlines between them allowed:
+    https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html), so ingest
+    packs a batch's rows into one record; a record with anything else (a broken document, text
+    between documents) fails whole (ValueError), as the conversion fails the record."""
+    text = data.decode("utf-8")
+    rows: list[Any] = []
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position == len(text):
+            return rows
+        row, position = _DOCUMENTS.raw_decode(text, position)
+        rows.append(row)
 
 
 def _put_s3_records(

@@ -4,6 +4,10 @@ Inputs, each from one place:
 - prices and the model's assumptions: `prices.json` (source URL and date);
 - what one extraction makes AWS do: `measured_counts.json`, measured by `bench/cost.py` through
   botocore call hooks on the real code (never typed in);
+- what each Lambda function computes and holds: its CPU time per warm invocation and peak RSS,
+  measured by the same benchmark in a process of its own, and its memory as the synthesized
+  template sets it (`measured_counts.json`, `lambda`); duration and memory choice follow
+  `lambda_sizing` (CPU scales with memory; the per-call latency is an assumption);
 - the deployment: spokes, metrics per extraction, refresh period.
 
 The sample's design (the original sample, named as such): one v1 event per metric, one hub Lambda
@@ -20,9 +24,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from cli.capacity.measured import counts_at, load_measured
+from cli.capacity.lambda_sizing import gb_seconds, linear_in_records
+from cli.capacity.measured import MeasuredCountsError, counts_at, load_measured
 
 PRICES_PATH: Final = Path(__file__).with_name("prices.json")
 SECONDS_PER_MONTH: Final = 365.25 / 12 * 86400
@@ -44,8 +49,26 @@ class CostModel:
         return cls(prices=prices, measured=measured if measured is not None else load_measured())
 
     def price(self, name: str) -> float:
+        """A flat price per unit; a tiered price has no single figure (`cost` prices it)."""
         entry = self.prices["prices"][name]
+        if "tiers" in entry:
+            raise KeyError(f"price {name!r} is tiered: use CostModel.cost")
         return float(entry["usd"]) / float(entry["per"])
+
+    def cost(self, name: str, quantity: float, *, already_used: float = 0.0) -> float:
+        """What `quantity` units cost, on top of `already_used` units the same payer consumed
+        in the month (a tier is per payer: other use moves this use into dearer tiers)."""
+        entry = self.prices["prices"][name]
+        if "tiers" not in entry:
+            return quantity * self.price(name)
+        total, floor = 0.0, 0.0
+        start, end = already_used, already_used + quantity
+        for tier in entry["tiers"]:
+            ceiling = math.inf if tier["up_to"] is None else float(tier["up_to"])
+            inside = max(0.0, min(end, ceiling) - max(start, floor))
+            total += inside * float(tier["usd"]) / float(tier["per"])
+            floor = ceiling
+        return total
 
     def assumption(self, name: str) -> float:
         return float(self.prices["assumptions"][name]["value"])
@@ -105,13 +128,55 @@ def records_per_invocation(
     return min(model.assumption("ingest_max_batch_records"), max(1.0, arrival_per_second * window))
 
 
-def _lambda_cost(model: CostModel, invocations: float, calls: float, memory_mb: float) -> float:
-    milliseconds = model.assumption("lambda_base_milliseconds") + calls * model.assumption(
-        "lambda_milliseconds_per_aws_call"
+def _free_tier(model: CostModel, name: str) -> str:
+    tiers = model.prices["prices"][name].get("tiers", [])
+    free = [tier["up_to"] for tier in tiers if float(tier["usd"]) == 0 and tier["up_to"]]
+    return f"{float(free[0]) / 1e6:,.0f} M" if free else "none"
+
+
+def _lambda_cost(
+    model: CostModel, invocations: float, cpu_seconds: float, calls: float, memory_mb: float
+) -> float:
+    """Requests plus GB-seconds, the duration modelled from measured CPU time and AWS calls
+    (`cli.capacity.lambda_sizing`)."""
+    seconds = gb_seconds(cpu_seconds, calls, memory_mb, per_call_seconds(model))
+    return invocations * (model.price("lambda_request") + seconds * model.price("lambda_gb_second"))
+
+
+def per_call_seconds(model: CostModel) -> float:
+    return model.assumption("lambda_milliseconds_per_aws_call") / 1000
+
+
+def lambda_footprints(model: CostModel) -> Mapping[str, Any]:
+    """The functions' measured CPU time, peak RSS and template memory (`measured_counts.json`,
+    under `lambda`)."""
+    footprints = model.measured.get("lambda")
+    if not footprints:
+        raise MeasuredCountsError(
+            "the measured counts have no `lambda` section: run `python -m bench --only cost`"
+        )
+    return cast(Mapping[str, Any], footprints)
+
+
+def ingest_cpu_seconds(model: CostModel, records: float) -> float:
+    """Ingest's own CPU time for one invocation of `records` records (warm)."""
+    by_batch = lambda_footprints(model)["ingest"]["by_batch"]
+    return (
+        linear_in_records(
+            {size: figures["cpu_ms_per_invocation"] for size, figures in by_batch.items()}, records
+        )
+        / 1000
     )
-    gb_seconds = invocations * milliseconds / 1000 * memory_mb / 1024
-    return invocations * model.price("lambda_request") + gb_seconds * model.price(
-        "lambda_gb_second"
+
+
+def _sample_extractor_cpu_seconds(model: CostModel, metrics: int) -> float:
+    by_metrics = lambda_footprints(model)["sample_extractor"]["by_metrics"]
+    return (
+        linear_in_records(
+            {size: figures["cpu_ms_per_invocation"] for size, figures in by_metrics.items()},
+            metrics,
+        )
+        / 1000
     )
 
 
@@ -137,26 +202,42 @@ def monthly_costs(
     def add(name: str, dsdash: float, sample_cost: float, basis: str) -> None:
         lines.append(CostLine(name, dsdash, sample_cost, basis))
 
+    others = model.assumption("scheduler_other_invocations_per_month")
     add(
         "Schedule (EventBridge Scheduler)",
-        extractions * model.price("scheduler_invocation"),
+        model.cost("scheduler_invocation", extractions, already_used=others),
         0.0,
-        f"{extractions:,.0f} extractions; the sample's scheduled rule is free",
+        f"{extractions:,.0f} invocations; the free tier ({_free_tier(model, 'scheduler_invocation')}"
+        f" a month) is per payer, shared with the org's other schedules ({others:,.0f} assumed); "
+        "the sample's scheduled rule is free",
     )
     ours_spoke_calls = float(ours["spoke_listing_calls"]) + float(ours["spoke_put_events_calls"])
     sample_spoke_calls = float(sample["spoke_listing_calls"]) + float(
         sample["spoke_put_events_calls"]
     )
+    footprints = lambda_footprints(model)
+    extractor = footprints["extractor"]
+    sample_memory = model.assumption("sample_function_memory_mb")
     add(
         "Spoke extractor (Lambda)",
         _lambda_cost(
-            model, extractions, ours_spoke_calls, model.assumption("spoke_extractor_memory_mb")
+            model,
+            extractions,
+            float(extractor["cpu_ms_per_invocation"]) / 1000,
+            ours_spoke_calls,
+            float(extractor["memory_mb"]),
         ),
         _lambda_cost(
-            model, extractions, sample_spoke_calls, model.assumption("sample_function_memory_mb")
+            model,
+            extractions,
+            _sample_extractor_cpu_seconds(model, metrics),
+            sample_spoke_calls,
+            sample_memory,
         ),
-        f"AWS calls per extraction: {ours_spoke_calls:,.0f} (shared listings) vs "
-        f"{sample_spoke_calls:,.0f} (a listing and an event per metric)",
+        f"{float(extractor['memory_mb']):,.0f} MB (template) vs {sample_memory:,.0f} MB; CPU "
+        f"{float(extractor['cpu_ms_per_invocation']):,.0f} ms vs "
+        f"{1000 * _sample_extractor_cpu_seconds(model, metrics):,.0f} ms (measured); AWS calls "
+        f"{ours_spoke_calls:,.0f} (shared listings) vs {sample_spoke_calls:,.0f}",
     )
     ours_units = float(ours["event_billing_units"])
     sample_units = float(sample["event_billing_units"])
@@ -178,17 +259,23 @@ def monthly_costs(
     )
     ingest_calls = _per_batch(ours, batches, "aws_calls", batch)
     sample_calls = float(sample["hub_aws_calls"]) / max(1.0, float(sample["hub_invocations"]))
+    ingest_memory = float(footprints["ingest"]["memory_mb"])
+    sample_hub_cpu = float(footprints["sample_hub"]["cpu_ms_per_invocation"]) / 1000
     add(
         "Hub ingest (Lambda)",
-        _lambda_cost(model, invocations, ingest_calls, model.assumption("hub_ingest_memory_mb")),
+        _lambda_cost(
+            model, invocations, ingest_cpu_seconds(model, batch), ingest_calls, ingest_memory
+        ),
         _lambda_cost(
             model,
             extractions * float(sample["hub_invocations"]),
+            sample_hub_cpu,
             sample_calls,
-            model.assumption("sample_function_memory_mb"),
+            sample_memory,
         ),
-        f"invocations: {invocations:,.0f} ({ingest_calls:,.1f} AWS calls each) vs "
-        f"{extractions * float(sample['hub_invocations']):,.0f}",
+        f"invocations: {invocations:,.0f} ({ingest_calls:,.1f} AWS calls, "
+        f"{1000 * ingest_cpu_seconds(model, batch):,.0f} ms CPU each, {ingest_memory:,.0f} MB) vs "
+        f"{extractions * float(sample['hub_invocations']):,.0f} ({1000 * sample_hub_cpu:,.0f} ms)",
     )
     write_units = per_event("dynamodb_write_units") * events
     add(

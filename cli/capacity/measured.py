@@ -29,6 +29,10 @@ def load_measured(path: Path = MEASURED_COUNTS_PATH) -> dict[str, Any]:
         ) from None
     if not document.get("by_metrics"):
         raise MeasuredCountsError(f"{path}: no measurement under by_metrics")
+    if not document.get("lambda"):
+        raise MeasuredCountsError(
+            f"{path}: no Lambda measurement under lambda: run `python -m bench --only cost`"
+        )
     return document
 
 

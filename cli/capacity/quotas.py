@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import contracts
-from cli.capacity.cost_model import CostModel, records_per_invocation, spread_seconds
+from cli.capacity.cost_model import (
+    CostModel,
+    ingest_cpu_seconds,
+    lambda_footprints,
+    per_call_seconds,
+    records_per_invocation,
+    spread_seconds,
+)
+from cli.capacity.lambda_sizing import duration_seconds
 from cli.capacity.measured import counts_at
 from enrollment.connection.runtime.bus_policy import (
     EventBus,
@@ -148,10 +156,10 @@ def quota_lines(
         max(1.0, peak_events * model.assumption("ingest_batching_window_seconds")),
     )
     calls = calls_small + per_record * (burst_batch - small)
-    duration = (
-        model.assumption("lambda_base_milliseconds")
-        + calls * model.assumption("lambda_milliseconds_per_aws_call")
-    ) / 1000
+    memory = float(lambda_footprints(model)["ingest"]["memory_mb"])
+    duration = duration_seconds(
+        ingest_cpu_seconds(model, burst_batch), calls, memory, per_call_seconds(model)
+    )
     concurrency = math.ceil(peak_events / burst_batch * duration)
     lambda_default = float(quotas["lambda_concurrent_executions"]["default"])
     lines.append(
@@ -160,7 +168,8 @@ def quota_lines(
             concurrency,
             lambda_default,
             _request(concurrency, lambda_default),
-            f"at a refresh burst: batches of {burst_batch:,.0f} records, ~{duration:,.2f} s each "
+            f"at a refresh burst: batches of {burst_batch:,.0f} records, ~{duration:,.2f} s each at "
+            f"{memory:,.0f} MB "
             f"(scheduled: batches of {batch:,.1f}); each extractor runs in its own spoke account",
         )
     )

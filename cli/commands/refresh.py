@@ -140,7 +140,7 @@ def _wait_for_reports(
     with Progress(*columns, console=make_console(stderr=True)) as progress:
         task = progress.add_task("refresh", total=len(expected))
         while True:
-            for spoke in store.registry.list_spokes():
+            for spoke in store.spokes_with_freshness():
                 seen = spoke.last_seen_at
                 if spoke.account_id in pending and seen and parse_timestamp(seen) > requested_at:
                     del pending[spoke.account_id]

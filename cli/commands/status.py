@@ -55,7 +55,7 @@ def status(
         period = refresh_period_of(connection)
         now = runtime.clock()
         store = connection.store(clock=runtime.clock)
-        rows = spoke_freshness(store.registry.list_spokes(), now=now, refresh_period=period)
+        rows = spoke_freshness(store.spokes_with_freshness(), now=now, refresh_period=period)
         quarantined = store.quarantine.count(days=DEFAULT_QUARANTINE_DAYS)
     stale = [row for row in rows if row.stale]
     if as_json:

@@ -4,12 +4,16 @@ The stream (`contracts.history_table.HISTORY_DELIVERY_STREAM_NAME`, built by
 `hub_stack.history_storage`) converts JSON rows to Parquet with the Glue table's schema and writes
 them under `history/dt=<delivery day>/` (docs/architecture.md §7, "Hub data plane (issue 10)").
 
-One Firehose record per *event*: its rows (`contracts.history_table.history_row`), one JSON object
-per line. Firehose bills each record rounded up to 5 KB, so one record per datapoint would bill 15
-x 5 KB for an event that fits one; record-format conversion accepts several JSON documents in one
-record (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html). The
-records of a whole SQS batch go in PutRecordBatch calls of at most 500 records and 4 MiB; only the
-records Firehose reports failed (`FailedPutCount`, per-record `ErrorCode`) are sent again.
+Records are *packed*: the rows (`contracts.history_table.history_row`) of every event of an SQS
+batch go into as few records as fit, each at most 1,000 KiB, one JSON document per line. Firehose
+bills each record rounded up to 5 KB, so one record per event of 15 datapoints (~5 KB) bills 10 KB,
+and a batch of them packed bills barely more than its bytes; record-format conversion reads several
+JSON documents concatenated in one record as several rows
+(https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html). Records go in
+PutRecordBatch calls of at most 500 records and 4 MiB; only the records Firehose reports failed
+(`FailedPutCount`, per-record `ErrorCode`) are sent again, and a record still refused after the
+retries fails exactly the SQS messages whose rows it carried (its *owners*), so SQS redelivers
+those and no other.
 https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
@@ -31,24 +36,35 @@ BACKOFF_BASE_SECONDS: Final = 0.1
 BACKOFF_CAP_SECONDS: Final = 3.0
 
 
-def event_records(rows: Sequence[Mapping[str, Any]]) -> list[bytes]:
-    """An event's rows as Firehose records: one record (newline-delimited JSON) per ~1000 KiB.
-    An event of 15 datapoints is ~4 KB: one record."""
-    records: list[bytes] = []
-    current = b""
-    for row in rows:
-        line = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-        if current and len(current) + len(line) > MAX_RECORD_BYTES:
-            records.append(current)
-            current = b""
-        current += line
-    if current:
+@dataclass
+class PackedRecord:
+    """One Firehose record: rows of one or more events, and the messages those rows came from."""
+
+    data: bytearray = field(default_factory=bytearray)
+    owners: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+
+
+def pack_records(events: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> list[PackedRecord]:
+    """The rows of `events` ((owner, rows) in arrival order) as few records of at most
+    `MAX_RECORD_BYTES` as fit, one JSON document per line; an event's rows may span two records."""
+    records: list[PackedRecord] = []
+    current = PackedRecord()
+    for owner, rows in events:
+        for row in rows:
+            line = (json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+            if current.data and len(current.data) + len(line) > MAX_RECORD_BYTES:
+                records.append(current)
+                current = PackedRecord()
+            current.data += line
+            current.owners[owner] = None
+    if current.data:
         records.append(current)
     return records
 
 
 class HistoryDelivery:
-    """Collects the records of a batch, then delivers them with as few calls as the limits let."""
+    """Collects the rows of a batch, then delivers them packed, with as few calls as the limits
+    let."""
 
     def __init__(
         self,
@@ -60,34 +76,36 @@ class HistoryDelivery:
         self._client = firehose_client
         self.stream_name = stream_name
         self._sleep = sleep
-        self._pending: list[tuple[str, bytes]] = []
+        self._pending: list[tuple[str, Sequence[Mapping[str, Any]]]] = []
 
     def add(self, owner: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue an event's rows; `owner` (the SQS message id) names them if delivery fails."""
-        self._pending.extend((owner, record) for record in event_records(rows))
+        if rows:
+            self._pending.append((owner, list(rows)))
 
     def flush(self) -> list[str]:
         """Deliver everything queued; returns the owners of records still refused after every
         attempt (their messages must go back to SQS), in order, without duplicates."""
         pending, self._pending = self._pending, []
         failed: list[str] = []
-        for chunk in _chunks(pending):
+        for chunk in _chunks(pack_records(pending)):
             try:
-                failed.extend(self._deliver_chunk(chunk))
+                refused = self._deliver_chunk(chunk)
             except ClientError:
                 # Refused whole (throttled beyond botocore's retries, stream missing): the
                 # chunk's messages go back to SQS; the caller logs which.
-                failed.extend(owner for owner, _ in chunk)
+                refused = chunk
+            failed.extend(owner for record in refused for owner in record.owners)
         return list(dict.fromkeys(failed))
 
-    def _deliver_chunk(self, chunk: list[tuple[str, bytes]]) -> list[str]:
+    def _deliver_chunk(self, chunk: list[PackedRecord]) -> list[PackedRecord]:
         remaining = chunk
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 self._sleep(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
             response = self._client.put_record_batch(
                 DeliveryStreamName=self.stream_name,
-                Records=[{"Data": data} for _, data in remaining],
+                Records=[{"Data": bytes(record.data)} for record in remaining],
             )
             if not response.get("FailedPutCount"):
                 return []
@@ -99,21 +117,21 @@ class HistoryDelivery:
             ]
             if not remaining:
                 return []
-        return [owner for owner, _ in remaining]
+        return remaining
 
 
-def _chunks(records: list[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:
-    chunks: list[list[tuple[str, bytes]]] = []
-    current: list[tuple[str, bytes]] = []
+def _chunks(records: list[PackedRecord]) -> list[list[PackedRecord]]:
+    chunks: list[list[PackedRecord]] = []
+    current: list[PackedRecord] = []
     size = 0
     for record in records:
         if current and (
-            len(current) == MAX_RECORDS_PER_CALL or size + len(record[1]) > MAX_BYTES_PER_CALL
+            len(current) == MAX_RECORDS_PER_CALL or size + len(record.data) > MAX_BYTES_PER_CALL
         ):
             chunks.append(current)
             current, size = [], 0
         current.append(record)
-        size += len(record[1])
+        size += len(record.data)
     if current:
         chunks.append(current)
     return chunks

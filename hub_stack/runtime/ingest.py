@@ -8,12 +8,11 @@ The batch's senders are read from the spoke registry once, with one BatchGetItem
 envelope accounts (O(distinct senders), never the whole registry). Per record:
 - a rejected event (invalid, unknown version, unenrolled or spoofed sender) is quarantined with
   its reason code and counts as processed: retrying it could never succeed;
-- an accepted event moves its spoke's latest item forward with one conditional UpdateItem
-  (`latest_values`), which also recognises a conflicting replay (same spoke, series and
+- an accepted event moves its spoke's latest item and freshness forward with one conditional
+  UpdateItem in steady state (`latest_values`; a second for a late event or another part of a
+  split extraction), which also recognises a conflicting replay (same spoke, series and
   extraction time, another value): that event is quarantined whole (ConflictingReplay), and
   nothing of it is written;
-- the spoke's freshness is recorded (one UpdateItem, skipped when the registry item read for the
-  batch already holds a newer extraction): at most 2 DynamoDB writes per event;
 - its rows (`contracts.history_table.history_row`) are queued for the history delivery stream,
   which the batch's end sends with PutRecordBatch (`history_delivery`); a message whose rows are
   still refused after the retries is reported failed, so SQS redelivers it;
@@ -84,8 +83,8 @@ from hub_stack.runtime.latest_values import ConflictingReplay, LatestWrite
 from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.rejection_cause import sender_checked_first
 from hub_stack.runtime.sample_compatibility import SampleDialect, sample_dialect_from
-from hub_stack.runtime.store import HubStore
-from hub_stack.spoke_registry.records import SpokeErrorEntry, SpokeRecord
+from hub_stack.runtime.store import HubStore, SpokeErrorEntry
+from hub_stack.spoke_registry.records import SpokeRecord
 from hub_stack.table_access import HubStoreError
 from runtime_common.aws import client as aws_client
 from runtime_common.timestamps import epoch_seconds
@@ -297,7 +296,7 @@ class MetricEventIngestor:
             )
             authenticate_sender(validated, self.registry())
             datapoints = self._datapoints_of(validated)
-            latest = self._record_latest(validated, datapoints)
+            latest = self._record_latest(validated, datapoints, received_at)
         except EventRejected as refused:
             rejection = sender_checked_first(refused, self.registry())
             self._quarantine(record, rejection, received_at)
@@ -327,13 +326,18 @@ class MetricEventIngestor:
         ]
 
     def _record_latest(
-        self, event: ValidatedEvent, datapoints: list[DatapointRecord]
+        self, event: ValidatedEvent, datapoints: list[DatapointRecord], received_at: datetime
     ) -> LatestWrite:
-        """One conditional UpdateItem of the spoke's latest item; EventRejected, with nothing
-        written, if the event conflicts with a stored extraction (docs/architecture.md §7,
-        "Hostile events" and "Hub data plane (issue 10)")."""
+        """One conditional UpdateItem of the spoke's latest item, which also records the spoke's
+        freshness (its newest extraction, when it arrived, the errors it reported);
+        EventRejected, with nothing written, if the event conflicts with a stored extraction
+        (docs/architecture.md §7, "Hostile events" and "Hub data plane (issue 10)")."""
+        errors = [
+            SpokeErrorEntry(error.metric_name, error.error_code, error.message)
+            for error in event.errors
+        ]
         try:
-            return self._store.record_latest(datapoints)
+            return self._store.record_latest(datapoints, seen_at=received_at, errors=errors)
         except ConflictingReplay as conflict:
             raise EventRejected(
                 RejectionCode.CONFLICTING_REPLAY,
@@ -350,26 +354,6 @@ class MetricEventIngestor:
         latest: LatestWrite,
         received_at: datetime,
     ) -> None:
-        errors = [
-            SpokeErrorEntry(error.metric_name, error.error_code, error.message)
-            for error in event.errors
-        ]
-        # Freshness only moves forward: when the registry item read for this batch already holds
-        # a newer extraction (a late event), or this one with no errors to merge into it, the
-        # conditional update could change nothing, so it is not sent.
-        spoke = self.registry().get(event.account_id)
-        known = spoke.last_extraction_date if spoke is not None else None
-        if (
-            known is None
-            or known < event.extraction_date
-            or (known == event.extraction_date and errors)
-        ):
-            self._store.registry.record_spoke_freshness(
-                event.account_id,
-                extraction_date=event.extraction_date,
-                errors=errors,
-                seen_at=received_at,
-            )
         # Alert state tells a redelivery whether the notification still has to go out.
         notifications = self._alerts.evaluate(datapoints) if self._alerts is not None else []
         # Rows of an identical replay too: a redelivery may follow a failed delivery, and

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts import history_table
@@ -38,6 +38,7 @@ from hub_stack.runtime import latest_values
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from hub_stack.runtime.quarantine import Quarantine
+from hub_stack.spoke_registry.records import SpokeRecord
 from hub_stack.spoke_registry.registry import SpokeRegistry
 from hub_stack.table_access import HubStoreError, query_items
 from runtime_common.aws import client as aws_client
@@ -47,31 +48,30 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
+@dataclass(frozen=True)
+class SpokeErrorEntry:
+    """A metric that failed in a spoke's extraction (the v2 event's `Errors` entry), as the
+    spoke's latest item records it."""
+
+    metric_name: str
+    error_code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FreshSpoke(SpokeRecord):
+    """A registry spoke with its freshness, read from its latest items (`spokes_with_freshness`):
+    the registry item holds the enrollment state only, the latest item what the spoke last sent
+    (docs/architecture.md §7, "Hub data plane (issue 10)")."""
+
+    last_seen_at: str | None = None  # canonical: when the hub received its newest extraction
+    last_extraction_date: str | None = None  # canonical
+    last_errors: tuple[SpokeErrorEntry, ...] = ()
+
+
 def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
     """The latest values one spoke item holds, one record per series, in series order."""
-    records = []
-    for name in sorted(item):
-        if not name.startswith(latest_values.SERIES_PREFIX):
-            continue
-        value = item[name]
-        records.append(
-            DatapointRecord(
-                project_name=str(item["ProjectName"]),
-                environment=str(item["Environment"]),
-                metric_name=str(value["M"]),
-                value=Decimal(value["V"]),
-                unit=str(value["U"]),
-                dimensions={str(k): str(v) for k, v in dict(value.get("D", {})).items()},
-                metadata={},
-                account_id=str(item["AccountId"]),
-                region=str(item["Region"]),
-                extraction_date=str(value["T"]),
-                schema_version=int(value["N"]),
-                event_id=str(value["E"]),
-                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
-            )
-        )
-    return records
+    return latest_values.records_of_item(item)
 
 
 class HubStore:
@@ -90,6 +90,7 @@ class HubStore:
     ) -> None:
         self.table_name = table_name
         self._session = session
+        self._clock = clock
         self._client: DynamoDBClient = (
             dynamodb_client if dynamodb_client is not None else aws_client(session, "dynamodb")
         )
@@ -104,12 +105,23 @@ class HubStore:
 
     # ----------------------------------------------------------------- datapoints and latest
 
-    def record_latest(self, datapoints: Sequence[DatapointRecord]) -> LatestWrite:
-        """Move one event's datapoints (one spoke, one extraction) into the spoke's latest item:
-        one conditional UpdateItem, a second only for a late event (`latest_values`). Raises
+    def record_latest(
+        self,
+        datapoints: Sequence[DatapointRecord],
+        *,
+        seen_at: datetime | None = None,
+        errors: Sequence[SpokeErrorEntry] = (),
+    ) -> LatestWrite:
+        """Move one event's datapoints (one spoke, one extraction) and the spoke's freshness
+        (received `seen_at`, default now; the extraction's `errors`) into the spoke's latest item:
+        one conditional UpdateItem in steady state (`latest_values`). Raises
         `latest_values.ConflictingReplay`, having written nothing, on a conflicting replay."""
         try:
-            return self._latest.record_event(datapoints)
+            return self._latest.record_event(
+                datapoints,
+                seen_at=seen_at if seen_at is not None else self._clock(),
+                errors=[(e.metric_name, e.error_code, e.message) for e in errors],
+            )
         except LatestItemContention as contention:
             raise HubStoreError(str(contention)) from contention
 
@@ -136,6 +148,26 @@ class HubStore:
             for item in items:
                 records.extend(_records_of_latest_item(item))
         return records
+
+    def spokes_with_freshness(self) -> list[FreshSpoke]:
+        """The registry's spokes, with their freshness read from their latest items (the newest
+        of a spoke's regions): the registry Query plus LATEST_SHARDS Queries per project."""
+        spokes = self.registry.list_spokes()
+        fresh = self._latest.freshness(s.project_name for s in spokes if s.project_name)
+        joined = []
+        for spoke in spokes:
+            found = fresh.get(spoke.account_id)
+            joined.append(
+                FreshSpoke(**vars(spoke))
+                if found is None
+                else FreshSpoke(
+                    **vars(spoke),
+                    last_seen_at=found.seen_at,
+                    last_extraction_date=found.extraction_date,
+                    last_errors=tuple(SpokeErrorEntry(*entry) for entry in found.errors),
+                )
+            )
+        return joined
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
         """Projects named by any registry item (any state: history outlives enrollment)."""

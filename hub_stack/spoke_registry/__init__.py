@@ -1,5 +1,6 @@
 """The spoke registry: one item per spoke account in the hub table (PK `SPOKE`), holding its
-enrollment state (pending, enrolled, failed, offboarded, with a reason) and its freshness.
+enrollment state (pending, enrolled, failed, offboarded, with a reason); its freshness is in
+its latest items (`hub_stack.runtime.latest_values`).
 
 Shared by the hub's runtimes (ingest authenticates senders against it; status, dashboard and
 platform health read it) and the enrollment function (which records each spoke's state), below

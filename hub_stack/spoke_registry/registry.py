@@ -1,31 +1,17 @@
-"""The spoke registry's reads and writes (`SpokeRegistry`): list, get, batch get, set state,
-and the freshness an accepted extraction records. Every read is strongly consistent, and a
+"""The spoke registry's reads and writes (`SpokeRegistry`): list, get, batch get, set state.
+Every read is strongly consistent, and a
 listing is one Query followed to its last page (`hub_stack.table_access`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from hub_stack import table_design
-from hub_stack.spoke_registry.records import (
-    InvalidSpokeStateError,
-    SpokeErrorEntry,
-    SpokeRecord,
-    SpokeState,
-)
-from hub_stack.table_access import (
-    BATCH_WRITE_MAX_ATTEMPTS,
-    HubStoreError,
-    batch_get_items,
-    deserialize,
-    query_items,
-)
-from hub_stack.table_access import is_conditional_check_failure as _is_conditional_check_failure
+from hub_stack.spoke_registry.records import InvalidSpokeStateError, SpokeRecord, SpokeState
+from hub_stack.table_access import batch_get_items, deserialize, query_items
 from hub_stack.table_access import serializer as _serializer
 from runtime_common.aws import client as aws_client
 from runtime_common.timestamps import format_timestamp
@@ -107,7 +93,7 @@ class SpokeRegistry:
         project_name: str | None = None,
         environment: str | None = None,
     ) -> SpokeRecord:
-        """Create or update a spoke's registry item; freshness attributes are left untouched.
+        """Create or update a spoke's registry item.
 
         `pending` and `enrolled` need the project and environment; `failed` and `offboarded`
         keep the stored ones when none are given.
@@ -150,90 +136,6 @@ class SpokeRegistry:
             ReturnValues="ALL_NEW",
         )
         return SpokeRecord.from_item(deserialize(response["Attributes"]))
-
-    def record_spoke_freshness(
-        self,
-        account_id: str,
-        *,
-        extraction_date: str,
-        errors: Sequence[SpokeErrorEntry],
-        seen_at: datetime,
-    ) -> bool:
-        """Record that an accepted extraction of `account_id` arrived; only moves forward.
-
-        A newer extraction replaces LastSeenAt, LastExtractionDate and LastErrors. An older one
-        changes nothing. Another part of the same (split) extraction adds its errors to
-        LastErrors, without duplicates, so replaying any part changes nothing. Returns whether
-        the item changed. The item must exist (ingest only accepts registered spokes), so a
-        freshness update never creates a registry entry.
-        """
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self._spoke_key(account_id),
-                UpdateExpression=("SET #seen = :seen, #last = :extraction, #errors = :errors"),
-                ConditionExpression=(
-                    "attribute_exists(#pk) AND (attribute_not_exists(#last) OR #last < :extraction)"
-                ),
-                ExpressionAttributeNames={
-                    "#pk": table_design.PARTITION_KEY,
-                    "#seen": "LastSeenAt",
-                    "#last": "LastExtractionDate",
-                    "#errors": "LastErrors",
-                },
-                ExpressionAttributeValues={
-                    ":seen": {"S": format_timestamp(seen_at)},
-                    ":extraction": {"S": extraction_date},
-                    ":errors": _serializer.serialize([e.to_attribute() for e in errors]),
-                },
-            )
-        except ClientError as error:
-            if not _is_conditional_check_failure(error):
-                raise
-        else:
-            return True
-        return bool(errors) and self._merge_errors_of_same_extraction(
-            account_id, extraction_date, errors
-        )
-
-    def _merge_errors_of_same_extraction(
-        self, account_id: str, extraction_date: str, errors: Sequence[SpokeErrorEntry]
-    ) -> bool:
-        # Optimistic concurrency on the list's size: two parts of one extraction may arrive in
-        # the same second on two Lambda instances. Each retry rereads the item.
-        for _ in range(BATCH_WRITE_MAX_ATTEMPTS):
-            spoke = self.get_spoke(account_id)
-            if spoke is None or spoke.last_extraction_date != extraction_date:
-                return False
-            merged = list(spoke.last_errors)
-            merged.extend(e for e in dict.fromkeys(errors) if e not in spoke.last_errors)
-            if len(merged) == len(spoke.last_errors):
-                return False
-            try:
-                self._client.update_item(
-                    TableName=self.table_name,
-                    Key=self._spoke_key(account_id),
-                    UpdateExpression="SET #errors = :merged",
-                    ConditionExpression="#last = :extraction AND size(#errors) = :known",
-                    ExpressionAttributeNames={
-                        "#last": "LastExtractionDate",
-                        "#errors": "LastErrors",
-                    },
-                    ExpressionAttributeValues={
-                        ":merged": _serializer.serialize([e.to_attribute() for e in merged]),
-                        ":extraction": {"S": extraction_date},
-                        ":known": {"N": str(len(spoke.last_errors))},
-                    },
-                )
-            except ClientError as error:
-                if _is_conditional_check_failure(error):
-                    continue
-                raise
-            return True
-        raise HubStoreError(
-            f"could not merge the errors of extraction {extraction_date} into spoke {account_id}: "
-            f"the item kept changing during {BATCH_WRITE_MAX_ATTEMPTS} attempts"
-        )
 
     @staticmethod
     def _spoke_key(account_id: str) -> dict[str, Any]:

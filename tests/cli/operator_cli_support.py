@@ -27,10 +27,11 @@ from cli.main import app
 from cli.operator_console import ConsoleRuntime
 from contracts import history_parquet, history_table
 from hub_stack import table_design
+from hub_stack.runtime import latest_values
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.quarantine import QuarantineRecord
-from hub_stack.runtime.store import HubStore
-from hub_stack.spoke_registry.records import SpokeErrorEntry, SpokeState
+from hub_stack.runtime.store import HubStore, SpokeErrorEntry
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp, parse_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
@@ -212,10 +213,14 @@ def register_spokes(store: HubStore) -> None:
         project_name="churn-prediction",
         environment="dev",
     )
-    record_seen(store, CHURN_DEV_OFFBOARDED, NOW - timedelta(days=10))
     store.registry.set_spoke_state(
         CHURN_DEV_OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed"
     )
+
+
+def record_known_freshness(store: HubStore) -> None:
+    """When each spoke's newest extraction arrived (after its datapoints: this sets it)."""
+    record_seen(store, CHURN_DEV_OFFBOARDED, NOW - timedelta(days=10))
     record_seen(store, FRAUD_DEV_FRESH, NOW - timedelta(minutes=30))
     record_seen(
         store,
@@ -238,8 +243,30 @@ def record_seen(
     seen_at: datetime,
     errors: list[SpokeErrorEntry] | None = None,
 ) -> None:
-    store.registry.record_spoke_freshness(
-        account, extraction_date=format_timestamp(seen_at), errors=errors or [], seen_at=seen_at
+    """Set a spoke's freshness where ingest keeps it, in its latest item (`latest_values`):
+    its newest extraction and its arrival at `seen_at`, with these errors."""
+    spoke = store.registry.get_spoke(account)
+    assert spoke is not None and spoke.project_name and spoke.environment
+    key = table_design.latest_key(spoke.project_name, spoke.environment, account, REGION)
+    millis = latest_values.epoch_millis(format_timestamp(seen_at))
+    boto3.Session(region_name=REGION).client("dynamodb").update_item(
+        TableName=store.table_name,
+        Key={name: {"S": value} for name, value in key.items()},
+        UpdateExpression="SET #t = :t, #h = :t, #x = :x",
+        ExpressionAttributeNames={
+            "#t": latest_values.NEWEST,
+            "#h": latest_values.SEEN,
+            "#x": latest_values.ERRORS,
+        },
+        ExpressionAttributeValues={
+            ":t": {"N": str(millis)},
+            ":x": {
+                "L": [
+                    {"L": [{"S": e.metric_name}, {"S": e.error_code}, {"S": e.message}]}
+                    for e in errors or []
+                ]
+            },
+        },
     )
 
 
@@ -270,6 +297,7 @@ def quarantine_events(store: HubStore) -> None:
 def fill_known_hub(store: HubStore) -> None:
     register_spokes(store)
     store_datapoints(store, known_datapoints())
+    record_known_freshness(store)
     quarantine_events(store)
 
 

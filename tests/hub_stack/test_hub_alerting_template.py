@@ -316,7 +316,10 @@ def test_the_health_function_runs_on_a_schedule_and_judges_staleness_like_status
         "Condition": {"StringEquals": {"cloudwatch:namespace": "dsdash"}},
     } in statements
     [query] = [s for s in statements if s["Action"] == "dynamodb:Query"]
-    assert query["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SPOKE"]}}
+    # The registry, and the latest items, where each spoke's freshness is.
+    assert query["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SPOKE", "LATEST#*"]}
+    }
 
 
 def test_the_topic_arn_is_an_output_for_users_who_attach_subscribers(template: Template) -> None:

@@ -803,3 +803,17 @@ def test_ingest_function_may_put_records_on_the_history_stream_only(template: Te
         r: a for r, a in granted.items() if any(x.startswith("firehose:") for x in a)
     }
     assert firehose_grants == {f"<{stream_id}.Arn>": {"firehose:PutRecordBatch"}}
+
+
+def test_the_cost_model_prices_the_ingest_memory_this_template_sets(template: Template) -> None:
+    """`dsdash plan` prices ingest at the memory `python -m bench --only cost` read from the
+    synthesized template; a memory change without re-running it would price another function."""
+    from cli.capacity.measured import load_measured
+
+    (ingest,) = template.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"FunctionName": contracts.HUB_INGEST_FUNCTION_NAME}},
+    ).values()
+    measured = load_measured()["lambda"]["ingest"]
+    assert ingest["Properties"]["MemorySize"] == measured["memory_mb"]
+    assert ingest["Properties"]["Timeout"] == measured["timeout_seconds"]

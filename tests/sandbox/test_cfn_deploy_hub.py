@@ -16,6 +16,7 @@ import contracts
 from app import HUB_STACK_ID
 from contracts.history_table import COLUMN_NAMES, GLUE_DATABASE_NAME, GLUE_TABLE_NAME
 from hub_stack import table_design
+from hub_stack.stack import INGEST_MEMORY_MB
 from sandbox.cdk_assets import zip_directory
 from sandbox.cfn_deploy import (
     DeployedStack,
@@ -110,7 +111,7 @@ def test_hub_functions_keep_handler_environment_and_sizing_and_the_mapping_is_po
     ingest = functions[contracts.HUB_INGEST_FUNCTION_NAME]
     assert ingest["Handler"] == "hub_stack.runtime.ingest.handler"
     assert ingest["Environment"]["Variables"]["TABLE_NAME"] == deployed.outputs["TableName"]
-    assert (ingest["Timeout"], ingest["MemorySize"]) == (60, 512)
+    assert (ingest["Timeout"], ingest["MemorySize"]) == (60, INGEST_MEMORY_MB)
     assert ":role/" in ingest["Role"]
     refresh = functions[contracts.HUB_REFRESH_FUNCTION_NAME]
     assert refresh["Handler"] == "hub_stack.runtime.refresh.handler"

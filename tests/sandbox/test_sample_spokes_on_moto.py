@@ -181,7 +181,6 @@ def test_spokes_wired_the_samples_way_report_to_a_dsdash_hub(
         )
         assert len(stored) == 8
         assert runtime.history and all(invocation.succeeded for invocation in runtime.history)
+        registry = {record.account_id: record for record in store.spokes_with_freshness()}
         for spoke in spokes:
-            spoke_record = store.registry.get_spoke(spoke)
-            assert spoke_record is not None
-            assert spoke_record.last_extraction_date == expected_date
+            assert registry[spoke].last_extraction_date == expected_date

@@ -449,3 +449,16 @@ def test_spoke_template_is_written_where_the_synth_put_it(spokes: dict[str, Spok
             ).read_text()
         )
         assert written == spoke.template
+
+
+def test_the_cost_model_prices_the_extractor_memory_this_template_sets(
+    largest: dict[str, Any],
+) -> None:
+    """`dsdash plan` prices the extractor at the memory `python -m bench --only cost` read from
+    the synthesized template; a memory change without re-running it would price another size."""
+    from cli.capacity.measured import load_measured
+
+    extractor = function_named(largest, contracts.SPOKE_EXTRACTOR_FUNCTION_NAME)
+    measured = load_measured()["lambda"]["extractor"]
+    assert extractor["Properties"]["MemorySize"] == measured["memory_mb"]
+    assert extractor["Properties"]["Timeout"] == measured["timeout_seconds"]

@@ -115,3 +115,39 @@ def test_the_bus_policy_is_measured_from_the_enrollment_statements() -> None:
     two = bus_policy_chars(2)
     # Every account adds one statement of the same size: linear, as the enrollment writes it.
     assert bus_policy_chars(50) == one + 49 * (two - one)
+
+
+def test_a_tiered_price_charges_only_what_falls_past_the_payers_free_tier(
+    committed: dict[str, Any],
+) -> None:
+    model = CostModel.load(measured=committed)
+    tiers = model.prices["prices"]["scheduler_invocation"]["tiers"]
+    free = float(tiers[0]["up_to"])
+    paid = float(tiers[1]["usd"]) / float(tiers[1]["per"])
+    assert float(tiers[0]["usd"]) == 0 and free == 14_000_000
+    assert model.cost("scheduler_invocation", 1_000_000) == 0
+    # 100 invocations left in the free tier: the other 900 pay the second tier's price.
+    assert model.cost("scheduler_invocation", 1_000, already_used=free - 100) == pytest.approx(
+        900 * paid
+    )
+    with pytest.raises(KeyError, match="tiered"):
+        model.price("scheduler_invocation")
+
+
+def test_the_schedule_line_pays_once_the_orgs_other_schedules_use_the_free_tier(
+    committed: dict[str, Any],
+) -> None:
+    model = CostModel.load(measured=committed)
+    alone = monthly_costs(model, spokes=1_000, metrics=15, period_seconds=3600)
+    prices = copy.deepcopy(dict(model.prices))
+    prices["assumptions"]["scheduler_other_invocations_per_month"]["value"] = 20_000_000
+    shared = monthly_costs(
+        CostModel(prices=prices, measured=committed), spokes=1_000, metrics=15, period_seconds=3600
+    )
+    schedule = "Schedule (EventBridge Scheduler)"
+    line_alone = next(line for line in alone.lines if line.name == schedule)
+    line_shared = next(line for line in shared.lines if line.name == schedule)
+    assert line_alone.dsdash == 0 and "per payer" in line_alone.basis
+    invocations = 1_000 * (365.25 / 12 * 86400) / 3600
+    assert line_shared.dsdash == pytest.approx(invocations / 1_000_000)
+    assert line_shared.sample == line_alone.sample == 0

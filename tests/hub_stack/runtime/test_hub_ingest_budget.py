@@ -23,7 +23,7 @@ from hub_runtime_support import (
     with_envelope,
 )
 
-from hub_stack.runtime import ingest
+from hub_stack.runtime import ingest, latest_values
 from hub_stack.runtime.ingest_budget import (
     CALL_MAX_ATTEMPTS,
     CALL_RETRY_SLEEP_BOUND_SECONDS,
@@ -46,10 +46,13 @@ def _throttle_latest_writes_of(metric_name: str, attempts: list[str]) -> Any:
     """A before-send hook: DynamoDB answers ThrottlingException, for good, to every UpdateItem of
     the latest item that names `metric_name`. botocore's retry handler sees a real 400 response."""
 
+    # The series' attribute name, as the update names it (`latest_values.series_attribute`).
+    series = f'"{latest_values.SERIES_PREFIX}{latest_values.metric_code(metric_name)}'
+
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
         target = target.decode() if isinstance(target, bytes) else target
-        if not target.endswith("UpdateItem") or metric_name not in request.body.decode():
+        if not target.endswith("UpdateItem") or series not in request.body.decode():
             return None
         attempts.append(metric_name)
         body = json.dumps(

@@ -3,17 +3,37 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hub_runtime_support import NOW, TABLE_NAME, Hub
 
 from hub_stack.runtime import platform_health
+from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.health_metrics import NAMESPACE
 from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp
 
 FRESH, STALE, SILENT, FAILED, PENDING, OFFBOARDED = (f"10000000000{i}" for i in range(6))
+
+
+def _datapoint(account: str, extracted: datetime) -> DatapointRecord:
+    return DatapointRecord(
+        project_name="alpha",
+        environment="dev",
+        metric_name="TotalCompletedTrainingJobs",
+        value=Decimal(1),
+        unit="Count",
+        dimensions={},
+        metadata={},
+        account_id=account,
+        region="eu-west-1",
+        extraction_date=format_timestamp(extracted),
+        schema_version=2,
+        event_id=f"event-{account}",
+        expires_at=int((extracted + timedelta(days=90)).timestamp()),
+    )
 
 
 def _fill_registry(hub: Hub) -> None:
@@ -23,10 +43,9 @@ def _fill_registry(hub: Hub) -> None:
             account, SpokeState.ENROLLED, project_name="alpha", environment="dev"
         )
     for account, hours_ago in ((FRESH, 1), (STALE, 3)):
+        # An extraction arriving as ingest records it: its freshness is in the latest item.
         seen = NOW - timedelta(hours=hours_ago)
-        store.registry.record_spoke_freshness(
-            account, extraction_date=format_timestamp(seen), errors=[], seen_at=seen
-        )
+        store.record_latest([_datapoint(account, seen)], seen_at=seen)
     store.registry.set_spoke_state(FAILED, SpokeState.FAILED, reason="EBPut failed")
     store.registry.set_spoke_state(
         PENDING, SpokeState.PENDING, project_name="alpha", environment="dev"

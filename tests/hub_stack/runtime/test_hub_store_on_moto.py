@@ -1,5 +1,5 @@
-"""HubStore on moto: batched writes and their retries, queries on known data, the spoke registry,
-freshness and the quarantine."""
+"""HubStore on moto: batched writes and their retries, queries on known data, the spoke registry
+and the quarantine (the spokes' freshness: test_latest_item_on_moto.py)."""
 
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ from hub_runtime_support import (
 
 from contracts import history_parquet, history_table
 from hub_stack import history_files
+from hub_stack.runtime import latest_values
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.store import HubStore
-from hub_stack.spoke_registry.records import InvalidSpokeStateError, SpokeErrorEntry, SpokeState
+from hub_stack.spoke_registry.records import InvalidSpokeStateError, SpokeState
 
 OTHER_ALPHA_DEV_ACCOUNT = "555555555555"
 
@@ -304,49 +305,6 @@ def test_registry_lookup_reads_the_distinct_accounts_asked_and_retries_unprocess
     assert len(hub.sleeps) == 1
 
 
-def test_freshness_only_moves_forward_and_merges_parts_of_one_extraction(hub: Hub) -> None:
-    hub.store.registry.set_spoke_state(
-        ALPHA_DEV_ACCOUNT, "enrolled", project_name="alpha", environment="dev"
-    )
-    part_one = [SpokeErrorEntry("FailedTrainingJobs", "ThrottlingException", "slow down")]
-    part_two = [SpokeErrorEntry("ModelPackagesPendingApproval", "AccessDeniedException", "no")]
-    ten, eleven = "2025-06-01T10:00:00.000Z", "2025-06-01T11:00:00.000Z"
-
-    assert hub.store.registry.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=ten, errors=[], seen_at=NOW - timedelta(hours=2)
-    )
-    assert hub.store.registry.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_one, seen_at=NOW - timedelta(hours=1)
-    )
-    assert hub.store.registry.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_two, seen_at=NOW
-    )
-    snapshot = scan_table(hub.client)
-    # Replaying a part, or a late older extraction, changes nothing.
-    assert not hub.store.registry.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_two, seen_at=NOW
-    )
-    assert not hub.store.registry.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=ten, errors=[], seen_at=NOW
-    )
-    assert scan_table(hub.client) == snapshot
-
-    spoke = hub.store.registry.get_spoke(ALPHA_DEV_ACCOUNT)
-    assert spoke is not None
-    assert spoke.last_extraction_date == eleven
-    assert spoke.last_errors == tuple(part_one + part_two)
-    assert spoke.last_seen_at == "2025-06-01T11:00:00.000Z"
-
-
-def test_freshness_never_creates_a_registry_entry(hub: Hub) -> None:
-    changed = hub.store.registry.record_spoke_freshness(
-        BETA_PROD_ACCOUNT, extraction_date="2025-06-01T10:00:00.000Z", errors=[], seen_at=NOW
-    )
-
-    assert not changed
-    assert hub.store.registry.get_spoke(BETA_PROD_ACCOUNT) is None
-
-
 # -------------------------------------------------------------------------------- quarantine
 
 
@@ -425,10 +383,11 @@ def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, sto
     )
     event = validate_metric_event(body, now=NOW, retention_days=RETENTION_DAYS)
 
-    hub.store.put_latest(point(value=event.metrics[0].value))
+    stored_point = point(value=event.metrics[0].value)
+    hub.store.put_latest(stored_point)
 
     (item,) = items_under(scan_table(hub.client), "LATEST#")
-    value = item["S:TotalCompletedTrainingJobs#-"]["M"]["V"]["N"]
+    value = item[latest_values.series_attribute(stored_point)]["L"][0]["N"]
     assert Decimal(value) == Decimal(stored)
 
 

@@ -154,8 +154,8 @@ def test_the_samples_four_metrics_are_stored_with_their_naive_times_read_as_utc(
             42,
         ),
     }
-    spoke = sample_hub.store.registry.get_spoke(SAMPLE_SPOKE)
-    assert spoke is not None and spoke.last_extraction_date == "2026-11-26T08:00:00.470Z"
+    spokes = {spoke.account_id: spoke for spoke in sample_hub.store.spokes_with_freshness()}
+    assert spokes[SAMPLE_SPOKE].last_extraction_date == "2026-11-26T08:00:00.470Z"
 
 
 @pytest.mark.parametrize(
