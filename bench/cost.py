@@ -61,7 +61,8 @@ from contracts.history_table import (
     history_row,
 )
 from hub_stack import table_design
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
 from spoke_stackset.runtime.event_builder import (
@@ -306,7 +307,7 @@ def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
             store = HubStore(TABLE, session)
             for index in range(sum(BATCH_SIZES)):
                 account, project, environment = spoke(index)
-                store.set_spoke_state(
+                store.registry.set_spoke_state(
                     account, SpokeState.ENROLLED, project_name=project, environment=environment
                 )
             dsdash = _measure_dsdash(metrics, session, plain)

@@ -55,7 +55,8 @@ from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
 from enrollment.placement.stackset_names import stackset_name
 from enrollment.placement.targeting import ProjectTargeting, TargetingSettings
 from hub_stack import table_design
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.settings import environment_of
 from sandbox import lambda_runtime, moto_stacksets
 from sandbox.credentials import account_credentials
@@ -254,7 +255,7 @@ class EnrollmentWorld:
                 "policies": None,
             }
             ssm.put_parameter(**parameter)
-            store.set_spoke_state(
+            store.registry.set_spoke_state(
                 account,
                 SpokeState.ENROLLED,
                 reason="simulated",
@@ -323,7 +324,7 @@ def enroll_one_more(existing: int) -> dict[str, Any]:
             change = world.stack_instance_created()
             with stopwatch() as watch, count_all_calls(world.management) as enrolled:
                 report = handle_lifecycle_event(change, settings, session=world.management)
-        registry = HubStore(HUB_TABLE_NAME, world.session(world.hub_account_id)).get_spoke(
+        registry = HubStore(HUB_TABLE_NAME, world.session(world.hub_account_id)).registry.get_spoke(
             world.new_account_id
         )
     failed = [record for record in world.runtime.history if not record.succeeded]
@@ -493,7 +494,7 @@ def rollout(*, quick: bool) -> dict[str, Any]:
             world.settle()
         world.runtime._run = run_handler  # type: ignore[method-assign]
         vars(lambda_runtime)["assume_role_credentials"] = function_credentials
-        registry = {spoke.account_id: spoke for spoke in demo.store().list_spokes()}
+        registry = {spoke.account_id: spoke for spoke in demo.store().registry.list_spokes()}
         enrolled = sum(
             1
             for account in new_accounts

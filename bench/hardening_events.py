@@ -36,7 +36,8 @@ from contracts import HUB_TABLE_NAME
 from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack import table_design
 from hub_stack.runtime import ingest
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 
 SQS_ARN = f"arn:aws:sqs:{hostile_events.REGION}:999999999999:dsdash-hub-ingest"
 
@@ -121,19 +122,19 @@ def _as_doubles(stored: Any) -> set[tuple[str, float, str]]:
 
 
 def _enroll(store: HubStore) -> None:
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         hostile_events.ENROLLED_ACCOUNT,
         SpokeState.ENROLLED,
         project_name="alpha",
         environment="dev",
     )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         hostile_events.OTHER_ENROLLED_ACCOUNT,
         SpokeState.ENROLLED,
         project_name="beta",
         environment="prod",
     )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         hostile_events.OFFBOARDED_ACCOUNT,
         SpokeState.OFFBOARDED,
         reason="account closed",

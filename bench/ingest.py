@@ -82,7 +82,7 @@ def _measure_batch(result: BenchmarkResult, records: int) -> int:
     replay_writes = len(hub.ledger.writes)
     replay_units = hub.ledger.write_units(scan_items(hub.plain, hub.table))
     replay_rows = history_rows(plain_session())
-    quarantined = hub.store.count_quarantine()
+    quarantined = hub.store.quarantine.count()
 
     section = result.section(
         f"One SQS batch: {len(batch)} records from {senders} spokes (two regions each), v2 events "
@@ -180,7 +180,7 @@ def _measure_single_events(result: BenchmarkResult) -> int:
         operations = ", ".join(operation for operation, _ in hub.ledger.writes)
         failed = len(response["batchItemFailures"])
         section.add(label, calls[label], operations + (f"; {failed} failed" if failed else ""))
-    codes = [record.reason_code for record in hub.store.recent_quarantine()]
+    codes = [record.reason_code for record in hub.store.quarantine.recent()]
     section.add("quarantined", ", ".join(codes) or "none")
     result.figures["write_calls_by_case"] = calls
     result.figures["conflicting_replay_quarantined"] = codes == ["ConflictingReplay"]

@@ -28,7 +28,8 @@ from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_N
 from hub_stack import table_design
 from hub_stack.runtime import ingest
 from hub_stack.runtime.history_delivery import HistoryDelivery
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries
 
 REGION = "eu-west-1"
@@ -282,7 +283,7 @@ def build_hub(table: str, senders: int, *, registry_per_sender: int = REGISTRY_P
     )
     for index in range(senders * registry_per_sender):
         project, environment = spoke_scope(index)
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             spoke_account(index), SpokeState.ENROLLED, project_name=project, environment=environment
         )
     return Hub(session, plain.client("dynamodb"), table, store, history, ledger)

@@ -274,7 +274,8 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     from bench.publishing import extraction_datapoints
     from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME, history_bucket_name
     from hub_stack import table_design
-    from hub_stack.runtime.store import HubStore, SpokeState
+    from hub_stack.runtime.store import HubStore
+    from hub_stack.spoke_registry.records import SpokeState
     from spoke_stackset.runtime.event_builder import build_v1_entries, build_v2_entries
 
     session = boto3.Session(region_name=REGION)
@@ -283,7 +284,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     store = HubStore(HUB_TABLE, session)
     for index in range(max(INGEST_BATCH_SIZES)):
         account, project, environment = spoke(index)
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             account, SpokeState.ENROLLED, project_name=project, environment=environment
         )
     bucket = history_bucket_name(SERVER_ACCOUNT, REGION)

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hub_stack import table_design
-from hub_stack.runtime.store import DatapointRecord, HubStore
+from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.store import HubStore
 
 
 @dataclass(frozen=True)

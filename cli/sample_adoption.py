@@ -28,7 +28,8 @@ from config.model import DsdashConfig
 from contracts import MONITORED_PROJECTS_PREFIX
 from enrollment.connection.runtime.ssm_topology import iter_parameters_by_path
 from hub_stack.runtime.sample_compatibility import ProjectDirectory
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.aws import client
 from runtime_common.identifiers import is_account_id
 
@@ -226,7 +227,7 @@ def register_spokes(store: HubStore, spokes: Iterable[PlannedSpoke]) -> int:
     """Write the registry items of `spokes` (each one UpdateItem); returns how many."""
     written = 0
     for spoke in spokes:
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             spoke.account_id,
             SpokeState.ENROLLED,
             reason=f"adopted from the sample's {spoke.parameter_name} (dsdash adopt)",

@@ -35,13 +35,10 @@ from dashboard.model import (
 )
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
-from hub_stack.runtime.store import (
-    DEFAULT_QUARANTINE_DAYS,
-    DatapointRecord,
-    HubStore,
-    SpokeRecord,
-    SpokeState,
-)
+from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS
+from hub_stack.runtime.store import FreshSpoke, HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import parse_timestamp
 
 DEFAULT_HISTORY_DAYS: Final = 30
@@ -56,7 +53,7 @@ UNASSIGNED: Final = "(unassigned)"
 class SpokeFreshness:
     """A registry entry with its stale flag, as `dsdash status` shows it."""
 
-    record: SpokeRecord
+    record: FreshSpoke
     last_seen_at: datetime | None
     stale: bool
 
@@ -70,7 +67,7 @@ class SpokeFreshness:
 
 
 def spoke_freshness(
-    spokes: Iterable[SpokeRecord], *, now: datetime, refresh_period: int
+    spokes: Iterable[FreshSpoke], *, now: datetime, refresh_period: int
 ) -> list[SpokeFreshness]:
     """Every spoke with its stale flag, sorted by project, environment and account."""
     rows = []
@@ -219,6 +216,6 @@ def assemble_dashboard_data(
         spokes=spokes,
         latest_values=latest,
         history=tuple(history),
-        quarantine_count=store.count_quarantine(days=quarantine_days),
+        quarantine_count=store.quarantine.count(days=quarantine_days),
         history_days=history_days,
     )

@@ -42,7 +42,7 @@ from dashboard.html import render_dashboard
 from dashboard.kpi_spoke_history import with_spoke_history
 from hub_stack.history_query.athena_engine import AthenaEngine
 from hub_stack.history_query.reads import HistoryEngine
-from hub_stack.runtime.store import HubStore, SpokeRecord
+from hub_stack.runtime.store import FreshSpoke, HubStore
 from runtime_common.aws import client as aws_client
 from runtime_common.aws import session_or_default
 from runtime_common.settings import SettingsError, from_variable, read_settings, whole_number
@@ -117,7 +117,7 @@ def trigger_of(event: Any) -> str:
 
 
 def publish_reason(
-    registry: Sequence[SpokeRecord],
+    registry: Sequence[FreshSpoke],
     page: dict[str, Any] | None,
     *,
     now: datetime,

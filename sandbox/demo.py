@@ -307,7 +307,7 @@ class Demo:
 
     def compare_with_truth(self) -> list[SpokeResult]:
         store = self.store()
-        registry = {spoke.account_id: spoke for spoke in store.list_spokes()}
+        registry = {spoke.account_id: spoke for spoke in store.registry.list_spokes()}
         latest = [record for records in store.latest_values_all().values() for record in records]
         results = []
         for spoke in self.layout.spokes:
@@ -494,7 +494,7 @@ def run_demo_in(
         stackset_admin=demo.config.organization.stackset_admin,
         org_account_id=demo.org_account,
         spokes=results,
-        quarantined=demo.store().count_quarantine(),
+        quarantined=demo.store().quarantine.count(),
         seconds=time.monotonic() - started,
         out_dir=options.out_dir,
         alerts=alerts,

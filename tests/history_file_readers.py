@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts import history_table
-from hub_stack.runtime.store import DatapointRecord
+from hub_stack.runtime.datapoints import DatapointRecord
 from runtime_common.aws import client as aws_client
 from runtime_common.timestamps import format_timestamp
 

@@ -33,33 +33,31 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("cli",)),
     ("bench", ("bench",)),
 )
-# Modules of a unit that Lambda code imports though they sit beside the CDK code: plain data,
-# no aws_cdk (the asset test proves they import without it).
-UNIT_RUNTIME_MODULES: frozenset[str] = frozenset({"hub_stack.table_design"})
-# Runtime code two units share, below both (docs/architecture.md §3): the placement policy and
-# the Organizations reads the enrollment function and the reconciler apply; its CDK grants are
-# `enrollment.placement.infrastructure`.
-SHARED_UNIT_RUNTIME_PACKAGES: tuple[str, ...] = ("enrollment.placement",)
-
-# Known violations on this branch, as (importer, imported) module pairs, each with who removes it
-# (issue 9). The lead empties this at merge; the tests then hold the code to the layers with no
-# exception. An entry that is no longer a violation fails
-# `test_every_allowed_violation_is_still_one`, so the list never outlives its violations.
-KNOWN_VIOLATIONS_BEING_FIXED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # Enrollment/org engineer with the data-plane engineer: the enrollment function writes
-        # the spoke registry through the hub store, while the hub stack composes the connection
-        # unit's construct (enrollment.connection.infrastructure): enrollment <-> hub_stack
-        # between packages. Removed when the registry's item access sits below both units.
-        ("enrollment.enrollment_function.runtime.account_events", "hub_stack.runtime.store"),
-        ("enrollment.enrollment_function.runtime.enroll_offboard", "hub_stack.runtime.store"),
-        ("enrollment.enrollment_function.runtime.steps", "hub_stack.runtime.store"),
-        ("enrollment.enrollment_function.runtime.sweep", "hub_stack.runtime.store"),
-    }
+# Modules of a unit that Lambda code imports though they sit beside the CDK code: plain code,
+# no aws_cdk (the asset test proves they import without it): the hub table's layout and access.
+UNIT_RUNTIME_MODULES: frozenset[str] = frozenset(
+    {"hub_stack.table_design", "hub_stack.table_access"}
 )
+# Runtime code two units share, below both (docs/architecture.md §3): the placement policy and
+# the Organizations reads the enrollment function and the reconciler apply (its CDK grants are
+# `enrollment.placement.infrastructure`); the spoke registry the hub's runtimes and the enrollment
+# function read and write.
+SHARED_UNIT_RUNTIME_PACKAGES: tuple[str, ...] = ("enrollment.placement", "hub_stack.spoke_registry")
+
 
 _LAYER_INDEX = {name: index for index, (name, _) in enumerate(LAYERS)}
 _FIRST_PARTY_MODULES = frozenset(first_party_modules())
+
+
+def package_of(module: str) -> str:
+    """The package a module counts in for the circle checks: its top-level package, except that
+    a shared unit runtime package and a unit runtime module count on their own. They sit below
+    the units that import them (a unit may compose another's construct while both read the
+    shared runtime); an import from them back into their unit's package is still a circle."""
+    for shared in (*SHARED_UNIT_RUNTIME_PACKAGES, *sorted(UNIT_RUNTIME_MODULES)):
+        if module == shared or module.startswith(shared + "."):
+            return shared
+    return module.split(".", maxsplit=1)[0]
 
 
 def layer_of(module: str) -> str:
@@ -117,6 +115,9 @@ def test_every_module_has_a_layer() -> None:
         ("hub_stack", "unit runtimes"),
         ("hub_stack.table_design", "unit runtimes"),
         ("hub_stack.runtime.store", "unit runtimes"),
+        ("hub_stack.table_access", "unit runtimes"),
+        ("hub_stack.spoke_registry", "unit runtimes"),
+        ("hub_stack.spoke_registry.registry", "unit runtimes"),
         ("hub_stack.stack", "unit infrastructure"),
         ("enrollment.connection", "unit runtimes"),
         ("enrollment.connection.runtime.connection", "unit runtimes"),
@@ -135,6 +136,22 @@ def test_modules_fall_in_their_documented_layer(module: str, layer: str) -> None
     assert layer_of(module) == layer
 
 
+def test_the_enrollment_function_reaches_the_hub_table_only_through_the_spoke_registry(
+    all_imports: list[ModuleImport],
+) -> None:
+    # The enrollment bundle carries the registry and the table's layout and access, never the
+    # hub's runtimes (its store, ingest, alerts): docs/architecture.md §3.
+    into_hub = [
+        found
+        for found in all_imports
+        if found.importer.startswith("enrollment.") and found.imported.startswith("hub_stack")
+    ]
+    assert into_hub
+    assert {package_of(found.imported) for found in into_hub} == {"hub_stack.spoke_registry"}, (
+        _describe(into_hub)
+    )
+
+
 def test_no_import_runs_from_a_lower_layer_to_a_higher_one(
     all_imports: list[ModuleImport],
 ) -> None:
@@ -142,15 +159,15 @@ def test_no_import_runs_from_a_lower_layer_to_a_higher_one(
         found
         for found in all_imports
         if _LAYER_INDEX[layer_of(found.importer)] < _LAYER_INDEX[layer_of(found.imported)]
-        and (found.importer, found.imported) not in KNOWN_VIOLATIONS_BEING_FIXED
     ]
     assert not upward, "imports from a lower layer to a higher one:\n" + _describe(upward)
 
 
 def test_no_import_circle_between_packages(all_imports: list[ModuleImport]) -> None:
-    # Top-level packages: a unit's CDK code and its runtime count as one package here.
+    # Top-level packages: a unit's CDK code and its runtime count as one package here; the shared
+    # runtime below units counts on its own (`package_of`).
     graph = _graph(
-        (found, found.importer.split(".")[0], found.imported.split(".")[0]) for found in all_imports
+        (found, package_of(found.importer), package_of(found.imported)) for found in all_imports
     )
     circles = _circles(graph)
     assert not circles, "import circles between packages:\n" + "\n".join(circles)
@@ -161,56 +178,28 @@ def test_no_import_circle_between_modules(all_imports: list[ModuleImport]) -> No
     assert not circles, "import circles between modules:\n" + "\n".join(circles)
 
 
-def test_every_allowed_violation_is_still_one(all_imports: list[ModuleImport]) -> None:
-    # The allow-list never outlives its violations: each entry is still imported, and still
-    # upward or part of a circle (between modules or between packages).
-    present = {(found.importer, found.imported) for found in all_imports}
-    modules = _graph(((f, f.importer, f.imported) for f in all_imports), allowed=frozenset())
-    packages = _graph(
-        ((f, f.importer.split(".")[0], f.imported.split(".")[0]) for f in all_imports),
-        allowed=frozenset(),
-    )
-    in_circle = _components(modules) + _components(packages)
-    stale = [
-        (importer, imported)
-        for importer, imported in sorted(KNOWN_VIOLATIONS_BEING_FIXED)
-        if (importer, imported) not in present
-        or not (
-            _LAYER_INDEX[layer_of(importer)] < _LAYER_INDEX[layer_of(imported)]
-            or any({importer, imported} <= component for component in in_circle)
-            or any(
-                {importer.split(".")[0], imported.split(".")[0]} <= component
-                for component in in_circle
-            )
-        )
-    ]
-    assert not stale, f"fixed: remove from KNOWN_VIOLATIONS_BEING_FIXED: {stale}"
-
-
 def test_the_check_sees_function_level_imports_and_names_their_line() -> None:
     # The check is only as good as the import reader: a function-level import must be seen, with
-    # its file and line (hub_stack.runtime.alert_evaluation imports the store inside a function).
+    # its file and line (hub_stack.runtime.alert_evaluation imports the datapoints under
+    # TYPE_CHECKING, indented).
     found = [
         item
         for item in imports_of("hub_stack.runtime.alert_evaluation")
-        if item.imported == "hub_stack.runtime.store"
+        if item.imported == "hub_stack.runtime.datapoints"
     ]
     assert found
     source = found[0].path.read_text(encoding="utf-8").splitlines()
-    assert "hub_stack.runtime.store" in source[found[0].line - 1]
+    assert "hub_stack.runtime.datapoints" in source[found[0].line - 1]
     assert source[found[0].line - 1].startswith((" ", "\t"))
 
 
-def _graph(
-    edges: Iterable[tuple[ModuleImport, str, str]],
-    allowed: frozenset[tuple[str, str]] = KNOWN_VIOLATIONS_BEING_FIXED,
-) -> dict[str, dict[str, ModuleImport]]:
-    """node -> {neighbour: the first import making that edge}, minus the `allowed` imports."""
+def _graph(edges: Iterable[tuple[ModuleImport, str, str]]) -> dict[str, dict[str, ModuleImport]]:
+    """node -> {neighbour: the first import making that edge}."""
     graph: dict[str, dict[str, ModuleImport]] = defaultdict(dict)
     for found, source, target in edges:
         # A plugin registry importing its plugins by discovery, while they import it to register,
         # is a circle by design (metrics.registry); the layer check still sees those imports.
-        if source == target or found.discovered or (found.importer, found.imported) in allowed:
+        if source == target or found.discovered:
             continue
         graph[source].setdefault(target, found)
     return graph

@@ -65,7 +65,7 @@ def adopt(
     with open_hub(config, profile, region, endpoint_url) as connection:
         store = connection.store()
         parameters = read_sample_parameters(connection.session)
-        registry = {spoke.account_id: spoke for spoke in store.list_spokes()}
+        registry = {spoke.account_id: spoke for spoke in store.registry.list_spokes()}
         plan = plan_adoption(parameters, connection.config, registry)
         _print_plan(plan)
         if dry_run:

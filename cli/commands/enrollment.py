@@ -28,6 +28,7 @@ from cli.operator_console import (
     print_json,
     runtime_of,
 )
+from runtime_common.backoff import backoff_seconds
 
 SpokeRegionOption = Annotated[
     list[str] | None,
@@ -56,29 +57,38 @@ ENROLLMENT_USAGE_ERRORS: Final = frozenset(
 
 
 # The enrollment function runs one enrollment at a time (reserved concurrency 1), so a request
-# made while an event-driven enrollment runs is throttled: wait for it, then say so.
-ENROLLMENT_BUSY_WAITS_SECONDS: Final = (5.0, 10.0, 20.0, 40.0, 60.0)
+# made while an event-driven enrollment runs is throttled: wait for it, then say so. An
+# enrollment takes minutes, longer than botocore's retry modes ever wait (their backoff stops at
+# 20 s), so the waits are ours: 5, 10, 20, 40, 60 s (runtime_common.backoff), then one last try.
+ENROLLMENT_BUSY_RETRIES: Final = 5
+ENROLLMENT_BUSY_FIRST_WAIT_SECONDS: Final = 5.0
+ENROLLMENT_BUSY_LONGEST_WAIT_SECONDS: Final = 60.0
+
+
+def _busy_wait_seconds(retry: int) -> float:
+    return backoff_seconds(
+        retry,
+        base_seconds=ENROLLMENT_BUSY_FIRST_WAIT_SECONDS,
+        cap_seconds=ENROLLMENT_BUSY_LONGEST_WAIT_SECONDS,
+    )
 
 
 def _invoke_when_free(client: Any, payload: dict[str, Any], sleep: Callable[[float], None]) -> Any:
-    def invoke() -> Any:
-        return client.invoke(
-            FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
-            Payload=json.dumps(payload).encode("utf-8"),
-        )
-
-    for wait in ENROLLMENT_BUSY_WAITS_SECONDS:
+    for retry in range(1, ENROLLMENT_BUSY_RETRIES + 2):
         try:
-            return invoke()
+            return client.invoke(
+                FunctionName=contracts.ORG_ENROLLMENT_FUNCTION_NAME,
+                Payload=json.dumps(payload).encode("utf-8"),
+            )
         except client.exceptions.TooManyRequestsException:
-            sleep(wait)
-    try:
-        return invoke()
-    except client.exceptions.TooManyRequestsException:
-        fail(
-            f"{contracts.ORG_ENROLLMENT_FUNCTION_NAME} stayed busy with other enrollments for "
-            f"{sum(ENROLLMENT_BUSY_WAITS_SECONDS):.0f}s (it runs one at a time); try again later"
-        )
+            if retry > ENROLLMENT_BUSY_RETRIES:
+                break
+            sleep(_busy_wait_seconds(retry))
+    waited = sum(_busy_wait_seconds(retry) for retry in range(1, ENROLLMENT_BUSY_RETRIES + 1))
+    fail(
+        f"{contracts.ORG_ENROLLMENT_FUNCTION_NAME} stayed busy with other enrollments for "
+        f"{waited:.0f}s (it runs one at a time); try again later"
+    )
 
 
 def _invoke_enrollment(

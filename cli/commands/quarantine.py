@@ -18,10 +18,7 @@ from cli.operator_console import (
     print_json,
     runtime_of,
 )
-from hub_stack.runtime.store import (
-    DEFAULT_QUARANTINE_DAYS,
-    QuarantineRecord,
-)
+from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS, QuarantineRecord
 
 
 def quarantine_list(
@@ -40,7 +37,7 @@ def quarantine_list(
     """The newest events the hub refused, with the reason."""
     runtime = runtime_of(context)
     with open_hub(config, profile, region, endpoint_url) as connection:
-        records = connection.store(clock=runtime.clock).recent_quarantine(limit, days=days)
+        records = connection.store(clock=runtime.clock).quarantine.recent(limit, days=days)
     if as_json:
         print_json([_quarantine_document(record) for record in records])
         return

@@ -53,7 +53,7 @@ from hub_stack.history_query.athena_engine import AthenaQueryError
 from hub_stack.history_query.queries import HistoryFilters, HistoryQueryError
 from hub_stack.history_query.reads import AggregateRow, aggregate, aggregate_rows
 from hub_stack.history_query.results import NoHistoryDataError
-from hub_stack.runtime.store import DatapointRecord
+from hub_stack.runtime.datapoints import DatapointRecord
 
 
 class OutputFormat(StrEnum):

@@ -28,11 +28,8 @@ from hub_stack.runtime.refresh import (
     emit_refresh,
     normalized_scope,
 )
-from hub_stack.runtime.store import (
-    HubStore,
-    SpokeRecord,
-    SpokeState,
-)
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.events import PutEventsError
 from runtime_common.timestamps import format_timestamp, parse_timestamp
 
@@ -92,7 +89,7 @@ def refresh(
         if not wait:
             return
         store = connection.store(clock=runtime.clock)
-        expected = [spoke for spoke in store.list_spokes() if _in_scope(spoke, scope)]
+        expected = [spoke for spoke in store.registry.list_spokes() if _in_scope(spoke, scope)]
         if not expected:
             typer.echo(
                 f"dsdash: no enrolled spoke matches {scope_text}; nothing to wait for", err=True

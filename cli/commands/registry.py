@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 # The operator console's shared plumbing: the hub connection and its one-line errors.
 from cli.operator_console import EXIT_USAGE, fail, open_hub
 from hub_stack import table_design
-from hub_stack.runtime.store import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 
 REMOVABLE_STATES: Final = frozenset({SpokeState.FAILED, SpokeState.PENDING, SpokeState.OFFBOARDED})
 

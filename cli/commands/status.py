@@ -29,10 +29,8 @@ from dashboard.dashboard_data import (
     spoke_freshness,
 )
 from dashboard.model import STALE_AFTER_REFRESH_PERIODS
-from hub_stack.runtime.store import (
-    DEFAULT_QUARANTINE_DAYS,
-    SpokeState,
-)
+from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp
 
 
@@ -58,7 +56,7 @@ def status(
         now = runtime.clock()
         store = connection.store(clock=runtime.clock)
         rows = spoke_freshness(store.spokes_with_freshness(), now=now, refresh_period=period)
-        quarantined = store.count_quarantine(days=DEFAULT_QUARANTINE_DAYS)
+        quarantined = store.quarantine.count(days=DEFAULT_QUARANTINE_DAYS)
     stale = [row for row in rows if row.stale]
     if as_json:
         print_json(_status_document(rows, now=now, period=period, quarantined=quarantined))

@@ -1,10 +1,10 @@
 """The deployed hub's engine: Athena over the Glue table (docs/architecture.md §7).
 
 StartQueryExecution in the dsdash workgroup (whose configuration holds the encrypted results
-location), GetQueryExecution polled with the backoff of `PollSchedule`, then GetQueryResults
-through its paginator, each value converted from Athena's text by the column's declared type. A
-query that does not succeed raises `AthenaQueryError`, whose one-line message names the query id,
-its state and Athena's state-change reason.
+location), GetQueryExecution polled with the backoff of `PollSchedule` (`runtime_common.backoff`),
+then GetQueryResults through its paginator, each value converted from Athena's text by the
+column's declared type. A query that does not succeed raises `AthenaQueryError`, whose one-line
+message names the query id, its state and Athena's state-change reason.
 
 moto gap: moto's Athena runs no SQL. It answers GetQueryResults with results registered in
 advance through `/moto-api/static/athena/query-results`, never pages them, and reports no
@@ -14,6 +14,7 @@ itself is checked by running it on DuckDB (`dialect.duckdb_trino_shim`).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from contracts.history_table import ATHENA_WORKGROUP_NAME, GLUE_DATABASE_NAME
 from hub_stack.history_query.dialect import ATHENA, Dialect
 from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.results import HistoryResult
+from runtime_common.aws import client as aws_client
+from runtime_common.backoff import backoff_seconds
 
 TERMINAL_STATES: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
@@ -49,11 +52,15 @@ class PollSchedule:
     timeout_seconds: float = 300.0
 
     def delays(self) -> Iterator[float]:
-        waited, delay = 0.0, self.first_seconds
-        while waited + delay <= self.timeout_seconds:
+        waited = 0.0
+        for poll in itertools.count(1):
+            delay = backoff_seconds(
+                poll, base_seconds=self.first_seconds, cap_seconds=self.longest_seconds
+            )
+            if waited + delay > self.timeout_seconds:
+                return
             yield delay
             waited += delay
-            delay = min(delay * 2, self.longest_seconds)
 
 
 def _converter(athena_type: str) -> Callable[[str], Any]:
@@ -86,7 +93,9 @@ class AthenaEngine:
         poll: PollSchedule = PollSchedule(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.client = session.client("athena")
+        # Whole-call throttling (Athena's TooManyRequestsException on GetQueryExecution) is
+        # botocore's: the client's adaptive retry mode. The poll below only waits for the query.
+        self.client = aws_client(session, "athena")
         self.workgroup = workgroup
         self.database = database
         self.poll = poll

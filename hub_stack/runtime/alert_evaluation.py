@@ -46,7 +46,7 @@ from runtime_common.aws import client as aws_client
 if TYPE_CHECKING:
     import boto3
 
-    from hub_stack.runtime.store import DatapointRecord
+    from hub_stack.runtime.datapoints import DatapointRecord
 
 logger = Logger(service="dsdash-hub-ingest")
 

@@ -27,7 +27,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from hub_stack import table_design
-from hub_stack.runtime.store import HubStoreError
+from hub_stack.table_access import HubStoreError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -37,8 +37,8 @@ import contracts
 from hub_stack.runtime.event_meaning import check_meaning
 from hub_stack.runtime.event_rejection import Claims, EventRejected, RejectionCode, shortened
 from hub_stack.runtime.storable_values import check_encodable, storable
-from hub_stack.runtime.store import SpokeRecord, SpokeState
 from hub_stack.runtime.validated_event import ValidatedEvent
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.identifiers import is_account_id
 
 # The entry points, and the types of what they raise and return: ingest imports them from here.

@@ -61,6 +61,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from hub_stack.runtime.alert_evaluation import AlertEvaluator, alert_evaluator
+from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.event_validation import (
     Claims,
     EventRejected,
@@ -78,19 +79,15 @@ from hub_stack.runtime.ingest_budget import (
 )
 from hub_stack.runtime.ingest_settings import IngestConfigurationError, IngestSettings
 from hub_stack.runtime.latest_values import ConflictingReplay, LatestWrite
+from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.rejection_cause import sender_checked_first
 from hub_stack.runtime.sample_compatibility import SampleDialect
-from hub_stack.runtime.store import (
-    DatapointRecord,
-    HubStore,
-    HubStoreError,
-    QuarantineRecord,
-    SpokeErrorEntry,
-    SpokeRecord,
-    epoch_seconds,
-)
+from hub_stack.runtime.store import HubStore, SpokeErrorEntry
+from hub_stack.spoke_registry.records import SpokeRecord
+from hub_stack.table_access import HubStoreError
 from runtime_common.aws import warm_client, warm_session
 from runtime_common.settings import read_settings
+from runtime_common.timestamps import epoch_seconds
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -201,14 +198,14 @@ class BatchRegistry(Mapping[str, SpokeRecord]):
 
     def _loaded(self) -> dict[str, SpokeRecord | None]:
         if self._known is None:
-            found = self._store.get_spokes(self._senders) if self._senders else {}
+            found = self._store.registry.get_spokes(self._senders) if self._senders else {}
             self._known = {account: found.get(account) for account in self._senders}
         return self._known
 
     def __getitem__(self, account_id: str) -> SpokeRecord:
         known = self._loaded()
         if account_id not in known:
-            known[account_id] = self._store.get_spokes([account_id]).get(account_id)
+            known[account_id] = self._store.registry.get_spokes([account_id]).get(account_id)
         spoke = known[account_id]
         if spoke is None:
             raise KeyError(account_id)
@@ -365,7 +362,7 @@ class MetricEventIngestor:
         self, record: SQSRecord, rejection: EventRejected, received_at: datetime
     ) -> None:
         claims = rejection.claims
-        self._store.quarantine(
+        self._store.quarantine.add(
             QuarantineRecord.build(
                 received_at=received_at,
                 event_id=claims.event_id or record.message_id,

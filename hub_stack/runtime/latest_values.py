@@ -53,17 +53,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from hub_stack import table_design
+from hub_stack.runtime.datapoints import DatapointRecord
 from metrics.registry import all_metric_classes
 from runtime_common.timestamps import format_timestamp
 
@@ -92,38 +93,6 @@ _DIMENSIONS_MARK: Final = "|"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-Record = TypeVar("Record")
-
-
-class DatapointRecord(Protocol):
-    """What this module reads of a datapoint (`hub_stack.runtime.store.DatapointRecord`, which
-    imports this module: a Protocol keeps the import one way)."""
-
-    @property
-    def project_name(self) -> str: ...
-    @property
-    def environment(self) -> str: ...
-    @property
-    def metric_name(self) -> str: ...
-    @property
-    def value(self) -> Decimal: ...
-    @property
-    def unit(self) -> str: ...
-    @property
-    def dimensions(self) -> Mapping[str, str]: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def region(self) -> str: ...
-    @property
-    def extraction_date(self) -> str: ...
-    @property
-    def schema_version(self) -> int: ...
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def expires_at(self) -> int: ...
-
 
 ErrorEntry = tuple[str, str, str]  # metric, error code, message (the v2 event's `Errors`)
 
@@ -265,9 +234,9 @@ def extraction_digest(points: Sequence[DatapointRecord]) -> tuple[str, str] | No
 # ---------------------------------------------------------------------------------- reading
 
 
-def records_of_item(item: Mapping[str, Any], make: Callable[..., Record]) -> list[Record]:
+def records_of_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
     """The latest values one (deserialized) spoke item holds, one record per series in series
-    order, built by `make` with `hub_stack.runtime.store.DatapointRecord`'s fields."""
+    order."""
     project, environment, account, region = _spoke_of(item)
     records = []
     for name in sorted(item):
@@ -277,7 +246,7 @@ def records_of_item(item: Mapping[str, Any], make: Callable[..., Record]) -> lis
         extra: Mapping[str, Any] = rest[0] if rest else {}
         metric, unit, dimensions = _metric_of(name)
         records.append(
-            make(
+            DatapointRecord(
                 project_name=project,
                 environment=environment,
                 metric_name=metric,

@@ -30,7 +30,8 @@ from hub_stack.runtime.health_metrics import (
     SPOKES_FAILED,
     SPOKES_STALE,
 )
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
+from hub_stack.runtime.store import FreshSpoke, HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.aws import client as aws_client
 from runtime_common.settings import SettingsError, from_variable, read_settings, whole_number
 from runtime_common.timestamps import parse_timestamp
@@ -54,7 +55,7 @@ class SpokeHealth:
 
 
 def judge_spokes(
-    spokes: Sequence[SpokeRecord], *, now: datetime, stale_after: timedelta
+    spokes: Sequence[FreshSpoke], *, now: datetime, stale_after: timedelta
 ) -> SpokeHealth:
     enrolled = [spoke for spoke in spokes if spoke.state is SpokeState.ENROLLED]
     stale = [

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from hub_stack.runtime.event_rejection import EventRejected, RejectionCode
-from hub_stack.runtime.store import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.identifiers import is_account_id
 
 _SENDER_CODES: Final = frozenset(

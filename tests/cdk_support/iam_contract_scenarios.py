@@ -62,7 +62,8 @@ from contracts import (
 )
 from enrollment.enrollment_function.runtime.handler import handler as enrollment_handler
 from hub_stack.runtime import ingest, platform_health, refresh
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 from org_stack.reconciler.runtime.handler import handler as reconciler_handler
 from runtime_common.timestamps import format_timestamp
 from sandbox import moto_stacksets
@@ -121,7 +122,7 @@ def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
         # The history delivery stream, named by the contract as the stack names it.
         create_history_stream(session)
         store = HubStore(environment["TABLE_NAME"], session=session)
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
         )
         # Recent events: older than the retention they would be quarantined, not stored.
@@ -139,7 +140,7 @@ def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
             ingest.handler(batch, None)  # a redelivery: the conditional writes that lose
         # An alert of the example config (churn-prediction/prod approval-backlog) fires, then
         # recovers: the alert state writes and the topic's Publish.
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             CHURN_PROD_ACCOUNT,
             SpokeState.ENROLLED,
             project_name="churn-prediction",
@@ -184,10 +185,10 @@ def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
         # The history delivery stream, named by the contract as the stack names it.
         create_history_stream(session)
         store = HubStore(environment["TABLE_NAME"], session=session)
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
         )
-        store.set_spoke_state(CHURN_PROD_ACCOUNT, SpokeState.FAILED, reason="EBPut failed")
+        store.registry.set_spoke_state(CHURN_PROD_ACCOUNT, SpokeState.FAILED, reason="EBPut failed")
         with recorder.acting_as(HUB_HEALTH_FUNCTION_NAME):
             platform_health.handler({}, None)
 
@@ -209,7 +210,7 @@ def exercise_hub_dashboard_publisher(recorder: ApiCallRecorder, hub: StackTempla
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         session.client("athena").create_work_group(Name="dsdash")
-        HubStore(environment["TABLE_NAME"], session=session).set_spoke_state(
+        HubStore(environment["TABLE_NAME"], session=session).registry.set_spoke_state(
             ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
         )
         environment = {**environment, "DASHBOARD_BUCKET": bucket}
@@ -330,7 +331,7 @@ def exercise_organization(
                 )
                 _handle(org, _account_event("org_CloseAccount.json", accountId=first))
             # A failed spoke, so the sweep has something to look at (it walks the tree).
-            HubStore(HUB_TABLE_NAME, org.hub).set_spoke_state(second, SpokeState.FAILED)
+            HubStore(HUB_TABLE_NAME, org.hub).registry.set_spoke_state(second, SpokeState.FAILED)
             with recorder.acting_as(ORG_ENROLLMENT_FUNCTION_NAME):
                 _handle(org, {"dsdash": "sweep"})
 

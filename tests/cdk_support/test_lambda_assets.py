@@ -143,6 +143,28 @@ def test_every_bundle_holds_exactly_its_handlers_closure(
         assert _distributions(function.bundle) == set(expected.distributions()), function
 
 
+def test_the_enrollment_bundle_holds_the_spoke_registry_and_none_of_the_hub_runtimes(
+    functions: list[SynthesizedFunction],
+) -> None:
+    # The enrollment function writes the hub's spoke registry; it ships the registry and the
+    # table's layout and access (docs/architecture.md §3), not the hub store, ingest or alerts.
+    (enrollment,) = [
+        function
+        for function in _ours(functions)
+        if function.handler_module == "enrollment.enrollment_function.runtime.handler"
+    ]
+    files = _first_party_files(enrollment.bundle)
+    assert {
+        "hub_stack/spoke_registry/registry.py",
+        "hub_stack/table_access.py",
+        "hub_stack/table_design.py",
+    } <= files
+    assert (
+        sorted(path for path in files if path.startswith(("hub_stack/runtime/", "org_stack/")))
+        == []
+    )
+
+
 def test_bundles_hold_no_cdk_test_or_runtime_provided_code(
     functions: list[SynthesizedFunction],
 ) -> None:

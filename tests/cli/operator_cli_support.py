@@ -28,13 +28,10 @@ from cli.operator_console import ConsoleRuntime
 from contracts import history_parquet, history_table
 from hub_stack import table_design
 from hub_stack.runtime import latest_values
-from hub_stack.runtime.store import (
-    DatapointRecord,
-    HubStore,
-    QuarantineRecord,
-    SpokeErrorEntry,
-    SpokeState,
-)
+from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.quarantine import QuarantineRecord
+from hub_stack.runtime.store import HubStore, SpokeErrorEntry
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp, parse_timestamp
 
 REGION = "eu-west-1"  # hub.region of config/projects.yaml
@@ -196,27 +193,29 @@ def register_spokes(store: HubStore) -> None:
         CHURN_PROD_FRESH: ("churn-prediction", "prod"),
     }
     for account, (project, environment) in enrolled.items():
-        store.set_spoke_state(
+        store.registry.set_spoke_state(
             account,
             SpokeState.ENROLLED,
             reason="account in a tagged OU",
             project_name=project,
             environment=environment,
         )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         CHURN_DEV_PENDING,
         SpokeState.PENDING,
         reason="waiting for the stack instance",
         project_name="churn-prediction",
         environment="dev",
     )
-    store.set_spoke_state(
+    store.registry.set_spoke_state(
         CHURN_DEV_OFFBOARDED,
         SpokeState.ENROLLED,
         project_name="churn-prediction",
         environment="dev",
     )
-    store.set_spoke_state(CHURN_DEV_OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed")
+    store.registry.set_spoke_state(
+        CHURN_DEV_OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed"
+    )
 
 
 def record_known_freshness(store: HubStore) -> None:
@@ -246,7 +245,7 @@ def record_seen(
 ) -> None:
     """Set a spoke's freshness where ingest keeps it, in its latest item (`latest_values`):
     its newest extraction and its arrival at `seen_at`, with these errors."""
-    spoke = store.get_spoke(account)
+    spoke = store.registry.get_spoke(account)
     assert spoke is not None and spoke.project_name and spoke.environment
     key = table_design.latest_key(spoke.project_name, spoke.environment, account, REGION)
     millis = latest_values.epoch_millis(format_timestamp(seen_at))
@@ -279,7 +278,7 @@ def quarantine_events(store: HubStore) -> None:
     for number, received in enumerate(
         (NOW - timedelta(hours=1), NOW - timedelta(days=2), NOW - timedelta(days=10))
     ):
-        store.quarantine(
+        store.quarantine.add(
             QuarantineRecord.build(
                 received_at=received,
                 event_id=f"quarantined-event-{number}",

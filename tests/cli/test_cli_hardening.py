@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cli.cli_conventions import installed_version
 from cli.main import app
 from config import loader
-from hub_stack.runtime.store import SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HUB_ACCOUNT = "111111111111"  # hub.account_id of config/projects.yaml
@@ -130,12 +130,12 @@ def test_registry_remove_forgets_a_spoke_that_is_not_enrolled(hub, account, was)
     assert result.exit_code == 0, result.output
     assert f"Removed account {account} (churn-prediction/dev)" in result.stdout
     assert f"it was {was}" in result.stdout
-    assert hub.store.get_spoke(account) is None
+    assert hub.store.registry.get_spoke(account) is None
     assert account not in hub.run("status", "--json").stdout
 
 
 def test_registry_remove_forgets_a_failed_enrollment(hub):
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         "222222222222", SpokeState.FAILED, reason="EBPut spoke failed: AccessDenied"
     )
 
@@ -143,14 +143,14 @@ def test_registry_remove_forgets_a_failed_enrollment(hub):
 
     assert result.exit_code == 0, result.output
     assert "it was failed: EBPut spoke failed: AccessDenied" in result.stdout
-    assert hub.store.get_spoke("222222222222") is None
+    assert hub.store.registry.get_spoke("222222222222") is None
 
 
 def test_registry_remove_refuses_an_enrolled_spoke_and_keeps_it(hub):
     result = hub.run("registry", "remove", "--account", FRAUD_DEV_FRESH)
 
     _one_line_usage_error(result, "is enrolled", "dsdash offboard")
-    record = hub.store.get_spoke(FRAUD_DEV_FRESH)
+    record = hub.store.registry.get_spoke(FRAUD_DEV_FRESH)
     assert record is not None and record.state is SpokeState.ENROLLED
 
 

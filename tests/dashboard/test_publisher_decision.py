@@ -14,14 +14,15 @@ from dashboard.publisher import (
     publish_reason,
     trigger_of,
 )
-from hub_stack.runtime.store import SpokeRecord, SpokeState
+from hub_stack.runtime.store import FreshSpoke
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def spoke(account: str, extracted: datetime, seen: datetime) -> SpokeRecord:
-    return SpokeRecord(
+def spoke(account: str, extracted: datetime, seen: datetime) -> FreshSpoke:
+    return FreshSpoke(
         account_id=account,
         project_name="fraud-detection",
         environment="dev",

@@ -25,7 +25,7 @@ from moto.events.models import events_backends
 import contracts
 from config.loader import load_config
 from enrollment.placement.stackset_names import stackset_name
-from hub_stack.runtime.store import SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 from sandbox.demo import Demo, set_up_demo
 from sandbox.world import SandboxWorld
 
@@ -168,7 +168,7 @@ def _run_story(world: SandboxWorld, mode: str, work_dir: Path) -> Story:
     story.closed_account = next(
         spoke.account_id
         for spoke in demo.layout.spokes
-        if demo.store().get_spoke(spoke.account_id).state == SpokeState.ENROLLED  # type: ignore[union-attr]
+        if demo.store().registry.get_spoke(spoke.account_id).state == SpokeState.ENROLLED  # type: ignore[union-attr]
         and spoke.account_id != story.new_account
     )
     organizations.close_account(AccountId=story.closed_account)

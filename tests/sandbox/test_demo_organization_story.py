@@ -23,7 +23,7 @@ import contracts
 from config.loader import load_config
 from dashboard.dashboard_data import build_dashboard_data
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, LocalHistorySource
-from hub_stack.runtime.store import SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 from sandbox.alert_story import (
     approve_backlog,
     attach_subscriber,
@@ -63,7 +63,7 @@ def _latest_by_account(demo: Demo) -> dict[str, dict[tuple[str, tuple[tuple[str,
 
 
 def _state(demo: Demo, account_id: str) -> str | None:
-    record = demo.store().get_spoke(account_id)
+    record = demo.store().registry.get_spoke(account_id)
     return record.state if record else None
 
 
@@ -86,7 +86,7 @@ def test_the_nested_ou_account_took_its_project_and_environment_from_the_tagged_
     demo: Demo,
 ) -> None:
     [nested] = [s for s in demo.layout.spokes if s.parent_ou_id == demo.layout.nested_ou_id]
-    record = demo.store().get_spoke(nested.account_id)
+    record = demo.store().registry.get_spoke(nested.account_id)
     assert record is not None
     assert (record.project_name, record.environment) == demo.layout.nested_ou_assignment
 
@@ -228,7 +228,7 @@ def test_a_spoke_claiming_another_projects_name_is_quarantined_not_stored(demo: 
     other_project = next(name for name in demo.config.projects if name != spoke.project)
     environment = demo.config.projects[other_project].environments[0]
     before = demo.store().latest_values(other_project)
-    quarantined_before = demo.store().count_quarantine()
+    quarantined_before = demo.store().quarantine.count()
 
     events = demo.world.session(spoke.account_id, demo.home_region).client("events")
     detail = {
@@ -262,8 +262,8 @@ def test_a_spoke_claiming_another_projects_name_is_quarantined_not_stored(demo: 
     demo.world.settle()
 
     assert demo.store().latest_values(other_project) == before
-    [newest, *_] = demo.store().recent_quarantine(limit=1)
-    assert demo.store().count_quarantine() == quarantined_before + 1
+    [newest, *_] = demo.store().quarantine.recent(limit=1)
+    assert demo.store().quarantine.count() == quarantined_before + 1
     assert newest.reason_code == "SenderEnrolledElsewhere"
     assert spoke.account_id in newest.raw_event
 
@@ -351,7 +351,7 @@ def test_untagging_an_ou_offboards_its_accounts_and_refuses_their_later_events(
     late = affected[0]
     session = demo.world.session(late, demo.home_region)
     events = session.client("events")
-    quarantined_before = demo.store().count_quarantine()
+    quarantined_before = demo.store().quarantine.count()
     detail = {
         "MetricName": "TotalCompletedTrainingJobs",
         "MetricValue": 1,
@@ -383,8 +383,8 @@ def test_untagging_an_ou_offboards_its_accounts_and_refuses_their_later_events(
         ]
     )
     demo.world.settle()
-    [newest, *_] = demo.store().recent_quarantine(limit=1)
-    assert demo.store().count_quarantine() == quarantined_before + 1
+    [newest, *_] = demo.store().quarantine.recent(limit=1)
+    assert demo.store().quarantine.count() == quarantined_before + 1
     assert newest.reason_code == "SenderNotEnrolled"
 
 

@@ -47,7 +47,9 @@ def test_a_metric_event_from_an_enrolled_spoke_is_stored_by_the_deployed_hub(
         ):
             hub = deploy_cdk_stack(assembly, HUB_STACK_ID, session=session(HUB_ACCOUNT))
             store = HubStore(hub.outputs["TableName"], session(HUB_ACCOUNT))
-            store.set_spoke_state(spoke, "enrolled", project_name="alpha", environment="dev")
+            store.registry.set_spoke_state(
+                spoke, "enrolled", project_name="alpha", environment="dev"
+            )
 
             spoke_events = session(spoke).client("events")
             spoke_events.create_event_bus(Name=contracts.SPOKE_BUS_NAME)

@@ -166,10 +166,10 @@ def test_spokes_wired_the_samples_way_report_to_a_dsdash_hub(
             # stored or even quarantined.
             assert runtime.history == []
             assert stored == []
-            assert store.count_quarantine() == 0
+            assert store.quarantine.count() == 0
             return
 
-        assert store.count_quarantine() == 0
+        assert store.quarantine.count() == 0
         # Every datapoint, under the configured project, with the naive time read as UTC.
         expected_date = extracted_at.isoformat(timespec="milliseconds") + "Z"
         assert sorted(

@@ -41,7 +41,8 @@ from enrollment.enrollment_function.runtime.steps import (
 from enrollment.placement.organizations_events import OrganizationsChange
 from enrollment.placement.policy import DesiredState
 from enrollment.placement.stackset_names import ENVIRONMENT_PARAMETER, stackset_name
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.registry import SpokeRegistry
 from runtime_common.aws import client
 
 logger = Logger(service="dsdash-org-enrollment")
@@ -257,7 +258,7 @@ def active_spoke(
     hub = assume_hub(management, settings, steps, partition_of(management, settings))
     existing = steps.run(
         "read spoke registry",
-        lambda: HubStore(settings.hub_table_name, hub).get_spoke(account_id),
+        lambda: SpokeRegistry(settings.hub_table_name, hub).get_spoke(account_id),
     )
     if existing is None or existing.state is SpokeState.OFFBOARDED:
         return None
@@ -279,8 +280,8 @@ def record_pending(
     )
     steps = Steps(account_id, settings, sleep, report)
     hub = assume_hub(management, settings, steps, partition_of(management, settings))
-    store = HubStore(settings.hub_table_name, hub)
-    existing = steps.run("read spoke registry", lambda: store.get_spoke(account_id))
+    registry = SpokeRegistry(settings.hub_table_name, hub)
+    existing = steps.run("read spoke registry", lambda: registry.get_spoke(account_id))
     if is_enrolled_as(existing, project, environment):
         # A replayed or redundant event must not un-enroll a connected spoke.
         report.notes.append(f"already enrolled as {project}/{environment}")
@@ -289,7 +290,7 @@ def record_pending(
     reason = f"{event_name}: waiting for the stack instance of {stackset_name(project)}"
     steps.run(
         "record pending",
-        lambda: store.set_spoke_state(
+        lambda: registry.set_spoke_state(
             account_id,
             SpokeState.PENDING,
             reason=reason,
@@ -314,7 +315,7 @@ def offboard_known_spoke(
     hub = assume_hub(management, settings, steps, partition_of(management, settings))
     existing = steps.run(
         "read spoke registry",
-        lambda: HubStore(settings.hub_table_name, hub).get_spoke(account_id),
+        lambda: SpokeRegistry(settings.hub_table_name, hub).get_spoke(account_id),
     )
     if existing is None or existing.state is SpokeState.OFFBOARDED:
         probe.notes.append("not an active dsdash spoke: nothing to offboard")

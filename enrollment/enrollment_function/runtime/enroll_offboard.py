@@ -81,7 +81,8 @@ from enrollment.enrollment_function.runtime.steps import (
     Steps,
     record_failure,
 )
-from hub_stack.runtime.store import HubStore, SpokeRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
+from hub_stack.spoke_registry.registry import SpokeRegistry
 from runtime_common.aws import session_or_default
 from runtime_common.identifiers import is_account_id
 
@@ -142,16 +143,16 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
     )
     steps = Steps(account_id, settings, sleep, report)
     partition = partition_of(management, settings)
-    store: HubStore | None = None
+    registry: SpokeRegistry | None = None
     try:
         hub = assume_hub(management, settings, steps, partition)
-        store = HubStore(settings.hub_table_name, hub)
-        hub_store = store
-        existing = steps.run("read spoke registry", lambda: hub_store.get_spoke(account_id))
+        registry = SpokeRegistry(settings.hub_table_name, hub)
+        hub_registry = registry
+        existing = steps.run("read spoke registry", lambda: hub_registry.get_spoke(account_id))
         if not is_recorded_as(existing, project, environment):
             steps.run(
                 "record pending",
-                lambda: hub_store.set_spoke_state(
+                lambda: hub_registry.set_spoke_state(
                     account_id,
                     SpokeState.PENDING,
                     reason=ENROLLING_REASON,
@@ -217,7 +218,7 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
 
         steps.run(
             "record enrolled",
-            lambda: hub_store.set_spoke_state(
+            lambda: hub_registry.set_spoke_state(
                 account_id,
                 SpokeState.ENROLLED,
                 reason=ENROLLED_REASON,
@@ -226,7 +227,7 @@ def enroll_account(  # noqa: PLR0917 (the CLI's documented positional signature)
             ),
         )
     except EnrollmentStepFailed as failure:
-        record_failure(store, failure)
+        record_failure(registry, failure)
         raise
     report.state = SpokeState.ENROLLED.value
     report.reason = ENROLLED_REASON
@@ -282,12 +283,12 @@ def offboard_account(
     report = EnrollmentReport(account_id=account_id, action="offboard", regions=chosen_regions)
     steps = Steps(account_id, settings, sleep, report)
     partition = partition_of(management, settings)
-    store: HubStore | None = None
+    registry: SpokeRegistry | None = None
     try:
         hub = assume_hub(management, settings, steps, partition)
-        store = HubStore(settings.hub_table_name, hub)
-        hub_store = store
-        existing = steps.run("read spoke registry", lambda: hub_store.get_spoke(account_id))
+        registry = SpokeRegistry(settings.hub_table_name, hub)
+        hub_registry = registry
+        existing = steps.run("read spoke registry", lambda: hub_registry.get_spoke(account_id))
         if existing is not None:
             report.project, report.environment = existing.project_name, existing.environment
 
@@ -314,12 +315,12 @@ def offboard_account(
             final_reason += f" (spoke unreachable in {', '.join(skipped)}; hub side cleaned)"
         steps.run(
             "record offboarded",
-            lambda: hub_store.set_spoke_state(
+            lambda: hub_registry.set_spoke_state(
                 account_id, SpokeState.OFFBOARDED, reason=final_reason
             ),
         )
     except EnrollmentStepFailed as failure:
-        record_failure(store, failure)
+        record_failure(registry, failure)
         raise
     report.state = SpokeState.OFFBOARDED.value
     report.reason = final_reason

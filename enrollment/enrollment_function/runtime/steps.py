@@ -19,7 +19,9 @@ from enrollment.enrollment_function.runtime.settings import (
     EnrollmentSettings,
     Sleep,
 )
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.spoke_registry.records import SpokeState
+from hub_stack.spoke_registry.registry import SpokeRegistry
+from runtime_common.backoff import backoff_seconds
 
 logger = Logger(service="dsdash-org-enrollment")
 
@@ -99,7 +101,15 @@ class Steps:
             except ClientError as error:
                 code = error_code(error)
                 if code in retry_on and attempt < self.settings.max_attempts:
-                    pause = self.settings.backoff_seconds(attempt)
+                    # Mostly answers botocore's retry modes never retry (AccessDenied while a
+                    # new account's roles propagate, a function still Pending); throttling gets
+                    # here only once the client's own adaptive retries gave up. One schedule:
+                    # runtime_common.backoff.
+                    pause = backoff_seconds(
+                        attempt,
+                        base_seconds=self.settings.backoff_base_seconds,
+                        cap_seconds=self.settings.backoff_max_seconds,
+                    )
                     logger.info(
                         "step failed, retrying",
                         extra={
@@ -125,7 +135,7 @@ class Steps:
             return result
 
 
-def record_failure(store: HubStore | None, failure: EnrollmentStepFailed) -> None:
+def record_failure(registry: SpokeRegistry | None, failure: EnrollmentStepFailed) -> None:
     logger.error(
         "enrollment step failed",
         extra={
@@ -135,10 +145,10 @@ def record_failure(store: HubStore | None, failure: EnrollmentStepFailed) -> Non
             "error": failure.detail,
         },
     )
-    if store is None:
+    if registry is None:
         return  # the hub itself is unreachable: the log and the raised error are all we have
     try:
-        store.set_spoke_state(failure.account_id, SpokeState.FAILED, reason=failure.reason)
+        registry.set_spoke_state(failure.account_id, SpokeState.FAILED, reason=failure.reason)
     except ClientError as error:
         logger.error(
             "could not record the failure in the hub registry",

@@ -30,7 +30,8 @@ from enrollment.enrollment_function.runtime.settings import (
 )
 from enrollment.enrollment_function.runtime.steps import error_code
 from enrollment.placement.stackset_names import stackset_name
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.spoke_registry.records import SpokeState
+from hub_stack.spoke_registry.registry import SpokeRegistry
 from runtime_common.aws import client, session_or_default
 from runtime_common.timestamps import parse_timestamp
 
@@ -88,7 +89,7 @@ def sweep_unfinished_enrollments(
         region=settings.hub_region,
         session_suffix="sweep",
     )
-    spokes = HubStore(settings.hub_table_name, hub).list_spokes()
+    spokes = SpokeRegistry(settings.hub_table_name, hub).list_spokes()
     unfinished = [
         spoke.account_id
         for spoke in spokes

@@ -4,7 +4,9 @@ another operation may be running.
 
 A StackSet runs one operation at a time (unless managed execution queues them). Before reading
 a StackSet and when a write meets OperationInProgressException, the reconciler polls
-ListStackSetOperations with an injectable sleep within one bounded wait budget (`WaitBudget`).
+ListStackSetOperations with an injectable sleep within one bounded wait budget (`WaitBudget`):
+a fixed poll interval, since what it waits for is another operation's progress, not a failure to
+back off from (throttling is the client's adaptive retry mode; `runtime_common.aws`).
 When the budget is spent it stops writing to that StackSet and reports it under `retry_later`;
 the schedule picks it up. Reading the current overrides costs one DescribeStackInstance per
 existing instance of an account that is wanted in this StackSet: ListStackInstances does not
@@ -208,6 +210,13 @@ class StackSetOperator:
                 if error.response.get("Error", {}).get("Code") != OPERATION_IN_PROGRESS_ERROR:
                     raise
                 logger.info("StackSet busy, waiting", extra={"stack_set": self.name})
+                # One poll from the budget first: ListStackSetOperations may not list the
+                # operation that refused us yet, and waiting only while it lists one would retry
+                # the write at once, again and again, until the Lambda timed out.
+                if not self.budget.wait_once():
+                    raise RetryLater(
+                        f"{self.name} still busy with another operation after the wait budget"
+                    ) from error
                 self.wait_until_idle()
         operation_id = str(response["OperationId"])
         self.report.operations_started.append(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from config.loader import DEFAULT_CONFIG_PATH
-from hub_stack.runtime.store import SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 
 if TYPE_CHECKING:
     # The fixture's type; imported by name only for annotations (several folders have a conftest).
@@ -56,7 +56,7 @@ def all_parameters(hub: Hub) -> dict[str, str]:
 def registry(hub: Hub) -> dict[str, tuple[str, str | None, str | None]]:
     return {
         spoke.account_id: (spoke.state.value, spoke.project_name, spoke.environment)
-        for spoke in hub.store.list_spokes()
+        for spoke in hub.store.registry.list_spokes()
     }
 
 
@@ -103,7 +103,7 @@ def test_adopt_registers_every_spoke_once_and_changes_nothing_else(
     assert first.exit_code == 0, first.output
     assert "registered 12 spoke(s) in the hub registry" in first.stdout
     assert registry(empty_hub) == EXPECTED_REGISTRY
-    spoke = empty_hub.store.get_spoke("222222222201")
+    spoke = empty_hub.store.registry.get_spoke("222222222201")
     assert spoke is not None and "/monitored_projects/Project1/dev" in spoke.reason
     # The sample's wiring is untouched: its spokes keep sending as before.
     assert all_parameters(empty_hub) == parameters_before
@@ -119,7 +119,7 @@ def test_adopt_registers_every_spoke_once_and_changes_nothing_else(
 def test_what_cannot_be_adopted_is_named_and_the_rest_is_adopted(
     empty_hub: Hub, config_with_aliases: Path
 ) -> None:
-    empty_hub.store.set_spoke_state(
+    empty_hub.store.registry.set_spoke_state(
         "222222222202", SpokeState.ENROLLED, project_name="churn-prediction", environment="dev"
     )
     put_parameters(

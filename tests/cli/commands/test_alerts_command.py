@@ -18,7 +18,7 @@ from config.loader import load_config
 from hub_stack.alerting import alert_rules_of
 from hub_stack.runtime.alert_evaluation import AlertEvaluator
 from hub_stack.runtime.alert_state import AlertStateStore
-from hub_stack.runtime.store import SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 
 
 class RecordingPublisher:
@@ -126,11 +126,11 @@ def test_alerts_history_refuses_a_bad_since_with_exit_2(hub) -> None:
 def test_fail_on_stale_also_fails_on_a_failed_spoke(empty_hub) -> None:
     from operator_cli_support import record_seen
 
-    empty_hub.store.set_spoke_state(
+    empty_hub.store.registry.set_spoke_state(
         FRAUD_DEV_FRESH, SpokeState.ENROLLED, project_name="fraud-detection", environment="dev"
     )
     record_seen(empty_hub.store, FRAUD_DEV_FRESH, NOW.replace(hour=11))
-    empty_hub.store.set_spoke_state(
+    empty_hub.store.registry.set_spoke_state(
         CHURN_PROD_FRESH,
         SpokeState.FAILED,
         reason="EBPut failed",

@@ -95,9 +95,9 @@ def test_fail_on_stale_exits_1_naming_the_stale_spokes(hub):
 def test_fail_on_stale_exits_0_when_every_enrolled_spoke_is_fresh(empty_hub):
     from operator_cli_support import NOW, record_seen
 
-    from hub_stack.runtime.store import SpokeState
+    from hub_stack.spoke_registry.records import SpokeState
 
-    empty_hub.store.set_spoke_state(
+    empty_hub.store.registry.set_spoke_state(
         FRAUD_DEV_FRESH, SpokeState.ENROLLED, project_name="fraud-detection", environment="dev"
     )
     record_seen(empty_hub.store, FRAUD_DEV_FRESH, NOW.replace(hour=11))

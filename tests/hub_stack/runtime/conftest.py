@@ -17,7 +17,8 @@ from hub_runtime_support import (
 )
 from moto import mock_aws
 
-from hub_stack.runtime.store import HubStore, SpokeState
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import SpokeState
 
 
 @pytest.fixture
@@ -35,13 +36,13 @@ def hub() -> Iterator[Hub]:
 @pytest.fixture
 def enrolled_hub(hub: Hub) -> Hub:
     """Two enrolled spokes (alpha/dev, beta/prod) and one offboarded former alpha/dev spoke."""
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
     )
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         BETA_PROD_ACCOUNT, SpokeState.ENROLLED, project_name="beta", environment="prod"
     )
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         OFFBOARDED_ACCOUNT,
         SpokeState.OFFBOARDED,
         reason="account closed",

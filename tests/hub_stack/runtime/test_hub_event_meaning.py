@@ -228,7 +228,7 @@ def test_an_older_extraction_replayed_is_checked_against_its_digest(enrolled_hub
     conflict = run_ingest(enrolled_hub, sqs_batch([sqs_record(conflicting_ten, "ten-other")]))
 
     assert identical == conflict == {"batchItemFailures": []}
-    codes = [r.reason_code for r in enrolled_hub.store.recent_quarantine()]
+    codes = [r.reason_code for r in enrolled_hub.store.quarantine.recent()]
     assert codes == ["ConflictingReplay"]
     # The identical replay: one conditional update that changed nothing, no freshness write
     # (the registry already holds a newer extraction). The conflict: that update and the

@@ -32,7 +32,7 @@ from hub_runtime_support import (
 
 from hub_stack.runtime import ingest, latest_values
 from hub_stack.runtime.ingest_settings import IngestSettings
-from hub_stack.runtime.store import QUARANTINE_RAW_EVENT_MAX_BYTES
+from hub_stack.runtime.quarantine import QUARANTINE_RAW_EVENT_MAX_BYTES
 from runtime_common.settings import read_settings
 
 
@@ -262,7 +262,7 @@ def test_mixed_batch_stores_valid_events_once_and_quarantines_each_bad_one(
 def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -> None:
     run_ingest(enrolled_hub, mixed_batch())
 
-    records = {r.message_id: r for r in enrolled_hub.store.recent_quarantine(limit=100)}
+    records = {r.message_id: r for r in enrolled_hub.store.quarantine.recent(limit=100)}
 
     spoofed = records["beta-claims-alpha"]
     assert json.loads(spoofed.raw_event) == HOSTILE_EVENTS["beta-claims-alpha"][0]
@@ -280,7 +280,7 @@ def test_quarantine_keeps_the_raw_event_and_what_it_claimed(enrolled_hub: Hub) -
     assert huge.raw_event_truncated
     assert huge.raw_event_bytes > QUARANTINE_RAW_EVENT_MAX_BYTES
     assert len(huge.raw_event.encode("utf-8")) <= QUARANTINE_RAW_EVENT_MAX_BYTES
-    assert enrolled_hub.store.count_quarantine() == len(HOSTILE_EVENTS)
+    assert enrolled_hub.store.quarantine.count() == len(HOSTILE_EVENTS)
 
 
 def test_valid_values_are_stored_exactly(enrolled_hub: Hub) -> None:
@@ -419,7 +419,7 @@ def test_a_spoke_cannot_write_another_projects_numbers(enrolled_hub: Hub) -> Non
     assert response == {"batchItemFailures": []}
     items = scan_table(enrolled_hub.client)
     assert not items_under(items, "LATEST#") and not delivered_rows(enrolled_hub.session)
-    codes = {r.message_id: r.reason_code for r in enrolled_hub.store.recent_quarantine()}
+    codes = {r.message_id: r.reason_code for r in enrolled_hub.store.quarantine.recent()}
     assert codes == {"spoofed": "SenderEnrolledElsewhere", "stranger": "SenderNotEnrolled"}
 
 
@@ -528,7 +528,7 @@ def test_refused_history_records_alone_go_back_to_sqs(enrolled_hub: Hub) -> None
     assert run_ingest(enrolled_hub, sqs_batch([sqs_record(beta_v2_event(), "beta-v2")])) == {
         "batchItemFailures": []
     }
-    assert enrolled_hub.store.count_quarantine() == 0
+    assert enrolled_hub.store.quarantine.count() == 0
 
 
 def test_one_event_costs_one_dynamodb_write_and_one_history_record(

@@ -10,8 +10,9 @@ import pytest
 from hub_runtime_support import NOW, TABLE_NAME, Hub
 
 from hub_stack.runtime import platform_health
+from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.health_metrics import NAMESPACE
-from hub_stack.runtime.store import DatapointRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import format_timestamp
 
 FRESH, STALE, SILENT, FAILED, PENDING, OFFBOARDED = (f"10000000000{i}" for i in range(6))
@@ -38,14 +39,18 @@ def _datapoint(account: str, extracted: datetime) -> DatapointRecord:
 def _fill_registry(hub: Hub) -> None:
     store = hub.store
     for account in (FRESH, STALE, SILENT):
-        store.set_spoke_state(account, SpokeState.ENROLLED, project_name="alpha", environment="dev")
+        store.registry.set_spoke_state(
+            account, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+        )
     for account, hours_ago in ((FRESH, 1), (STALE, 3)):
         # An extraction arriving as ingest records it: its freshness is in the latest item.
         seen = NOW - timedelta(hours=hours_ago)
         store.record_latest([_datapoint(account, seen)], seen_at=seen)
-    store.set_spoke_state(FAILED, SpokeState.FAILED, reason="EBPut failed")
-    store.set_spoke_state(PENDING, SpokeState.PENDING, project_name="alpha", environment="dev")
-    store.set_spoke_state(OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed")
+    store.registry.set_spoke_state(FAILED, SpokeState.FAILED, reason="EBPut failed")
+    store.registry.set_spoke_state(
+        PENDING, SpokeState.PENDING, project_name="alpha", environment="dev"
+    )
+    store.registry.set_spoke_state(OFFBOARDED, SpokeState.OFFBOARDED, reason="account closed")
 
 
 def _published(hub: Hub, name: str) -> float:

@@ -1,5 +1,5 @@
-"""HubStore on moto: batched writes and their retries, queries on known data, the spoke registry,
-freshness and the quarantine."""
+"""HubStore on moto: batched writes and their retries, queries on known data, the spoke registry
+and the quarantine (the spokes' freshness: test_latest_item_on_moto.py)."""
 
 from __future__ import annotations
 
@@ -27,15 +27,11 @@ from hub_runtime_support import (
 
 from contracts import history_parquet, history_table
 from hub_stack.runtime import latest_values
+from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.event_validation import validate_metric_event
-from hub_stack.runtime.store import (
-    DatapointRecord,
-    HubStore,
-    InvalidSpokeStateError,
-    QuarantineRecord,
-    SpokeErrorEntry,
-    SpokeState,
-)
+from hub_stack.runtime.quarantine import QuarantineRecord
+from hub_stack.runtime.store import HubStore
+from hub_stack.spoke_registry.records import InvalidSpokeStateError, SpokeState
 
 OTHER_ALPHA_DEV_ACCOUNT = "555555555555"
 
@@ -105,10 +101,10 @@ def test_a_project_burst_spreads_over_several_partitions(hub: Hub) -> None:
 def known_data(hub: Hub) -> Hub:
     """Hourly values 0..5 of one alpha/dev series from two accounts, plus other series: latest
     items written by the store, history files written in the contract's Parquet layout."""
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
     )
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         BETA_PROD_ACCOUNT,
         SpokeState.OFFBOARDED,
         project_name="beta",
@@ -218,25 +214,29 @@ def test_datapoints_by_metric_name_and_time_use_the_sample_pattern(known_data: H
 
 
 def test_registry_tracks_states_and_only_enrolled_accounts_authenticate(hub: Hub) -> None:
-    hub.store.set_spoke_state(ALPHA_DEV_ACCOUNT, "pending", project_name="alpha", environment="dev")
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
+        ALPHA_DEV_ACCOUNT, "pending", project_name="alpha", environment="dev"
+    )
+    hub.store.registry.set_spoke_state(
         BETA_PROD_ACCOUNT, "enrolled", project_name="beta", environment="prod"
     )
-    assert hub.store.enrolled_accounts() == {BETA_PROD_ACCOUNT: ("beta", "prod")}
+    assert hub.store.registry.enrolled_accounts() == {BETA_PROD_ACCOUNT: ("beta", "prod")}
 
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         ALPHA_DEV_ACCOUNT, "enrolled", project_name="alpha", environment="dev"
     )
-    offboarded = hub.store.set_spoke_state(BETA_PROD_ACCOUNT, "offboarded", reason="account closed")
+    offboarded = hub.store.registry.set_spoke_state(
+        BETA_PROD_ACCOUNT, "offboarded", reason="account closed"
+    )
 
-    assert hub.store.enrolled_accounts() == {ALPHA_DEV_ACCOUNT: ("alpha", "dev")}
+    assert hub.store.registry.enrolled_accounts() == {ALPHA_DEV_ACCOUNT: ("alpha", "dev")}
     # Offboarding keeps the project it belonged to, so its history stays attributable.
     assert (offboarded.state, offboarded.project_name, offboarded.reason) == (
         SpokeState.OFFBOARDED,
         "beta",
         "account closed",
     )
-    assert {s.account_id: s.state for s in hub.store.list_spokes()} == {
+    assert {s.account_id: s.state for s in hub.store.registry.list_spokes()} == {
         ALPHA_DEV_ACCOUNT: SpokeState.ENROLLED,
         BETA_PROD_ACCOUNT: SpokeState.OFFBOARDED,
     }
@@ -244,15 +244,17 @@ def test_registry_tracks_states_and_only_enrolled_accounts_authenticate(hub: Hub
 
 def test_registry_refuses_unknown_states_and_enrollment_without_scope(hub: Hub) -> None:
     with pytest.raises(InvalidSpokeStateError, match="unknown spoke state 'active'"):
-        hub.store.set_spoke_state(ALPHA_DEV_ACCOUNT, "active", project_name="a", environment="b")
+        hub.store.registry.set_spoke_state(
+            ALPHA_DEV_ACCOUNT, "active", project_name="a", environment="b"
+        )
     with pytest.raises(InvalidSpokeStateError, match="needs a project and an environment"):
-        hub.store.set_spoke_state(ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED)
-    assert hub.store.list_spokes() == []
+        hub.store.registry.set_spoke_state(ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED)
+    assert hub.store.registry.list_spokes() == []
 
 
 def test_registry_listing_follows_every_page(hub: Hub) -> None:
     for index in range(30):
-        hub.store.set_spoke_state(
+        hub.store.registry.set_spoke_state(
             f"{index:012d}",
             "enrolled",
             project_name="alpha",
@@ -265,7 +267,7 @@ def test_registry_listing_follows_every_page(hub: Hub) -> None:
         "after-call.dynamodb.Query", lambda parsed, **_: pages.append(parsed["Count"])
     )
 
-    assert len(hub.store.enrolled_accounts()) == 30
+    assert len(hub.store.registry.enrolled_accounts()) == 30
     assert len(pages) > 1  # DynamoDB pages at 1 MB
 
 
@@ -273,7 +275,7 @@ def test_registry_lookup_reads_the_distinct_accounts_asked_and_retries_unprocess
     hub: Hub,
 ) -> None:
     for index in range(120):
-        hub.store.set_spoke_state(
+        hub.store.registry.set_spoke_state(
             f"{index:012d}", "enrolled", project_name="alpha", environment="dev"
         )
     asked: list[int] = []
@@ -295,55 +297,12 @@ def test_registry_lookup_reads_the_distinct_accounts_asked_and_retries_unprocess
     hub.client.meta.events.register("after-call.dynamodb.BatchGetItem", report_held_back)
     wanted = [f"{index:012d}" for index in range(0, 110)] * 2 + ["999999999999"]
 
-    found = hub.store.get_spokes(wanted)
+    found = hub.store.registry.get_spokes(wanted)
 
     # 111 distinct accounts: 100 keys, then 11; the retry asks exactly the 2 held back.
     assert asked == [100, 2, 11]
     assert sorted(found) == sorted(set(wanted) - {"999999999999"})
     assert len(hub.sleeps) == 1
-
-
-def test_freshness_only_moves_forward_and_merges_parts_of_one_extraction(hub: Hub) -> None:
-    hub.store.set_spoke_state(
-        ALPHA_DEV_ACCOUNT, "enrolled", project_name="alpha", environment="dev"
-    )
-    part_one = [SpokeErrorEntry("FailedTrainingJobs", "ThrottlingException", "slow down")]
-    part_two = [SpokeErrorEntry("ModelPackagesPendingApproval", "AccessDeniedException", "no")]
-    ten, eleven = "2025-06-01T10:00:00.000Z", "2025-06-01T11:00:00.000Z"
-
-    assert hub.store.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=ten, errors=[], seen_at=NOW - timedelta(hours=2)
-    )
-    assert hub.store.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_one, seen_at=NOW - timedelta(hours=1)
-    )
-    assert hub.store.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_two, seen_at=NOW
-    )
-    snapshot = scan_table(hub.client)
-    # Replaying a part, or a late older extraction, changes nothing.
-    assert not hub.store.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=eleven, errors=part_two, seen_at=NOW
-    )
-    assert not hub.store.record_spoke_freshness(
-        ALPHA_DEV_ACCOUNT, extraction_date=ten, errors=[], seen_at=NOW
-    )
-    assert scan_table(hub.client) == snapshot
-
-    spoke = hub.store.get_spoke(ALPHA_DEV_ACCOUNT)
-    assert spoke is not None
-    assert spoke.last_extraction_date == eleven
-    assert spoke.last_errors == tuple(part_one + part_two)
-    assert spoke.last_seen_at == "2025-06-01T11:00:00.000Z"
-
-
-def test_freshness_never_creates_a_registry_entry(hub: Hub) -> None:
-    changed = hub.store.record_spoke_freshness(
-        BETA_PROD_ACCOUNT, extraction_date="2025-06-01T10:00:00.000Z", errors=[], seen_at=NOW
-    )
-
-    assert not changed
-    assert hub.store.get_spoke(BETA_PROD_ACCOUNT) is None
 
 
 # -------------------------------------------------------------------------------- quarantine
@@ -374,25 +333,25 @@ def test_recent_quarantine_is_newest_first_across_days_with_a_limit(hub: Hub) ->
         (0, "today-0"),
         (24 * 8, "too-old"),
     ]:
-        hub.store.quarantine(quarantined(NOW - timedelta(hours=hours_ago), message_id))
+        hub.store.quarantine.add(quarantined(NOW - timedelta(hours=hours_ago), message_id))
 
-    assert [r.message_id for r in hub.store.recent_quarantine()] == [
+    assert [r.message_id for r in hub.store.quarantine.recent()] == [
         "today-0",
         "today-1",
         "today-2",
         "yesterday",
     ]
-    assert [r.message_id for r in hub.store.recent_quarantine(limit=3)] == [
+    assert [r.message_id for r in hub.store.quarantine.recent(limit=3)] == [
         "today-0",
         "today-1",
         "today-2",
     ]
-    assert hub.store.count_quarantine() == 4
-    assert hub.store.count_quarantine(days=9) == 5
+    assert hub.store.quarantine.count() == 4
+    assert hub.store.quarantine.count(days=9) == 5
 
 
 def test_quarantine_items_stay_out_of_the_latest_values(hub: Hub) -> None:
-    hub.store.quarantine(quarantined(NOW, "m"))
+    hub.store.quarantine.add(quarantined(NOW, "m"))
 
     (item,) = items_under(scan_table(hub.client), "QUARANTINE#2025-06-01")
     assert "MetricName" not in item and "ExtractionDate" not in item
@@ -434,7 +393,9 @@ def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, sto
 
 def test_store_builds_its_client_from_an_injected_session(hub: Hub) -> None:
     store = HubStore(TABLE_NAME, hub.session)
-    store.set_spoke_state(ALPHA_DEV_ACCOUNT, "enrolled", project_name="alpha", environment="dev")
+    store.registry.set_spoke_state(
+        ALPHA_DEV_ACCOUNT, "enrolled", project_name="alpha", environment="dev"
+    )
 
-    assert hub.store.enrolled_accounts() == {ALPHA_DEV_ACCOUNT: ("alpha", "dev")}
-    assert datetime.fromisoformat(store.list_spokes()[0].updated_at or "").tzinfo == UTC
+    assert hub.store.registry.enrolled_accounts() == {ALPHA_DEV_ACCOUNT: ("alpha", "dev")}
+    assert datetime.fromisoformat(store.registry.list_spokes()[0].updated_at or "").tzinfo == UTC

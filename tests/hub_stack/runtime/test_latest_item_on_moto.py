@@ -155,7 +155,7 @@ def test_a_45_series_extraction_takes_two_updates_and_reads_back_whole(enrolled_
     )
 
     assert latest_item(enrolled_hub) == before
-    assert [q.reason_code for q in enrolled_hub.store.recent_quarantine()] == ["ConflictingReplay"]
+    assert [q.reason_code for q in enrolled_hub.store.quarantine.recent()] == ["ConflictingReplay"]
 
 
 def test_series_the_newest_extraction_lacks_keep_their_own_event(enrolled_hub: Hub) -> None:

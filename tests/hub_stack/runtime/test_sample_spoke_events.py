@@ -28,13 +28,14 @@ from hub_runtime_support import (
 
 from hub_stack.runtime import ingest
 from hub_stack.runtime.ingest_settings import IngestConfigurationError, IngestSettings
+from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.sample_compatibility import (
     PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
     ProjectDirectory,
     ProjectDirectoryError,
     SampleDialect,
 )
-from hub_stack.runtime.store import QuarantineRecord, SpokeState
+from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.settings import read_settings
 
 SAMPLE_SPOKE = "222222222222"
@@ -84,16 +85,16 @@ def run(hub: Hub, *events: dict[str, Any]) -> None:
 
 
 def quarantined(hub: Hub) -> list[QuarantineRecord]:
-    return hub.store.recent_quarantine(limit=100)
+    return hub.store.quarantine.recent(limit=100)
 
 
 @pytest.fixture
 def sample_hub(hub: Hub) -> Hub:
     """The sample's spoke registered as dsdash adopt registers it; one offboarded account."""
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         SAMPLE_SPOKE, SpokeState.ENROLLED, project_name="fraud-detection", environment="dev"
     )
-    hub.store.set_spoke_state(
+    hub.store.registry.set_spoke_state(
         OFFBOARDED_ACCOUNT,
         SpokeState.OFFBOARDED,
         reason="account closed",
