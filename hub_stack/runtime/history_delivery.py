@@ -11,9 +11,10 @@ and a batch of them packed bills barely more than its bytes; record-format conve
 JSON documents concatenated in one record as several rows
 (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html). Records go in
 PutRecordBatch calls of at most 500 records and 4 MiB; only the records Firehose reports failed
-(`FailedPutCount`, per-record `ErrorCode`) are sent again, and a record still refused after the
-retries fails exactly the SQS messages whose rows it carried (its *owners*), so SQS redelivers
-those and no other.
+(`FailedPutCount`, per-record `ErrorCode`) are sent again, pausing on `runtime_common.backoff`'s
+schedule (0.1 s doubling to 3 s, 6 attempts), and a record still refused after the retries fails
+exactly the SQS messages whose rows it carried (its *owners*), so SQS redelivers those and no
+other.
 https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html
 """
 
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
+
+from runtime_common.backoff import backoff_seconds
 
 # PutRecordBatch limits, and a record's (before base64).
 MAX_RECORDS_PER_CALL: Final = 500
@@ -102,7 +105,11 @@ class HistoryDelivery:
         remaining = chunk
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
-                self._sleep(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
+                self._sleep(
+                    backoff_seconds(
+                        attempt, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS
+                    )
+                )
             response = self._client.put_record_batch(
                 DeliveryStreamName=self.stream_name,
                 Records=[{"Data": bytes(record.data)} for record in remaining],

@@ -1,22 +1,8 @@
-"""Latest values and freshness: one DynamoDB item per spoke (project, environment, account, region).
+"""The writes of a spoke's latest item: conditional UpdateItems that move its latest values and
+freshness forward, and what a refused one tells (a conflicting, identical or late replay).
 
-The item (key: `hub_stack.table_design.latest_key`, which also names the project, environment,
-account and region: they are not repeated) is kept under 1 KB for a 15-series extraction, because
-DynamoDB bills a write by the larger of the item before and after it, 1 unit per started KB
-(docs/architecture.md §7, "Hub data plane (issue 10)", with the byte figures). Attributes:
-- `s<series>`: the latest value of one series, the list `[value, extraction epoch ms]`, plus a
-  map of what the rest of the item cannot tell (`u` unit, `e` event id and `n` schema version,
-  `d` dimensions). The name is `s`, the metric's 3-character catalog code
-  (`metric_code`; `=<metric name>` for a metric outside the catalog) and `|<dimension key>` when
-  the series has dimensions. The unit is the catalog's unless stored (v1 events may carry any);
-- `t`, `h`, `x`: the spoke's freshness: its newest extraction (epoch ms), when the hub received
-  it (epoch ms), the extraction errors it reported (`[metric, code, message]` lists; the parts of
-  one split extraction merge theirs, a replay changes nothing);
-- `e`, `n`, `c`: the event id and schema version of every series whose map holds no `e` (the
-  "compact" series), and the hash of that event's series names;
-- `r<slot><parts>`: the digest of a recent extraction, `<epoch ms, hex>=<hash of its values>`, in
-  a ring of `DIGEST_SLOTS` hourly slots (see below);
-- ExpiresAt (TTL), following the newest extraction.
+The item's format (attribute names, the compact encoding of a series, the digest ring, decoding)
+is `hub_stack.runtime.latest_item_format` (docs/architecture.md §7, "Hub data plane (issue 10)").
 
 One event is ONE UpdateItem in steady state. It writes every series compact, the freshness and
 the digest, on the condition that the item's newest extraction is older than the event's (so
@@ -34,30 +20,16 @@ a change in the spoke's series), and the failure returns the stored item
   series an older event cannot describe through `e` is written with its own event id and
   version), merges the errors of another part of the same extraction, or records the digest.
 
-Replay horizon of the conflict check: the series keep the latest extraction for ever, and the
-digest ring `DIGEST_SLOTS` hours (one slot per hour of extraction time; a newer extraction in the
-same hour takes the slot over). A conflicting replay of an extraction older than the ring is not
-recognised here: its rows reach history, and queries keep one row per datapoint key
-(`contracts.history_table`), the first one ingested, by `ingested_at`. The ring is a trade-off
-with the write cost: each slot is 26 bytes written with every event, and the item must stay
-under 1 KB: 12 slots, a 12-hour horizon, make a 15-series item 751 bytes; 24 would make it 1,065
-(figures in docs/architecture.md §7).
-
-Parts of one extraction (v2 `Part`/`PartCount`) share the extraction time but not their series,
-so the digest's name carries a short hash of the event's series names: each part has its own.
-An event of more than `SERIES_PER_UPDATE` series is written in several UpdateItems, its series
-with their own event id (no chunk may repoint another chunk's series).
+A conflicting replay older than the digest ring is not recognised here (the ring's horizon is in
+`latest_item_format`). An event of more than `SERIES_PER_UPDATE` series is written in several
+UpdateItems, its series with their own event id (no chunk may repoint another chunk's series).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from functools import cache
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -65,36 +37,42 @@ from botocore.exceptions import ClientError
 
 from hub_stack import table_design
 from hub_stack.runtime.datapoints import DatapointRecord
-from metrics.registry import all_metric_classes
+from hub_stack.runtime.latest_item_format import (
+    COVERED,
+    ERRORS,
+    EVENT,
+    NEWEST,
+    SCHEMA,
+    SEEN,
+    SERIES_PREFIX,
+    ErrorEntry,
+    SpokeFreshness,
+    digest_time_prefix,
+    epoch_millis,
+    error_entry,
+    errors_value,
+    extraction_digest,
+    newest_freshness,
+    normalized_value,
+    series_attribute,
+    series_names_hash,
+    series_value,
+    series_with_own_event,
+    stored_series,
+)
 from runtime_common.timestamps import format_timestamp
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-SERIES_PREFIX: Final = "s"
-DIGEST_PREFIX: Final = "r"
-NEWEST: Final = "t"
-SEEN: Final = "h"
-ERRORS: Final = "x"
-EVENT: Final = "e"
-SCHEMA: Final = "n"
-COVERED: Final = "c"
-# Hours of extraction digests the item keeps (the conflict check's horizon beyond the latest
-# extraction, see the module docstring): 12 slots of 26 bytes keep a 15-series item < 1 KB.
-DIGEST_SLOTS: Final = 12
 # Series per UpdateItem: each adds ~60 characters to the update expression, which DynamoDB caps
 # at 4 KB. Events carry 15 series; one of 1,000 takes several calls.
 SERIES_PER_UPDATE: Final = 40
 # A concurrent writer can change the item between our condition failure and the retry.
 MAX_ATTEMPTS: Final = 4
-_CODE_CHARS: Final = 3
-_EXTERNAL_METRIC: Final = "="
-_DIMENSIONS_MARK: Final = "|"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-ErrorEntry = tuple[str, str, str]  # metric, error code, message (the v2 event's `Errors`)
 
 
 class LatestItemContention(Exception):
@@ -120,189 +98,6 @@ class LatestWrite:
 
     moved_forward: int  # series whose latest value is now this event's
     identical_replay: bool  # the item already held exactly this extraction
-
-
-@dataclass(frozen=True)
-class SpokeFreshness:
-    """A spoke's newest extraction as its latest item records it (one region's item)."""
-
-    account_id: str
-    region: str
-    extraction_date: str  # canonical (runtime_common.timestamps)
-    seen_at: str  # canonical: when the hub's queue received it
-    errors: tuple[ErrorEntry, ...]
-
-
-# ------------------------------------------------------------------------- names and codes
-
-
-def _short_hash(text: str, chars: int) -> str:
-    digest = hashlib.sha256(text.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:chars]
-
-
-@cache
-def _catalog() -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """metric -> code, and code -> (metric, unit), for the catalog's metrics. A code shared by
-    two metrics names neither (both are stored by name), so decoding never guesses."""
-    units = {name: str(cls.unit) for name, cls in all_metric_classes().items()}
-    by_code: dict[str, list[str]] = {}
-    for name in units:
-        by_code.setdefault(_short_hash(name, _CODE_CHARS), []).append(name)
-    unique = {code: names[0] for code, names in by_code.items() if len(names) == 1}
-    return (
-        {name: code for code, name in unique.items()},
-        {code: (name, units[name]) for code, name in unique.items()},
-    )
-
-
-def metric_code(metric_name: str) -> str:
-    """The series name's metric part: a stable 3-character hash of a catalog metric's name
-    (stable as the catalog grows), or `=<name>` for a metric outside the catalog."""
-    return _catalog()[0].get(metric_name) or _EXTERNAL_METRIC + metric_name
-
-
-def catalog_unit(metric_name: str) -> str | None:
-    code = _catalog()[0].get(metric_name)
-    return None if code is None else _catalog()[1][code][1]
-
-
-def series_attribute(point: DatapointRecord) -> str:
-    return _series_attribute(point.metric_name, point.dimensions)
-
-
-def _series_attribute(metric_name: str, dimensions: Mapping[str, str]) -> str:
-    name = SERIES_PREFIX + metric_code(metric_name)
-    if dimensions:
-        name += _DIMENSIONS_MARK + table_design.dimension_key(dimensions)
-    return name
-
-
-def _parse_dimensions(key: str) -> dict[str, str]:
-    """Of `table_design.dimension_key`: values hold no `,` `=` `#` (event validation)."""
-    pairs = (pair.rsplit("=", 1) for pair in key.split(","))
-    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
-
-
-def _metric_of(attribute: str) -> tuple[str, str | None, dict[str, str]]:
-    """(metric, catalog unit, dimensions) a series attribute's name tells."""
-    body, _, dimension_key = attribute[len(SERIES_PREFIX) :].partition(_DIMENSIONS_MARK)
-    dimensions = _parse_dimensions(dimension_key) if dimension_key else {}
-    if body.startswith(_EXTERNAL_METRIC):
-        return body[len(_EXTERNAL_METRIC) :], None, dimensions
-    # A code the catalog no longer knows (a retired metric) still reads, under its code.
-    metric, unit = _catalog()[1].get(body, ("?" + body, None))
-    return metric, unit, dimensions
-
-
-def normalized_value(value: Decimal) -> str:
-    """7, 7.0 and 7.00 are one value (DynamoDB normalises numbers the same way)."""
-    return str(Decimal(value).normalize())
-
-
-def epoch_millis(extraction_date: str) -> int:
-    """Of a canonical timestamp (`YYYY-MM-DDTHH:MM:SS.mmmZ`, always UTC), exactly."""
-    moment = datetime.fromisoformat(extraction_date.replace("Z", "+00:00"))
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
-
-
-def canonical_time(millis: int) -> str:
-    return format_timestamp(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis))
-
-
-def _series_names_hash(points: Sequence[DatapointRecord]) -> str:
-    return _short_hash("\n".join(sorted(series_attribute(point) for point in points)), 4)
-
-
-def extraction_digest(points: Sequence[DatapointRecord]) -> tuple[str, str] | None:
-    """(attribute name, entry) of an event's digest: the slot name and `<epoch ms hex>=<hash>`.
-
-    None for an event of one series (the sample's v1 events carry one metric each): its series
-    attribute already tells a replay of the latest extraction, and a digest per v1 event would
-    multiply the item's size by its number of metrics.
-    """
-    if len(points) < 2:
-        return None
-    values = sorted(f"{series_attribute(p)}={normalized_value(p.value)}|{p.unit}" for p in points)
-    epoch_ms = epoch_millis(points[0].extraction_date)
-    slot = (epoch_ms // 3_600_000) % DIGEST_SLOTS
-    name = f"{DIGEST_PREFIX}{slot}{_series_names_hash(points)}"
-    # 48 bits of hash: a conflicting replay mistaken for an identical one is a 2^-48 chance.
-    return name, f"{epoch_ms:x}={_short_hash(chr(10).join(values), 8)}"
-
-
-# ---------------------------------------------------------------------------------- reading
-
-
-def records_of_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
-    """The latest values one (deserialized) spoke item holds, one record per series in series
-    order."""
-    project, environment, account, region = _spoke_of(item)
-    records = []
-    for name in sorted(item):
-        if not name.startswith(SERIES_PREFIX):
-            continue
-        value, millis, *rest = item[name]
-        extra: Mapping[str, Any] = rest[0] if rest else {}
-        metric, unit, dimensions = _metric_of(name)
-        records.append(
-            DatapointRecord(
-                project_name=project,
-                environment=environment,
-                metric_name=metric,
-                value=Decimal(value),
-                unit=str(extra.get("u", unit)),
-                dimensions={str(k): str(v) for k, v in dict(extra.get("d", dimensions)).items()},
-                metadata={},
-                account_id=account,
-                region=region,
-                extraction_date=canonical_time(int(millis)),
-                schema_version=int(extra.get("n", item.get(SCHEMA, 0))),
-                event_id=str(extra.get("e", item.get(EVENT, ""))),
-                expires_at=int(item.get(table_design.TTL_ATTRIBUTE, 0)),
-            )
-        )
-    return records
-
-
-def _spoke_of(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """(project, environment, account, region) from the key: `LATEST#<project>#<shard>` and
-    `<environment>#<account>#<region>` (names are `[a-z0-9-]`, so `#` splits them safely)."""
-    project = str(item[table_design.PARTITION_KEY]).split("#")[1]
-    environment, account, region = str(item[table_design.SORT_KEY]).split("#")
-    return project, environment, account, region
-
-
-def freshness_of_item(item: Mapping[str, Any]) -> SpokeFreshness | None:
-    if NEWEST not in item:
-        return None
-    _, _, account, region = _spoke_of(item)
-    return SpokeFreshness(
-        account_id=account,
-        region=region,
-        extraction_date=canonical_time(int(item[NEWEST])),
-        seen_at=canonical_time(int(item.get(SEEN, item[NEWEST]))),
-        errors=tuple(_error_entry(entry) for entry in item.get(ERRORS, [])),
-    )
-
-
-def newest_freshness(items: Iterable[Mapping[str, Any]]) -> dict[str, SpokeFreshness]:
-    """Account -> its freshness: of a spoke with several regions, the newest of its items."""
-    newest: dict[str, SpokeFreshness] = {}
-    for item in items:
-        fresh = freshness_of_item(item)
-        known = newest.get(fresh.account_id) if fresh is not None else None
-        if fresh is not None and (known is None or known.extraction_date < fresh.extraction_date):
-            newest[fresh.account_id] = fresh
-    return newest
-
-
-def _error_entry(entry: Sequence[Any]) -> ErrorEntry:
-    metric, code, message = entry
-    return str(metric), str(code), str(message)
-
-
-# ---------------------------------------------------------------------------------- writing
 
 
 @dataclass(frozen=True)
@@ -363,26 +158,6 @@ class _Update:
         return arguments
 
 
-def _series_value(point: DatapointRecord, *, compact: bool) -> list[Any]:
-    """`[value, epoch ms]` and a map of what the name, the catalog and the item cannot tell."""
-    extra: dict[str, Any] = {}
-    if point.unit != catalog_unit(point.metric_name):
-        extra["u"] = point.unit
-    if point.dimensions and _parse_dimensions(table_design.dimension_key(point.dimensions)) != dict(
-        point.dimensions
-    ):
-        extra["d"] = dict(point.dimensions)
-    if not compact:
-        extra["e"] = point.event_id
-        extra["n"] = point.schema_version
-    value: list[Any] = [point.value, epoch_millis(point.extraction_date)]
-    return [*value, extra] if extra else value
-
-
-def _errors_value(errors: Sequence[ErrorEntry]) -> list[list[str]]:
-    return [list(entry) for entry in errors]
-
-
 class LatestValues:
     """Writes the per-spoke latest items of the hub table, and reads them back."""
 
@@ -429,7 +204,7 @@ class LatestValues:
             millis=epoch_millis(points[0].extraction_date),
             seen_millis=epoch_millis(format_timestamp(seen_at)),
             errors=tuple(dict.fromkeys(errors)),
-            covered=_series_names_hash(points),
+            covered=series_names_hash(points),
             single_update=len(points) <= SERIES_PER_UPDATE,
         )
         moved = 0
@@ -507,7 +282,7 @@ def _steady_state_update(
         update.set(table_design.TTL_ATTRIBUTE, points[0].expires_at)
         errors = update.name(ERRORS)
         if event.errors:
-            update.sets.append(f"{errors} = {update.value(_errors_value(event.errors))}")
+            update.sets.append(f"{errors} = {update.value(errors_value(event.errors))}")
         else:
             update.removes.append(errors)
         if single_series:
@@ -529,7 +304,7 @@ def _steady_state_update(
             f"(attribute_not_exists({covered}) OR {covered} = {update.value(event.covered)})"
         )
     for point in points:
-        series = update.set(series_attribute(point), _series_value(point, compact=compact))
+        series = update.set(series_attribute(point), series_value(point, compact=compact))
         if not compact:
             update.conditions.append(f"(attribute_not_exists({series}) OR {series}[1] < {millis})")
     if digest is not None:
@@ -544,18 +319,11 @@ def _set_digest(update: _Update, digest: tuple[str, str], *, conditional: bool) 
     name, entry = digest
     slot = update.set(name, entry)
     if conditional:
-        time = update.value(entry.split("=", 1)[0] + "=")
+        time = update.value(digest_time_prefix(entry))
         update.conditions.append(
             f"(attribute_not_exists({slot}) OR {slot} = {update.value(entry)} "
             f"OR NOT begins_with({slot}, {time}))"
         )
-
-
-def _stored_series(name: str, value: Sequence[Any]) -> tuple[int, Decimal, str, Mapping[str, Any]]:
-    """(epoch ms, value, unit, map of stored extras) of a stored series."""
-    extra: Mapping[str, Any] = value[2] if len(value) > 2 else {}
-    unit = extra.get("u", _metric_of(name)[1])
-    return int(value[1]), Decimal(value[0]), str(unit), extra
 
 
 def _update_from_stored(
@@ -574,7 +342,7 @@ def _update_from_stored(
         if name not in stored:
             newer.append(point)
             continue
-        millis, value, unit, _ = _stored_series(name, stored[name])
+        millis, value, unit, _ = stored_series(name, stored[name])
         if millis < event.millis:
             newer.append(point)
         elif millis == event.millis:
@@ -584,8 +352,7 @@ def _update_from_stored(
                 unchanged += 1
     held = stored.get(digest[0]) if digest is not None else None
     if not conflicts and digest is not None and isinstance(held, str):
-        time_prefix = digest[1].split("=", 1)[0] + "="
-        if held.startswith(time_prefix) and held != digest[1]:
+        if held.startswith(digest_time_prefix(digest[1])) and held != digest[1]:
             conflicts.extend((point, "other values at this extraction") for point in points)
     if conflicts:
         raise ConflictingReplay(conflicts)
@@ -599,7 +366,7 @@ def _update_from_stored(
         update.set(SEEN, event.seen_millis)
         update.set(table_design.TTL_ATTRIBUTE, points[0].expires_at)
         if event.errors:
-            update.set(ERRORS, _errors_value(event.errors))
+            update.set(ERRORS, errors_value(event.errors))
         elif ERRORS in stored:
             update.removes.append(update.name(ERRORS))
         update.conditions.append(
@@ -614,7 +381,7 @@ def _update_from_stored(
         _take_over_compact_series(update, points, event, stored)
     else:
         for point in newer:
-            series = update.set(series_attribute(point), _series_value(point, compact=False))
+            series = update.set(series_attribute(point), series_value(point, compact=False))
             update.conditions.append(
                 f"(attribute_not_exists({series}) OR {series}[1] < {update.value(event.millis)})"
             )
@@ -631,11 +398,11 @@ def _update_from_stored(
 
 def _merge_errors(update: _Update, event: _Event, stored: Mapping[str, Any]) -> None:
     """Another part of the newest extraction: add its errors the item lacks (none on a replay)."""
-    known = tuple(_error_entry(entry) for entry in stored.get(ERRORS, []))
+    known = tuple(error_entry(entry) for entry in stored.get(ERRORS, []))
     added = tuple(entry for entry in event.errors if entry not in known)
     if not added:
         return
-    errors = update.set(ERRORS, _errors_value(known + added))
+    errors = update.set(ERRORS, errors_value(known + added))
     update.conditions.append(f"{update.name(NEWEST)} = {update.value(event.millis)}")
     update.conditions.append(
         f"size({errors}) = {update.value(len(known))}"
@@ -658,10 +425,9 @@ def _take_over_compact_series(
     for name, value in stored.items():
         if EVENT not in stored or not name.startswith(SERIES_PREFIX) or name in own:
             continue
-        extra: Mapping[str, Any] = value[2] if len(value) > 2 else {}
-        if "e" in extra:
+        explicit = series_with_own_event(value, stored[EVENT], stored[SCHEMA])
+        if explicit is None:
             continue
-        explicit = [value[0], value[1], {**extra, "e": stored[EVENT], "n": stored[SCHEMA]}]
         series = update.set(name, explicit)
         update.conditions.append(f"size({series}) = {update.value(len(value))}")
     event_id = update.set(EVENT, points[0].event_id)
@@ -673,4 +439,4 @@ def _take_over_compact_series(
         else f"attribute_not_exists({event_id})"
     )
     for point in points:
-        update.set(series_attribute(point), _series_value(point, compact=True))
+        update.set(series_attribute(point), series_value(point, compact=True))

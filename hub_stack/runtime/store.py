@@ -2,10 +2,10 @@
 the per-spoke latest values here, with the spoke registry (`hub_stack.spoke_registry`) and the
 quarantine (`hub_stack.runtime.quarantine`) beside them on the same client.
 
-The key layout is `hub_stack.table_design`; this module (with `latest_values`, which builds the
-per-spoke latest items), the registry and the quarantine are the only code that builds items
-from it, and every read is a Query or a BatchGetItem of known keys (never a Scan), fully
-paginated (`hub_stack.table_access`).
+The key layout is `hub_stack.table_design`; this module (with `latest_values`, which writes the
+per-spoke latest items, and `latest_item_format`, their format), the registry and the quarantine
+are the only code that builds items from it, and every read is a Query or a BatchGetItem of known
+keys (never a Scan), fully paginated (`hub_stack.table_access`).
 
 Timestamps are stored in one canonical form, `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, always with
 milliseconds), so that they compare in time order as plain strings
@@ -13,7 +13,8 @@ milliseconds), so that they compare in time order as plain strings
 
 Items and where they live:
 - latest values: one item per spoke, PK `LATEST#<project>#<shard>`, SK `<env>#<account>#<region>`,
-  one attribute per series (`hub_stack.runtime.latest_values`), written only when newer.
+  one attribute per series (`hub_stack.runtime.latest_item_format`), written only when newer
+  (`hub_stack.runtime.latest_values`).
 - spoke registry: PK `SPOKE`, SK account id (`hub_stack.spoke_registry`).
 - quarantine: PK `QUARANTINE#<day>`, SK `<ReceivedAt>#<SQS message id>`
   (`hub_stack.runtime.quarantine`).
@@ -34,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from contracts import history_table
 from hub_stack import table_design
-from hub_stack.runtime import latest_values
 from hub_stack.runtime.datapoints import DatapointRecord
+from hub_stack.runtime.latest_item_format import records_of_item
 from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from hub_stack.runtime.quarantine import Quarantine
 from hub_stack.spoke_registry.records import SpokeRecord
@@ -71,7 +72,7 @@ class FreshSpoke(SpokeRecord):
 
 def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
     """The latest values one spoke item holds, one record per series, in series order."""
-    return latest_values.records_of_item(item)
+    return records_of_item(item)
 
 
 class HubStore:

@@ -27,7 +27,7 @@ from cli.main import app
 from cli.operator_console import ConsoleRuntime
 from contracts import history_parquet, history_table
 from hub_stack import table_design
-from hub_stack.runtime import latest_values
+from hub_stack.runtime import latest_item_format
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.store import HubStore, SpokeErrorEntry
@@ -243,20 +243,20 @@ def record_seen(
     seen_at: datetime,
     errors: list[SpokeErrorEntry] | None = None,
 ) -> None:
-    """Set a spoke's freshness where ingest keeps it, in its latest item (`latest_values`):
+    """Set a spoke's freshness where ingest keeps it, in its latest item (`latest_item_format`):
     its newest extraction and its arrival at `seen_at`, with these errors."""
     spoke = store.registry.get_spoke(account)
     assert spoke is not None and spoke.project_name and spoke.environment
     key = table_design.latest_key(spoke.project_name, spoke.environment, account, REGION)
-    millis = latest_values.epoch_millis(format_timestamp(seen_at))
+    millis = latest_item_format.epoch_millis(format_timestamp(seen_at))
     boto3.Session(region_name=REGION).client("dynamodb").update_item(
         TableName=store.table_name,
         Key={name: {"S": value} for name, value in key.items()},
         UpdateExpression="SET #t = :t, #h = :t, #x = :x",
         ExpressionAttributeNames={
-            "#t": latest_values.NEWEST,
-            "#h": latest_values.SEEN,
-            "#x": latest_values.ERRORS,
+            "#t": latest_item_format.NEWEST,
+            "#h": latest_item_format.SEEN,
+            "#x": latest_item_format.ERRORS,
         },
         ExpressionAttributeValues={
             ":t": {"N": str(millis)},

@@ -69,6 +69,8 @@ def test_records_stay_under_the_record_limit_and_a_refused_one_fails_its_owners_
     _, history = delivery
     # Small records, so three events of 15 rows spread over several of them.
     monkeypatch.setattr(history_delivery, "MAX_RECORD_BYTES", 2_000)
+    pauses: list[float] = []
+    monkeypatch.setattr(history, "_sleep", pauses.append)
     calls = _record_log(history)
     refused_owner = "m1"
 
@@ -99,3 +101,6 @@ def test_records_stay_under_the_record_limit_and_a_refused_one_fails_its_owners_
     assert sorted(failed) == expected and refused_owner in failed
     # Retries send only the refused records; the others were delivered once.
     assert all(set(call) == set(refused) for call in calls[1:]) and len(calls) > 1
+    # Each resend waits on the one backoff schedule (runtime_common.backoff): 0.1 s doubling,
+    # capped at 3 s, before each of the 5 retries of 6 attempts.
+    assert pauses == [0.1, 0.2, 0.4, 0.8, 1.6]

@@ -23,7 +23,7 @@ from hub_runtime_support import (
     with_envelope,
 )
 
-from hub_stack.runtime import ingest, latest_values
+from hub_stack.runtime import ingest, latest_item_format
 from hub_stack.runtime.ingest_budget import (
     CALL_MAX_ATTEMPTS,
     CALL_RETRY_SLEEP_BOUND_SECONDS,
@@ -46,8 +46,8 @@ def _throttle_latest_writes_of(metric_name: str, attempts: list[str]) -> Any:
     """A before-send hook: DynamoDB answers ThrottlingException, for good, to every UpdateItem of
     the latest item that names `metric_name`. botocore's retry handler sees a real 400 response."""
 
-    # The series' attribute name, as the update names it (`latest_values.series_attribute`).
-    series = f'"{latest_values.SERIES_PREFIX}{latest_values.metric_code(metric_name)}'
+    # The series' attribute name, as the update names it (`latest_item_format.series_attribute`).
+    series = f'"{latest_item_format.SERIES_PREFIX}{latest_item_format.metric_code(metric_name)}'
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")

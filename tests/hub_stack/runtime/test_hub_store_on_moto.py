@@ -26,7 +26,7 @@ from hub_runtime_support import (
 )
 
 from contracts import history_parquet, history_table
-from hub_stack.runtime import latest_values
+from hub_stack.runtime import latest_item_format
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.quarantine import QuarantineRecord
@@ -387,7 +387,7 @@ def test_numbers_at_dynamodbs_limits_are_stored_exactly(hub: Hub, text: str, sto
     hub.store.put_latest(stored_point)
 
     (item,) = items_under(scan_table(hub.client), "LATEST#")
-    value = item[latest_values.series_attribute(stored_point)]["L"][0]["N"]
+    value = item[latest_item_format.series_attribute(stored_point)]["L"][0]["N"]
     assert Decimal(value) == Decimal(stored)
 
 

@@ -24,7 +24,7 @@ from hub_runtime_support import (
 
 from bench.publishing import extraction_datapoints
 from cli.capacity.dynamodb_units import WRITE_UNIT_BYTES, item_bytes
-from hub_stack.runtime import ingest, latest_values
+from hub_stack.runtime import ingest, latest_item_format
 
 WRITES = ("PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem")
 
@@ -118,8 +118,8 @@ def test_a_15_series_item_stays_within_one_write_unit_with_its_digest_ring_full(
 ) -> None:
     sizes = []
     calls = []
-    start = NOW - timedelta(hours=latest_values.DIGEST_SLOTS + 2)
-    for hour in range(latest_values.DIGEST_SLOTS + 2):
+    start = NOW - timedelta(hours=latest_item_format.DIGEST_SLOTS + 2)
+    for hour in range(latest_item_format.DIGEST_SLOTS + 2):
         event = extraction_event(start + timedelta(hours=hour, milliseconds=470), series(15, hour))
         calls.append(ingest_one(enrolled_hub, event, f"hour-{hour}"))
         sizes.append(item_bytes(latest_item(enrolled_hub)))
