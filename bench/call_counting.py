@@ -18,6 +18,8 @@ from typing import Any, cast
 import boto3
 import botocore.session
 
+from runtime_common.aws import start_cold
+
 
 @dataclass
 class CallTally:
@@ -60,6 +62,9 @@ def count_all_calls(
         session.events.register("before-call", tally.before_call)
         session.events.register("after-call", tally.after_call)
     botocore.session.Session.__init__ = init  # type: ignore[method-assign]
+    # Handlers keep their clients between invocations (runtime_common.aws.warm_client): clients
+    # made before this block would call unseen, so the block starts as a cold environment.
+    start_cold()
     try:
         yield tally
     finally:

@@ -75,3 +75,13 @@ def warm_client(service_name: str, *, config: Config = ADAPTIVE_RETRIES) -> Any:
     if key not in _WARM_CLIENTS:
         _WARM_CLIENTS[key] = client(warm_session(), service_name, config=config)
     return _WARM_CLIENTS[key]
+
+
+def start_cold() -> None:
+    """Forget the kept sessions and clients, as a new execution environment starts without them.
+
+    Lambda never needs it. A process that watches the calls a handler makes through the sessions
+    it creates (`bench.call_counting`) calls it first, so the handler's next clients are made
+    where the watcher sees them rather than reused from before it started watching."""
+    _WARM_SESSIONS.clear()
+    _WARM_CLIENTS.clear()
