@@ -48,7 +48,7 @@ from bench.cost_accounting import (
     firehose_figures,
 )
 from bench.cost_spokes import HUB_ACCOUNT, REGION, envelope, spoke, sqs_record
-from bench.lambda_sizing_report import session_reuse_what_if, sizing_section
+from bench.lambda_sizing_report import sizing_section
 from bench.publishing import extraction_datapoints
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
@@ -369,17 +369,6 @@ def run(*, quick: bool = False) -> BenchmarkResult:
         section.add(line.name, f"${line.dsdash:,.2f} vs ${line.sample:,.2f}", line.basis)
     section.add("total", f"${costs.dsdash_total:,.2f} vs ${costs.sample_total:,.2f}")
     section.add("ratio dsdash / sample", costs.ratio)
-    what_if = session_reuse_what_if(document)
-    if what_if is not None:
-        reused = monthly_costs(
-            CostModel.load(measured=what_if), spokes=1_000, metrics=15, period_seconds=3600
-        )
-        section.add(
-            "what-if: handlers keep their boto3 session between warm invocations",
-            reused.ratio,
-            f"${reused.dsdash_total:,.2f} vs ${reused.sample_total:,.2f}; measured, not priced",
-        )
-        result.figures["ratio_vs_sample_if_session_reused"] = reused.ratio
     sizing_section(result, model, costs.records_per_invocation)
     figures = document["by_metrics"]["15"]
     result.figures.update(

@@ -124,8 +124,6 @@ def _invoke(
     function_name: str,
     events: Sequence[Any],
     environment: Mapping[str, str],
-    *,
-    reuse_default_session: bool = False,
 ) -> dict[str, Any]:
     """Run `handler` on `events` in a process of its own; its runner's JSON result."""
     with tempfile.TemporaryDirectory(prefix="dsdash-footprint-") as directory:
@@ -135,7 +133,6 @@ def _invoke(
             "events": list(events),
             "function_arn": f"arn:aws:lambda:{REGION}:{SERVER_ACCOUNT}:function:{function_name}",
             "result_path": str(result_path),
-            "reuse_default_session": reuse_default_session,
         }
         variables = {
             name: value
@@ -231,14 +228,6 @@ def _measure_extractor(endpoint: str) -> dict[str, Any]:
             [{"source": "dsdash.spoke-schedule"}] * (1 + WARM_INVOCATIONS),
             environment,
         )
-        reused = _invoke(
-            endpoint,
-            "spoke_stackset.runtime.extractor.handler",
-            SPOKE_EXTRACTOR_FUNCTION_NAME,
-            [{"source": "dsdash.spoke-schedule"}] * (1 + WARM_INVOCATIONS),
-            environment,
-            reuse_default_session=True,
-        )
         sample = _invoke(
             endpoint,
             "bench.sample_design_functions.extractor",
@@ -253,7 +242,6 @@ def _measure_extractor(endpoint: str) -> dict[str, Any]:
         )
     return {
         "extractor": {**_figures(result, result["invocations"][1:]), "metrics": len(selection)},
-        "extractor_session_reused": _figures(reused, reused["invocations"][1:]),
         "sample_extractor": {
             "by_metrics": _by_size(sample, SAMPLE_METRIC_COUNTS, WARM_INVOCATIONS),
             "peak_rss_mb": sample["peak_rss_kib"] / KIB_PER_MB,
@@ -324,21 +312,6 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
         batches,
         {"TABLE_NAME": HUB_TABLE, "RETENTION_DAYS": "400"},
     )
-    # The what-if on the two smaller sizes (a later hour: new extractions again).
-    what_if_sizes = INGEST_BATCH_SIZES[:2]
-    what_if = [
-        {"Records": [_later(record, hours=1) for record in batch["Records"]]}
-        for batch, size in zip(batches, sizes, strict=True)
-        if size in what_if_sizes
-    ]
-    reused = _invoke(
-        endpoint,
-        "hub_stack.runtime.ingest.handler",
-        HUB_INGEST_FUNCTION_NAME,
-        what_if,
-        {"TABLE_NAME": HUB_TABLE, "RETENTION_DAYS": "400"},
-        reuse_default_session=True,
-    )
     _check_ingested(result)
 
     plain.create_table(
@@ -371,7 +344,6 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
         sample_events,
         {"TABLE_NAME": SAMPLE_TABLE},
     )
-    _check_ingested(reused)
     by_batch = _by_size(result, INGEST_BATCH_SIZES, WARM_INVOCATIONS)
     return {
         "ingest": {
@@ -381,21 +353,8 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
             "cold_invocation_cpu_ms": 1000 * result["invocations"][0]["cpu_seconds"],
             "metrics_per_event": INGEST_METRICS,
         },
-        "ingest_session_reused": {
-            "by_batch": _by_size(reused, what_if_sizes, WARM_INVOCATIONS),
-            "peak_rss_mb": reused["peak_rss_kib"] / KIB_PER_MB,
-        },
         "sample_hub": _figures(sample, sample["invocations"][1:]),
     }
-
-
-def _later(record: Mapping[str, Any], *, hours: int) -> dict[str, Any]:
-    """The same SQS record for an extraction `hours` later (new message id, new event)."""
-    event = json.loads(record["body"])
-    moment = datetime.fromisoformat(event["detail"]["ExtractionDate"]) + timedelta(hours=hours)
-    event["detail"]["ExtractionDate"] = moment.isoformat().replace("+00:00", "Z")
-    event["id"] = f"{event['id']}-{hours}"
-    return {**record, "messageId": f"{record['messageId']}-{hours}", "body": json.dumps(event)}
 
 
 def measure_footprints() -> dict[str, Any]:

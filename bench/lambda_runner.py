@@ -2,7 +2,7 @@
 with nothing else in the process.
 
 `python -m bench.lambda_runner < spec.json` reads {"handler": "package.module.function",
-"events": [...], "function_arn": "...", "result_path": "...", "reuse_default_session": false} and
+"events": [...], "function_arn": "...", "result_path": "..."} and
 writes one JSON document to `result_path` (stdout is the function's log, as on Lambda): the
 import's CPU time, then per invocation its CPU time (`time.process_time`: this process's own user
 + system time, so the moto server answering in *another* process costs nothing here) and the AWS
@@ -17,11 +17,6 @@ This module imports only the standard library before the handler, so the peak is
 (its imports, boto3's models, its data), not the benchmark's; the call counter imports botocore
 and boto3, which the handler loads anyway. The handler reaches moto through `AWS_ENDPOINT_URL`,
 set by the caller.
-
-`reuse_default_session` (a what-if, never the priced figure): `runtime_common.aws` hands every
-call for the default session the same `boto3.Session` for the life of the process, as a handler
-that kept its session between warm invocations would; the figure shows what rebuilding the
-session (and reloading botocore's service models) on each invocation costs.
 """
 
 from __future__ import annotations
@@ -63,28 +58,8 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def _reuse_default_session() -> None:
-    import boto3
-
-    from runtime_common import aws
-
-    shared: list[boto3.Session] = []
-
-    def session_or_default(session: Any) -> Any:
-        if session is not None:
-            return session
-        if not shared:
-            # Created at the first invocation, inside the call counter, so its calls count.
-            shared.append(boto3.Session())
-        return shared[0]
-
-    aws.session_or_default = session_or_default
-
-
 def main() -> int:
     spec: dict[str, Any] = json.load(sys.stdin)
-    if spec.get("reuse_default_session"):
-        _reuse_default_session()
     started = time.process_time()
     module_name, _, function_name = str(spec["handler"]).rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)

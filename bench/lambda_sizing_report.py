@@ -4,8 +4,6 @@ template sets and the memory the model would choose, and the measured session-re
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from bench.support import BenchmarkResult
@@ -83,19 +81,3 @@ def sizing_section(result: BenchmarkResult, model: Any, batch: float) -> None:
             "memory_fits_rss_with_headroom": footprint.memory_mb >= choice.smallest_for_rss_mb,
             "modelled_duration_seconds": choice.duration_seconds,
         }
-
-
-def session_reuse_what_if(document: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The measurements with the extractor's and ingest's CPU time as measured when the default
-    boto3 session is kept between warm invocations (`bench.lambda_runner`): a what-if the
-    report prints beside the priced figure, never instead of it."""
-    footprints = document.get("lambda") or {}
-    if "extractor_session_reused" not in footprints:
-        return None
-    changed = json.loads(json.dumps(document))
-    reused = changed["lambda"]
-    reused["extractor"]["cpu_ms_per_invocation"] = reused["extractor_session_reused"][
-        "cpu_ms_per_invocation"
-    ]
-    reused["ingest"]["by_batch"] = reused["ingest_session_reused"]["by_batch"]
-    return dict(changed)

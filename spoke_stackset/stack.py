@@ -104,10 +104,10 @@ SPOKE_PARAMETER_NAMES: Final = (
 )
 
 EXTRACTOR_TIMEOUT: Final = cdk.Duration.minutes(5)
-# The cheapest size holding 1.5x the extractor's measured peak RSS (about 90 MB), rounded up to a
-# 64 MB step (docs/architecture.md §7, "Lambda sizing"): below 1,769 MB its CPU time costs the
+# The cheapest size holding 1.5x the extractor's measured peak RSS (about 65 MB with its clients
+# kept between invocations), rounded up to a 64 MB step (docs/architecture.md §7, "Lambda sizing"): below 1,769 MB its CPU time costs the
 # same GB-seconds at any size, and the time it waits for AWS costs less at less memory.
-EXTRACTOR_MEMORY_MB: Final = 192
+EXTRACTOR_MEMORY_MB: Final = 128
 CONNECTION_TIMEOUT: Final = cdk.Duration.minutes(5)
 
 # What the org stack's enrollment function does through the spoke enrollment role.
