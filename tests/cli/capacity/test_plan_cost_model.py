@@ -42,9 +42,11 @@ def test_committed_counts_match_a_fresh_measurement(committed: dict[str, Any]) -
         for design, figures in designs.items():
             for name, value in figures.items():
                 if name.startswith("table_bytes"):
-                    # Stored items hold the ingest time, whose number of significant digits
-                    # (DynamoDB's number size) varies from run to run by a few bytes.
-                    assert on_file[metrics][design][name] == pytest.approx(value, rel=0.01), stale
+                    # The latest item holds times as epoch numbers (the extraction's, per series,
+                    # and the ingest time); DynamoDB sizes a number by its significant digits,
+                    # so the wall clock the benchmark runs at moves an item by up to ~20 bytes
+                    # of ~550 (a minute ending in zero drops a digit from every series' time).
+                    assert on_file[metrics][design][name] == pytest.approx(value, rel=0.05), stale
                 else:
                     assert on_file[metrics][design][name] == value, f"{stale} ({design} {name})"
     assert fresh["catalog"] == committed["catalog"], stale
