@@ -54,7 +54,7 @@ policy-lint-venv: $(POLICY_LINT_STAMP)
 # Three workers on two cores: many tests wait on a subprocess (jsii's node, `dsdash demo`, chromium),
 # and a third worker uses the core the waiting one leaves idle.
 test: venv policy-lint-venv
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 4 --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check .
