@@ -51,8 +51,8 @@ venv: $(STAMP) $(NPM_STAMP)
 
 policy-lint-venv: $(POLICY_LINT_STAMP)
 
-# Three workers on two cores: many tests wait on a subprocess (jsii's node, `dsdash demo`, chromium),
-# and a third worker uses the core the waiting one leaves idle.
+# Four workers on two cores: many tests wait on a subprocess (jsii's node, `dsdash demo`, chromium),
+# and the extra workers use the cores the waiting ones leave idle.
 test: venv policy-lint-venv
 	$(BIN)/python -m pytest -n 4 --dist loadfile
 
