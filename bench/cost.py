@@ -50,6 +50,7 @@ from bench.cost_accounting import (
 from bench.cost_spokes import HUB_ACCOUNT, REGION, envelope, spoke, sqs_record
 from bench.lambda_sizing_report import sizing_section
 from bench.publishing import extraction_datapoints
+from bench.sample_design_functions import create_sample_table
 from bench.support import BenchmarkResult
 from cli.capacity.measured import MEASURED_COUNTS_PATH
 from contracts import SPOKE_BUS_NAME
@@ -292,18 +293,7 @@ def measure(metric_counts: Sequence[int]) -> dict[str, Any]:
                 if table in plain.list_tables()["TableNames"]:
                     plain.delete_table(TableName=table)
             table_design.create_table(plain, TABLE)
-            plain.create_table(
-                TableName=SAMPLE_TABLE,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[
-                    {"AttributeName": "MetricName", "KeyType": "HASH"},
-                    {"AttributeName": "ExtractionDate", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "MetricName", "AttributeType": "S"},
-                    {"AttributeName": "ExtractionDate", "AttributeType": "S"},
-                ],
-            )
+            create_sample_table(plain, SAMPLE_TABLE)
             store = HubStore(TABLE, session)
             for index in range(sum(BATCH_SIZES)):
                 account, project, environment = spoke(index)

@@ -39,6 +39,7 @@ from typing import Any, Final
 import boto3
 
 from bench.extraction import REGION as EXTRACTION_REGION
+from bench.sample_design_functions import create_sample_table
 from contracts import (
     HUB_INGEST_FUNCTION_NAME,
     SPOKE_BUS_NAME,
@@ -314,18 +315,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     )
     _check_ingested(result)
 
-    plain.create_table(
-        TableName=SAMPLE_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "MetricName", "KeyType": "HASH"},
-            {"AttributeName": "ExtractionDate", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "MetricName", "AttributeType": "S"},
-            {"AttributeName": "ExtractionDate", "AttributeType": "S"},
-        ],
-    )
+    create_sample_table(plain, SAMPLE_TABLE)
     sample_events = []
     for number in range(1 + WARM_INVOCATIONS):
         moment = start + timedelta(minutes=number)

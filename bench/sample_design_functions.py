@@ -44,6 +44,23 @@ def _table(name: str) -> Any:
     return _session().resource("dynamodb").Table(name)
 
 
+def create_sample_table(dynamodb: Any, table_name: str) -> None:
+    """The sample's metric table, keyed (MetricName, ExtractionDate), on demand: the one layout
+    both cost measurements (calls in `bench.cost`, CPU in `bench.lambda_footprint`) write to."""
+    dynamodb.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "MetricName", "KeyType": "HASH"},
+            {"AttributeName": "ExtractionDate", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "MetricName", "AttributeType": "S"},
+            {"AttributeName": "ExtractionDate", "AttributeType": "S"},
+        ],
+    )
+
+
 def extractor(event: dict[str, Any], context: Any) -> dict[str, Any]:
     sagemaker, events = _client("sagemaker"), _client("events")
     _, _, _, region, account, *_ = str(context.invoked_function_arn).split(":")
