@@ -114,17 +114,24 @@ def fake_aws_environment() -> Iterator[None]:
 # --- hub -------------------------------------------------------------------------------------
 
 
+def _hub_with_alpha_dev_enrolled(environment: Mapping[str, str]) -> tuple[boto3.Session, HubStore]:
+    """The hub table and history stream the hub functions read and write (inside `mock_aws`),
+    with alpha/dev's spoke enrolled."""
+    session = boto3.Session(region_name=REGION)
+    create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
+    # The history delivery stream, named by the contract as the stack names it.
+    create_history_stream(session)
+    store = HubStore(environment["TABLE_NAME"], session=session)
+    store.registry.set_spoke_state(
+        ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
+    )
+    return session, store
+
+
 def exercise_hub_ingest(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     environment = hub.function_environment(HUB_INGEST_FUNCTION_NAME)
     with mock_aws(), _function_environment(environment):
-        session = boto3.Session(region_name=REGION)
-        create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
-        # The history delivery stream, named by the contract as the stack names it.
-        create_history_stream(session)
-        store = HubStore(environment["TABLE_NAME"], session=session)
-        store.registry.set_spoke_state(
-            ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
-        )
+        session, store = _hub_with_alpha_dev_enrolled(environment)
         # Recent events: older than the retention they would be quarantined, not stored.
         extracted = datetime.now(UTC) - timedelta(hours=1)
         batch = sqs_batch(
@@ -180,14 +187,7 @@ def _churn_backlog_event(extracted: datetime, pending: int) -> dict[str, Any]:
 def exercise_hub_health(recorder: ApiCallRecorder, hub: StackTemplate) -> None:
     environment = hub.function_environment(HUB_HEALTH_FUNCTION_NAME)
     with mock_aws(), _function_environment(environment):
-        session = boto3.Session(region_name=REGION)
-        create_hub_table(session.client("dynamodb"), environment["TABLE_NAME"])
-        # The history delivery stream, named by the contract as the stack names it.
-        create_history_stream(session)
-        store = HubStore(environment["TABLE_NAME"], session=session)
-        store.registry.set_spoke_state(
-            ALPHA_DEV_ACCOUNT, SpokeState.ENROLLED, project_name="alpha", environment="dev"
-        )
+        _, store = _hub_with_alpha_dev_enrolled(environment)
         store.registry.set_spoke_state(CHURN_PROD_ACCOUNT, SpokeState.FAILED, reason="EBPut failed")
         with recorder.acting_as(HUB_HEALTH_FUNCTION_NAME):
             platform_health.handler({}, None)
