@@ -106,7 +106,7 @@ def _hub_environment() -> Iterator[None]:
 def _ingest(
     records: Sequence[dict[str, Any]], plain: Any, stored: dict[tuple[str, str], int]
 ) -> dict[str, Any]:
-    from hub_stack.runtime import ingest
+    from hub_stack.ingest.runtime import ingest
 
     with _hub_environment(), count_all_calls(tally=RequestTally()) as counted:
         response = ingest.handler({"Records": list(records)}, None)

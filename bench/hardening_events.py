@@ -2,7 +2,7 @@
 
 The corpus (`bench/hostile_events.py`) is built by checked-in mutators from two valid events, and
 says for each case what a correct hub does: refuse it, or store exactly these datapoints. Every
-case goes through `hub_stack.runtime.ingest.handler`, the Lambda entry point, as its own SQS
+case goes through `hub_stack.ingest.runtime.ingest.handler`, the Lambda entry point, as its own SQS
 batch, against a moto table with an enrolled spoke. The figures are counted from what the handler
 did and what history holds afterwards (the delivered rows, one per datapoint key as queries keep
 them):
@@ -35,7 +35,7 @@ from bench.support import BenchmarkResult
 from contracts import HUB_TABLE_NAME
 from contracts.history_table import HISTORY_DELIVERY_STREAM_NAME
 from hub_stack import table_design
-from hub_stack.runtime import ingest
+from hub_stack.ingest.runtime import ingest
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeState
 

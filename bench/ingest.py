@@ -1,6 +1,6 @@
 """Ingest: DynamoDB and Firehose calls per event, registry reads per batch, units, invocations.
 
-The real ingest (`hub_stack.runtime.ingest.ingest_batch`) runs on a hub built on moto
+The real ingest (`hub_stack.ingest.runtime.ingest.ingest_batch`) runs on a hub built on moto
 (`bench.ingest_hub`: the table as `hub_stack.table_design` lays it out, a spoke registry larger
 than the batch's senders, the stack's history delivery stream with the sandbox's Parquet
 conversion), fed SQS records of events the spoke's own event builder made.
@@ -36,7 +36,7 @@ from bench.ingest_hub import (
 )
 from bench.support import AwsCallCounter, BenchmarkResult, ceil_div, ratio, stopwatch
 from hub_stack import table_design
-from hub_stack.runtime import ingest
+from hub_stack.ingest.runtime import ingest
 from hub_stack.runtime.store import HubStore
 from sandbox.moto_firehose_parquet import firehose_parquet_conversion
 

@@ -1,6 +1,6 @@
 """The hub the ingest benchmark measures (`bench.ingest`), on moto, and what watches it.
 
-The real ingest (`hub_stack.runtime.ingest.ingest_batch`) runs on a moto table laid out as
+The real ingest (`hub_stack.ingest.runtime.ingest.ingest_batch`) runs on a moto table laid out as
 `hub_stack.table_design` describes (and the hub stack creates), with a spoke registry larger than
 the batch's senders, and the history delivery stream of the stack (its Parquet conversion is the
 sandbox's gap fill, `sandbox.moto_firehose_parquet`, so rows are counted in the Parquet files).
@@ -26,8 +26,8 @@ from bench.publishing import extraction_datapoints
 from bench.support import ceil_div
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE, SPOKE_BUS_NAME, history_table
 from hub_stack import table_design
-from hub_stack.runtime import ingest
-from hub_stack.runtime.history_delivery import HistoryDelivery
+from hub_stack.ingest.runtime import ingest
+from hub_stack.ingest.runtime.history_delivery import HistoryDelivery
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeState
 from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries

@@ -308,7 +308,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
         batches.append({"Records": records})
     result = _invoke(
         endpoint,
-        "hub_stack.runtime.ingest.handler",
+        "hub_stack.ingest.runtime.ingest.handler",
         HUB_INGEST_FUNCTION_NAME,
         batches,
         {"TABLE_NAME": HUB_TABLE, "RETENTION_DAYS": "400"},

@@ -27,7 +27,7 @@ from moto.sns.models import sns_backends
 from bench.call_counting import count_all_calls
 from bench.support import BenchmarkResult, stopwatch
 from contracts import HUB_BUS_NAME, REFRESH_TOPIC_NAME
-from hub_stack.runtime.refresh import emit_refresh
+from hub_stack.refresh.runtime.refresh import emit_refresh
 from sandbox.lambda_runtime import LambdaRuntime
 from sandbox.sns_delivery import SnsDelivery, patched_sns_delivery
 from spoke_stackset.runtime.refresh_request import refresh_request_of

@@ -27,7 +27,7 @@ import boto3
 from config.model import DsdashConfig
 from contracts import MONITORED_PROJECTS_PREFIX
 from enrollment.connection.runtime.ssm_topology import iter_parameters_by_path
-from hub_stack.runtime.sample_compatibility import ProjectDirectory
+from hub_stack.ingest.runtime.sample_compatibility import ProjectDirectory
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeRecord, SpokeState
 from runtime_common.aws import client

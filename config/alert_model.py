@@ -2,7 +2,7 @@
 
 `config.alert_validation` checks the `alerts:` lists and the `notifications:` section of
 `config/projects.yaml`; `config.loader` builds these objects from them. The hub stack turns the
-rules into its ingest function's `ALERT_RULES` (see `hub_stack.runtime.alert_rules`), and the
+rules into its ingest function's `ALERT_RULES` (see `hub_stack.ingest.runtime.alert_rules`), and the
 subscriptions into SNS subscriptions of the alert topic (docs/architecture.md §7, "Alerts").
 """
 

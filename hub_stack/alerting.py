@@ -1,6 +1,6 @@
 """The hub's alerting: the alert topic, the ingest function's alert settings, the
-platform-health function, and the CloudWatch alarms on the platform's own health
-(docs/architecture.md §7, "Alerts").
+platform-health function it composes (its unit: `hub_stack.platform_health`), and the CloudWatch
+alarms on the platform's own health (docs/architecture.md §7, "Alerts").
 
 Alarms, all on the alert topic (ALARM and OK), each named `dsdash-hub-<what>`:
 - ingest dead-letter queue holding messages (ApproximateNumberOfMessagesVisible > 0);
@@ -24,30 +24,24 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import contracts
-from cdk_support import nag
 from cdk_support.alert_topic import AlertTopic
-from cdk_support.functions import python_function
 from config.model import DsdashConfig
-from config.schedule import refresh_period_seconds
-from hub_stack import table_design
-from hub_stack.runtime import health_metrics
-from hub_stack.runtime.alert_evaluation import ALERT_TOPIC_VARIABLE, DASHBOARD_URL_VARIABLE
-from hub_stack.runtime.alert_rules import (
-    ALERT_RULES_VARIABLE,
-    ProjectAlertRule,
-    encode_alert_rules,
+from hub_stack.ingest.runtime.alert_rules import ProjectAlertRule, encode_alert_rules
+from hub_stack.ingest.runtime.ingest_settings import IngestAlertSettings
+from hub_stack.platform_health.infrastructure import (
+    HEALTH_CHECK_MINUTES,
+    HealthFunction,
+    health_settings,
 )
+from hub_stack.runtime import health_metrics
+from runtime_common.settings import environment_of
 
-HEALTH_CHECK_MINUTES: Final = 15
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 LAMBDA_ENVIRONMENT_MAX_BYTES: Final = 4 * 1024
 
@@ -86,7 +80,6 @@ class HubAlerting(Construct):
         table: dynamodb.Table,
         ingest_function: lambda_.Function,
         dead_letter_queue: sqs.Queue,
-        health_code: lambda_.Code,
         reserved_ingest_environment_bytes: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -103,7 +96,9 @@ class HubAlerting(Construct):
         )
         self.topic = self.alert_topic.topic
         self._configure_ingest(ingest_function, reserved_bytes=reserved_ingest_environment_bytes)
-        self.health_function = self._health_function(table, health_code)
+        self.health_function = HealthFunction(
+            self, settings=health_settings(config, table), table=table
+        ).function
         action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms = [
             self._alarm(
@@ -153,78 +148,27 @@ class HubAlerting(Construct):
             alarm.add_ok_action(action)
 
     def _configure_ingest(self, function: lambda_.Function, *, reserved_bytes: int) -> None:
-        rules = encode_alert_rules(alert_rules_of(self.config))
-        environment = {
-            ALERT_RULES_VARIABLE: rules,
-            ALERT_TOPIC_VARIABLE: self.topic.topic_arn,
-            DASHBOARD_URL_VARIABLE: self.config.notifications.dashboard_url or "",
-        }
+        rules = alert_rules_of(self.config)
+        environment = environment_of(
+            IngestAlertSettings(
+                rules=tuple(rules),
+                topic_arn=self.topic.topic_arn,
+                dashboard_url=self.config.notifications.dashboard_url,
+            )
+        )
+        encoded = encode_alert_rules(rules)
         # The fixed variables take a few hundred bytes; the rules and the other variables that
         # grow with the config (`reserved_bytes`, the project aliases) share the rest.
         budget = LAMBDA_ENVIRONMENT_MAX_BYTES - 1024 - reserved_bytes
-        if len(rules.encode()) > budget:
+        if len(encoded.encode()) > budget:
             raise AlertRulesTooLargeError(
-                f"the alerts of the config take {len(rules.encode()):,} bytes in the ingest"
+                f"the alerts of the config take {len(encoded.encode()):,} bytes in the ingest"
                 f" function's environment, over the {budget:,} left of Lambda's 4 KB (after"
                 f" {reserved_bytes:,} bytes of project aliases): define shared alerts once under"
                 " defaults.alerts, or fewer per project"
             )
         for name, value in environment.items():
             function.add_environment(name, value)
-
-    def _health_function(self, table: dynamodb.Table, code: lambda_.Code) -> lambda_.Function:
-        period = refresh_period_seconds(self.config.refresh_schedule)
-        function = python_function(
-            self,
-            "HealthFunction",
-            function_name=contracts.HUB_HEALTH_FUNCTION_NAME,
-            handler="hub_stack.runtime.platform_health.handler",
-            code=code,
-            timeout=cdk.Duration.seconds(60),
-            memory_size=256,
-            environment={
-                "TABLE_NAME": table.table_name,
-                "STALE_AFTER_SECONDS": str(contracts.STALE_AFTER_REFRESH_PERIODS * period),
-            },
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:Query"],
-                resources=[table.table_arn],
-                # The registry, and the latest items that hold each spoke's freshness.
-                conditions={
-                    "ForAllValues:StringLike": {
-                        "dynamodb:LeadingKeys": [
-                            table_design.SPOKE_REGISTRY_PARTITION,
-                            "LATEST#*",
-                        ]
-                    }
-                },
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": health_metrics.NAMESPACE}},
-            )
-        )
-        nag.acknowledge(
-            function.role.node.find_child("DefaultPolicy") if function.role else function,
-            "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:PutMetricData has no resource-level permissions; the grant is limited"
-            f" to the '{health_metrics.NAMESPACE}' namespace by the cloudwatch:namespace"
-            " condition (https://docs.aws.amazon.com/service-authorization/latest/reference/"
-            "list_amazoncloudwatch.html).",
-        )
-        events.Rule(
-            self,
-            "HealthSchedule",
-            description="Publishes the number of stale and failed spokes for the health alarms",
-            schedule=events.Schedule.rate(cdk.Duration.minutes(HEALTH_CHECK_MINUTES)),
-            targets=[targets.LambdaFunction(function, retry_attempts=2)],
-        )
-        return function
 
     def _quarantine_metric(self, ingest_function: lambda_.Function) -> cloudwatch.Metric:
         logs.MetricFilter(

@@ -1,5 +1,8 @@
 """The hub account's stack: bus, ingest path, table, refresh, connection and enrollment access.
 
+It composes the hub's function units (`hub_stack.ingest`, `hub_stack.refresh`,
+`hub_stack.dashboard_publisher`; the alerting composes `hub_stack.platform_health`) and
+`enrollment.connection`, and grants where they meet (docs/architecture.md §3, "Units").
 Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - the dedicated `dsdash-hub` bus. In organization mode its policy is ONE statement admitting the
   organization (`aws:PrincipalOrgID`), so its size does not grow with the number of spokes. In
@@ -21,7 +24,8 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
 - the dashboard publisher (`hub_stack.dashboard_publisher`): the private dashboard bucket and the
   function that keeps the page in it current.
 
-This module imports aws_cdk; no Lambda asset ever contains it (see HUB_*_ASSET below).
+This module imports aws_cdk; no Lambda asset ever contains it (each function's asset is its
+handler's import closure, named in its unit's `infrastructure.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as lambda_event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -44,26 +47,22 @@ from cdk_support.functions import (
     enrollment_role,
     nag_arn,
     parameter_arn,
-    python_function,
 )
-from cdk_support.lambda_asset import (
-    CONNECTION_FUNCTION_ASSET,
-    LambdaAssetSpec,
-    lambda_code,
-)
+from cdk_support.lambda_asset import CONNECTION_FUNCTION_ASSET, lambda_code
 from config.model import DsdashConfig
 from contracts import history_table
 from enrollment.connection.infrastructure import ConnectionFunction
 from enrollment.connection.runtime.connection import ConnectionSettings
 from hub_stack import table_design
 from hub_stack.alerting import HubAlerting
-from hub_stack.dashboard_publisher.infrastructure import PUBLISHER_ASSET, DashboardPublisher
+from hub_stack.dashboard_publisher.infrastructure import DashboardPublisher
 from hub_stack.history_storage import HistoryStorage
+from hub_stack.ingest.infrastructure import IngestFunction, ingest_visibility_timeout
+from hub_stack.ingest.runtime.ingest_settings import IngestAlertSettings, IngestSettings
+from hub_stack.ingest.runtime.sample_compatibility import ProjectDirectory
+from hub_stack.refresh.infrastructure import RefreshFunction
+from hub_stack.refresh.runtime.refresh import RefreshSettings
 from hub_stack.refresh_topic import RefreshTopic
-from hub_stack.runtime.sample_compatibility import (
-    PROJECT_ALIASES_ENVIRONMENT_VARIABLE,
-    ProjectDirectory,
-)
 from hub_stack.sample_spokes import sample_spoke_metric_rule
 
 # The connection function names the hub's refresh fan-out rules with this prefix; the IAM policy
@@ -71,31 +70,10 @@ from hub_stack.sample_spokes import sample_spoke_metric_rule
 REFRESH_FANOUT_RULE_PREFIX: Final = contracts.REFRESH_FANOUT_RULE_PREFIX
 ORGANIZATION_STATEMENT_ID: Final = contracts.ORGANIZATION_STATEMENT_ID
 
-# Ingest: up to 100 messages per invocation, gathered for at most 5 s, so a refresh of N spokes
-# costs a few invocations rather than one per event.
-INGEST_BATCH_SIZE: Final = 100
-INGEST_MAX_BATCHING_WINDOW: Final = cdk.Duration.seconds(5)
-INGEST_FUNCTION_TIMEOUT: Final = cdk.Duration.seconds(60)
-# The cheapest size holding 1.5x ingest's measured peak RSS (about 65 MB with its clients kept
-# between invocations) whose modelled duration for a full batch of 100 records stays within a
-# quarter of the timeout (about 12 s of 60 s; docs/architecture.md §7, "Lambda sizing").
-INGEST_MEMORY_MB: Final = 128
 # A message that failed this many receives goes to the dead-letter queue for inspection.
 INGEST_MAX_RECEIVE_COUNT: Final = 5
 DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
 
-# What the ingest function's store (hub_stack.runtime.store) does with the table: the registry
-# items of a batch's senders (BatchGetItem, GetItem), forward-only conditional updates of the
-# per-spoke latest items and of spoke freshness (UpdateItem), quarantine (PutItem). Alert state
-# (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Query (the registry is
-# read by key), no Scan, no DeleteItem, no BatchWriteItem (history is in S3 now), no
-# transactions, no index access.
-INGEST_TABLE_ACTIONS: Final = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-)
 # The enrollment function only reads, lists (its sweep) and updates spoke registry items
 # (PK "SPOKE").
 ENROLLMENT_TABLE_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
@@ -106,17 +84,6 @@ ENROLLMENT_SSM_ACTIONS: Final = (
     "ssm:GetParameter",
     "ssm:GetParametersByPath",
     "ssm:PutParameter",
-)
-
-# Each asset holds its handler's import closure (cdk_support.lambda_asset).
-HUB_INGEST_ASSET: Final = LambdaAssetSpec(
-    name="hub-ingest", handler_module="hub_stack.runtime.ingest"
-)
-HUB_REFRESH_ASSET: Final = LambdaAssetSpec(
-    name="hub-refresh", handler_module="hub_stack.runtime.refresh"
-)
-HUB_HEALTH_ASSET: Final = LambdaAssetSpec(
-    name="hub-health", handler_module="hub_stack.runtime.platform_health"
 )
 
 
@@ -154,7 +121,19 @@ class HubStack(cdk.Stack):
             if config.hub.accept_sample_spokes
             else None
         )
-        self.ingest_function = self._ingest_function()
+        self.ingest_function = IngestFunction(
+            self,
+            settings=IngestSettings(
+                table_name=self.table.table_name,
+                retention_days=config.retention_days,
+                # The alerting writes these (`HubAlerting`): its topic admits this function.
+                alerts=IngestAlertSettings(),
+                project_directory=self._project_directory(),
+            ),
+            queue=self.ingest_queue,
+            table=self.table,
+            history=self.history,
+        ).function
         # Organization mode: spokes subscribe to the hub refresh topic. Per-account mode serves
         # accounts outside the organization, which the topic policy does not admit: the hub's
         # fan-out rules reach them (bounded by the bus policy to about 50 spokes).
@@ -163,7 +142,29 @@ class HubStack(cdk.Stack):
             if config.hub.bus_policy == "organization"
             else None
         )
-        self.refresh_function = self._refresh_function()
+        self.dashboard_publisher = DashboardPublisher(
+            self,
+            "DashboardPublisher",
+            config=config,
+            table=self.table,
+            history_bucket=self.history.bucket,
+            results_bucket=self.history.results_bucket,
+        )
+        self.refresh_function = RefreshFunction(
+            self,
+            settings=RefreshSettings(
+                bus_name=self.bus.event_bus_name,
+                topic_arn=(
+                    self.refresh_topic.topic_arn if self.refresh_topic is not None else None
+                ),
+                # The refresh schedules the page's render after it (the publisher's grant below).
+                publisher_arn=self.dashboard_publisher.function.function_arn,
+                publish_role_arn=self.dashboard_publisher.schedule_role.role_arn,
+            ),
+            bus=self.bus,
+            topic=self.refresh_topic,
+        ).function
+        self.dashboard_publisher.grant_publish_after_refresh(self.refresh_function)
         self.refresh_forwarder_role = self._refresh_forwarder_role()
         self.connection_function = self._connection_function()
         self.enrollment_role = self._enrollment_role()
@@ -174,20 +175,11 @@ class HubStack(cdk.Stack):
             table=self.table,
             ingest_function=self.ingest_function,
             dead_letter_queue=self.dead_letter_queue,
-            health_code=lambda_code(HUB_HEALTH_ASSET),
             # The alert rules share Lambda's 4 KB of environment with the project aliases.
-            reserved_ingest_environment_bytes=len(self._project_aliases_value().encode()),
+            reserved_ingest_environment_bytes=len(
+                self._project_directory().environment_value().encode()
+            ),
         )
-        self.dashboard_publisher = DashboardPublisher(
-            self,
-            "DashboardPublisher",
-            config=config,
-            table=self.table,
-            history_bucket=self.history.bucket,
-            results_bucket=self.history.results_bucket,
-            code=lambda_code(PUBLISHER_ASSET),
-        )
-        self.dashboard_publisher.publish_after_refresh(self.refresh_function)
         self._outputs()
 
     # --- event bus -----------------------------------------------------------------------
@@ -251,16 +243,10 @@ class HubStack(cdk.Stack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
-        # Lambda's guidance: visibility timeout >= 6 x function timeout plus the batching
-        # window, so retries by the event source never overlap a running invocation
-        # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
-        visibility_timeout = cdk.Duration.seconds(
-            6 * INGEST_FUNCTION_TIMEOUT.to_seconds() + INGEST_MAX_BATCHING_WINDOW.to_seconds()
-        )
         ingest_queue = sqs.Queue(
             self,
             "IngestQueue",
-            visibility_timeout=visibility_timeout,
+            visibility_timeout=ingest_visibility_timeout(),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(
@@ -291,68 +277,10 @@ class HubStack(cdk.Stack):
             ],
         )
 
-    def _project_aliases_value(self) -> str:
+    def _project_directory(self) -> ProjectDirectory:
         return ProjectDirectory.from_projects(
             {name: p.aliases for name, p in self.config.projects.items()}
-        ).environment_value()
-
-    def _ingest_function(self) -> lambda_.Function:
-        function = python_function(
-            self,
-            "IngestFunction",
-            function_name=contracts.HUB_INGEST_FUNCTION_NAME,
-            handler="hub_stack.runtime.ingest.handler",
-            code=lambda_code(HUB_INGEST_ASSET),
-            timeout=INGEST_FUNCTION_TIMEOUT,
-            memory_size=INGEST_MEMORY_MB,
-            environment={
-                "TABLE_NAME": self.table.table_name,
-                "RETENTION_DAYS": str(self.config.retention_days),
-                PROJECT_ALIASES_ENVIRONMENT_VARIABLE: self._project_aliases_value(),
-            },
         )
-        function.add_event_source(
-            lambda_event_sources.SqsEventSource(
-                self.ingest_queue,
-                batch_size=INGEST_BATCH_SIZE,
-                max_batching_window=INGEST_MAX_BATCHING_WINDOW,
-                report_batch_item_failures=True,
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(INGEST_TABLE_ACTIONS), resources=[self.table.table_arn]
-            )
-        )
-        self.history.grant_put_records(function)
-        return function
-
-    # --- refresh -------------------------------------------------------------------------
-
-    def _refresh_function(self) -> lambda_.Function:
-        function = python_function(
-            self,
-            "RefreshFunction",
-            function_name=contracts.HUB_REFRESH_FUNCTION_NAME,
-            handler="hub_stack.runtime.refresh.handler",
-            code=lambda_code(HUB_REFRESH_ASSET),
-            timeout=cdk.Duration.seconds(30),
-            memory_size=256,
-            environment={
-                "HUB_BUS_NAME": self.bus.event_bus_name,
-                **(
-                    {"REFRESH_TOPIC_ARN": self.refresh_topic.topic_arn}
-                    if self.refresh_topic is not None
-                    else {}
-                ),
-            },
-        )
-        self.bus.grant_put_events_to(function)
-        if self.refresh_topic is not None:
-            self.refresh_topic.grant_publish(function)
-        # No schedule here: each spoke runs its own (config refresh.schedule, staggered), so the
-        # periodic refresh costs the hub no resource per spoke (docs/architecture.md §7).
-        return function
 
     # --- connection ----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The hub's dashboard publisher in the sandbox, run as a refresh asks (docs/architecture.md §6).
 
 After each refresh the hub's refresh function makes a one-time EventBridge Scheduler schedule that
-invokes the publisher once the refresh's burst window is over (`hub_stack.runtime.refresh`,
+invokes the publisher once the refresh's burst window is over (`hub_stack.refresh.runtime.refresh`,
 docs/architecture.md §7 "Dashboard"). Two moto gaps stand between that schedule and a page:
 
 - moto's EventBridge Scheduler stores schedules and never runs them. `run_due_page_schedules`
@@ -10,7 +10,7 @@ docs/architecture.md §7 "Dashboard"). Two moto gaps stand between that schedule
   sandbox has no clock to wait on: it runs them once the world has settled, which is the
   condition the schedule's delay stands for (every extraction the refresh asked for is in).
 - The deployed function (`dsdash-dashboard-publisher`, from the hub template) is not invoked
-  through moto's Lambda: its real handler (`dashboard.publisher.handler`) runs in-process with the
+  through moto's Lambda: its real handler (`hub_stack.dashboard_publisher.runtime.publisher.handler`) runs in-process with the
   function's own environment, as `sandbox.lambda_runtime` runs handlers, so the hub's dashboard
   bucket holds the page and `dsdash dashboard --open/--share --endpoint-url ...` against `dsdash
   demo --serve` fetches it. moto's Athena runs no SQL (it would answer empty results), so the
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from contracts.dashboard_page import DASHBOARD_PUBLISHER_FUNCTION_NAME
-from dashboard import publisher
+from hub_stack.dashboard_publisher.runtime import publisher
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
-from hub_stack.runtime.refresh import PUBLISH_SCHEDULE_GROUP, PUBLISH_SCHEDULE_PREFIX
+from hub_stack.refresh.runtime.refresh import PUBLISH_SCHEDULE_GROUP, PUBLISH_SCHEDULE_PREFIX
 from sandbox.credentials import environment
 
 

@@ -34,7 +34,10 @@ logger = logging.getLogger(__name__)
 # arbitrary strings stored in moto.
 DSDASH_RUNTIME_PACKAGES: tuple[str, ...] = (
     "spoke_stackset.runtime.",
-    "hub_stack.runtime.",
+    "hub_stack.ingest.runtime.",
+    "hub_stack.refresh.runtime.",
+    "hub_stack.platform_health.runtime.",
+    "hub_stack.dashboard_publisher.runtime.",
     "enrollment.connection.runtime.",
     "enrollment.enrollment_function.runtime.",
     "org_stack.reconciler.runtime.",

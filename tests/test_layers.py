@@ -180,11 +180,11 @@ def test_no_import_circle_between_modules(all_imports: list[ModuleImport]) -> No
 
 def test_the_check_sees_function_level_imports_and_names_their_line() -> None:
     # The check is only as good as the import reader: a function-level import must be seen, with
-    # its file and line (hub_stack.runtime.alert_evaluation imports the datapoints under
+    # its file and line (hub_stack.ingest.runtime.alert_evaluation imports the datapoints under
     # TYPE_CHECKING, indented).
     found = [
         item
-        for item in imports_of("hub_stack.runtime.alert_evaluation")
+        for item in imports_of("hub_stack.ingest.runtime.alert_evaluation")
         if item.imported == "hub_stack.runtime.datapoints"
     ]
     assert found

@@ -22,7 +22,7 @@ from cli.operator_console import (
     open_hub,
     runtime_of,
 )
-from hub_stack.runtime.refresh import (
+from hub_stack.refresh.runtime.refresh import (
     PagePublish,
     RefreshScopeError,
     emit_refresh,

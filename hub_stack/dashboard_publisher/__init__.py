@@ -1,3 +1,3 @@
-"""The hub's dashboard publisher: its bucket, function, schedule and permissions
-(`infrastructure.py`). Its handler renders the page, so it lives with the page
-(`dashboard/publisher.py`, docs/architecture.md §3)."""
+"""The hub's dashboard publisher unit: its bucket, function, schedule and permissions
+(`infrastructure.py`) beside its handler (`runtime/publisher.py`), which renders the page with
+`dashboard/`, a shared runtime below this unit (docs/architecture.md §3)."""

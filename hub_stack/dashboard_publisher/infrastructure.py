@@ -2,11 +2,11 @@
 - the dashboard bucket (private: all public access blocked, SSE-S3, TLS only, owner-enforced),
   named by the contract (`contracts.dashboard_page`) so `dsdash dashboard --open/--share` finds
   it without a lookup; its one object is the page;
-- the publisher function (`dashboard.publisher.handler`), run after each refresh by the one-time
-  EventBridge Scheduler schedule the refresh makes (`publish_after_refresh`: the refresh function
-  gets the publisher's ARN, may create only `dsdash-publish-*` schedules, and may pass only the
-  schedule role, which may only invoke the publisher), and hourly by an EventBridge rule, the
-  backstop;
+- the publisher function (`runtime/publisher.py`), run after each refresh by the one-time
+  EventBridge Scheduler schedule the refresh makes (the hub stack gives the refresh function the
+  publisher's ARN and the schedule role in its settings, and `grant_publish_after_refresh` lets
+  it create only `dsdash-publish-*` schedules and pass only the schedule role, which may only
+  invoke the publisher), and hourly by an EventBridge rule, the backstop;
 - its least-privilege role: Query on the hub table's registry, latest-value and quarantine
   partitions; Athena on the hub's workgroup; Glue reads of the history table; S3 reads of the
   history bucket, the Athena results bucket (Athena writes results with the caller's rights); and
@@ -28,19 +28,23 @@ from constructs import Construct
 
 from cdk_support import nag
 from cdk_support.functions import python_function
-from cdk_support.lambda_asset import LambdaAssetSpec
+from cdk_support.lambda_asset import LambdaAssetSpec, lambda_code
 from config.model import DsdashConfig
 from contracts import dashboard_page, history_table
 from hub_stack import table_design
-from hub_stack.runtime import refresh
-
-PUBLISHER_ASSET: Final = LambdaAssetSpec(
-    name="hub-dashboard-publisher", handler_module="dashboard.publisher"
+from hub_stack.dashboard_publisher.runtime.publisher import (
+    PUBLISH_BACKSTOP_MINUTES,
+    PublisherSettings,
 )
-PUBLISHER_HANDLER: Final = "dashboard.publisher.handler"
-# Must match dashboard.publisher.PUBLISH_BACKSTOP_MINUTES (a test compares them); CDK code does
-# not import the page's layer.
-PUBLISH_BACKSTOP_MINUTES: Final = 60
+from hub_stack.refresh.runtime import refresh
+from runtime_common.settings import environment_of
+
+# The asset holds its handler's import closure (cdk_support.lambda_asset): the page included.
+PUBLISHER_ASSET: Final = LambdaAssetSpec(
+    name="hub-dashboard-publisher",
+    handler_module="hub_stack.dashboard_publisher.runtime.publisher",
+)
+PUBLISHER_HANDLER: Final = "hub_stack.dashboard_publisher.runtime.publisher.handler"
 # One render reads the registry, every project's latest items, one or two Athena queries (with
 # polling) and uploads a page of up to a few MB: a minute of headroom over the Athena poll cap.
 PUBLISHER_TIMEOUT: Final = cdk.Duration.minutes(6)
@@ -73,7 +77,6 @@ class DashboardPublisher(Construct):
         table: dynamodb.ITable,
         history_bucket: s3.IBucket,
         results_bucket: s3.IBucket,
-        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -95,18 +98,20 @@ class DashboardPublisher(Construct):
             "Function",
             function_name=dashboard_page.DASHBOARD_PUBLISHER_FUNCTION_NAME,
             handler=PUBLISHER_HANDLER,
-            code=code,
+            code=lambda_code(PUBLISHER_ASSET),
             timeout=PUBLISHER_TIMEOUT,
             memory_size=PUBLISHER_MEMORY_MB,
             # One render at a time: two would read and write the same page.
             reserved_concurrent_executions=1,
-            environment={
-                "TABLE_NAME": table.table_name,
-                "DASHBOARD_BUCKET": self.bucket.bucket_name,
-                "REFRESH_SCHEDULE": config.refresh_schedule,
-                "PROJECT_NAMES": ",".join(config.projects),
-                "HISTORY_DAYS": str(HOSTED_HISTORY_DAYS),
-            },
+            environment=environment_of(
+                PublisherSettings(
+                    table_name=table.table_name,
+                    dashboard_bucket=self.bucket.bucket_name,
+                    refresh_schedule=config.refresh_schedule,
+                    projects=tuple(config.projects),
+                    history_days=HOSTED_HISTORY_DAYS,
+                )
+            ),
         )
         self._grant(table)
         # The grants name the buckets by the contract; the role is used only once they exist.
@@ -136,14 +141,12 @@ class DashboardPublisher(Construct):
             )
         )
 
-    def publish_after_refresh(self, refresh_function: lambda_.Function) -> None:
+    def grant_publish_after_refresh(self, refresh_function: lambda_.Function) -> None:
         """Let `refresh_function` schedule the page render after each refresh it emits
-        (`hub_stack.runtime.refresh.schedule_page_publish`): the publisher's ARN and the
-        schedule role in its environment; CreateSchedule on the refresh schedules' names only,
-        and PassRole of the schedule role to EventBridge Scheduler only."""
+        (`hub_stack.refresh.runtime.refresh.schedule_page_publish`): CreateSchedule on the
+        refresh schedules' names only, and PassRole of the schedule role to EventBridge
+        Scheduler only."""
         stack = cdk.Stack.of(self)
-        refresh_function.add_environment("PAGE_PUBLISHER_ARN", self.function.function_arn)
-        refresh_function.add_environment("PAGE_PUBLISH_ROLE_ARN", self.schedule_role.role_arn)
         schedules = (
             f"arn:{stack.partition}:scheduler:{stack.region}:{stack.account}:schedule/"
             f"{refresh.PUBLISH_SCHEDULE_GROUP}/{refresh.PUBLISH_SCHEDULE_PREFIX}*"

@@ -2,7 +2,7 @@
 stack that alarms on them (docs/architecture.md §7, "Alerts").
 
 - `SpokesStale` and `SpokesFailed`: published by the platform-health function
-  (`hub_stack.runtime.platform_health`) from the spoke registry, every few minutes;
+  (`hub_stack.platform_health.runtime.platform_health`) from the spoke registry, every few minutes;
 - `QuarantinedEvents`: counted by a CloudWatch Logs metric filter on the ingest function's log
   line `QUARANTINE_LOG_MESSAGE`, one per quarantined event (no extra call on the ingest path).
 """

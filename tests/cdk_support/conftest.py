@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 _TESTS = Path(__file__).resolve().parent.parent
-for _helper_folder in ("enrollment/enrollment_function", "hub_stack/runtime"):
+for _helper_folder in ("enrollment/enrollment_function", "hub_stack"):
     if str(_TESTS / _helper_folder) not in sys.path:
         sys.path.insert(0, str(_TESTS / _helper_folder))
 

@@ -17,22 +17,22 @@ from typing import Any
 import pytest
 from iam_contract_grants import ContractTemplates, StackTemplate
 
-from dashboard.publisher import PublisherSettings
 from enrollment.connection.runtime.connection import ConnectionSettings
 from enrollment.enrollment_function.runtime.settings import EnrollmentSettings
-from hub_stack.runtime.ingest_settings import IngestSettings
-from hub_stack.runtime.platform_health import HealthSettings
-from hub_stack.runtime.refresh import RefreshSettings
+from hub_stack.dashboard_publisher.runtime.publisher import PublisherSettings
+from hub_stack.ingest.runtime.ingest_settings import IngestSettings
+from hub_stack.platform_health.runtime.platform_health import HealthSettings
+from hub_stack.refresh.runtime.refresh import RefreshSettings
 from org_stack.reconciler.runtime.settings import ReconcilerSettings
 from runtime_common.settings import read_settings, variables_of
 from spoke_stackset.runtime.extractor import ExtractorSettings
 
 # The handler of each function we write -> the class its environment is read with.
 SETTINGS_BY_HANDLER: dict[str, type[Any]] = {
-    "hub_stack.runtime.ingest.handler": IngestSettings,
-    "hub_stack.runtime.refresh.handler": RefreshSettings,
-    "hub_stack.runtime.platform_health.handler": HealthSettings,
-    "dashboard.publisher.handler": PublisherSettings,
+    "hub_stack.ingest.runtime.ingest.handler": IngestSettings,
+    "hub_stack.refresh.runtime.refresh.handler": RefreshSettings,
+    "hub_stack.platform_health.runtime.platform_health.handler": HealthSettings,
+    "hub_stack.dashboard_publisher.runtime.publisher.handler": PublisherSettings,
     "enrollment.connection.runtime.connection.handler": ConnectionSettings,
     "enrollment.enrollment_function.runtime.handler.handler": EnrollmentSettings,
     "org_stack.reconciler.runtime.handler.handler": ReconcilerSettings,

@@ -61,7 +61,9 @@ from contracts import (
     SPOKE_EXTRACTOR_FUNCTION_NAME,
 )
 from enrollment.enrollment_function.runtime.handler import handler as enrollment_handler
-from hub_stack.runtime import ingest, platform_health, refresh
+from hub_stack.ingest.runtime import ingest
+from hub_stack.platform_health.runtime import platform_health
+from hub_stack.refresh.runtime import refresh
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeState
 from org_stack.reconciler.runtime.handler import handler as reconciler_handler
@@ -198,7 +200,7 @@ def exercise_hub_dashboard_publisher(recorder: ApiCallRecorder, hub: StackTempla
     then a run that finds the page current. moto's Athena runs no SQL and answers empty results:
     the calls are the ones a deployed hub makes."""
     from contracts.dashboard_page import DASHBOARD_PUBLISHER_FUNCTION_NAME
-    from dashboard import publisher
+    from hub_stack.dashboard_publisher.runtime import publisher
 
     environment = hub.function_environment(DASHBOARD_PUBLISHER_FUNCTION_NAME)
     with mock_aws():

@@ -106,11 +106,11 @@ def test_every_function_is_ours_or_the_cdks(functions: list[SynthesizedFunction]
     handlers = {function.handler_module for function in _ours(functions)}
     # One function of each kind the app deploys, in the hub, org and spoke templates.
     assert handlers == {
-        "hub_stack.runtime.ingest",
-        "hub_stack.runtime.refresh",
-        "hub_stack.runtime.platform_health",
+        "hub_stack.ingest.runtime.ingest",
+        "hub_stack.refresh.runtime.refresh",
+        "hub_stack.platform_health.runtime.platform_health",
         # The hub's dashboard publisher renders the page, so it lives with it (architecture §3).
-        "dashboard.publisher",
+        "hub_stack.dashboard_publisher.runtime.publisher",
         "enrollment.connection.runtime.connection",
         "enrollment.enrollment_function.runtime.handler",
         "org_stack.reconciler.runtime.handler",

@@ -24,7 +24,7 @@ from hub_stack_support import (
 import contracts
 from config.alert_model import AlertRule, AlertSubscription, NotificationSettings
 from config.model import DsdashConfig
-from hub_stack.runtime.alert_rules import ProjectAlertRule, decode_alert_rules
+from hub_stack.ingest.runtime.alert_rules import ProjectAlertRule, decode_alert_rules
 
 pytestmark = pytest.mark.synth
 
@@ -297,7 +297,7 @@ def test_the_health_function_runs_on_a_schedule_and_judges_staleness_like_status
 ) -> None:
     function_id = logical_id_of_function(template, contracts.HUB_HEALTH_FUNCTION_NAME)
     properties = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
-    assert properties["Handler"] == "hub_stack.runtime.platform_health.handler"
+    assert properties["Handler"] == "hub_stack.platform_health.runtime.platform_health.handler"
     # Two refresh periods of cron(0/30 ...), as `dsdash status` judges.
     assert properties["Environment"]["Variables"]["STALE_AFTER_SECONDS"] == "3600"
     template.has_resource_properties(

@@ -310,8 +310,8 @@ def test_the_refresh_topic_admits_only_lambda_subscriptions_from_the_organizatio
 @pytest.mark.parametrize(
     ("function_name", "handler"),
     [
-        (contracts.HUB_INGEST_FUNCTION_NAME, "hub_stack.runtime.ingest.handler"),
-        (contracts.HUB_REFRESH_FUNCTION_NAME, "hub_stack.runtime.refresh.handler"),
+        (contracts.HUB_INGEST_FUNCTION_NAME, "hub_stack.ingest.runtime.ingest.handler"),
+        (contracts.HUB_REFRESH_FUNCTION_NAME, "hub_stack.refresh.runtime.refresh.handler"),
         (
             contracts.HUB_CONNECTION_FUNCTION_NAME,
             "enrollment.connection.runtime.connection.handler",

@@ -16,7 +16,7 @@ import contracts
 from app import HUB_STACK_ID
 from contracts.history_table import COLUMN_NAMES, GLUE_DATABASE_NAME, GLUE_TABLE_NAME
 from hub_stack import table_design
-from hub_stack.stack import INGEST_MEMORY_MB
+from hub_stack.ingest.infrastructure import INGEST_MEMORY_MB
 from sandbox.cdk_assets import zip_directory
 from sandbox.cfn_deploy import (
     DeployedStack,
@@ -109,12 +109,12 @@ def test_hub_functions_keep_handler_environment_and_sizing_and_the_mapping_is_po
     lambda_client = session(HUB_ACCOUNT).client("lambda")
     functions = {f["FunctionName"]: f for f in lambda_client.list_functions()["Functions"]}
     ingest = functions[contracts.HUB_INGEST_FUNCTION_NAME]
-    assert ingest["Handler"] == "hub_stack.runtime.ingest.handler"
+    assert ingest["Handler"] == "hub_stack.ingest.runtime.ingest.handler"
     assert ingest["Environment"]["Variables"]["TABLE_NAME"] == deployed.outputs["TableName"]
     assert (ingest["Timeout"], ingest["MemorySize"]) == (60, INGEST_MEMORY_MB)
     assert ":role/" in ingest["Role"]
     refresh = functions[contracts.HUB_REFRESH_FUNCTION_NAME]
-    assert refresh["Handler"] == "hub_stack.runtime.refresh.handler"
+    assert refresh["Handler"] == "hub_stack.refresh.runtime.refresh.handler"
     assert refresh["Environment"]["Variables"]["HUB_BUS_NAME"] == contracts.HUB_BUS_NAME
     connection = functions[contracts.HUB_CONNECTION_FUNCTION_NAME]
     assert connection["Handler"] == "enrollment.connection.runtime.connection.handler"
@@ -147,7 +147,7 @@ def test_lambda_assets_are_uploaded_where_the_template_reads_them(
     code = ingest["Properties"]["Code"]
     body = session(HUB_ACCOUNT).client("s3").get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])
     names = zipfile.ZipFile(io.BytesIO(body["Body"].read())).namelist()
-    assert "hub_stack/runtime/ingest.py" in names
+    assert "hub_stack/ingest/runtime/ingest.py" in names
 
 
 def test_folder_zips_are_reproducible(tmp_path: Path) -> None:

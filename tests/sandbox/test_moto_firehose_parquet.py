@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from contracts import history_parquet, history_table
-from hub_stack.runtime.history_delivery import HistoryDelivery
+from hub_stack.ingest.runtime.history_delivery import HistoryDelivery
 from sandbox.moto_firehose_parquet import evaluate_prefix, firehose_parquet_conversion
 
 REGION = "eu-west-1"

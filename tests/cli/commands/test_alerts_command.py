@@ -16,7 +16,7 @@ from operator_cli_support import CHURN_PROD_FRESH, FRAUD_DEV_FRESH, NOW, datapoi
 import contracts
 from config.loader import load_config
 from hub_stack.alerting import alert_rules_of
-from hub_stack.runtime.alert_evaluation import AlertEvaluator
+from hub_stack.ingest.runtime.alert_evaluation import AlertEvaluator
 from hub_stack.runtime.alert_state import AlertStateStore
 from hub_stack.spoke_registry.records import SpokeState
 

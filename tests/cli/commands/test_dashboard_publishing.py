@@ -19,7 +19,7 @@ from contracts.dashboard_page import (
     MAX_SHARE_SECONDS,
     dashboard_bucket_name,
 )
-from dashboard import publisher
+from hub_stack.dashboard_publisher.runtime import publisher
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
 
 HUB_ACCOUNT = load_config().hub.account_id

@@ -23,9 +23,9 @@ from hub_stack_support import (
 
 import contracts
 from contracts import dashboard_page, history_table
-from dashboard import publisher
 from hub_stack.dashboard_publisher import infrastructure
-from hub_stack.runtime import refresh
+from hub_stack.dashboard_publisher.runtime import publisher
+from hub_stack.refresh.runtime import refresh
 
 pytestmark = pytest.mark.synth
 
@@ -86,7 +86,7 @@ def test_the_function_runs_the_page_handler_hourly(template: Template) -> None:
         "AWS::Lambda::Function",
         {
             "FunctionName": dashboard_page.DASHBOARD_PUBLISHER_FUNCTION_NAME,
-            "Handler": "dashboard.publisher.handler",
+            "Handler": "hub_stack.dashboard_publisher.runtime.publisher.handler",
             "ReservedConcurrentExecutions": 1,
             "Environment": {
                 "Variables": Match.object_like(

@@ -26,9 +26,9 @@ from hub_runtime_support import (
 )
 
 from contracts import history_parquet, history_table
+from hub_stack.ingest.runtime.event_validation import validate_metric_event
 from hub_stack.runtime import latest_item_format
 from hub_stack.runtime.datapoints import DatapointRecord
-from hub_stack.runtime.event_validation import validate_metric_event
 from hub_stack.runtime.quarantine import QuarantineRecord
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import InvalidSpokeStateError, SpokeState

@@ -24,7 +24,8 @@ from hub_runtime_support import (
 
 from bench.publishing import extraction_datapoints
 from cli.capacity.dynamodb_units import WRITE_UNIT_BYTES, item_bytes
-from hub_stack.runtime import ingest, latest_item_format
+from hub_stack.ingest.runtime import ingest
+from hub_stack.runtime import latest_item_format
 
 WRITES = ("PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contracts import EVENT_MAX_STRING_CHARS
-from hub_stack.runtime.event_validation import validate_metric_event
+from hub_stack.ingest.runtime.event_validation import validate_metric_event
 from metrics.base import Datapoint, ValueRange
 from metrics.registry import metric_class
 from spoke_stackset.runtime.event_builder import InvalidDatapointError, datapoint_details
