@@ -1,6 +1,6 @@
-"""The page the hub's publisher keeps in the dashboard bucket (`hub_stack/dashboard_publisher/runtime/publisher.py`):
-`dsdash dashboard --open` fetches it, `--share` signs a link to it (docs/architecture.md §7,
-"Dashboard")."""
+"""The page the hub's publisher keeps in the dashboard bucket
+(`hub_stack/dashboard_publisher/runtime/publisher.py`): `dsdash dashboard --open` fetches it,
+`--share` signs a link to it (docs/architecture.md §7, "Dashboard")."""
 
 from __future__ import annotations
 

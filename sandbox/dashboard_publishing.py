@@ -10,7 +10,8 @@ docs/architecture.md §7 "Dashboard"). Two moto gaps stand between that schedule
   sandbox has no clock to wait on: it runs them once the world has settled, which is the
   condition the schedule's delay stands for (every extraction the refresh asked for is in).
 - The deployed function (`dsdash-dashboard-publisher`, from the hub template) is not invoked
-  through moto's Lambda: its real handler (`hub_stack.dashboard_publisher.runtime.publisher.handler`) runs in-process with the
+  through moto's Lambda: its real handler
+  (`hub_stack.dashboard_publisher.runtime.publisher.handler`) runs in-process with the
   function's own environment, as `sandbox.lambda_runtime` runs handlers, so the hub's dashboard
   bucket holds the page and `dsdash dashboard --open/--share --endpoint-url ...` against `dsdash
   demo --serve` fetches it. moto's Athena runs no SQL (it would answer empty results), so the

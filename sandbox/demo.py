@@ -115,7 +115,8 @@ class DemoResult:
     alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
     # What `sandbox.history_backfill` extracted and ingested (counts and seconds).
     history: dict[str, Any] = field(default_factory=dict)
-    # The publisher's runs that the refreshes scheduled, oldest first (`hub_stack.dashboard_publisher.runtime.publisher`).
+    # The publisher's runs that the refreshes scheduled, oldest first
+    # (`hub_stack.dashboard_publisher.runtime.publisher`).
     page_publishes: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -18,17 +18,17 @@ from cdk_support.import_graph import ModuleImport, first_party_modules, imports_
 # Bottom to top, as docs/architecture.md §3 lists them. A module belongs to the layer of its
 # longest matching prefix; a unit's modules outside `runtime/` (its CDK code) are
 # "infrastructure", its `runtime/` package, and the unit package's own `__init__` (which every
-# runtime import runs), are "unit runtimes".
+# runtime import runs), are "unit runtimes". The page (`dashboard/`) is a shared runtime below
+# the hub's dashboard publisher unit, whose handler renders it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("contracts", ("contracts",)),
     ("runtime_common", ("runtime_common",)),
     ("metrics", ("metrics",)),
     ("config", ("config",)),
-    ("unit runtimes", ()),
+    ("unit runtimes", ("dashboard",)),
     ("shared infrastructure", ("cdk_support",)),
     ("unit infrastructure", ()),
     ("app", ("app",)),
-    ("dashboard page", ("dashboard",)),
     ("sandbox", ("sandbox",)),
     ("cli", ("cli",)),
     ("bench", ("bench",)),
@@ -41,8 +41,23 @@ UNIT_RUNTIME_MODULES: frozenset[str] = frozenset(
 # Runtime code two units share, below both (docs/architecture.md §3): the placement policy and
 # the Organizations reads the enrollment function and the reconciler apply (its CDK grants are
 # `enrollment.placement.infrastructure`); the spoke registry the hub's runtimes and the enrollment
-# function read and write.
-SHARED_UNIT_RUNTIME_PACKAGES: tuple[str, ...] = ("enrollment.placement", "hub_stack.spoke_registry")
+# function read and write; the hub's shared runtime (the table's items, which the ingest, health
+# and publisher functions and the CLI read), the history reads (publisher and CLI), and the page
+# the publisher renders (`dashboard`, which reads those two).
+SHARED_UNIT_RUNTIME_PACKAGES: tuple[str, ...] = (
+    "enrollment.placement",
+    "hub_stack.spoke_registry",
+    "hub_stack.runtime",
+    "hub_stack.history_query",
+    "dashboard",
+)
+# The hub's function units: each runtime reads the shared ones, never another function's.
+HUB_FUNCTION_UNITS: tuple[str, ...] = (
+    "hub_stack.ingest",
+    "hub_stack.refresh",
+    "hub_stack.platform_health",
+    "hub_stack.dashboard_publisher",
+)
 
 
 _LAYER_INDEX = {name: index for index, (name, _) in enumerate(LAYERS)}
@@ -102,9 +117,14 @@ def test_every_module_has_a_layer() -> None:
         for module in first_party_modules()
         if layer_of(module) in {"unit runtimes", "unit infrastructure"}
     }
-    assert unit_packages <= {"hub_stack", "spoke_stackset", "org_stack", "enrollment"}, (
-        unit_packages
-    )
+    # `dashboard` is no unit: the page, a shared runtime below the publisher unit.
+    assert unit_packages <= {
+        "hub_stack",
+        "spoke_stackset",
+        "org_stack",
+        "enrollment",
+        "dashboard",
+    }, unit_packages
 
 
 @pytest.mark.parametrize(
@@ -119,6 +139,17 @@ def test_every_module_has_a_layer() -> None:
         ("hub_stack.spoke_registry", "unit runtimes"),
         ("hub_stack.spoke_registry.registry", "unit runtimes"),
         ("hub_stack.stack", "unit infrastructure"),
+        ("hub_stack.alerting", "unit infrastructure"),
+        ("hub_stack.ingest", "unit runtimes"),
+        ("hub_stack.ingest.runtime.ingest", "unit runtimes"),
+        ("hub_stack.ingest.infrastructure", "unit infrastructure"),
+        ("hub_stack.refresh.runtime.refresh", "unit runtimes"),
+        ("hub_stack.refresh.infrastructure", "unit infrastructure"),
+        ("hub_stack.platform_health.runtime.platform_health", "unit runtimes"),
+        ("hub_stack.platform_health.infrastructure", "unit infrastructure"),
+        ("hub_stack.dashboard_publisher.runtime.publisher", "unit runtimes"),
+        ("hub_stack.dashboard_publisher.infrastructure", "unit infrastructure"),
+        ("hub_stack.history_query.reads", "unit runtimes"),
         ("enrollment.connection", "unit runtimes"),
         ("enrollment.connection.runtime.connection", "unit runtimes"),
         ("enrollment.connection.infrastructure", "unit infrastructure"),
@@ -128,7 +159,7 @@ def test_every_module_has_a_layer() -> None:
         ("org_stack.reconciler.infrastructure", "unit infrastructure"),
         ("org_stack.stack", "unit infrastructure"),
         ("cdk_support.lambda_asset", "shared infrastructure"),
-        ("dashboard.html", "dashboard page"),
+        ("dashboard.html", "unit runtimes"),
         ("cli.main", "cli"),
     ],
 )
@@ -150,6 +181,31 @@ def test_the_enrollment_function_reaches_the_hub_table_only_through_the_spoke_re
     assert {package_of(found.imported) for found in into_hub} == {"hub_stack.spoke_registry"}, (
         _describe(into_hub)
     )
+
+
+def test_the_hub_functions_meet_only_in_the_shared_runtimes(
+    all_imports: list[ModuleImport],
+) -> None:
+    # A hub function's runtime reads the shared runtimes (the hub's, the registry, the history
+    # reads, the page), never another function's; the shared runtimes import no function unit.
+    def unit_of(module: str) -> str | None:
+        return next(
+            (
+                unit
+                for unit in HUB_FUNCTION_UNITS
+                if module == unit or module.startswith(unit + ".")
+            ),
+            None,
+        )
+
+    crossing = [
+        found
+        for found in all_imports
+        if layer_of(found.importer) == "unit runtimes"
+        and unit_of(found.imported) is not None
+        and unit_of(found.importer) != unit_of(found.imported)
+    ]
+    assert not crossing, _describe(crossing)
 
 
 def test_no_import_runs_from_a_lower_layer_to_a_higher_one(

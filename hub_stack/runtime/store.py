@@ -20,9 +20,9 @@ Items and where they live:
   (`hub_stack.runtime.quarantine`).
 
 History is not here: it is Parquet in the history bucket (`contracts.history_table`), delivered by
-`hub_stack.ingest.runtime.history_delivery` and read by the query layer (docs/architecture.md §7, "Hub
-data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files for the
-callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
+`hub_stack.ingest.runtime.history_delivery` and read by the query layer (docs/architecture.md
+§7, "Hub data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files
+for the callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from contracts.dashboard_page import (
 )
 from enrollment.connection.runtime.connection import ConnectionSettings
 from hub_stack import table_design
+from hub_stack.ingest.runtime.ingest_settings import IngestSettings
+from runtime_common.settings import read_settings
 
 pytestmark = pytest.mark.synth
 
@@ -359,11 +361,14 @@ def test_function_environments_match_the_runtime_contracts(
         # Project names and aliases, for v1 events of the original sample's spokes.
         "PROJECT_ALIASES": '{"fraud-detection":[]}',
         "POWERTOOLS_SERVICE_NAME": contracts.HUB_INGEST_FUNCTION_NAME,
-        # This config declares no alerts and no dashboard address.
-        "ALERT_RULES": "[]",
+        # This config declares no alerts and no dashboard address: the settings' defaults, which
+        # `environment_of` does not write (ALERT_RULES, DASHBOARD_URL).
         "ALERT_TOPIC_ARN": f"${{{topic_id}}}",
-        "DASHBOARD_URL": "",
     }
+    ingest_settings = read_settings(
+        IngestSettings, variables(template, contracts.HUB_INGEST_FUNCTION_NAME)
+    )
+    assert (ingest_settings.alerts.rules, ingest_settings.alerts.dashboard_url) == ((), None)
     assert (
         variables(per_account_template, contracts.HUB_INGEST_FUNCTION_NAME)["RETENTION_DAYS"]
         == "30"

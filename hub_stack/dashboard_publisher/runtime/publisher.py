@@ -2,11 +2,12 @@
 
 Two triggers (`hub_stack/dashboard_publisher/infrastructure.py`, docs/architecture.md §7,
 "Dashboard"):
-- **after each refresh**: the refresh (`hub_stack/refresh/runtime/refresh.py`, the function and `dsdash
-  refresh` alike) makes a one-time EventBridge Scheduler schedule that invokes this function with
-  `{"RefreshId": ...}` when the refresh's burst window is over. It renders when the registry
-  holds a newer extraction than the page shows (or there is no page), so a repeated delivery
-  (Scheduler delivers at least once) or a refresh that brought nothing new renders nothing;
+- **after each refresh**: the refresh (`hub_stack/refresh/runtime/refresh.py`, the function and
+  `dsdash refresh` alike) makes a one-time EventBridge Scheduler schedule that invokes this
+  function with `{"RefreshId": ...}` when the refresh's burst window is over. It renders when
+  the registry holds a newer extraction than the page shows (or there is no page), so a repeated
+  delivery (Scheduler delivers at least once) or a refresh that brought nothing new renders
+  nothing;
 - **hourly**, an EventBridge rule: the backstop for the spokes' own staggered schedules, which
   the hub cannot see complete. It renders when there is no page, when the registry holds a newer
   extraction than the page shows, or when the page is about an hour old (`MAX_PAGE_AGE`, less
@@ -17,9 +18,9 @@ Each run reads the registry (one paginated Query) and the page object's metadata
 HeadObject: the newest extraction it shows) before deciding; a run with nothing to do costs
 those two calls.
 
-It lives with the page (docs/architecture.md §3, "Layers": it renders `dashboard/`, so it sits in
-the page's layer, and `hub_stack` never imports it). In a deployed hub it reads history through
-Athena (`hub_stack.history_query.athena_engine`); DuckDB and pyarrow never run here.
+It is the runtime of the publisher unit, above the page it renders (`dashboard/`, a shared
+runtime below this unit: docs/architecture.md §3, "Layers"). In a deployed hub it reads history
+through Athena (`hub_stack.history_query.athena_engine`); DuckDB and pyarrow never run here.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 logger = Logger(service="dsdash-dashboard-publisher")
 
-# The backstop rule's period (the infrastructure module has the same number; a test compares).
+# The backstop rule's period; the unit's construct schedules the rule with it.
 PUBLISH_BACKSTOP_MINUTES: Final = 60
 MAX_PAGE_AGE: Final = timedelta(hours=1)
 # An hourly rule fires a few seconds either side of the hour: a page the previous run rendered

@@ -16,7 +16,8 @@ publish fails, the ingest record fails, SQS redelivers it, and the redelivery (s
 first. A notification is never lost, and is sent twice only if the clear itself fails after a
 successful publish.
 
-Environment: ALERT_RULES (see `hub_stack.ingest.runtime.alert_rules`), ALERT_TOPIC_ARN, DASHBOARD_URL.
+Environment: ALERT_RULES (see `hub_stack.ingest.runtime.alert_rules`), ALERT_TOPIC_ARN,
+DASHBOARD_URL.
 """
 
 from __future__ import annotations
@@ -289,7 +290,8 @@ def alert_evaluator(
     session: boto3.Session | None,
     retention_days: int,
 ) -> AlertEvaluator:
-    """The evaluator of the ingest function's settings (`hub_stack.ingest.runtime.ingest_settings`)."""
+    """The evaluator of the ingest function's settings
+    (`hub_stack.ingest.runtime.ingest_settings`)."""
     publisher = SnsNotificationPublisher(topic_arn, session) if topic_arn else None
     return AlertEvaluator(
         rules,

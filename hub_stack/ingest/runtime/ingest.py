@@ -98,8 +98,8 @@ logger = Logger(service="dsdash-hub-ingest")
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:
     settings = read_settings(IngestSettings, os.environ, error=IngestConfigurationError)
-    # One budgeted client (hub_stack.ingest.runtime.ingest_budget) for every table call of the batch,
-    # kept warm across invocations (runtime_common.aws.warm_client).
+    # One budgeted client (hub_stack.ingest.runtime.ingest_budget) for every table call of the
+    # batch, kept warm across invocations (runtime_common.aws.warm_client).
     dynamodb_client = warm_client("dynamodb", config=INGEST_CLIENT_CONFIG)
     store = HubStore(settings.table_name, dynamodb_client=dynamodb_client)
     history = HistoryDelivery(

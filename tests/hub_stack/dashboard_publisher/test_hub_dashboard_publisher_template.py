@@ -111,7 +111,9 @@ def test_the_function_runs_the_page_handler_hourly(template: Template) -> None:
             ),
         },
     )
-    assert infrastructure.PUBLISH_BACKSTOP_MINUTES == publisher.PUBLISH_BACKSTOP_MINUTES == 60
+    # The rule's rate is the handler's own number (its unit's construct reads it from the runtime).
+    assert infrastructure.PUBLISH_BACKSTOP_MINUTES is publisher.PUBLISH_BACKSTOP_MINUTES
+    assert publisher.PUBLISH_BACKSTOP_MINUTES == 60
 
 
 def test_the_role_reads_what_the_page_needs_and_writes_the_page_alone(

@@ -1,5 +1,6 @@
-"""When the hub's publisher renders the page again (hub_stack/dashboard_publisher/runtime/publisher.py): when a refresh has
-completed, at least hourly, never twice for the same data."""
+"""When the hub's publisher renders the page again
+(hub_stack/dashboard_publisher/runtime/publisher.py): when a refresh has completed, at least
+hourly, never twice for the same data."""
 
 from __future__ import annotations
 
