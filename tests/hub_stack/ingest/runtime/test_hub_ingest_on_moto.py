@@ -139,7 +139,7 @@ HOSTILE_EVENTS: dict[str, tuple[str | dict[str, Any], str]] = {
         ),
         "NonFiniteValue",
     ),
-    # A numeric string ("42", the sample's SSM metric) is a number: tests/hub_stack/runtime/
+    # A numeric string ("42", the sample's SSM metric) is a number: the sibling
     # test_sample_spoke_events.py. Any other string is not.
     "value-as-text": (v1_event(MetricValue="forty-two"), "NonNumericValue"),
     "value-as-nan-string": (v1_event(MetricValue="NaN"), "NonFiniteValue"),
