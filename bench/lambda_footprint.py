@@ -224,7 +224,7 @@ def _measure_extractor(endpoint: str) -> dict[str, Any]:
         }
         result = _invoke(
             endpoint,
-            "spoke_stackset.runtime.extractor.handler",
+            "spoke_stackset.extractor.runtime.extractor.handler",
             SPOKE_EXTRACTOR_FUNCTION_NAME,
             [{"source": "dsdash.spoke-schedule"}] * (1 + WARM_INVOCATIONS),
             environment,
@@ -265,7 +265,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     from hub_stack import table_design
     from hub_stack.runtime.store import HubStore
     from hub_stack.spoke_registry.records import SpokeState
-    from spoke_stackset.runtime.event_builder import build_v1_entries, build_v2_entries
+    from spoke_stackset.extractor.runtime.event_builder import build_v1_entries, build_v2_entries
 
     session = boto3.Session(region_name=REGION)
     plain = session.client("dynamodb")

@@ -17,13 +17,14 @@ from spoke_runtime_support import (
     CapturedSpoke,
     PutEventsFaults,
     detail_key,
+    read_extractor_settings,
     validator,
 )
 
 from runtime_common.events import entry_size
-from spoke_stackset.runtime import extractor
-from spoke_stackset.runtime.event_builder import serialize
-from spoke_stackset.runtime.extractor import ExtractorSettings, run_extraction
+from spoke_stackset.extractor.runtime import extractor
+from spoke_stackset.extractor.runtime.event_builder import serialize
+from spoke_stackset.extractor.runtime.extractor import ExtractorSettings, run_extraction
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -41,7 +42,7 @@ def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 def settings(metrics: list[dict[str, Any]], event_version: str = "2") -> ExtractorSettings:
-    return ExtractorSettings.from_environment(
+    return read_extractor_settings(
         {
             "PROJECT_NAME": "churn",
             "ENVIRONMENT": "dev",

@@ -44,8 +44,15 @@ from runtime_common.aws import client, session_or_default, warm_session
 from runtime_common.events import put_events
 from runtime_common.identifiers import is_account_id, is_region_name
 from runtime_common.settings import SettingsError as EnvironmentSettingsError
-from runtime_common.settings import from_variable, json_document, matching, one_of, read_settings
-from spoke_stackset.runtime.event_builder import (
+from runtime_common.settings import (
+    from_variable,
+    json_document,
+    json_text,
+    matching,
+    one_of,
+    read_settings,
+)
+from spoke_stackset.extractor.runtime.event_builder import (
     INTERNAL_ERROR,
     INVALID_DATAPOINT,
     BuiltEntries,
@@ -56,7 +63,7 @@ from spoke_stackset.runtime.event_builder import (
     build_v2_entries,
     datapoint_details,
 )
-from spoke_stackset.runtime.refresh_request import refresh_request_of
+from spoke_stackset.extractor.runtime.refresh_request import refresh_request_of
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -114,6 +121,12 @@ def _metrics_from_document(selections: object) -> tuple[Metric, ...]:
     return tuple(metrics)
 
 
+def _metrics_document(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    """METRICS as the stack writes it: each metric's name and arguments (defaults filled in, as
+    the config loader fills them), in the selection's order."""
+    return [{"name": metric.metric_name(), "args": dict(metric.args)} for metric in metrics]
+
+
 @dataclass(frozen=True)
 class ExtractorSettings:
     """The extraction function's configuration, parsed and validated from its environment."""
@@ -125,16 +138,14 @@ class ExtractorSettings:
         "ENVIRONMENT", parse=matching(_V2_PROPERTIES["Environment"]["pattern"])
     )
     metrics: tuple[Metric, ...] = from_variable(
-        "METRICS", parse=json_document(_metrics_from_document)
+        "METRICS",
+        parse=json_document(_metrics_from_document),
+        render=json_text(_metrics_document),
     )
     spoke_bus_name: str = from_variable("SPOKE_BUS_NAME", default=SPOKE_BUS_NAME)
     event_version: int = from_variable(
         "EVENT_VERSION", parse=_event_version, default=DEFAULT_EVENT_VERSION
     )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> ExtractorSettings:
-        return read_settings(cls, environ, error=SettingsError)
 
 
 @dataclass(frozen=True)
@@ -301,7 +312,7 @@ def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
 
     A refresh from the hub refresh topic that is scoped to another spoke returns without
     extracting (see `refresh_request`)."""
-    settings = ExtractorSettings.from_environment(os.environ)
+    settings = read_settings(ExtractorSettings, os.environ, error=SettingsError)
     request = refresh_request_of(event)
     logger.append_keys(
         project_name=settings.project_name,
