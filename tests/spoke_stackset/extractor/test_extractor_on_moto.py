@@ -21,6 +21,7 @@ from spoke_runtime_support import (
     validator,
 )
 
+from runtime_common.aws import start_cold, warm_session
 from runtime_common.events import entry_size
 from spoke_stackset.extractor.runtime import extractor
 from spoke_stackset.extractor.runtime.event_builder import serialize
@@ -322,3 +323,44 @@ def test_handler_reads_its_environment_and_takes_identity_from_the_function_arn(
         if record["message"] == "extraction published"
     ]
     assert [record["refresh_id"] for record in published] == ["r-1"]
+
+
+def test_warm_invocations_reuse_the_environments_clients(
+    spoke: CapturedSpoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a client loads its service's model, more CPU than the calls it then makes: a warm
+    invocation makes none (docs/architecture.md §7, "Lambda sizing and the cost model")."""
+    spoke.session.client("ssm").put_parameter(Name="/a", Value="3", Type="String")
+    spoke.session.client("ssm").put_parameter(Name="/b", Value="4", Type="String")
+    monkeypatch.setenv("PROJECT_NAME", "churn")
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv(
+        "METRICS",
+        json.dumps(
+            [
+                {"name": "TestSsmBackedMetric", "args": {"parameter_name": "/a"}},
+                {"name": "TestSsmBackedMetric", "args": {"parameter_name": "/b"}},
+            ]
+        ),
+    )
+    start_cold()
+    made: list[str] = []
+    warm_session().events.register(
+        "creating-client-class", lambda event_name, **_: made.append(event_name)
+    )
+    context = SimpleNamespace(
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:111122223333:function:dsdash-spoke-extractor",
+        aws_request_id="request-1",
+    )
+
+    first = extractor.handler({"source": "dsdash.spoke-schedule"}, context)
+    made_by_first = list(made)
+    second = extractor.handler({"source": "dsdash.spoke-schedule"}, context)
+
+    assert (first["Datapoints"], second["Datapoints"]) == (2, 2)
+    # One client per service for the first extraction's two listings, none for the second.
+    assert sorted(made_by_first) == [
+        "creating-client-class.eventbridge",
+        "creating-client-class.ssm",
+    ]
+    assert made == made_by_first
