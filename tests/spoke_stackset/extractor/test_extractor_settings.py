@@ -10,6 +10,7 @@ from spoke_runtime_support import TestConstantMetric, TestSsmBackedMetric, read_
 from spoke_stackset.extractor.runtime.extractor import (
     IdentityError,
     SettingsError,
+    environment_settings,
     identity_from_lambda_context,
 )
 
@@ -133,3 +134,15 @@ def test_an_unreadable_function_arn_is_an_error_not_a_guess() -> None:
 
     with pytest.raises(IdentityError, match="not-an-arn"):
         identity_from_lambda_context(Context())
+
+
+def test_the_handler_keeps_its_settings_until_the_environment_changes() -> None:
+    """Read once per execution environment (building the metrics checks their arguments), but
+    never stale: other values are read again, and a bad environment fails every time."""
+    first = environment_settings(VALID)
+
+    assert environment_settings(dict(VALID)) is first
+    assert environment_settings({**VALID, "ENVIRONMENT": "prod"}).environment == "prod"
+    for _ in range(2):
+        with pytest.raises(SettingsError, match="environment variable METRICS"):
+            environment_settings({**VALID, "METRICS": "[]"})
