@@ -1,6 +1,7 @@
 """The spoke's extraction Lambda: compute the selected metrics, emit them on the spoke bus.
 
-The spoke stack sets the environment:
+The unit's construct (`spoke_stackset.extractor.infrastructure`) writes the environment from
+`ExtractorSettings` (`environment_of`), the class the handler reads it with:
 - PROJECT_NAME, ENVIRONMENT: the project and stage this account serves;
 - METRICS: JSON list of {"name": <registered metric>, "args": {...}} (args optional);
 - SPOKE_BUS_NAME: the bus to put events on (default "dsdash");
