@@ -66,7 +66,7 @@ from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
-from spoke_stackset.runtime.event_builder import (
+from spoke_stackset.extractor.runtime.event_builder import (
     build_v1_entries,
     build_v2_entries,
 )

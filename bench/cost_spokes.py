@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from contracts import METRIC_EVENT_DETAIL_TYPE, METRIC_EVENT_SOURCE
-from spoke_stackset.runtime.event_builder import ExtractionEnvelope
+from spoke_stackset.extractor.runtime.event_builder import ExtractionEnvelope
 
 REGION: Final = "us-east-1"
 HUB_ACCOUNT: Final = "999999999999"

@@ -30,7 +30,7 @@ from hub_stack.ingest.runtime import ingest
 from hub_stack.ingest.runtime.history_delivery import HistoryDelivery
 from hub_stack.runtime.store import HubStore
 from hub_stack.spoke_registry.records import SpokeState
-from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v2_entries
+from spoke_stackset.extractor.runtime.event_builder import ExtractionEnvelope, build_v2_entries
 
 REGION = "eu-west-1"
 

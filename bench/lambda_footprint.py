@@ -9,16 +9,17 @@ function (and of the sample's two functions, reconstructed), measured for the co
   (`bench.lambda_runner`) whose boto3 reaches the server through `AWS_ENDPOINT_URL`. That process
   imports the handler, is invoked once (cold), then several times warm; a warm invocation's
   `time.process_time()` is what the function computed (serialising, parsing, validating), none
-  of moto's work, and `ru_maxrss` is the peak of a process holding only the function. CPU times
-  vary from run to run and machine to machine: they are printed, never asserted.
+  of moto's work, and the peak RSS (`VmHWM`, see `bench.lambda_runner`) is that of a process
+  holding only the function. CPU times vary from run to run and machine to machine: they are
+  printed, never asserted.
 
 Ingest is measured on SQS batches of 1, 10 and 100 records (what its event-source mapping can
 deliver) of 15-datapoint events, each invocation a new extraction of spokes enrolled in the
 registry (a refused record fails the measurement); the extractor on a small spoke (20 training
 jobs, every listing one page) with the catalog's SageMaker metrics. The sample's two functions
 (`bench.sample_design_functions`, a reconstruction) are measured the same way, so both designs
-are priced on one model. A what-if run of the extractor and of ingest (1 and 10 records) keeps
-one boto3 session for the process (`bench.lambda_runner`): printed beside the priced figure.
+are priced on one model. The handlers keep their session and clients between warm invocations
+(`runtime_common.aws.warm_client`), as on Lambda; the sample's reconstruction does too.
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ def _measure_extractor(endpoint: str) -> dict[str, Any]:
         }
         result = _invoke(
             endpoint,
-            "spoke_stackset.runtime.extractor.handler",
+            "spoke_stackset.extractor.runtime.extractor.handler",
             SPOKE_EXTRACTOR_FUNCTION_NAME,
             [{"source": "dsdash.spoke-schedule"}] * (1 + WARM_INVOCATIONS),
             environment,
@@ -265,7 +266,7 @@ def _measure_hub(endpoint: str) -> dict[str, Any]:
     from hub_stack import table_design
     from hub_stack.runtime.store import HubStore
     from hub_stack.spoke_registry.records import SpokeState
-    from spoke_stackset.runtime.event_builder import build_v1_entries, build_v2_entries
+    from spoke_stackset.extractor.runtime.event_builder import build_v1_entries, build_v2_entries
 
     session = boto3.Session(region_name=REGION)
     plain = session.client("dynamodb")

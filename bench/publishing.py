@@ -1,7 +1,7 @@
 """Publishing: PutEvents calls and event sizes of one extraction, v1 against v2.
 
 The datapoints go through the spoke extractor's own event building
-(`spoke_stackset.runtime.event_builder`: `datapoint_details`, `build_v1_entries`,
+(`spoke_stackset.extractor.runtime.event_builder`: `datapoint_details`, `build_v1_entries`,
 `build_v2_entries`) and are sent with `runtime_common.events.put_events` to a moto `dsdash` bus.
 A botocore `before-call` hook counts the PutEvents calls. Bytes are counted as EventBridge counts
 them against its entry limit (`runtime_common.events.entry_size`).
@@ -28,7 +28,7 @@ from metrics.base import Datapoint
 from metrics.registry import all_metric_classes
 from runtime_common.aws import client
 from runtime_common.events import entry_size, put_events
-from spoke_stackset.runtime.event_builder import (
+from spoke_stackset.extractor.runtime.event_builder import (
     ExtractionEnvelope,
     build_v1_entries,
     build_v2_entries,

@@ -11,7 +11,7 @@
   project scope. The sandbox's SNS delivery (`sandbox.sns_delivery`, which fills moto's
   cross-account gap) hands each subscribed extractor the SNS event; instead of running 10,000
   extractors, each event is read by the extractor's own scope check
-  (`spoke_stackset.runtime.refresh_request`). Reach is the number of spokes the refresh was
+  (`spoke_stackset.extractor.runtime.refresh_request`). Reach is the number of spokes the refresh was
   delivered to; `on_demand_extractions` those whose scope check said "extract".
 """
 
@@ -30,7 +30,7 @@ from contracts import HUB_BUS_NAME, REFRESH_TOPIC_NAME
 from hub_stack.refresh.runtime.refresh import emit_refresh
 from sandbox.lambda_runtime import LambdaRuntime
 from sandbox.sns_delivery import SnsDelivery, patched_sns_delivery
-from spoke_stackset.runtime.refresh_request import refresh_request_of
+from spoke_stackset.extractor.runtime.refresh_request import refresh_request_of
 
 REGION: Final = "eu-west-1"
 HUB_ACCOUNT: Final = "111111111111"

@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from spoke_stackset.runtime.event_builder import ExtractionEnvelope, build_v1_entries
+from spoke_stackset.extractor.runtime.event_builder import ExtractionEnvelope, build_v1_entries
 
 
 @functools.cache

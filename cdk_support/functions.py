@@ -4,7 +4,7 @@ enrollment function assumes.
 - `python_function`: a Python 3.11 x86_64 function with its own execution role (no managed
   policy) that writes only its own, retained log group (each unit's `infrastructure` builds its
   function with it: `enrollment.connection`, `enrollment.enrollment_function`,
-  `org_stack.reconciler`);
+  `org_stack.reconciler`, `spoke_stackset.extractor`);
 - `enrollment_role`: the role in the hub and in every spoke that only the enrollment function may
   assume;
 - `parameter_arn` and `nag_arn`: ARNs of a stack's own account and region, the second as cdk-nag

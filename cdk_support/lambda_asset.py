@@ -139,7 +139,7 @@ CONNECTION_FUNCTION_ASSET: Final = LambdaAssetSpec(
 # The spoke's extraction function. The org stack uploads it, with the connection asset, to the
 # artifact buckets the spoke template reads its code from.
 SPOKE_EXTRACTOR_ASSET: Final = LambdaAssetSpec(
-    name="spoke-extractor", handler_module="spoke_stackset.runtime.extractor"
+    name="spoke-extractor", handler_module="spoke_stackset.extractor.runtime.extractor"
 )
 # The org stack's functions (management account or StackSets delegated administrator).
 ORG_RECONCILER_ASSET: Final = LambdaAssetSpec(

@@ -18,7 +18,7 @@ Built from the config model only (docs/architecture.md §2 flows 6-8, §4, §5):
   forward refresh events to spoke buses (per-account mode), and the narrow role the org stack's
   enrollment function assumes (in the management account or the StackSets delegated
   administrator). The periodic refresh is each spoke's own staggered schedule
-  (spoke_stackset/stack.py), so the hub holds nothing per spoke for it;
+  (spoke_stackset/extractor/refresh_triggers.py), so the hub holds nothing per spoke for it;
 - alerting (`hub_stack.alerting`): the encrypted alert topic, the ingest function's alert rules,
   the platform-health function and the CloudWatch alarms;
 - the dashboard publisher (`hub_stack.dashboard_publisher`): the private dashboard bucket and the

@@ -147,6 +147,16 @@ class ExtractionContext(Protocol):
         """Return the source's data, fetched at most once per extraction per `source.key`."""
 
 
+class AwsClients(Protocol):
+    """Where a data source gets its AWS clients: one per service for the whole extraction (the
+    extractor's handler keeps them for the life of its execution environment), since making a
+    client loads the service's model, costlier than the listing it serves."""
+
+    def client(self, service_name: str) -> Any:
+        """The spoke session's client of `service_name` (a boto3 client; Any, as the stubs only
+        type literal service names)."""
+
+
 class DataSource(ABC):
     """One AWS listing, fully paginated. Equal keys mean the same listing, fetched once."""
 
@@ -156,8 +166,8 @@ class DataSource(ABC):
         """Identity of the listing; two metrics reading the same key share one fetch."""
 
     @abstractmethod
-    def fetch(self, session: Session) -> Any:
-        """Call AWS and return the complete data (every page)."""
+    def fetch(self, clients: AwsClients) -> Any:
+        """Call AWS through `clients` and return the complete data (every page)."""
 
 
 def _is_whole_number(checker: Any, instance: Any) -> bool:

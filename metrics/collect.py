@@ -13,13 +13,13 @@ botocore's paginators keep following the token until AWS stops returning one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from metrics.base import DataSource
+from metrics.base import AwsClients, DataSource
 from runtime_common.aws import client
 
 if TYPE_CHECKING:
@@ -68,13 +68,13 @@ class SageMakerSearch(DataSource):
     def key(self) -> tuple[Any, ...]:
         return ("sagemaker", "Search", self.resource, self.filters)
 
-    def fetch(self, session: Session) -> tuple[Record, ...]:
+    def fetch(self, clients: AwsClients) -> tuple[Record, ...]:
         request: dict[str, Any] = {"Resource": self.resource}
         if self.filters:
             request["SearchExpression"] = {
                 "Filters": [search_filter.as_request() for search_filter in self.filters]
             }
-        paginator = client(session, "sagemaker").get_paginator("search")
+        paginator = clients.client("sagemaker").get_paginator("search")
         pages = paginator.paginate(**request, PaginationConfig={"PageSize": SEARCH_PAGE_SIZE})
         return tuple(
             result[self.resource]
@@ -96,8 +96,8 @@ class SageMakerListing(DataSource):
     def key(self) -> tuple[Any, ...]:
         return ("sagemaker", self.operation, self.parameters)
 
-    def fetch(self, session: Session) -> tuple[Record, ...]:
-        paginator = client(session, "sagemaker").get_paginator(self.operation)
+    def fetch(self, clients: AwsClients) -> tuple[Record, ...]:
+        paginator = clients.client("sagemaker").get_paginator(self.operation)
         pages = paginator.paginate(
             **dict(self.parameters), PaginationConfig={"PageSize": LIST_PAGE_SIZE}
         )
@@ -115,8 +115,8 @@ class SsmParameter(DataSource):
     def key(self) -> tuple[Any, ...]:
         return ("ssm", "GetParameter", self.name)
 
-    def fetch(self, session: Session) -> Record:
-        response = client(session, "ssm").get_parameter(Name=self.name)
+    def fetch(self, clients: AwsClients) -> Record:
+        response = clients.client("ssm").get_parameter(Name=self.name)
         parameter: Record = response["Parameter"]
         return parameter
 
@@ -146,15 +146,27 @@ class Extraction:
     It caches each listing by `source.key`, so metrics sharing a listing cost one fetch, and it
     counts fetches per key (`fetch_counts`) for tests and benchmarks. A failed fetch is not
     cached: the error propagates to the metric that asked, and the next metric tries again.
+
+    It is also the `AwsClients` of its sources: one client per service for the extraction, made
+    by `clients` (the handler passes `runtime_common.aws.warm_client`, which keeps them for the
+    execution environment) or, by default, from `session` on first use.
     """
 
-    def __init__(self, session: Session, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        now: datetime | None = None,
+        *,
+        clients: Callable[[str], Any] | None = None,
+    ) -> None:
         if now is not None and now.tzinfo is None:
             raise NaiveExtractionTimeError(now)
         self._session = session
         self._now = (now or datetime.now(UTC)).astimezone(UTC)
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._fetch_counts: Counter[tuple[Any, ...]] = Counter()
+        self._make_client = clients or (lambda service_name: client(session, service_name))
+        self._clients: dict[str, Any] = {}
 
     @property
     def now(self) -> datetime:
@@ -169,11 +181,17 @@ class Extraction:
         """How many times each listing was fetched from AWS in this extraction."""
         return MappingProxyType(dict(self._fetch_counts))
 
+    def client(self, service_name: str) -> Any:
+        """The extraction's client of `service_name`, made on first use."""
+        if service_name not in self._clients:
+            self._clients[service_name] = self._make_client(service_name)
+        return self._clients[service_name]
+
     def fetch(self, source: DataSource) -> Any:
         key = source.key
         if key not in self._cache:
             self._fetch_counts[key] += 1
-            self._cache[key] = source.fetch(self._session)
+            self._cache[key] = source.fetch(self)
         return self._cache[key]
 
 

@@ -13,7 +13,7 @@ The backfill replays the spokes' SageMaker activity on a simulated clock:
   (moto gap: the API cannot move a job through its lifecycle, so the backend objects are set, with
   naive UTC datetimes, as `sandbox.seed` does). Endpoints, notebooks, packages and pipelines keep
   their seeded state (flat lines are real lines too).
-- **The real extractor.** `spoke_stackset.runtime.extractor.run_extraction` with the deployed
+- **The real extractor.** `spoke_stackset.extractor.runtime.extractor.run_extraction` with the deployed
   function's own environment (its metric selection) and the spoke's credentials, at the simulated
   time: the same Search and List calls, the same v2 events put on the spoke bus.
 - **The real transport and ingest.** Events go spoke bus -> hub bus -> queue -> ingest as any
@@ -43,10 +43,15 @@ from moto.sagemaker.models import sagemaker_backends
 
 import contracts
 from config.model import DsdashConfig
+from runtime_common.settings import read_settings
 from sandbox.organization import OrganizationLayout
 from sandbox.seed import OBJECTIVE_METRICS, SEED_ROLE_NAME, SpokeActivityPlan, TrainingJobPlan
 from sandbox.world import SandboxWorld
-from spoke_stackset.runtime.extractor import ExtractorSettings, SpokeIdentity, run_extraction
+from spoke_stackset.extractor.runtime.extractor import (
+    ExtractorSettings,
+    SpokeIdentity,
+    run_extraction,
+)
 
 
 class Demo(Protocol):
@@ -275,7 +280,7 @@ def _extractor_settings(session: Any) -> ExtractorSettings:
     configuration = session.client("lambda").get_function_configuration(
         FunctionName=contracts.SPOKE_EXTRACTOR_FUNCTION_NAME
     )
-    return ExtractorSettings.from_environment(configuration["Environment"]["Variables"])
+    return read_settings(ExtractorSettings, configuration["Environment"]["Variables"])
 
 
 def _prepare_spokes(demo: Demo, now: datetime, days: int, seed: int) -> list[_SpokeReplay]:

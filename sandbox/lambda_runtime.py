@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Handlers may only come from dsdash's own runtime packages: the sandbox runs our code, not
 # arbitrary strings stored in moto.
 DSDASH_RUNTIME_PACKAGES: tuple[str, ...] = (
-    "spoke_stackset.runtime.",
+    "spoke_stackset.extractor.runtime.",
     "hub_stack.ingest.runtime.",
     "hub_stack.refresh.runtime.",
     "hub_stack.platform_health.runtime.",

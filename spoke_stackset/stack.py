@@ -17,10 +17,10 @@ Service-managed StackSets impose what this module is built around:
   region; function names carry the unit ("spoke"), so one account can be both hub and spoke.
 
 Resources: the `dsdash` bus and its statement admitting the hub; the `/monitors/<HubName>`
-parameter naming the hub account; the extraction function, the rule that runs it on refresh
-events from the hub bus (scoped by project, environment and account), its own staggered schedule
-and, in organization mode, its subscription to the hub refresh topic (`refresh_triggers`); the
-spoke's connection function;
+parameter naming the hub account; the extraction function with what runs it (the extractor
+unit's construct, `spoke_stackset.extractor.infrastructure`: the rule for refresh events from the
+hub bus, scoped by project, environment and account, its own staggered schedule and, in
+organization mode, its subscription to the hub refresh topic); the spoke's connection function;
 the role the spoke's forward rules use to put metric events on the hub bus; the narrow enrollment
 role the org stack's enrollment function assumes (management account or delegated admin).
 
@@ -34,14 +34,12 @@ This module imports aws_cdk; no Lambda asset ever contains it (see
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -50,18 +48,13 @@ from constructs import Construct
 
 import contracts
 from cdk_support import nag
-from cdk_support.functions import (
-    enrollment_role,
-    nag_arn,
-    parameter_arn,
-    python_function,
-)
-from config.model import DsdashConfig, ProjectSettings
+from cdk_support.functions import enrollment_role, nag_arn, parameter_arn
+from config.model import DsdashConfig
 from enrollment.connection.infrastructure import ConnectionFunction
 from enrollment.connection.runtime.connection import ConnectionSettings
-from metrics.base import IamStatement
-from metrics.registry import build_metric, iam_statements_for
-from spoke_stackset.refresh_triggers import SpokeRefreshTriggers
+from metrics.registry import build_metric
+from spoke_stackset.extractor.infrastructure import ExtractorFunction
+from spoke_stackset.extractor.runtime.extractor import ExtractorSettings
 
 # CloudFormation's limit on an inline template (CreateStackSet/UpdateStackSet TemplateBody);
 # TemplateURL allows 1 MB (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
@@ -103,32 +96,10 @@ SPOKE_PARAMETER_NAMES: Final = (
     SpokeParameter.CONNECTION_CODE_KEY,
 )
 
-EXTRACTOR_TIMEOUT: Final = cdk.Duration.minutes(5)
-# The cheapest size holding 1.5x the extractor's measured peak RSS (about 65 MB with its clients
-# kept between invocations), rounded up to a 64 MB step (docs/architecture.md §7, "Lambda sizing"): below 1,769 MB its CPU time costs the
-# same GB-seconds at any size, and the time it waits for AWS costs less at less memory.
-EXTRACTOR_MEMORY_MB: Final = 128
 CONNECTION_TIMEOUT: Final = cdk.Duration.minutes(5)
 
 # What the org stack's enrollment function does through the spoke enrollment role.
 ENROLLMENT_SSM_ACTIONS: Final = ("ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter")
-_CLOUDFORMATION_PSEUDO = re.compile(r"\$\{AWS::[A-Za-z]+\}")
-
-
-def metric_selection_json(project: ProjectSettings) -> str:
-    """The extraction function's METRICS value: the project's selection as configured."""
-    return json.dumps(
-        [{"name": selection.name, "args": dict(selection.args)} for selection in project.metrics],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-
-
-def project_metric_statements(project: ProjectSettings) -> tuple[IamStatement, ...]:
-    """The union of the project's metrics' statements, as the metric library computes it."""
-    return iam_statements_for(
-        build_metric(selection.name, selection.args) for selection in project.metrics
-    )
 
 
 class SpokeStack(cdk.Stack):
@@ -164,17 +135,25 @@ class SpokeStack(cdk.Stack):
         )
         self.bus = self._event_bus()
         self.monitors_parameter = self._monitors_parameter()
-        self.extractor_function = self._extractor_function()
-        self.refresh_rule = self._refresh_rule()
-        self.refresh_triggers = SpokeRefreshTriggers(
+        self.extractor = ExtractorFunction(
             self,
-            "RefreshTriggers",
-            extractor=self.extractor_function,
-            schedule_expression=config.refresh_schedule,
+            code=self._code(SpokeParameter.EXTRACTOR_CODE_KEY),
+            settings=ExtractorSettings(
+                project_name=self._parameter(SpokeParameter.PROJECT_NAME),
+                environment=self._parameter(SpokeParameter.ENVIRONMENT),
+                metrics=tuple(
+                    build_metric(selection.name, selection.args) for selection in settings.metrics
+                ),
+                spoke_bus_name=self.bus.event_bus_name,
+                event_version=config.event_version,
+            ),
+            bus=self.bus,
+            refresh_schedule=config.refresh_schedule,
             hub_account_id=f"${{{SpokeParameter.HUB_ACCOUNT_ID}}}",
             hub_region=f"${{{SpokeParameter.HUB_REGION}}}",
             subscribe_to_hub_topic=config.hub.bus_policy == "organization",
         )
+        self.extractor_function = self.extractor.function
         self.forwarder_role = self._forwarder_role()
         self.connection_function = self._connection_function()
         self.enrollment_role = self._enrollment_role()
@@ -278,82 +257,6 @@ class SpokeStack(cdk.Stack):
             string_value=self._parameter(SpokeParameter.HUB_ACCOUNT_ID),
             simple_name=False,
             description="The hub this spoke sends its metrics to (dsdash enrollment contract)",
-        )
-
-    # --- extraction ------------------------------------------------------------------------
-
-    def _extractor_function(self) -> lambda_.Function:
-        function = python_function(
-            self,
-            "ExtractorFunction",
-            function_name=contracts.SPOKE_EXTRACTOR_FUNCTION_NAME,
-            handler="spoke_stackset.runtime.extractor.handler",
-            code=self._code(SpokeParameter.EXTRACTOR_CODE_KEY),
-            timeout=EXTRACTOR_TIMEOUT,
-            memory_size=EXTRACTOR_MEMORY_MB,
-            environment={
-                "PROJECT_NAME": self._parameter(SpokeParameter.PROJECT_NAME),
-                "ENVIRONMENT": self._parameter(SpokeParameter.ENVIRONMENT),
-                "METRICS": metric_selection_json(self.project),
-                "SPOKE_BUS_NAME": self.bus.event_bus_name,
-                "EVENT_VERSION": str(self.config.event_version),
-            },
-        )
-        statements = project_metric_statements(self.project)
-        for statement in statements:
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=list(statement.actions),
-                    resources=[_cloudformation_resource(r) for r in statement.resources],
-                )
-            )
-        self.bus.grant_put_events_to(function)
-        for statement in statements:
-            if "*" in statement.resources:
-                metric_names = ", ".join(
-                    selection.name
-                    for selection in self.project.metrics
-                    if any(
-                        set(s.actions) & set(statement.actions) and "*" in s.resources
-                        for s in build_metric(selection.name, selection.args).resolved_permissions()
-                    )
-                )
-                nag.acknowledge(
-                    function.role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
-                    "AwsSolutions-IAM5[Resource::*]",
-                    f"{', '.join(statement.actions)} support no resource-level permission "
-                    "(Service Authorization Reference, Amazon SageMaker) and are read-only "
-                    f"listings; the metrics that declare them ({metric_names}) need them, and "
-                    "the statement is derived from those metrics' declared permissions.",
-                )
-        return function
-
-    def _refresh_rule(self) -> events.Rule:
-        # Absent scope fields mean "everyone"; present ones must name this spoke
-        # (contracts/refresh_event.schema.json). EventBridge enforces the scope, so a spoke
-        # never runs an extraction it was not asked for.
-        def this_spoke_or_unscoped(value: str) -> list[Any]:
-            return [{"exists": False}, value]
-
-        return events.Rule(
-            self,
-            "RefreshEventsToExtractor",
-            event_bus=self.bus,
-            description="Refresh events from the hub, scoped to this project/environment/account",
-            event_pattern=events.EventPattern(
-                source=[contracts.REFRESH_EVENT_SOURCE],
-                detail_type=[contracts.REFRESH_EVENT_DETAIL_TYPE],
-                detail={
-                    "ProjectName": this_spoke_or_unscoped(
-                        self._parameter(SpokeParameter.PROJECT_NAME)
-                    ),
-                    "Environment": this_spoke_or_unscoped(
-                        self._parameter(SpokeParameter.ENVIRONMENT)
-                    ),
-                    "AccountId": this_spoke_or_unscoped(self.account),
-                },
-            ),
-            targets=[targets.LambdaFunction(self.extractor_function, retry_attempts=2)],
         )
 
     # --- connection ------------------------------------------------------------------------
@@ -463,11 +366,6 @@ class SpokeStack(cdk.Stack):
         }
         for output_id, value in values.items():
             cdk.CfnOutput(self, output_id, value=value)
-
-
-def _cloudformation_resource(resource: str) -> str:
-    """A metric's resource, with `${AWS::...}` placeholders resolved by CloudFormation."""
-    return cdk.Fn.sub(resource) if _CLOUDFORMATION_PSEUDO.search(resource) else resource
 
 
 # --- synthesis for a StackSet --------------------------------------------------------------

@@ -25,7 +25,7 @@ from hub_stack.platform_health.runtime.platform_health import HealthSettings
 from hub_stack.refresh.runtime.refresh import RefreshSettings
 from org_stack.reconciler.runtime.settings import ReconcilerSettings
 from runtime_common.settings import read_settings, variables_of
-from spoke_stackset.runtime.extractor import ExtractorSettings
+from spoke_stackset.extractor.runtime.extractor import ExtractorSettings
 
 # The handler of each function we write -> the class its environment is read with.
 SETTINGS_BY_HANDLER: dict[str, type[Any]] = {
@@ -36,7 +36,7 @@ SETTINGS_BY_HANDLER: dict[str, type[Any]] = {
     "enrollment.connection.runtime.connection.handler": ConnectionSettings,
     "enrollment.enrollment_function.runtime.handler.handler": EnrollmentSettings,
     "org_stack.reconciler.runtime.handler.handler": ReconcilerSettings,
-    "spoke_stackset.runtime.extractor.handler": ExtractorSettings,
+    "spoke_stackset.extractor.runtime.extractor.handler": ExtractorSettings,
 }
 # Read by Powertools itself (cdk_support.functions sets it on every function).
 POWERTOOLS_VARIABLES = frozenset({"POWERTOOLS_SERVICE_NAME"})

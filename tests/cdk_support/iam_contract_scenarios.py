@@ -72,7 +72,7 @@ from sandbox import moto_stacksets
 from sandbox.lambda_runtime import patched_lambda_invoke
 from sandbox.moto_sagemaker_search import paginated_search
 from sandbox.seed import plan_spoke_activity, seed_spoke_activity
-from spoke_stackset.runtime import extractor
+from spoke_stackset.extractor.runtime import extractor
 
 # The process's own credentials (tests/conftest.py) are moto's default account.
 MOTO_DEFAULT_ACCOUNT = "123456789012"

@@ -114,7 +114,7 @@ def test_every_function_is_ours_or_the_cdks(functions: list[SynthesizedFunction]
         "enrollment.connection.runtime.connection",
         "enrollment.enrollment_function.runtime.handler",
         "org_stack.reconciler.runtime.handler",
-        "spoke_stackset.runtime.extractor",
+        "spoke_stackset.extractor.runtime.extractor",
     }
 
 

@@ -331,3 +331,21 @@ def test_search_gap_fill_is_undone_after_its_block(spoke_session):
     assert not is_installed()
     # The moto gap is back: everything in one page, whatever MaxResults says.
     assert len(sagemaker.search(Resource="TrainingJob", MaxResults=5)["Results"]) == 12
+
+
+def test_an_extraction_makes_one_client_per_service_for_all_its_listings(
+    spoke_session: boto3.Session,
+) -> None:
+    """A client per listing would reload SageMaker's service model for each one."""
+    made: list[str] = []
+    spoke_session.events.register(
+        "creating-client-class", lambda event_name, **_: made.append(event_name)
+    )
+    extraction = Extraction(spoke_session, now=NOW)
+
+    extraction.fetch(TRAINING_JOBS)
+    extraction.fetch(NOTEBOOK_INSTANCES_IN_SERVICE)
+    build_metric("NumberEndPointsInService").compute(extraction)
+
+    assert len(extraction.fetch_counts) == 3
+    assert made == ["creating-client-class.sagemaker"]

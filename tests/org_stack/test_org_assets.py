@@ -43,7 +43,7 @@ def test_spoke_code_zip_holds_the_handler_at_the_root(tmp_path: Path) -> None:
     artifacts = build_spoke_code_artifacts(build_root=tmp_path / "zips")
     with zipfile.ZipFile(artifacts.extractor.zip_path) as archive:
         names = set(archive.namelist())
-    assert "spoke_stackset/runtime/extractor.py" in names
+    assert "spoke_stackset/extractor/runtime/extractor.py" in names
     assert "metrics/registry.py" in names
     assert not any(name.startswith(("aws_cdk/", "boto3/")) for name in names)
     with zipfile.ZipFile(artifacts.connection.zip_path) as archive:

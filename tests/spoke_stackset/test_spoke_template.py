@@ -30,6 +30,7 @@ import contracts
 from config.model import DsdashConfig
 from enrollment.connection.runtime.bus_policy import EventBus, account_statement
 from metrics.registry import all_metric_classes, build_metric, iam_statements_for
+from spoke_stackset.extractor.runtime.extractor import DEFAULT_EVENT_VERSION
 from spoke_stackset.stack import (
     SPOKE_PARAMETER_NAMES,
     TEMPLATE_BODY_MAX_BYTES,
@@ -197,9 +198,13 @@ def test_extractor_environment_bakes_in_the_project_selection(
     )
     assert variables["PROJECT_NAME"] == "${ProjectName}"
     assert variables["ENVIRONMENT"] == "${Environment}"
-    assert variables["EVENT_VERSION"] == str(config.event_version)
+    # Written only when it is not the function's default (`environment_of`).
+    assert variables.get("EVENT_VERSION", str(DEFAULT_EVENT_VERSION)) == str(config.event_version)
+    # Each selected metric with its arguments as the function reads them (defaults filled in,
+    # as the config loader fills them).
     assert json.loads(variables["METRICS"]) == [
-        {"name": selection.name, "args": dict(selection.args)} for selection in every_metric()
+        {"name": selection.name, "args": dict(build_metric(selection.name, selection.args).args)}
+        for selection in every_metric()
     ]
 
 

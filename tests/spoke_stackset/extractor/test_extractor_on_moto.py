@@ -17,13 +17,15 @@ from spoke_runtime_support import (
     CapturedSpoke,
     PutEventsFaults,
     detail_key,
+    read_extractor_settings,
     validator,
 )
 
+from runtime_common.aws import start_cold, warm_session
 from runtime_common.events import entry_size
-from spoke_stackset.runtime import extractor
-from spoke_stackset.runtime.event_builder import serialize
-from spoke_stackset.runtime.extractor import ExtractorSettings, run_extraction
+from spoke_stackset.extractor.runtime import extractor
+from spoke_stackset.extractor.runtime.event_builder import serialize
+from spoke_stackset.extractor.runtime.extractor import ExtractorSettings, run_extraction
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -41,7 +43,7 @@ def log_records(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 def settings(metrics: list[dict[str, Any]], event_version: str = "2") -> ExtractorSettings:
-    return ExtractorSettings.from_environment(
+    return read_extractor_settings(
         {
             "PROJECT_NAME": "churn",
             "ENVIRONMENT": "dev",
@@ -321,3 +323,44 @@ def test_handler_reads_its_environment_and_takes_identity_from_the_function_arn(
         if record["message"] == "extraction published"
     ]
     assert [record["refresh_id"] for record in published] == ["r-1"]
+
+
+def test_warm_invocations_reuse_the_environments_clients(
+    spoke: CapturedSpoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a client loads its service's model, more CPU than the calls it then makes: a warm
+    invocation makes none (docs/architecture.md §7, "Lambda sizing and the cost model")."""
+    spoke.session.client("ssm").put_parameter(Name="/a", Value="3", Type="String")
+    spoke.session.client("ssm").put_parameter(Name="/b", Value="4", Type="String")
+    monkeypatch.setenv("PROJECT_NAME", "churn")
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    monkeypatch.setenv(
+        "METRICS",
+        json.dumps(
+            [
+                {"name": "TestSsmBackedMetric", "args": {"parameter_name": "/a"}},
+                {"name": "TestSsmBackedMetric", "args": {"parameter_name": "/b"}},
+            ]
+        ),
+    )
+    start_cold()
+    made: list[str] = []
+    warm_session().events.register(
+        "creating-client-class", lambda event_name, **_: made.append(event_name)
+    )
+    context = SimpleNamespace(
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:111122223333:function:dsdash-spoke-extractor",
+        aws_request_id="request-1",
+    )
+
+    first = extractor.handler({"source": "dsdash.spoke-schedule"}, context)
+    made_by_first = list(made)
+    second = extractor.handler({"source": "dsdash.spoke-schedule"}, context)
+
+    assert (first["Datapoints"], second["Datapoints"]) == (2, 2)
+    # One client per service for the first extraction's two listings, none for the second.
+    assert sorted(made_by_first) == [
+        "creating-client-class.eventbridge",
+        "creating-client-class.ssm",
+    ]
+    assert made == made_by_first

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSResponse
 from spoke_runtime_support import CapturedSpoke
 from test_extractor_on_moto import NOW, series, settings, v2_details
 
-from spoke_stackset.runtime.extractor import run_extraction
+from spoke_stackset.extractor.runtime.extractor import run_extraction
 
 
 def _part_of(entry: dict[str, Any]) -> int:

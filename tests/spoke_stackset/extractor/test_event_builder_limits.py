@@ -15,7 +15,7 @@ from contracts import EVENT_MAX_STRING_CHARS
 from hub_stack.ingest.runtime.event_validation import validate_metric_event
 from metrics.base import Datapoint, ValueRange
 from metrics.registry import metric_class
-from spoke_stackset.runtime.event_builder import InvalidDatapointError, datapoint_details
+from spoke_stackset.extractor.runtime.event_builder import InvalidDatapointError, datapoint_details
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,17 @@ from jsonschema import Draft202012Validator, FormatChecker
 from contracts import load_schema
 from metrics.base import Datapoint, ExtractionContext, Metric
 from metrics.collect import SsmParameter
+from runtime_common.settings import read_settings
+from spoke_stackset.extractor.runtime.extractor import ExtractorSettings, SettingsError
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT_ID = "123456789012"  # the account moto serves by default
+
+
+def read_extractor_settings(environ: Mapping[str, str]) -> ExtractorSettings:
+    """The settings the handler reads from `environ` (its own call: `read_settings` with the
+    extractor's error)."""
+    return read_settings(ExtractorSettings, environ, error=SettingsError)
 
 
 class TestConstantMetric(Metric):

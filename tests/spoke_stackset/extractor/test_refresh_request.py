@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from spoke_stackset.runtime.refresh_request import RefreshMessageError, refresh_request_of
+from spoke_stackset.extractor.runtime.refresh_request import RefreshMessageError, refresh_request_of
 
 ACCOUNT = "222222222222"
 

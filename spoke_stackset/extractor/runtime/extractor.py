@@ -1,6 +1,7 @@
 """The spoke's extraction Lambda: compute the selected metrics, emit them on the spoke bus.
 
-The spoke stack sets the environment:
+The unit's construct (`spoke_stackset.extractor.infrastructure`) writes the environment from
+`ExtractorSettings` (`environment_of`), the class the handler reads it with:
 - PROJECT_NAME, ENVIRONMENT: the project and stage this account serves;
 - METRICS: JSON list of {"name": <registered metric>, "args": {...}} (args optional);
 - SPOKE_BUS_NAME: the bus to put events on (default "dsdash");
@@ -40,12 +41,20 @@ from contracts import SPOKE_BUS_NAME, load_schema
 from metrics.base import Metric, MetricArgumentError
 from metrics.collect import Extraction
 from metrics.registry import UnknownMetricError, build_metric
-from runtime_common.aws import client, session_or_default, warm_session
+from runtime_common.aws import client, session_or_default, warm_client, warm_session
 from runtime_common.events import put_events
 from runtime_common.identifiers import is_account_id, is_region_name
 from runtime_common.settings import SettingsError as EnvironmentSettingsError
-from runtime_common.settings import from_variable, json_document, matching, one_of, read_settings
-from spoke_stackset.runtime.event_builder import (
+from runtime_common.settings import (
+    from_variable,
+    json_document,
+    json_text,
+    matching,
+    one_of,
+    read_settings,
+    variables_of,
+)
+from spoke_stackset.extractor.runtime.event_builder import (
     INTERNAL_ERROR,
     INVALID_DATAPOINT,
     BuiltEntries,
@@ -56,7 +65,7 @@ from spoke_stackset.runtime.event_builder import (
     build_v2_entries,
     datapoint_details,
 )
-from spoke_stackset.runtime.refresh_request import refresh_request_of
+from spoke_stackset.extractor.runtime.refresh_request import refresh_request_of
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -114,6 +123,12 @@ def _metrics_from_document(selections: object) -> tuple[Metric, ...]:
     return tuple(metrics)
 
 
+def _metrics_document(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    """METRICS as the stack writes it: each metric's name and arguments (defaults filled in, as
+    the config loader fills them), in the selection's order."""
+    return [{"name": metric.metric_name(), "args": dict(metric.args)} for metric in metrics]
+
+
 @dataclass(frozen=True)
 class ExtractorSettings:
     """The extraction function's configuration, parsed and validated from its environment."""
@@ -125,16 +140,14 @@ class ExtractorSettings:
         "ENVIRONMENT", parse=matching(_V2_PROPERTIES["Environment"]["pattern"])
     )
     metrics: tuple[Metric, ...] = from_variable(
-        "METRICS", parse=json_document(_metrics_from_document)
+        "METRICS",
+        parse=json_document(_metrics_from_document),
+        render=json_text(_metrics_document),
     )
     spoke_bus_name: str = from_variable("SPOKE_BUS_NAME", default=SPOKE_BUS_NAME)
     event_version: int = from_variable(
         "EVENT_VERSION", parse=_event_version, default=DEFAULT_EVENT_VERSION
     )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> ExtractorSettings:
-        return read_settings(cls, environ, error=SettingsError)
 
 
 @dataclass(frozen=True)
@@ -204,8 +217,12 @@ def run_extraction(
     *,
     identity: SpokeIdentity | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clients: Callable[[str], Any] | None = None,
 ) -> ExtractionReport:
     """Compute every selected metric and put the events on the spoke bus.
+
+    Clients come from `clients` (the handler's: kept for the execution environment), else one
+    per service is made from `session` for this extraction.
 
     Raises runtime_common.events.PutEventsFailed when events could not be delivered after
     retries: the invocation then fails, and Lambda's own retry of asynchronous invocations runs
@@ -213,7 +230,7 @@ def run_extraction(
     """
     session = session_or_default(session)
     identity = identity or identity_from_session(session)
-    extraction = Extraction(session, now=now)
+    extraction = Extraction(session, now=now, clients=clients)
     datapoints, errors = compute_metrics(settings.metrics, extraction)
 
     envelope = ExtractionEnvelope(
@@ -235,7 +252,7 @@ def run_extraction(
     else:
         built = build_v2_entries(envelope, datapoints, errors, settings.spoke_bus_name)
 
-    report = put_events(client(session, "events"), built.entries, sleep=sleep)
+    report = put_events(extraction.client("events"), built.entries, sleep=sleep)
     result = ExtractionReport(
         extraction_id=envelope.extraction_id,
         extraction_date=envelope.extraction_date_text,
@@ -295,13 +312,30 @@ def refresh_id_of(event: object) -> str | None:
     return refresh_id if isinstance(refresh_id, str) else None
 
 
+# Reading the settings builds every selected metric (its arguments checked against its JSON
+# Schema). A function's environment is fixed for its execution environment's life, so the
+# settings are read once per distinct set of values; a process that changes them (tests, the
+# sandbox running several spokes) reads them again. A bad environment is never kept: it fails
+# every invocation, naming the variable.
+_SETTINGS_VARIABLES: Final = tuple(variables_of(ExtractorSettings))
+_SETTINGS_READ: dict[tuple[str | None, ...], ExtractorSettings] = {}
+
+
+def environment_settings(environ: Mapping[str, str]) -> ExtractorSettings:
+    """`read_settings(ExtractorSettings, environ)`, kept for the execution environment."""
+    values = tuple(environ.get(name) for name in _SETTINGS_VARIABLES)
+    if values not in _SETTINGS_READ:
+        _SETTINGS_READ[values] = read_settings(ExtractorSettings, environ, error=SettingsError)
+    return _SETTINGS_READ[values]
+
+
 def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
-    """Lambda entry point: settings from the environment, clients from the environment's warm
-    session.
+    """Lambda entry point: settings from the environment (read once per execution
+    environment), clients from the environment's warm session.
 
     A refresh from the hub refresh topic that is scoped to another spoke returns without
     extracting (see `refresh_request`)."""
-    settings = ExtractorSettings.from_environment(os.environ)
+    settings = environment_settings(os.environ)
     request = refresh_request_of(event)
     logger.append_keys(
         project_name=settings.project_name,
@@ -318,6 +352,9 @@ def handler(event: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
     if out_of_scope is not None:
         logger.info("refresh not for this spoke", extra={"why": out_of_scope})
         return {"Skipped": out_of_scope, "RefreshId": request.refresh_id}
-    # The execution environment's session, kept across invocations: its clients (and the
-    # service models they load) are made once per warm container, not once per extraction.
-    return run_extraction(settings, warm_session(), identity=identity).to_dict()
+    # The execution environment's session and clients, kept across invocations: a client (and
+    # the service model it loads) is made once per service per warm container, not per listing
+    # or per extraction.
+    return run_extraction(
+        settings, warm_session(), identity=identity, clients=warm_client
+    ).to_dict()

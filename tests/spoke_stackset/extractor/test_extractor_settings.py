@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from spoke_runtime_support import TestConstantMetric, TestSsmBackedMetric
+from spoke_runtime_support import TestConstantMetric, TestSsmBackedMetric, read_extractor_settings
 
-from spoke_stackset.runtime.extractor import (
-    ExtractorSettings,
+from spoke_stackset.extractor.runtime.extractor import (
     IdentityError,
     SettingsError,
+    environment_settings,
     identity_from_lambda_context,
 )
 
@@ -29,7 +29,7 @@ VALID = {
 
 
 def test_valid_environment_builds_the_selected_metrics() -> None:
-    settings = ExtractorSettings.from_environment(VALID)
+    settings = read_extractor_settings(VALID)
 
     assert (settings.project_name, settings.environment) == ("churn", "dev")
     assert (settings.spoke_bus_name, settings.event_version) == ("dsdash", 1)
@@ -43,7 +43,7 @@ def test_valid_environment_builds_the_selected_metrics() -> None:
 def test_event_version_defaults_to_2_and_bus_to_dsdash() -> None:
     environment = {key: VALID[key] for key in ("PROJECT_NAME", "ENVIRONMENT", "METRICS")}
 
-    settings = ExtractorSettings.from_environment(environment)
+    settings = read_extractor_settings(environment)
 
     assert (settings.event_version, settings.spoke_bus_name) == (2, "dsdash")
 
@@ -94,7 +94,7 @@ def test_bad_environment_names_the_variable(
     environment = {key: value for key, value in merged.items() if value is not None}
 
     with pytest.raises(SettingsError) as raised:
-        ExtractorSettings.from_environment(environment)
+        read_extractor_settings(environment)
 
     assert raised.value.variable == variable
     assert str(raised.value).startswith(f"environment variable {variable}: ")
@@ -112,7 +112,7 @@ def test_two_selections_of_one_metric_with_different_arguments_are_allowed() -> 
         ),
     }
 
-    settings = ExtractorSettings.from_environment(environment)
+    settings = read_extractor_settings(environment)
 
     assert [metric.args["parameter_name"] for metric in settings.metrics] == ["/a", "/b"]
 
@@ -134,3 +134,15 @@ def test_an_unreadable_function_arn_is_an_error_not_a_guess() -> None:
 
     with pytest.raises(IdentityError, match="not-an-arn"):
         identity_from_lambda_context(Context())
+
+
+def test_the_handler_keeps_its_settings_until_the_environment_changes() -> None:
+    """Read once per execution environment (building the metrics checks their arguments), but
+    never stale: other values are read again, and a bad environment fails every time."""
+    first = environment_settings(VALID)
+
+    assert environment_settings(dict(VALID)) is first
+    assert environment_settings({**VALID, "ENVIRONMENT": "prod"}).environment == "prod"
+    for _ in range(2):
+        with pytest.raises(SettingsError, match="environment variable METRICS"):
+            environment_settings({**VALID, "METRICS": "[]"})
