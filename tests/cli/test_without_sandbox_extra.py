@@ -101,7 +101,11 @@ def test_every_shipped_module_but_the_sandbox_imports_without_moto(blocker_path:
     imported = set(report["imported"])
     assert set(COMMAND_MODULES) <= imported
     # The Lambda runtimes, the page and the CDK app are among what was imported.
-    for module in ("hub_stack.ingest.runtime.ingest", "spoke_stackset.extractor.runtime.extractor", "app"):
+    for module in (
+        "hub_stack.ingest.runtime.ingest",
+        "spoke_stackset.extractor.runtime.extractor",
+        "app",
+    ):
         assert module in imported
     assert "dashboard.html" in imported
 
