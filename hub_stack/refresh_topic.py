@@ -1,10 +1,10 @@
 """The hub refresh topic: one Publish reaches every spoke of the organization (docs/architecture.md §7).
 
-Spoke stacks subscribe their extractor to it (spoke_stackset/extractor/refresh_triggers.py), so
-the hub keeps no per-spoke rule, target or subscription list of its own, and its cost does not
-grow with spokes: SNS allows 12,500,000 subscriptions per topic. Subscriptions carry no filter policy: SNS allows
-200 filter policies per topic by default, which would be a per-spoke limit again; the extractor
-applies the refresh scope (spoke_stackset/extractor/runtime/refresh_request.py).
+Spoke stacks subscribe their extractor to it (spoke_stackset/extractor/refresh_triggers.py), so the
+hub keeps no per-spoke rule, target or subscription list of its own, and its cost does not grow
+with spokes: SNS allows 12,500,000 subscriptions per topic. Subscriptions carry no filter policy:
+SNS allows 200 filter policies per topic by default, which would be a per-spoke limit again; the
+extractor applies the refresh scope (spoke_stackset/extractor/runtime/refresh_request.py).
 
 Who may subscribe: principals of the organization only (`aws:PrincipalOrgID`), with the
 `lambda` protocol. Who may publish: the hub's refresh function, through its IAM role.
