@@ -37,7 +37,7 @@ from hub_stack.history_query.queries import HistoryFilters
 from hub_stack.history_query.reads import HistoryEngine, aggregate, aggregate_rows
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.quarantine import DEFAULT_QUARANTINE_DAYS
-from hub_stack.runtime.store import FreshSpoke, HubStore
+from hub_stack.runtime.store import FreshSpoke, HubSnapshot, HubStore
 from hub_stack.spoke_registry.records import SpokeState
 from runtime_common.timestamps import parse_timestamp
 
@@ -186,23 +186,29 @@ def assemble_dashboard_data(
     history_days: int = DEFAULT_HISTORY_DAYS,
     quarantine_days: int = DEFAULT_QUARANTINE_DAYS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    snapshot: HubSnapshot | None = None,
 ) -> DashboardData:
     """`build_dashboard_data` from the two things it needs of the config, for the hub's
-    publisher function, which has the config's schedule and project names in its environment."""
+    publisher function, which has the config's schedule and project names in its environment.
+
+    `snapshot` is the table as the caller already read it (`HubStore.snapshot` of at least
+    `projects`): the publisher reads it to decide whether to render, and the page shows what
+    that read saw without reading the same items again."""
     configured_projects = tuple(projects)
     if history_days < 1:
         raise ValueError(f"history_days must be at least 1, got {history_days}")
     now = clock()
     period = refresh_period_seconds(refresh_schedule)
-    registry = store.spokes_with_freshness()
+    if snapshot is None:
+        snapshot = store.snapshot(extra_projects=configured_projects)
     spokes = tuple(
-        spoke_status(row) for row in spoke_freshness(registry, now=now, refresh_period=period)
-    )
-    projects = sorted(
-        {spoke.project_name for spoke in registry if spoke.project_name}.union(configured_projects)
+        spoke_status(row)
+        for row in spoke_freshness(snapshot.spokes, now=now, refresh_period=period)
     )
     latest = tuple(
-        latest_value(record) for project in projects for record in store.latest_values(project)
+        latest_value(record)
+        for project in sorted(snapshot.latest_values)
+        for record in snapshot.latest_values[project]
     )
     history = combined_history(
         history_engine,

@@ -27,7 +27,7 @@ UpdateItems, its series with their own event id (no chunk may repoint another ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -46,13 +46,11 @@ from hub_stack.runtime.latest_item_format import (
     SEEN,
     SERIES_PREFIX,
     ErrorEntry,
-    SpokeFreshness,
     digest_time_prefix,
     epoch_millis,
     error_entry,
     errors_value,
     extraction_digest,
-    newest_freshness,
     normalized_value,
     series_attribute,
     series_names_hash,
@@ -181,12 +179,6 @@ class LatestValues:
                     for item in page.get("Items", [])
                 )
         return items
-
-    def freshness(self, projects: Iterable[str]) -> dict[str, SpokeFreshness]:
-        """Account -> freshness, from the latest items of these projects."""
-        return newest_freshness(
-            item for project in sorted(set(projects)) for item in self.items_of_project(project)
-        )
 
     def record_event(
         self,

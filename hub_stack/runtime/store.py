@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from contracts import history_table
 from hub_stack import table_design
 from hub_stack.runtime.datapoints import DatapointRecord
-from hub_stack.runtime.latest_item_format import records_of_item
+from hub_stack.runtime.latest_item_format import SpokeFreshness, newest_freshness, records_of_item
 from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from hub_stack.runtime.quarantine import Quarantine
 from hub_stack.spoke_registry.records import SpokeRecord
@@ -68,6 +68,25 @@ class FreshSpoke(SpokeRecord):
     last_seen_at: str | None = None  # canonical: when the hub received its newest extraction
     last_extraction_date: str | None = None  # canonical
     last_errors: tuple[SpokeErrorEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class HubSnapshot:
+    """What the hub table says of its spokes at one read (`HubStore.snapshot`)."""
+
+    spokes: tuple[FreshSpoke, ...]
+    latest_values: Mapping[str, tuple[DatapointRecord, ...]]  # project -> its latest values
+
+
+def _with_freshness(spoke: SpokeRecord, found: SpokeFreshness | None) -> FreshSpoke:
+    if found is None:
+        return FreshSpoke(**vars(spoke))
+    return FreshSpoke(
+        **vars(spoke),
+        last_seen_at=found.seen_at,
+        last_extraction_date=found.extraction_date,
+        last_errors=tuple(SpokeErrorEntry(*entry) for entry in found.errors),
+    )
 
 
 def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
@@ -150,25 +169,29 @@ class HubStore:
                 records.extend(_records_of_latest_item(item))
         return records
 
+    def snapshot(self, extra_projects: Sequence[str] = ()) -> HubSnapshot:
+        """The registry's spokes with their freshness, and the latest values of every project
+        the registry or `extra_projects` names, from ONE read of each project's latest items:
+        the registry Query plus LATEST_SHARDS Queries per project. A reader that needs both (the
+        dashboard, its publisher) reads the items once rather than once for each."""
+        spokes = self.registry.list_spokes()
+        projects = sorted(
+            {spoke.project_name for spoke in spokes if spoke.project_name}.union(extra_projects)
+        )
+        items = {project: self._latest.items_of_project(project) for project in projects}
+        fresh = newest_freshness(item for found in items.values() for item in found)
+        return HubSnapshot(
+            spokes=tuple(_with_freshness(spoke, fresh.get(spoke.account_id)) for spoke in spokes),
+            latest_values={
+                project: tuple(record for item in found for record in records_of_item(item))
+                for project, found in items.items()
+            },
+        )
+
     def spokes_with_freshness(self) -> list[FreshSpoke]:
         """The registry's spokes, with their freshness read from their latest items (the newest
         of a spoke's regions): the registry Query plus LATEST_SHARDS Queries per project."""
-        spokes = self.registry.list_spokes()
-        fresh = self._latest.freshness(s.project_name for s in spokes if s.project_name)
-        joined = []
-        for spoke in spokes:
-            found = fresh.get(spoke.account_id)
-            joined.append(
-                FreshSpoke(**vars(spoke))
-                if found is None
-                else FreshSpoke(
-                    **vars(spoke),
-                    last_seen_at=found.seen_at,
-                    last_extraction_date=found.extraction_date,
-                    last_errors=tuple(SpokeErrorEntry(*entry) for entry in found.errors),
-                )
-            )
-        return joined
+        return list(self.snapshot().spokes)
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
         """Projects named by any registry item (any state: history outlives enrollment)."""

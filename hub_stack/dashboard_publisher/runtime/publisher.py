@@ -148,7 +148,9 @@ def publish_dashboard(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PublishResult:
     now = clock()
-    registry = store.spokes_with_freshness()
+    # One read of the table serves the decision and the page (HubStore.snapshot).
+    snapshot = store.snapshot(extra_projects=settings.projects)
+    registry = snapshot.spokes
     try:
         page: dict[str, Any] | None = s3.head_object(
             Bucket=settings.dashboard_bucket, Key=DASHBOARD_OBJECT_KEY
@@ -168,6 +170,7 @@ def publish_dashboard(
         history_engine=engine,
         history_days=settings.history_days,
         clock=lambda: now,
+        snapshot=snapshot,
     )
     body = render_dashboard(with_spoke_history(data, engine)).encode("utf-8")
     s3.put_object(

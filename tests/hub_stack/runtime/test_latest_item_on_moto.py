@@ -211,3 +211,32 @@ def test_a_late_extraction_fills_only_older_series_and_leaves_freshness(enrolled
         s for s in enrolled_hub.store.spokes_with_freshness() if s.account_id == ALPHA_DEV_ACCOUNT
     ]
     assert spoke.last_extraction_date == expected(newer).popitem()[1][2]
+
+
+def test_one_snapshot_reads_each_latest_item_once_for_freshness_and_values(
+    enrolled_hub: Hub,
+) -> None:
+    event = extraction_event(NOW - timedelta(minutes=5), series(15))
+    ingest_one(enrolled_hub, event, "m-snapshot")
+    queried: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        queried.append(params["ExpressionAttributeValues"][":pk"]["S"])
+
+    enrolled_hub.client.meta.events.register("before-parameter-build.dynamodb.Query", count)
+    snapshot = enrolled_hub.store.snapshot(extra_projects=["gamma"])
+
+    # The registry once, then each shard of each project once: the dashboard and its publisher
+    # used to read every latest item twice (freshness, then values).
+    assert len(queried) == len(set(queried)), queried
+    assert queried.count("SPOKE") == 1
+    registry_projects = {spoke.project_name for spoke in snapshot.spokes if spoke.project_name}
+    assert {key.split("#")[1] for key in queried if key.startswith("LATEST#")} == {
+        *registry_projects,
+        "gamma",
+    }
+    (alpha_dev,) = [s for s in snapshot.spokes if s.account_id == ALPHA_DEV_ACCOUNT]
+    assert alpha_dev.last_extraction_date == expected(event)[next(iter(expected(event)))][2]
+    assert len(snapshot.latest_values["alpha"]) == 15
+    assert snapshot.latest_values["gamma"] == ()
+    assert list(snapshot.spokes) == enrolled_hub.store.spokes_with_freshness()
