@@ -9,8 +9,8 @@ and installs, in order, each patch that covers a moto gap (each module names its
 - `sandbox.moto_cloudformation_gaps`: deploying CDK templates through moto's CloudFormation;
 - `sandbox.moto_firehose_parquet`: the history storage's resources, and Firehose's conversion of
   history rows to Parquet;
-- `sandbox.moto_stacksets` and `sandbox.stackset_autodeploy`: service-managed StackSets with
-  OU targeting and auto-deployment;
+- `sandbox.moto_stacksets`, `sandbox.moto_stackset_instances` and `sandbox.stackset_autodeploy`:
+  service-managed StackSets with OU targeting and auto-deployment;
 - `sandbox.moto_delegated_admin`: a StackSets delegated administrator (Organizations reads,
   CallAs);
 - `sandbox.org_events`: Organizations lifecycle events on the management account's bus;
