@@ -1,4 +1,4 @@
-"""`dsdash demo`: the whole product on a sandbox organization, end to end.
+"""`dsdash demo`'s world and its steps: the whole product on a sandbox organization.
 
 Every step runs the real code: the CDK app is synthesized and its templates deployed through
 moto's CloudFormation (assets uploaded as `cdk deploy` would); the real reconciler creates the
@@ -7,10 +7,9 @@ StackInstance events; the real enrollment handler connects each spoke through th
 functions; a refresh flows spoke bus -> hub bus -> queue -> ingest through the real handlers.
 What moto lacks is covered by the `sandbox` modules, each naming its gap (see `sandbox.world`).
 
-The demo then compares what the hub stored with the truth it seeded (`sandbox.seed`), and writes
-`summary.json` and `dashboard.html`. One spoke is seeded breaching the config's approval-backlog
-alert: a subscriber queue hears the alert start, then recover once the packages are approved
-(`sandbox.alert_story`).
+`set_up_demo` builds the organization and deploys and enrolls dsdash; `Demo` holds the result and
+each step the story and the tests run on it (seed, add an account, refresh, compare with the
+truth). The story itself, in order, is `sandbox.demo_run`.
 
 Both `organization.stackset_admin` modes run (docs/architecture.md §7): in delegated mode the
 organization gets a registered StackSets delegated administrator, the org stack and artifact
@@ -22,121 +21,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import contracts
 from config.model import DsdashConfig, ProjectSettings, StackSetAdmin
 from hub_stack.runtime.store import HubStore
-from sandbox.alert_story import (
-    AlertStoryResult,
-    approve_backlog,
-    attach_subscriber,
-    backlog_alert_target,
-    receive_notifications,
-    seed_backlog,
-)
 from sandbox.cfn_deploy import DeployedStack, deploy_cdk_stack
-from sandbox.dashboard_publishing import run_due_page_schedules
-from sandbox.history_backfill import (
-    DEFAULT_BACKFILL_DAYS,
-    DEFAULT_HOURLY_DAYS,
-    DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
-    backfill_history,
-)
+from sandbox.demo_truth import SpokeResult, compare_with_truth
 from sandbox.organization import OrganizationLayout, build_organization, create_account_in
-from sandbox.seed import (
-    SpokeActivityPlan,
-    describe_key,
-    expected_datapoints,
-    plan_spoke_activity,
-    seed_spoke_activity,
-)
+from sandbox.seed import SpokeActivityPlan, plan_spoke_activity, seed_spoke_activity
 from sandbox.world import SandboxWorld
 
 Progress = Callable[[str], None]
-# Comparing floats that went through JSON and DynamoDB's decimal numbers.
-VALUE_TOLERANCE = 1e-6
 
 
 class DemoError(RuntimeError):
     """A demo step failed; the message names the step."""
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    config: DsdashConfig
-    spokes: int = 4
-    out_dir: Path = Path("demo-output")
-    seed: int = 7
-    # None: the config's `organization.stackset_admin`.
-    stackset_admin: StackSetAdmin | None = None
-    # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
-    history_days: int = DEFAULT_BACKFILL_DAYS
-    # Simulated hours between two backfilled extractions of a spoke, and the last days of the
-    # backfill that are hourly all the same.
-    history_every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS
-    history_hourly_days: int = DEFAULT_HOURLY_DAYS
-
-
-@dataclass
-class SpokeResult:
-    account_id: str
-    name: str
-    project: str
-    environment: str
-    state: str
-    reason: str
-    expected: int
-    matching: int
-    mismatches: list[str] = field(default_factory=list)
-    joined_late: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "enrolled" and self.matching == self.expected and not self.mismatches
-
-
-@dataclass
-class DemoResult:
-    organization_id: str
-    hub_account_id: str
-    management_account_id: str
-    stackset_admin: StackSetAdmin
-    org_account_id: str
-    spokes: list[SpokeResult]
-    quarantined: int
-    seconds: float
-    out_dir: Path
-    alerts: AlertStoryResult = field(default_factory=AlertStoryResult)
-    # What `sandbox.history_backfill` extracted and ingested (counts and seconds).
-    history: dict[str, Any] = field(default_factory=dict)
-    # The publisher's runs that the refreshes scheduled, oldest first (`dashboard.publisher`).
-    page_publishes: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.spokes) and all(spoke.ok for spoke in self.spokes) and self.alerts.ok
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "organization_id": self.organization_id,
-            "hub_account_id": self.hub_account_id,
-            "management_account_id": self.management_account_id,
-            "stackset_admin": self.stackset_admin,
-            "org_account_id": self.org_account_id,
-            "seconds": round(self.seconds, 1),
-            "quarantined_events": self.quarantined,
-            "spokes": [{**dataclasses.asdict(spoke), "ok": spoke.ok} for spoke in self.spokes],
-            "alerts": self.alerts.to_dict(),
-            "history": self.history,
-            "page_publishes": self.page_publishes,
-        }
 
 
 def demo_config(
@@ -306,54 +210,8 @@ class Demo:
         self.world.settle()
 
     def compare_with_truth(self) -> list[SpokeResult]:
-        store = self.store()
-        registry = {spoke.account_id: spoke for spoke in store.registry.list_spokes()}
-        latest = [record for records in store.latest_values_all().values() for record in records]
-        results = []
-        for spoke in self.layout.spokes:
-            record = registry.get(spoke.account_id)
-            plan = self.plans.get(spoke.account_id)
-            expected = (
-                expected_datapoints(plan, self.config.projects[spoke.project].metrics)
-                if plan
-                else {}
-            )
-            measured = {
-                (value.metric_name, tuple(sorted(value.dimensions.items()))): float(value.value)
-                for value in latest
-                if value.account_id == spoke.account_id
-            }
-            mismatches = [
-                f"{describe_key(key)}: expected {value:g}, hub has "
-                + (f"{measured[key]:g}" if key in measured else "nothing")
-                for key, value in sorted(expected.items())
-                if key not in measured or abs(measured[key] - value) > VALUE_TOLERANCE
-            ]
-            mismatches += [
-                f"{describe_key(key)}: unexpected value {measured[key]:g}"
-                for key in sorted(set(measured) - set(expected))
-            ]
-            results.append(
-                SpokeResult(
-                    account_id=spoke.account_id,
-                    name=spoke.name,
-                    project=spoke.project,
-                    environment=spoke.environment,
-                    state=record.state if record else "unknown",
-                    reason=record.reason if record else "not in the hub registry",
-                    expected=len(expected),
-                    matching=len(expected)
-                    - sum(
-                        1
-                        for key in expected
-                        if key not in measured
-                        or abs(measured[key] - expected[key]) > VALUE_TOLERANCE
-                    ),
-                    mismatches=mismatches,
-                    joined_late=spoke.name.endswith("-new"),
-                )
-            )
-        return results
+        """Each spoke's latest values in the hub against its seeded truth (`sandbox.demo_truth`)."""
+        return compare_with_truth(self)
 
 
 def _ssm_parameter_names(project: ProjectSettings) -> list[str]:
@@ -403,139 +261,3 @@ def set_up_demo(
     progress("Running the reconciler; StackSets deploy spokes; enrollment connects them")
     demo.reconcile()
     return demo
-
-
-def run_demo_in(
-    world: SandboxWorld, options: DemoOptions, progress: Progress
-) -> tuple[Demo, DemoResult]:
-    """Every demo step, in a world the caller keeps open (for `--serve`)."""
-    started = time.monotonic()
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    demo = set_up_demo(
-        world,
-        options.config,
-        spokes=options.spokes,
-        work_dir=options.out_dir,
-        progress=progress,
-        stackset_admin=options.stackset_admin,
-    )
-    now = datetime.now(UTC)
-    progress("Seeding SageMaker activity in every spoke")
-    for spoke in list(demo.layout.spokes):
-        demo.seed(spoke.account_id, options.seed, now)
-    backfill = None
-    if options.history_days:
-        progress(
-            f"History: {options.history_days} days of extractions, hourly over the last"
-            f" {min(options.history_hourly_days, options.history_days)} day(s) and every"
-            f" {options.history_every_hours} hour(s) before, on a simulated clock"
-        )
-        backfill = backfill_history(
-            demo,
-            now,
-            days=options.history_days,
-            every_hours=options.history_every_hours,
-            hourly_days=options.history_hourly_days,
-            seed=options.seed,
-            progress=progress,
-        )
-    first = demo.layout.spokes[0]
-    progress(f"Creating a new account and moving it into {first.project}/{first.environment}")
-    new_account = demo.add_account(first.project, first.environment)
-    demo.seed(new_account, options.seed, now)
-    alerts = AlertStoryResult()
-    target = backlog_alert_target(demo)
-    if target is None:
-        alerts.skipped = "no spoke is in scope of an alert on ModelPackagesPendingApproval"
-        progress(f"Alerts: skipped ({alerts.skipped})")
-    else:
-        spoke, rule = target
-        alerts.alert, alerts.account_id = f"{spoke.project}/{rule.name}", spoke.account_id
-        alerts.subscriber_queue_url = attach_subscriber(demo)
-        added = seed_backlog(demo, spoke.account_id, rule)
-        progress(
-            f"Alerts: an SQS queue subscribes to the hub's alert topic; {spoke.account_id}"
-            f" ({spoke.project}/{spoke.environment}) gets {added} more model package(s) awaiting"
-            f" approval, breaching {rule.name} ({rule.metric} {rule.comparison} {rule.threshold:g})"
-        )
-    progress("Refreshing: hub topic -> extractors -> spoke buses -> hub bus -> queue -> ingest")
-    demo.refresh()
-    if target is not None and alerts.subscriber_queue_url is not None:
-        alerts.on_breach = receive_notifications(demo, alerts.subscriber_queue_url)
-        for notification in alerts.on_breach:
-            progress(f"Alerts: the subscriber received {notification.subject!r}")
-        approved = approve_backlog(demo, target[0].account_id)
-        progress(
-            f"Alerts: a reviewer approves {approved} package(s) in {target[0].account_id};"
-            " refreshing that account"
-        )
-        demo.refresh({"AccountId": target[0].account_id})
-        alerts.on_recovery = receive_notifications(demo, alerts.subscriber_queue_url)
-        for notification in alerts.on_recovery:
-            progress(f"Alerts: the subscriber received {notification.subject!r}")
-    results = demo.compare_with_truth()
-    write_dashboard(
-        demo, options.out_dir / "dashboard.html", history_days=options.history_days or 1
-    )
-    # Each refresh scheduled the page render for when it completes (docs/architecture.md §7).
-    runs = run_due_page_schedules(demo.hub_session(), demo.hub_account, demo.config.hub.region)
-    published = [run for run in runs if run["published"]]
-    if not published:
-        raise DemoError(f"no refresh's schedule rendered the dashboard page: {runs}")
-    progress(
-        f"Dashboard: {len(runs)} refresh schedule(s) ran the hub's publisher; it wrote its page "
-        f"({published[-1]['page_bytes']:,} bytes) to the dashboard bucket {len(published)} "
-        "time(s) (dsdash dashboard --open / --share)"
-    )
-    result = DemoResult(
-        organization_id=demo.layout.organization_id,
-        hub_account_id=demo.hub_account,
-        management_account_id=demo.layout.management_account_id,
-        stackset_admin=demo.config.organization.stackset_admin,
-        org_account_id=demo.org_account,
-        spokes=results,
-        quarantined=demo.store().quarantine.count(),
-        seconds=time.monotonic() - started,
-        out_dir=options.out_dir,
-        alerts=alerts,
-        history=dataclasses.asdict(backfill) if backfill else {},
-        page_publishes=runs,
-    )
-    (options.out_dir / "summary.json").write_text(
-        json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
-    )
-    return demo, result
-
-
-def run_demo(options: DemoOptions, progress: Progress) -> DemoResult:
-    with SandboxWorld(seed=options.seed) as world:
-        _, result = run_demo_in(world, options, progress)
-    return result
-
-
-def write_dashboard(demo: Demo, path: Path, *, history_days: int = DEFAULT_BACKFILL_DAYS) -> None:
-    """The page `dsdash dashboard` renders, from the hub's latest values and the history the real
-    path delivered to the sandbox's history bucket (ingest -> Firehose -> Parquet, §6), read
-    through the query layer as the CLI's default engine reads it (DuckDB over a boto3 mirror)."""
-    import tempfile
-
-    from dashboard.dashboard_data import build_dashboard_data
-    from dashboard.html import render_dashboard
-    from dashboard.kpi_spoke_history import with_spoke_history
-    from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
-
-    now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="dsdash-demo-history-") as cache:
-        source = S3HistorySource.of_hub(
-            demo.hub_session(), demo.hub_account, demo.config.hub.region, Path(cache)
-        )
-        engine = DuckDbEngine(source)
-        data = build_dashboard_data(
-            demo.store(),
-            demo.config,
-            history_engine=engine,
-            history_days=history_days,
-            clock=lambda: now,
-        )
-        data = with_spoke_history(data, engine)
-    path.write_text(render_dashboard(data), encoding="utf-8")

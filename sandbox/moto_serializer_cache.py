@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.model import Shape, StructureShape
+from moto.core.model import Shape, StructureShape
 from moto.core.serialize import AttributePickerContext, ResponseSerializer, XFormedAttributePicker
 
 _ORIGINAL_GET_VALUE = ResponseSerializer.get_value

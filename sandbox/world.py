@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import boto3
 import botocore.loaders
@@ -63,10 +64,12 @@ MAX_SETTLE_ROUNDS = 200
 # `_shared_data_loader()`. The loader's models are read-only data every client of a session
 # already shares.
 _SHARED_LOADER = botocore.loaders.create_loader()
-_ORIGINAL_REGISTER_DATA_LOADER = botocore.session.Session._register_data_loader
+# Any: the botocore stubs do not type the session's private component registration.
+_BOTOCORE_SESSION: Any = botocore.session.Session
+_ORIGINAL_REGISTER_DATA_LOADER = _BOTOCORE_SESSION._register_data_loader
 
 
-def _register_shared_data_loader(self: botocore.session.Session) -> None:
+def _register_shared_data_loader(self: Any) -> None:
     def loader() -> botocore.loaders.Loader:
         data_path = self.get_config_variable("data_path")
         return _SHARED_LOADER if data_path is None else botocore.loaders.create_loader(data_path)
@@ -76,11 +79,11 @@ def _register_shared_data_loader(self: botocore.session.Session) -> None:
 
 @contextmanager
 def _shared_data_loader() -> Iterator[None]:
-    botocore.session.Session._register_data_loader = _register_shared_data_loader  # type: ignore[method-assign]
+    _BOTOCORE_SESSION._register_data_loader = _register_shared_data_loader
     try:
         yield
     finally:
-        botocore.session.Session._register_data_loader = _ORIGINAL_REGISTER_DATA_LOADER  # type: ignore[method-assign]
+        _BOTOCORE_SESSION._register_data_loader = _ORIGINAL_REGISTER_DATA_LOADER
 
 
 class SandboxNotQuietError(RuntimeError):

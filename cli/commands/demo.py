@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from sandbox.demo import DemoResult
+    from sandbox.demo_run import DemoResult
 
 
 class StackSetAdminChoice(StrEnum):
@@ -88,7 +88,7 @@ def demo(
             min=0,
             max=30,
             help="Of the backfilled days, the last ones extracted every hour; the days before "
-            "every 4 hours (default: 1).",
+            "every 4 hours (default: all of them, hourly throughout).",
         ),
     ] = None,
     serve: Annotated[
@@ -115,7 +115,7 @@ def demo(
     logging.getLogger().setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     try:
-        from sandbox.demo import DemoOptions, run_demo
+        from sandbox.demo_run import DemoOptions, run_demo
         from sandbox.serve import serve_until_interrupted
     except ModuleNotFoundError as error:
         _sandbox_extra_missing(error)
