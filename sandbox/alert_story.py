@@ -25,7 +25,7 @@ from config.alert_model import AlertRule
 from sandbox.organization import SpokeAccount
 
 if TYPE_CHECKING:
-    from sandbox.demo import Demo
+    from sandbox.demo_world import Demo
 
 BACKLOG_METRIC: Final = "ModelPackagesPendingApproval"
 PENDING: Final = "PendingManualApproval"

@@ -10,7 +10,7 @@ from dashboard.dashboard_data import build_dashboard_data
 from dashboard.html import render_dashboard
 from dashboard.kpi_spoke_history import with_spoke_history
 from hub_stack.history_query.duckdb_engine import DuckDbEngine, S3HistorySource
-from sandbox.demo import Demo
+from sandbox.demo_world import Demo
 from sandbox.history_backfill import DEFAULT_BACKFILL_DAYS
 
 

@@ -16,7 +16,8 @@ VALUE_TOLERANCE = 1e-6
 
 
 class DemoWorld(Protocol):
-    """What the check reads of `sandbox.demo.Demo` (named here: the demo imports this module)."""
+    """What the check reads of `sandbox.demo_world.Demo` (named here: that module imports this
+    one, for `Demo.compare_with_truth`)."""
 
     config: DsdashConfig
     layout: OrganizationLayout

@@ -47,7 +47,7 @@ from sandbox.seed import OBJECTIVE_METRICS, SEED_ROLE_NAME, TrainingJobPlan
 from spoke_stackset.runtime.extractor import ExtractorSettings, SpokeIdentity, run_extraction
 
 if TYPE_CHECKING:
-    from sandbox.demo import Demo
+    from sandbox.demo_world import Demo
 
 DEFAULT_BACKFILL_DAYS: Final = 14
 # Every simulated hour of the 14 days is extracted, as issue 12 asks (docs/architecture.md §7,

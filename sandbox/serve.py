@@ -19,8 +19,7 @@ from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.text import Text
 
-from sandbox.demo import Demo, Progress
-from sandbox.demo_run import DemoOptions, DemoResult, run_demo_in
+from sandbox.demo import Demo, DemoOptions, DemoResult, Progress, run_demo_in
 from sandbox.world import SandboxWorld
 
 LOOPBACK = "127.0.0.1"

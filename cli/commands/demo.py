@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from sandbox.demo_run import DemoResult
+    from sandbox.demo import DemoResult
 
 
 class StackSetAdminChoice(StrEnum):
@@ -115,7 +115,7 @@ def demo(
     logging.getLogger().setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     try:
-        from sandbox.demo_run import DemoOptions, run_demo
+        from sandbox.demo import DemoOptions, run_demo
         from sandbox.serve import serve_until_interrupted
     except ModuleNotFoundError as error:
         _sandbox_extra_missing(error)
