@@ -11,12 +11,15 @@ a sandbox extraction (docs/architecture.md §6).
 
 `cached_member_keys()` keeps that answer per (member shape, parent shape, name) for plain `dict`
 values, the values moto's models hand the serializer for SageMaker, SSM and most JSON services,
-and looks the keys up in the dict in the same order. The serialized body is byte for byte what
-moto's own lookup produces (`tests/sandbox/test_moto_serializer_cache.py` compares both on the
-sandbox's own responses); anything the memo cannot prove equal goes through moto's lookup
-unchanged: values that are not exactly `dict` (model objects may carry a per-instance `Meta` of
-explicit aliases), pickers other than moto's default, and responses with key-path transformers
-(their result depends on the path, not only on the member).
+and looks the keys up in the dict in the same order; a structure's members are walked from a plan
+made once per structure shape, and an absent or None member costs a dict lookup rather than
+moto's two calls that end in doing nothing. The serialized body is byte for byte what moto's own
+lookup produces (`tests/sandbox/test_moto_serializer_cache.py` compares both on the sandbox's own
+responses); anything the memo cannot prove equal goes through moto's code unchanged: values that
+are not exactly `dict` (model objects may carry a per-instance `Meta` of explicit aliases),
+pickers other than moto's default, responses with key-path transformers (their result depends on
+the path, not only on the member), dotted keys (moto reads them as paths), and the structures of
+REST serializers, whose member step may bind a member to a header or the status code.
 
 Botocore shapes are built once per service model (moto caches the models) and a structure's
 member shapes are built once per structure, so the shapes used as keys are stable for the
