@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BACKFILL_DAYS: Final = 14
 # Every simulated hour of the 14 days is extracted, as issue 12 asks (docs/architecture.md §7,
-# "Dashboard"): 1,344 extractions of 4 spokes, measured at 53 s of CPU with their ingest once the
+# "Dashboard"): 1,344 extractions of 4 spokes, measured at 49 s of CPU with their ingest once the
 # sandbox stopped paying moto's per-member serializer lookups and cold Lambda clients
 # (`sandbox.moto_serializer_cache`, `sandbox.lambda_runtime`); 165 s before. A smaller
 # `hourly_days` keeps the last days hourly and extracts the days before every
