@@ -19,36 +19,19 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from config.alert_model import AlertRule
 from sandbox.organization import SpokeAccount
 
 if TYPE_CHECKING:
-    from config.model import DsdashConfig
-    from sandbox.cfn_deploy import DeployedStack
-    from sandbox.organization import OrganizationLayout
-    from sandbox.seed import SpokeActivityPlan
-    from sandbox.world import SandboxWorld
+    from sandbox.demo_world import Demo
 
 BACKLOG_METRIC: Final = "ModelPackagesPendingApproval"
 PENDING: Final = "PendingManualApproval"
 APPROVED: Final = "Approved"
 SUBSCRIBER_QUEUE_NAME: Final = "dsdash-demo-alert-subscriber"
 MODEL_PACKAGE_GROUP: Final = "sandbox-models"  # sandbox.seed's group
-
-
-class AlertStoryDemo(Protocol):
-    """What the story uses of the demo (`sandbox.demo.Demo`, which runs the story: the story
-    names the demo only through this, so the two modules do not import each other)."""
-
-    config: DsdashConfig
-    layout: OrganizationLayout
-    world: SandboxWorld
-    plans: dict[str, SpokeActivityPlan]
-    stacks: dict[str, DeployedStack]
-
-    def hub_session(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -93,7 +76,7 @@ class AlertStoryResult:
         }
 
 
-def backlog_alert_target(demo: AlertStoryDemo) -> tuple[SpokeAccount, AlertRule] | None:
+def backlog_alert_target(demo: Demo) -> tuple[SpokeAccount, AlertRule] | None:
     """The first spoke in scope of an alert on the approval backlog that a backlog can breach."""
     for spoke in demo.layout.spokes:
         project = demo.config.projects[spoke.project]
@@ -108,7 +91,7 @@ def backlog_alert_target(demo: AlertStoryDemo) -> tuple[SpokeAccount, AlertRule]
     return None
 
 
-def attach_subscriber(demo: AlertStoryDemo) -> str:
+def attach_subscriber(demo: Demo) -> str:
     """An SQS queue in the hub account, subscribed to the hub's alert topic; its URL."""
     session = demo.hub_session()
     sqs = session.client("sqs")
@@ -135,7 +118,7 @@ def attach_subscriber(demo: AlertStoryDemo) -> str:
     return str(queue_url)
 
 
-def receive_notifications(demo: AlertStoryDemo, queue_url: str) -> list[ReceivedNotification]:
+def receive_notifications(demo: Demo, queue_url: str) -> list[ReceivedNotification]:
     """Every notification waiting in the subscriber queue (consumed)."""
     sqs = demo.hub_session().client("sqs")
     received: list[ReceivedNotification] = []
@@ -153,7 +136,7 @@ def receive_notifications(demo: AlertStoryDemo, queue_url: str) -> list[Received
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def seed_backlog(demo: AlertStoryDemo, account_id: str, rule: AlertRule) -> int:
+def seed_backlog(demo: Demo, account_id: str, rule: AlertRule) -> int:
     """Add model packages awaiting approval until the backlog breaches `rule`; returns how many
     were added."""
     plan = demo.plans[account_id]
@@ -180,7 +163,7 @@ def seed_backlog(demo: AlertStoryDemo, account_id: str, rule: AlertRule) -> int:
     return added
 
 
-def approve_backlog(demo: AlertStoryDemo, account_id: str) -> int:
+def approve_backlog(demo: Demo, account_id: str) -> int:
     """A reviewer approves every package awaiting approval; returns how many."""
     approved = 0
     for region in demo.config.organization.regions:

@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 from moto.awslambda.models import LambdaFunction
 
-from sandbox.credentials import assume_role_credentials, environment
+from sandbox.credentials import AccountCredentials, assume_role_credentials, environment
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,11 @@ class LambdaRuntime:
     overriding_environment: dict[str, str] = field(default_factory=dict)
     history: list[InvocationRecord] = field(default_factory=list)
     _pending: deque[tuple[LambdaFunction, Any]] = field(default_factory=deque)
+    # A function's execution environment keeps its role's credentials between invocations (Lambda
+    # refreshes them hours apart), so the handlers' warm clients (`runtime_common.aws.warm_client`,
+    # one per identity) stay warm here as they do in AWS; new keys per invocation would make every
+    # invocation a cold start, and cost an AssumeRole besides.
+    _credentials: dict[tuple[str, str], AccountCredentials] = field(default_factory=dict)
 
     def resolve_handler(self, handler: str) -> Callable[[Any, Any], Any]:
         module_name, _, function_name = handler.rpartition(".")
@@ -137,6 +142,12 @@ class LambdaRuntime:
             ran += 1
         return ran
 
+    def _execution_credentials(self, function: LambdaFunction) -> AccountCredentials:
+        key = (function.function_arn, str(function.role))
+        if key not in self._credentials:
+            self._credentials[key] = assume_role_credentials(function.role, function.region)
+        return self._credentials[key]
+
     def _run(self, function: LambdaFunction, payload: Any) -> InvocationResult:
         context = SandboxLambdaContext(
             function_name=function.function_name,
@@ -146,7 +157,7 @@ class LambdaRuntime:
             log_group_name=f"/aws/lambda/{function.function_name}",
             timeout_seconds=int(function.timeout),
         )
-        credentials = assume_role_credentials(function.role, function.region)
+        credentials = self._execution_credentials(function)
         variables = {
             **self.extra_environment,
             **{name: str(value) for name, value in (function.environment_vars or {}).items()},

@@ -29,7 +29,7 @@ they grant, so this module fills these gaps, each from moto's own state:
   the organization's (management account's) backend.
 
 `install()` patches moto in-process and is idempotent; `uninstall()` restores it. Install it after
-`sandbox.moto_stacksets` and `sandbox.stackset_autodeploy`, whose response patches it wraps.
+`sandbox.moto_stacksets` and `sandbox.moto_stackset_instances`, whose response patches it wraps.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@
 and installs, in order, each patch that covers a moto gap (each module names its gaps):
 
 - `sandbox.moto_sagemaker_search`: SageMaker Search pages like AWS;
+- `sandbox.moto_serializer_cache`: moto's response serializer remembers each member's keys
+  (the same bytes, a fraction of the CPU);
 - `sandbox.moto_cloudformation_gaps`: deploying CDK templates through moto's CloudFormation;
 - `sandbox.moto_firehose_parquet`: the history storage's resources, and Firehose's conversion of
   history rows to Parquet;
-- `sandbox.moto_stacksets` and `sandbox.stackset_autodeploy`: service-managed StackSets with
-  OU targeting and auto-deployment;
+- `sandbox.moto_stacksets`, `sandbox.moto_stackset_instances` and `sandbox.stackset_autodeploy`:
+  service-managed StackSets with OU targeting and auto-deployment;
 - `sandbox.moto_delegated_admin`: a StackSets delegated administrator (Organizations reads,
   CallAs);
 - `sandbox.org_events`: Organizations lifecycle events on the management account's bus;
@@ -22,9 +24,11 @@ StackSet instances until the world is quiet, so every step of the demo is determ
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import boto3
 import botocore.loaders
@@ -36,6 +40,7 @@ from sandbox import (
     moto_cloudformation_gaps,
     moto_delegated_admin,
     moto_firehose_parquet,
+    moto_serializer_cache,
     moto_stacksets,
     stackset_autodeploy,
 )
@@ -53,8 +58,32 @@ logger = logging.getLogger(__name__)
 MAX_SETTLE_ROUNDS = 200
 
 # One loader for every session: each new botocore session otherwise re-reads the service models
-# from disk, which dominates the run time of a sandbox with dozens of accounts.
+# from disk, which dominates the run time of a sandbox with dozens of accounts. The sessions the
+# sandbox makes register it explicitly; the handlers' own default sessions (`boto3.Session()`,
+# one per invocation in some handlers, as in a Lambda cold start) get it through
+# `_shared_data_loader()`. The loader's models are read-only data every client of a session
+# already shares.
 _SHARED_LOADER = botocore.loaders.create_loader()
+# Any: the botocore stubs do not type the session's private component registration.
+_BOTOCORE_SESSION: Any = botocore.session.Session
+_ORIGINAL_REGISTER_DATA_LOADER = _BOTOCORE_SESSION._register_data_loader
+
+
+def _register_shared_data_loader(self: Any) -> None:
+    def loader() -> botocore.loaders.Loader:
+        data_path = self.get_config_variable("data_path")
+        return _SHARED_LOADER if data_path is None else botocore.loaders.create_loader(data_path)
+
+    self._components.lazy_register_component("data_loader", loader)
+
+
+@contextmanager
+def _shared_data_loader() -> Iterator[None]:
+    _BOTOCORE_SESSION._register_data_loader = _register_shared_data_loader
+    try:
+        yield
+    finally:
+        _BOTOCORE_SESSION._register_data_loader = _ORIGINAL_REGISTER_DATA_LOADER
 
 
 class SandboxNotQuietError(RuntimeError):
@@ -78,6 +107,7 @@ class SandboxWorld:
     def __enter__(self) -> SandboxWorld:
         stack = self._exit_stack
         stack.enter_context(mock_aws())
+        stack.enter_context(_shared_data_loader())
         # moto's random ids (accounts, OUs, the organization) follow the seed: same seed, same ids.
         mock_random.seed(self.seed)
         self.runtime = LambdaRuntime(
@@ -86,6 +116,7 @@ class SandboxWorld:
         self.delivery = EventDelivery(self.runtime)
         self.pollers = SqsPollers(self.runtime)
         stack.enter_context(paginated_search())
+        stack.enter_context(moto_serializer_cache.cached_member_keys())
         stack.enter_context(moto_cloudformation_gaps.cloudformation_gap_fills())
         stack.enter_context(moto_firehose_parquet.firehose_parquet_conversion())
         stack.enter_context(moto_stacksets.service_managed_stacksets())

@@ -88,7 +88,7 @@ def demo(
             min=0,
             max=30,
             help="Of the backfilled days, the last ones extracted every hour; the days before "
-            "every 4 hours (default: 1).",
+            "every 4 hours (default: all of them, hourly throughout).",
         ),
     ] = None,
     serve: Annotated[
