@@ -2,7 +2,7 @@
 
 History rows are written as Parquet by the contract's writer (`contracts.history_table`), one file
 per delivery day, and read back through the query layer (DuckDB) by the functions the demo's
-`sandbox.demo.write_dashboard` uses: `dashboard.dashboard_data.combined_history` for the
+`sandbox.demo_page.write_dashboard` uses: `dashboard.dashboard_data.combined_history` for the
 project/environment lines and `dashboard.kpi_spoke_history.spoke_history` for the drill-down.
 Latest values are each spoke's last row, as ingest keeps them.
 

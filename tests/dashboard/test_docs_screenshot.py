@@ -27,9 +27,9 @@ from update_docs_screenshot import (
 DATA_BLOCK = re.compile(
     r'<script type="application/json" id="dashboard-data">(?P<json>.*?)</script>', re.DOTALL
 )
-# The demo backfills 14 days, an extraction every 4 hours: a chart of its history has at least a
-# week of those buckets.
-MIN_HISTORY_POINTS = 7 * 24 // 4
+# The demo backfills 14 days of hourly extractions: a chart of its history has an hourly point for
+# at least 13 whole days (the first and last buckets may be partial).
+MIN_HISTORY_POINTS = 13 * 24
 
 
 def page_data() -> dict[str, Any]:
