@@ -45,6 +45,7 @@ from moto.utilities.arns import parse_arn
 from contracts import MAX_TARGETS_PER_RULE
 from sandbox.bus_policy import permits_put_events
 from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.moto_patching import MotoPatches
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class EventDelivery:
             # CloudWatch Logs and archives: moto's own delivery is faithful enough.
             single_target_rule = copy.copy(rule)
             single_target_rule.targets = [target]
-            _ORIGINAL_SEND_TO_TARGETS(single_target_rule, copy.deepcopy(event))
+            _MOTO_SEND_TO_TARGETS(single_target_rule, copy.deepcopy(event))
             self.log.delivered += 1
 
     def _drop(self, rule: Rule, target: dict[str, Any], event: dict[str, Any], reason: str) -> None:
@@ -163,8 +164,9 @@ class EventDelivery:
             receiving_rule.send_to_targets(forwarded)
 
 
-_ORIGINAL_SEND_TO_TARGETS = Rule.send_to_targets
-_ORIGINAL_PUT_TARGETS = EventsBackend.put_targets
+# moto's own delivery, which the sandbox keeps for the targets it leaves to moto (not a patch's
+# memory: `patched_event_delivery` restores through MotoPatches).
+_MOTO_SEND_TO_TARGETS = Rule.send_to_targets
 
 
 @contextmanager
@@ -184,12 +186,10 @@ def patched_event_delivery(delivery: EventDelivery) -> Iterator[EventDelivery]:
                     f"The requested resource exceeds the maximum number allowed: rule {name} would "
                     f"have {len(target_ids)} targets (limit {MAX_TARGETS_PER_RULE})."
                 )
-        _ORIGINAL_PUT_TARGETS(self, name, event_bus_arn, targets)
+        patches.original(EventsBackend, "put_targets")(self, name, event_bus_arn, targets)
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
-    EventsBackend.put_targets = put_targets  # type: ignore[method-assign]
-    try:
+    patches = MotoPatches(
+        [(Rule, "send_to_targets", send_to_targets), (EventsBackend, "put_targets", put_targets)]
+    )
+    with patches.applied():
         yield delivery
-    finally:
-        Rule.send_to_targets = _ORIGINAL_SEND_TO_TARGETS  # type: ignore[method-assign]
-        EventsBackend.put_targets = _ORIGINAL_PUT_TARGETS  # type: ignore[method-assign]

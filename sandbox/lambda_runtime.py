@@ -27,6 +27,7 @@ import boto3
 from moto.awslambda.models import LambdaFunction
 
 from sandbox.credentials import AccountCredentials, assume_role_credentials, environment
+from sandbox.moto_patching import MotoPatches
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,6 @@ def _fresh_default_boto3_session() -> Iterator[None]:
 @contextmanager
 def patched_lambda_invoke(runtime: LambdaRuntime) -> Iterator[LambdaRuntime]:
     """Route moto's `Invoke` API to the runtime (RequestResponse runs now, Event is queued)."""
-    original = LambdaFunction.invoke
 
     def invoke(
         self: LambdaFunction, body: str, request_headers: Any, response_headers: Any
@@ -218,8 +218,5 @@ def patched_lambda_invoke(runtime: LambdaRuntime) -> Iterator[LambdaRuntime]:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result.payload, default=str).encode("utf-8")
 
-    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-    try:
+    with MotoPatches([(LambdaFunction, "invoke", invoke)]).applied():
         yield runtime
-    finally:
-        LambdaFunction.invoke = original  # type: ignore[method-assign]

@@ -36,8 +36,7 @@ moto gaps filled here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.awslambda.models import LambdaVersion, lambda_backends
@@ -61,10 +60,9 @@ from sandbox.moto_gap_registry import (
     ResourceCreationError,
     UnsupportedResourceTypeError,
 )
+from sandbox.moto_patching import MotoPatches
 
 logger = logging.getLogger(__name__)
-
-_ORIGINALS: dict[str, Any] = {}
 
 
 # --- the patches ------------------------------------------------------------------------------
@@ -78,7 +76,7 @@ def _resource_class_from_type(resource_type: str) -> Any:
         or resource_type.startswith("Custom::")
         or resource_type in parsing.get_model_map()
     ):
-        return _ORIGINALS["resource_class_from_type"](resource_type)
+        return _PATCHES.original(parsing, "resource_class_from_type")(resource_type)
     raise UnsupportedResourceTypeError(
         f"moto has no CloudFormation model for {resource_type} and the sandbox has no gap "
         "handler for it (register one with @gap_handler in a sandbox/moto_*_gaps.py module)"
@@ -88,7 +86,9 @@ def _resource_class_from_type(resource_type: str) -> Any:
 def _resource_name_property_from_type(resource_type: str) -> str | None:
     if resource_type in GAP_HANDLERS:
         return GAP_HANDLERS[resource_type].name_property or None
-    result: str | None = _ORIGINALS["resource_name_property_from_type"](resource_type)
+    result: str | None = _PATCHES.original(parsing, "resource_name_property_from_type")(
+        resource_type
+    )
     return result
 
 
@@ -101,7 +101,7 @@ def _parse_and_create_resource(
 ) -> Any:
     resource_type = str(resource_json.get("Type"))
     try:
-        resource = _ORIGINALS["parse_and_create_resource"](
+        resource = _PATCHES.original(parsing, "parse_and_create_resource")(
             logical_id, resource_json, resources_map, account_id, region_name
         )
         if resource is not None:
@@ -139,20 +139,21 @@ def _fail_stack(stack: Any, status: str, failure: ResourceCreationError) -> None
 
 def _create_resources(stack: Any) -> None:
     try:
-        _ORIGINALS["create_resources"](stack)
+        _PATCHES.original(cloudformation_models.Stack, "create_resources")(stack)
     except ResourceCreationError as failure:
         _fail_stack(stack, "CREATE_FAILED", failure)
 
 
 def _update(stack: Any, *args: Any, **kwargs: Any) -> None:
     try:
-        _ORIGINALS["update"](stack, *args, **kwargs)
+        _PATCHES.original(cloudformation_models.Stack, "update")(stack, *args, **kwargs)
     except ResourceCreationError as failure:
         _fail_stack(stack, "UPDATE_FAILED", failure)
 
 
 def _ssm_parameter_from_cloudformation(
     parameter_class: type[Parameter],
+    /,
     resource_name: str,
     cloudformation_json: dict[str, Any],
     account_id: str,
@@ -162,7 +163,7 @@ def _ssm_parameter_from_cloudformation(
     # moto gap: AWS::SSM::Parameter without Name crashes; CloudFormation generates one.
     properties = cloudformation_json.setdefault("Properties", {})
     properties.setdefault("Name", resource_name)
-    return _ORIGINALS["ssm_parameter_create"].__func__(
+    return _PATCHES.original(Parameter, "create_from_cloudformation_json").__func__(
         parameter_class, resource_name, cloudformation_json, account_id, region_name, **kwargs
     )
 
@@ -177,7 +178,7 @@ def _ssm_parameter_delete_from_cloudformation(
     # moto gap: a parameter already deleted out of band fails the stack's deletion; CloudFormation
     # treats it as deleted (https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html).
     try:
-        _ORIGINALS["ssm_parameter_delete"].__func__(
+        _PATCHES.original(Parameter, "delete_from_cloudformation_json").__func__(
             parameter_class, resource_name, cloudformation_json, account_id, region_name
         )
     except ParameterNotFound:
@@ -191,6 +192,7 @@ def _event_bus_physical_resource_id(bus: EventBus) -> str:
 
 def _lambda_version_from_cloudformation(
     cls: type[LambdaVersion],
+    /,
     resource_name: str,
     cloudformation_json: dict[str, Any],
     account_id: str,
@@ -207,65 +209,52 @@ def _lambda_version_from_cloudformation(
     return version
 
 
+# The raw classmethods go in and come back out as classmethods (MotoPatches restores the raw
+# attribute); EventBus has no `physical_resource_id` of its own, so uninstall deletes it again.
+_PATCHES = MotoPatches(
+    [
+        (parsing, "resource_class_from_type", _resource_class_from_type),
+        (parsing, "resource_name_property_from_type", _resource_name_property_from_type),
+        (parsing, "parse_and_create_resource", _parse_and_create_resource),
+        (cloudformation_models.Stack, "create_resources", _create_resources),
+        (cloudformation_models.Stack, "update", _update),
+        (
+            Parameter,
+            "create_from_cloudformation_json",
+            classmethod(_ssm_parameter_from_cloudformation),
+        ),
+        (
+            Parameter,
+            "delete_from_cloudformation_json",
+            classmethod(_ssm_parameter_delete_from_cloudformation),
+        ),
+        (EventBus, "physical_resource_id", property(_event_bus_physical_resource_id)),
+        (
+            LambdaVersion,
+            "create_from_cloudformation_json",
+            classmethod(_lambda_version_from_cloudformation),
+        ),
+    ]
+)
+
+
 def install() -> None:
     """Patch moto in-process (idempotent). The patches apply to every account and region."""
-    if _ORIGINALS:
-        return
-    _ORIGINALS.update(
-        resource_class_from_type=parsing.resource_class_from_type,
-        resource_name_property_from_type=parsing.resource_name_property_from_type,
-        parse_and_create_resource=parsing.parse_and_create_resource,
-        create_resources=cloudformation_models.Stack.create_resources,
-        update=cloudformation_models.Stack.update,
-        # The raw classmethod descriptor, so that uninstall() restores exactly what was there.
-        ssm_parameter_create=Parameter.__dict__["create_from_cloudformation_json"],
-        ssm_parameter_delete=Parameter.__dict__["delete_from_cloudformation_json"],
-        lambda_version_create=LambdaVersion.__dict__["create_from_cloudformation_json"],
-    )
-    parsing.resource_class_from_type = _resource_class_from_type
-    parsing.resource_name_property_from_type = _resource_name_property_from_type
-    parsing.parse_and_create_resource = _parse_and_create_resource
-    cloudformation_models.Stack.create_resources = _create_resources  # type: ignore[method-assign,assignment]
-    cloudformation_models.Stack.update = _update  # type: ignore[method-assign,assignment]
-    Parameter.create_from_cloudformation_json = classmethod(_ssm_parameter_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
-    Parameter.delete_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        _ssm_parameter_delete_from_cloudformation
-    )
-    EventBus.physical_resource_id = property(_event_bus_physical_resource_id)  # type: ignore[attr-defined]
-    LambdaVersion.create_from_cloudformation_json = classmethod(_lambda_version_from_cloudformation)  # type: ignore[method-assign,assignment,arg-type]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    if not _ORIGINALS:
-        return
-    parsing.resource_class_from_type = _ORIGINALS["resource_class_from_type"]
-    parsing.resource_name_property_from_type = _ORIGINALS["resource_name_property_from_type"]
-    parsing.parse_and_create_resource = _ORIGINALS["parse_and_create_resource"]
-    cloudformation_models.Stack.create_resources = _ORIGINALS["create_resources"]  # type: ignore[method-assign]
-    cloudformation_models.Stack.update = _ORIGINALS["update"]  # type: ignore[method-assign]
-    Parameter.create_from_cloudformation_json = _ORIGINALS["ssm_parameter_create"]  # type: ignore[method-assign]
-    Parameter.delete_from_cloudformation_json = _ORIGINALS["ssm_parameter_delete"]  # type: ignore[method-assign]
-    del EventBus.physical_resource_id  # type: ignore[attr-defined]
-    LambdaVersion.create_from_cloudformation_json = _ORIGINALS["lambda_version_create"]  # type: ignore[method-assign]
-    _ORIGINALS.clear()
+    _PATCHES.uninstall()
 
 
 def installed() -> bool:
-    return bool(_ORIGINALS)
+    return _PATCHES.installed()
 
 
-@contextmanager
-def cloudformation_gap_fills() -> Iterator[None]:
+def cloudformation_gap_fills() -> AbstractContextManager[None]:
     """Install the gap fills for the block, unless already installed (then leave them be).
 
     A long-running sandbox installs them once for its lifetime, so that stacks also read back
     right (an EventBus's physical id, for instance) between deployments.
     """
-    if installed():
-        yield
-        return
-    install()
-    try:
-        yield
-    finally:
-        uninstall()
+    return _PATCHES.applied()

@@ -34,8 +34,8 @@ they grant, so this module fills these gaps, each from moto's own state:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from moto.cloudformation import models as cloudformation_models
@@ -44,6 +44,8 @@ from moto.cloudformation.exceptions import StackSetNotFoundException, Validation
 from moto.organizations import models as organizations_models
 from moto.organizations.exceptions import OrganizationsClientError
 from moto.organizations.models import OrganizationsBackend, organizations_backends
+
+from sandbox.moto_patching import MotoPatches
 
 STACKSETS_SERVICE_PRINCIPAL: Final = "member.org.stacksets.cloudformation.amazonaws.com"
 SERVICE_MANAGED: Final = "SERVICE_MANAGED"
@@ -74,8 +76,6 @@ STACKSET_ACTIONS: Final = (
     "describe_stack_set_operation",
     "list_stack_set_operation_results",
 )
-
-_ORIGINALS: dict[str, Any] = {}
 
 
 class AccessDeniedError(OrganizationsClientError):
@@ -116,9 +116,8 @@ def is_stacksets_delegated_admin(account_id: str) -> bool:
 
 
 def _forwarded_read(name: str) -> Callable[..., Any]:
-    original = _ORIGINALS[f"organizations.{name}"]
-
     def read(self: OrganizationsBackend, *args: Any, **kwargs: Any) -> Any:
+        original = _PATCHES.original(OrganizationsBackend, name)
         if self.org is not None:
             return original(self, *args, **kwargs)
         management = management_backend_of(self.account_id)
@@ -173,8 +172,6 @@ def _stack_set_permission_model(response: Any, name: str) -> str | None:
 
 
 def _checked_action(action: str) -> Callable[..., Any]:
-    original = _ORIGINALS[f"cloudformation.{action}"]
-
     def checked(self: Any) -> Any:
         call_as = self._get_param("CallAs") or "SELF"
         name = str(self._get_param("StackSetName") or "")
@@ -183,7 +180,7 @@ def _checked_action(action: str) -> Callable[..., Any]:
         else:
             permission_model = _stack_set_permission_model(self, name)
             check_call_as(self.current_account, call_as, permission_model, name)
-        return original(self)
+        return _PATCHES.original(cloudformation_responses.CloudFormationResponse, action)(self)
 
     return checked
 
@@ -201,46 +198,50 @@ def _org_backend(self: Any) -> OrganizationsBackend:
 # --- install ----------------------------------------------------------------------------------
 
 
+def _accepting_stacksets_principal(services: list[str]) -> list[str]:
+    # A new list in place of moto's (which moto reads through the class on every registration),
+    # so moto's own list is never mutated and uninstall puts it back untouched.
+    return (
+        services
+        if STACKSETS_SERVICE_PRINCIPAL in services
+        else [*services, STACKSETS_SERVICE_PRINCIPAL]
+    )
+
+
+# The CloudFormation response methods wrapped here are those `sandbox.moto_stacksets` and
+# `sandbox.moto_stackset_instances` installed first: `original()` is what they left.
+_PATCHES = MotoPatches(
+    [
+        (
+            organizations_models.FakeDelegatedAdministrator,
+            "SUPPORTED_SERVICES",
+            _accepting_stacksets_principal(
+                organizations_models.FakeDelegatedAdministrator.SUPPORTED_SERVICES
+            ),
+        ),
+        *((OrganizationsBackend, name, _forwarded_read(name)) for name in ORGANIZATIONS_READS),
+        *(
+            (cloudformation_responses.CloudFormationResponse, action, _checked_action(action))
+            for action in STACKSET_ACTIONS
+        ),
+        (cloudformation_models.StackInstances, "org_backend", property(_org_backend)),
+    ]
+)
+
+
 def install() -> None:
     """Patch moto in-process (idempotent)."""
-    if _ORIGINALS:
-        return
-    delegated_class = organizations_models.FakeDelegatedAdministrator
-    _ORIGINALS["supported_services"] = list(delegated_class.SUPPORTED_SERVICES)
-    if STACKSETS_SERVICE_PRINCIPAL not in delegated_class.SUPPORTED_SERVICES:
-        delegated_class.SUPPORTED_SERVICES.append(STACKSETS_SERVICE_PRINCIPAL)
-    for name in ORGANIZATIONS_READS:
-        _ORIGINALS[f"organizations.{name}"] = getattr(OrganizationsBackend, name)
-    for name in ORGANIZATIONS_READS:
-        setattr(OrganizationsBackend, name, _forwarded_read(name))
-    response_class = cloudformation_responses.CloudFormationResponse
-    for action in STACKSET_ACTIONS:
-        _ORIGINALS[f"cloudformation.{action}"] = getattr(response_class, action)
-    for action in STACKSET_ACTIONS:
-        setattr(response_class, action, _checked_action(action))
-    _ORIGINALS["org_backend"] = cloudformation_models.StackInstances.org_backend
-    cloudformation_models.StackInstances.org_backend = property(_org_backend)  # type: ignore[assignment,method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    if not _ORIGINALS:
-        return
-    organizations_models.FakeDelegatedAdministrator.SUPPORTED_SERVICES[:] = _ORIGINALS[
-        "supported_services"
-    ]
-    for name in ORGANIZATIONS_READS:
-        setattr(OrganizationsBackend, name, _ORIGINALS[f"organizations.{name}"])
-    response_class = cloudformation_responses.CloudFormationResponse
-    for action in STACKSET_ACTIONS:
-        setattr(response_class, action, _ORIGINALS[f"cloudformation.{action}"])
-    cloudformation_models.StackInstances.org_backend = _ORIGINALS["org_backend"]  # type: ignore[method-assign]
-    _ORIGINALS.clear()
+    _PATCHES.uninstall()
 
 
-@contextmanager
-def stacksets_delegated_administrator() -> Iterator[None]:
-    install()
-    try:
-        yield
-    finally:
-        uninstall()
+def installed() -> bool:
+    return _PATCHES.installed()
+
+
+def stacksets_delegated_administrator() -> AbstractContextManager[None]:
+    """Install the gap fills for the block, unless already installed (then leave them be)."""
+    return _PATCHES.applied()

@@ -35,8 +35,8 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -51,10 +51,10 @@ from moto.s3.models import FakeBucket, s3_backends
 
 from contracts import history_parquet, history_table
 from sandbox.moto_gap_registry import GapResource, gap_handler
+from sandbox.moto_patching import MotoPatches
 
 logger = logging.getLogger(__name__)
 
-_ORIGINAL: dict[str, Any] = {}
 # Firehose's `!{timestamp:<Java date format>}` namespace, and the Java letters the dsdash prefixes
 # use, in strftime terms.
 _TIMESTAMP = re.compile(r"!\{timestamp:([^}]*)\}")
@@ -246,7 +246,7 @@ def _put_s3_records(
 ) -> list[dict[str, str]]:
     if not converts_to_history(s3_destination):
         return list(
-            _ORIGINAL["put_s3_records"](
+            _PATCHES.original(FirehoseBackend, "put_s3_records")(
                 self, delivery_stream_name, version_id, s3_destination, records
             )
         )
@@ -351,30 +351,26 @@ def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
     )
 
 
+_PATCHES = MotoPatches(
+    [
+        (FirehoseBackend, "put_s3_records", _put_s3_records),
+        (FakeBucket, "get_permission", _bucket_permission),
+    ]
+)
+
+
 def install() -> None:
-    if _ORIGINAL:
-        return
-    _ORIGINAL["put_s3_records"] = FirehoseBackend.put_s3_records
-    _ORIGINAL["get_permission"] = FakeBucket.get_permission
-    FirehoseBackend.put_s3_records = _put_s3_records  # type: ignore[method-assign]
-    FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    if not _ORIGINAL:
-        return
-    FirehoseBackend.put_s3_records = _ORIGINAL.pop("put_s3_records")  # type: ignore[method-assign]
-    FakeBucket.get_permission = _ORIGINAL.pop("get_permission")  # type: ignore[method-assign]
+    _PATCHES.uninstall()
 
 
-@contextmanager
-def firehose_parquet_conversion() -> Iterator[None]:
+def installed() -> bool:
+    return _PATCHES.installed()
+
+
+def firehose_parquet_conversion() -> AbstractContextManager[None]:
     """Convert history rows to Parquet on delivery for the block (unless already installed)."""
-    if _ORIGINAL:
-        yield
-        return
-    install()
-    try:
-        yield
-    finally:
-        uninstall()
+    return _PATCHES.applied()

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -32,11 +31,11 @@ from moto.sagemaker.exceptions import AWSValidationException
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from sandbox.moto_patching import MotoPatches
+
 SEARCH_DEFAULT_MAX_RESULTS = 10
 SEARCH_MAX_RESULTS = 100
 MOTO_SUPPORTED_OPERATORS = frozenset({"Equals", "NotEquals", "Contains"})
-
-_ORIGINAL_SEARCH = SageMakerResponse.search
 
 
 def _encode_token(offset: int) -> str:
@@ -109,26 +108,23 @@ def _paginated_search(self: SageMakerResponse) -> ActionResult:
     return ActionResult(response)
 
 
+_PATCHES = MotoPatches([(SageMakerResponse, "search", _paginated_search)])
+
+
 def install() -> None:
     """Make moto's SageMaker `Search` page like AWS (idempotent)."""
-    SageMakerResponse.search = _paginated_search  # type: ignore[method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    SageMakerResponse.search = _ORIGINAL_SEARCH  # type: ignore[method-assign]
+    _PATCHES.uninstall()
 
 
 def is_installed() -> bool:
-    return SageMakerResponse.search is _paginated_search
+    return _PATCHES.installed()
 
 
-@contextmanager
-def paginated_search() -> Iterator[None]:
-    """Install the gap fill for the duration of a block, restoring moto's behaviour after."""
-    was_installed = is_installed()
-    install()
-    try:
-        yield
-    finally:
-        if not was_installed:
-            uninstall()
+def paginated_search() -> AbstractContextManager[None]:
+    """Install the gap fill for the duration of a block, restoring moto's behaviour after (unless
+    it was installed before the block: then it stays)."""
+    return _PATCHES.applied()

@@ -28,16 +28,17 @@ process's life; the memo holds them, which keeps them from being collected and t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from moto.core.model import Shape, StructureShape
 from moto.core.serialize import AttributePickerContext, ResponseSerializer, XFormedAttributePicker
 
-_ORIGINAL_GET_VALUE = ResponseSerializer.get_value
-_ORIGINAL_SERIALIZE_STRUCTURE = ResponseSerializer._serialize_type_structure
-_ORIGINAL_SERIALIZE_MEMBER = ResponseSerializer._serialize_structure_member
+from sandbox.moto_patching import MotoPatches
+
+# Not patched: moto's member step, which the plan may stand in for only where a serializer class
+# (a REST one) has not overridden it.
+_MOTO_SERIALIZE_MEMBER = ResponseSerializer._serialize_structure_member
 # (member shape, its parent structure or None, member name) -> the keys moto would try, in order.
 _MEMBER_KEYS: dict[tuple[Shape, Any, str], tuple[str, ...] | None] = {}
 # structure shape -> (member name, member shape, keys) for each member, in the shape's order.
@@ -83,10 +84,10 @@ def _pick(value: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 def _get_value(self: ResponseSerializer, value: Any, key: str, shape: Shape) -> Any:
     if not _memoizable(self, value):
-        return _ORIGINAL_GET_VALUE(self, value, key, shape)
+        return _PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
     keys = _member_keys(self, value, key, shape)
     if keys is None:
-        return _ORIGINAL_GET_VALUE(self, value, key, shape)
+        return _PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
     return _pick(value, keys)
 
 
@@ -118,11 +119,13 @@ def _serialize_type_structure(
     plan = (
         _structure_plan(self, value, shape)
         if _memoizable(self, value)
-        and type(self)._serialize_structure_member is _ORIGINAL_SERIALIZE_MEMBER
+        and type(self)._serialize_structure_member is _MOTO_SERIALIZE_MEMBER
         else None
     )
     if plan is None:
-        _ORIGINAL_SERIALIZE_STRUCTURE(self, serialized, value, shape, key)
+        _PATCHES.original(ResponseSerializer, "_serialize_type_structure")(
+            self, serialized, value, shape, key
+        )
         return
     wrapper: Any = self.MAP_TYPE() if key else serialized
     for member_key, member_shape, keys in plan:
@@ -134,27 +137,26 @@ def _serialize_type_structure(
         self._default_serialize(serialized, wrapper, shape, key)
 
 
+_PATCHES = MotoPatches(
+    [
+        (ResponseSerializer, "get_value", _get_value),
+        (ResponseSerializer, "_serialize_type_structure", _serialize_type_structure),
+    ]
+)
+
+
 def install() -> None:
-    ResponseSerializer.get_value = _get_value  # type: ignore[method-assign]
-    ResponseSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    ResponseSerializer.get_value = _ORIGINAL_GET_VALUE  # type: ignore[method-assign]
-    ResponseSerializer._serialize_type_structure = _ORIGINAL_SERIALIZE_STRUCTURE  # type: ignore[method-assign]
+    _PATCHES.uninstall()
 
 
 def is_installed() -> bool:
-    return ResponseSerializer.get_value is _get_value
+    return _PATCHES.installed()
 
 
-@contextmanager
-def cached_member_keys() -> Iterator[None]:
-    """Serialize moto's responses with the member-key memo for the block."""
-    was_installed = is_installed()
-    install()
-    try:
-        yield
-    finally:
-        if not was_installed:
-            uninstall()
+def cached_member_keys() -> AbstractContextManager[None]:
+    """Serialize moto's responses with the member-key memo for the block (unless installed)."""
+    return _PATCHES.applied()

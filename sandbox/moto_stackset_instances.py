@@ -20,14 +20,19 @@ the deployer `sandbox.stackset_autodeploy`, which turns the recorded instances i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import responses as cloudformation_responses
 
+from sandbox.moto_patching import MotoPatches
+
 SERVICE_MANAGED: Final = "SERVICE_MANAGED"
+_STACK_SET: Final = cloudformation_models.StackSet
+_INSTANCE: Final = cloudformation_models.StackInstance
+_RESPONSE: Final = cloudformation_responses.CloudFormationResponse
 
 
 def parameter_map(parameters: Any) -> dict[str, str]:
@@ -36,9 +41,6 @@ def parameter_map(parameters: Any) -> dict[str, str]:
     if isinstance(parameters, Mapping):
         return {str(key): str(value) for key, value in parameters.items()}
     return {str(p["ParameterKey"]): str(p["ParameterValue"]) for p in parameters or []}
-
-
-_ORIGINALS: dict[str, Any] = {}
 
 
 def subtree_accounts(organizations_backend: Any, ou_ids: set[str]) -> set[str]:
@@ -82,7 +84,7 @@ def _stack_set_create_stack_instances(
     deployment_targets: dict[str, Any] | None,
     parameters: list[dict[str, Any]],
 ) -> str:
-    operation_id: str = _ORIGINALS["create_stack_instances"](
+    operation_id: str = _PATCHES.original(_STACK_SET, "create_stack_instances")(
         self, accounts, regions, deployment_targets, parameters
     )
     ou_ids = set((deployment_targets or {}).get("OrganizationalUnitIds") or [])
@@ -97,7 +99,7 @@ def _stack_set_create_stack_instances(
 
 
 def _response_delete_stack_instances(self: Any) -> Any:
-    result = _ORIGINALS["delete_response"](self)
+    result = _PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
     targets = self._get_params().get("DeploymentTargets") or {}
     if targets.get("AccountFilterType", "NONE") == "NONE" and targets.get("OrganizationalUnitIds"):
         stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
@@ -125,7 +127,7 @@ def _record_stack_set_options(response: Any, stack_set: Any) -> None:
 
 def _response_create_stack_set(self: Any) -> Any:
     # moto gap: AutoDeployment and Capabilities are not stored.
-    result = _ORIGINALS["create_stack_set_response"](self)
+    result = _PATCHES.original(_RESPONSE, "create_stack_set")(self)
     _record_stack_set_options(
         self, self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     )
@@ -133,7 +135,7 @@ def _response_create_stack_set(self: Any) -> Any:
 
 
 def _response_update_stack_set(self: Any) -> Any:
-    result = _ORIGINALS["update_stack_set_response"](self)
+    result = _PATCHES.original(_RESPONSE, "update_stack_set")(self)
     _record_stack_set_options(
         self, self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     )
@@ -153,7 +155,7 @@ def _stack_instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
     )
     values = dict(zip(names, args, strict=False)) | kwargs
     if values.get("permission_model") != SERVICE_MANAGED:
-        _ORIGINALS["instance_init"](self, *args, **kwargs)
+        _PATCHES.original(_INSTANCE, "__init__")(self, *args, **kwargs)
         return
     # moto gap: no hidden stack; StackSetAutoDeployer.sync() deploys a visible one.
     for name in names:
@@ -165,11 +167,11 @@ def _stack_instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
 def _stack_instance_delete(self: Any) -> None:
     if self.permission_model == SERVICE_MANAGED and self.stack is None:
         return  # sync() deletes the deployed stack
-    _ORIGINALS["instance_delete"](self)
+    _PATCHES.original(_INSTANCE, "delete")(self)
 
 
 def _stack_instance_to_dict(self: Any) -> dict[str, Any]:
-    result: dict[str, Any] = _ORIGINALS["instance_to_dict"](self)
+    result: dict[str, Any] = _PATCHES.original(_INSTANCE, "to_dict")(self)
     if self.permission_model != SERVICE_MANAGED:
         return result
     stack_id = getattr(self, "sandbox_stack_id", None)
@@ -189,56 +191,38 @@ def _stack_instance_to_dict(self: Any) -> dict[str, Any]:
     return result
 
 
+# Wraps the response methods `sandbox.moto_stacksets` installed first (delete_stack_instances).
+_PATCHES = MotoPatches(
+    [
+        (_STACK_SET, "create_stack_instances", _stack_set_create_stack_instances),
+        (_RESPONSE, "delete_stack_instances", _response_delete_stack_instances),
+        (_RESPONSE, "create_stack_set", _response_create_stack_set),
+        (_RESPONSE, "update_stack_set", _response_update_stack_set),
+        (_INSTANCE, "__init__", _stack_instance_init),
+        (_INSTANCE, "delete", _stack_instance_delete),
+        (_INSTANCE, "to_dict", _stack_instance_to_dict),
+    ]
+)
+
+
 def install() -> None:
     """Patch moto in-process (idempotent)."""
-    if _ORIGINALS:
-        return
-    stack_set_class = cloudformation_models.StackSet
-    instance_class = cloudformation_models.StackInstance
-    response_class = cloudformation_responses.CloudFormationResponse
-    _ORIGINALS.update(
-        create_stack_instances=stack_set_class.create_stack_instances,
-        delete_response=response_class.delete_stack_instances,
-        create_stack_set_response=response_class.create_stack_set,
-        update_stack_set_response=response_class.update_stack_set,
-        instance_init=instance_class.__init__,
-        instance_delete=instance_class.delete,
-        instance_to_dict=instance_class.to_dict,
-    )
-    stack_set_class.create_stack_instances = _stack_set_create_stack_instances  # type: ignore[method-assign]
-    response_class.delete_stack_instances = _response_delete_stack_instances  # type: ignore[method-assign]
-    response_class.create_stack_set = _response_create_stack_set  # type: ignore[method-assign]
-    response_class.update_stack_set = _response_update_stack_set  # type: ignore[method-assign]
-    instance_class.__init__ = _stack_instance_init  # type: ignore[method-assign]
-    instance_class.delete = _stack_instance_delete  # type: ignore[method-assign]
-    instance_class.to_dict = _stack_instance_to_dict  # type: ignore[method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    if not _ORIGINALS:
-        return
-    stack_set_class = cloudformation_models.StackSet
-    instance_class = cloudformation_models.StackInstance
-    response_class = cloudformation_responses.CloudFormationResponse
-    stack_set_class.create_stack_instances = _ORIGINALS["create_stack_instances"]  # type: ignore[method-assign]
-    response_class.delete_stack_instances = _ORIGINALS["delete_response"]  # type: ignore[method-assign]
-    response_class.create_stack_set = _ORIGINALS["create_stack_set_response"]  # type: ignore[method-assign]
-    response_class.update_stack_set = _ORIGINALS["update_stack_set_response"]  # type: ignore[method-assign]
-    instance_class.__init__ = _ORIGINALS["instance_init"]  # type: ignore[method-assign]
-    instance_class.delete = _ORIGINALS["instance_delete"]  # type: ignore[method-assign]
-    instance_class.to_dict = _ORIGINALS["instance_to_dict"]  # type: ignore[method-assign]
-    _ORIGINALS.clear()
+    _PATCHES.uninstall()
 
 
-@contextmanager
-def service_managed_auto_deployment() -> Iterator[None]:
-    """Install the patches for the block. Enter it inside `moto_stacksets.service_managed_stacksets()`
-    (this wraps that module's patches, so it must be removed first)."""
-    install()
-    try:
-        yield
-    finally:
-        uninstall()
+def installed() -> bool:
+    return _PATCHES.installed()
+
+
+def service_managed_auto_deployment() -> AbstractContextManager[None]:
+    """Install the patches for the block, unless already installed (then leave them be). Enter it
+    inside `moto_stacksets.service_managed_stacksets()` (this wraps that module's patches, so it
+    must be removed first)."""
+    return _PATCHES.applied()
 
 
 # --- the deployer ----------------------------------------------------------------------------

@@ -23,9 +23,9 @@ restores it. The sandbox (`dsdash demo`) and the reconciler tests both use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Final
 
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import responses as cloudformation_responses
@@ -39,7 +39,12 @@ from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
 
-_ORIGINALS: dict[str, Any] = {}
+from sandbox.moto_patching import MotoPatches
+
+_INSTANCES: Final = cloudformation_models.StackInstances
+_INSTANCE: Final = cloudformation_models.StackInstance
+_RESPONSE: Final = cloudformation_responses.CloudFormationResponse
+_BACKEND: Final = cloudformation_models.CloudFormationBackend
 BUSY_STATUSES = frozenset({"RUNNING", "QUEUED", "STOPPING"})
 
 
@@ -107,7 +112,7 @@ def _create_instances(  # noqa: PLR0917 (moto calls it positionally)
 ) -> list[dict[str, Any]]:
     # moto gap: grandchild OUs, account filters, management and suspended accounts (see above).
     if permission_model != "SERVICE_MANAGED":
-        return _ORIGINALS["create_instances"](  # type: ignore[no-any-return]
+        return _PATCHES.original(_INSTANCES, "create_instances")(  # type: ignore[no-any-return]
             self, accounts, regions, parameters, deployment_targets, permission_model
         )
     targets = resolve_deployment_targets(self.org_backend, deployment_targets)
@@ -135,7 +140,7 @@ def _create_instances(  # noqa: PLR0917 (moto calls it positionally)
 
 def _instance_to_dict(self: Any) -> dict[str, Any]:
     # moto gap: no OrganizationalUnitId in summaries.
-    result: dict[str, Any] = _ORIGINALS["to_dict"](self)
+    result: dict[str, Any] = _PATCHES.original(_INSTANCE, "to_dict")(self)
     ou_id = getattr(self, "organizational_unit_id", None)
     if ou_id is not None:
         result["OrganizationalUnitId"] = ou_id
@@ -155,7 +160,7 @@ def _response_update_stack_instances(self: Any) -> Any:
     _refuse_if_busy(stack_set)
     targets = self._get_params().get("DeploymentTargets")
     if not targets:
-        return _ORIGINALS["update_response"](self)
+        return _PATCHES.original(_RESPONSE, "update_stack_instances")(self)
     accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
     regions = self._get_param("Regions", [])
     present = {(i.account_id, i.region_name) for i in stack_set.instances.stack_instances}
@@ -180,7 +185,7 @@ def _response_delete_stack_instances(self: Any) -> Any:
     _refuse_if_busy(stack_set)
     targets = self._get_params().get("DeploymentTargets")
     if not targets:
-        return _ORIGINALS["delete_response"](self)
+        return _PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
     accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
     regions = self._get_param("Regions", [])
     stack_set.delete_stack_instances(accounts, regions)
@@ -191,7 +196,7 @@ def _response_create_stack_instances(self: Any) -> Any:
     # moto gap: no OperationInProgressException.
     stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     _refuse_if_busy(stack_set)
-    return _ORIGINALS["create_response"](self)
+    return _PATCHES.original(_RESPONSE, "create_stack_instances")(self)
 
 
 def _describe_stack_instance(
@@ -202,55 +207,40 @@ def _describe_stack_instance(
     instance = stack_set.instances.get_instance(account_id, region)
     if instance is None:
         raise StackInstanceNotFound
-    return _ORIGINALS["describe_instance"](self, stack_set_name, account_id, region)  # type: ignore[no-any-return]
+    found: dict[str, Any] = _PATCHES.original(_BACKEND, "describe_stack_instance")(
+        self, stack_set_name, account_id, region
+    )
+    return found
+
+
+_PATCHES = MotoPatches(
+    [
+        (_BACKEND, "describe_stack_instance", _describe_stack_instance),
+        (_INSTANCES, "create_instances", _create_instances),
+        (_INSTANCE, "to_dict", _instance_to_dict),
+        (_RESPONSE, "create_stack_instances", _response_create_stack_instances),
+        (_RESPONSE, "update_stack_instances", _response_update_stack_instances),
+        (_RESPONSE, "delete_stack_instances", _response_delete_stack_instances),
+    ]
+)
 
 
 def install() -> None:
     """Patch moto in-process (idempotent)."""
-    if _ORIGINALS:
-        return
-    instances_class = cloudformation_models.StackInstances
-    instance_class = cloudformation_models.StackInstance
-    response_class = cloudformation_responses.CloudFormationResponse
-    backend_class = cloudformation_models.CloudFormationBackend
-    _ORIGINALS.update(
-        describe_instance=backend_class.describe_stack_instance,
-        create_instances=instances_class.create_instances,
-        to_dict=instance_class.to_dict,
-        create_response=response_class.create_stack_instances,
-        update_response=response_class.update_stack_instances,
-        delete_response=response_class.delete_stack_instances,
-    )
-    backend_class.describe_stack_instance = _describe_stack_instance  # type: ignore[method-assign]
-    instances_class.create_instances = _create_instances  # type: ignore[method-assign]
-    instance_class.to_dict = _instance_to_dict  # type: ignore[method-assign]
-    response_class.create_stack_instances = _response_create_stack_instances  # type: ignore[method-assign]
-    response_class.update_stack_instances = _response_update_stack_instances  # type: ignore[method-assign]
-    response_class.delete_stack_instances = _response_delete_stack_instances  # type: ignore[method-assign]
+    _PATCHES.install()
 
 
 def uninstall() -> None:
-    if not _ORIGINALS:
-        return
-    cloudformation_models.CloudFormationBackend.describe_stack_instance = _ORIGINALS[  # type: ignore[method-assign]
-        "describe_instance"
-    ]
-    cloudformation_models.StackInstances.create_instances = _ORIGINALS["create_instances"]  # type: ignore[method-assign]
-    cloudformation_models.StackInstance.to_dict = _ORIGINALS["to_dict"]  # type: ignore[method-assign]
-    response_class = cloudformation_responses.CloudFormationResponse
-    response_class.create_stack_instances = _ORIGINALS["create_response"]  # type: ignore[method-assign]
-    response_class.update_stack_instances = _ORIGINALS["update_response"]  # type: ignore[method-assign]
-    response_class.delete_stack_instances = _ORIGINALS["delete_response"]  # type: ignore[method-assign]
-    _ORIGINALS.clear()
+    _PATCHES.uninstall()
 
 
-@contextmanager
-def service_managed_stacksets() -> Iterator[None]:
-    install()
-    try:
-        yield
-    finally:
-        uninstall()
+def installed() -> bool:
+    return _PATCHES.installed()
+
+
+def service_managed_stacksets() -> AbstractContextManager[None]:
+    """Install the gap fills for the block, unless already installed (then leave them be)."""
+    return _PATCHES.applied()
 
 
 def _stack_set(account_id: str, region: str, stack_set_name: str) -> Any:

@@ -28,6 +28,7 @@ from moto.sns.models import Subscription, Topic, sns_backends
 from moto.utilities.arns import parse_arn
 
 from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.moto_patching import MotoPatches
 
 
 def _subscriptions_to(topic_arn: str) -> Iterator[Subscription]:
@@ -117,16 +118,10 @@ class SnsDelivery:
         self.runtime.invoke_async(function, event)
 
 
-_ORIGINAL_TOPIC_PUBLISH = Topic.publish
-
-
 @contextmanager
 def patched_sns_delivery(delivery: SnsDelivery) -> Iterator[SnsDelivery]:
     def publish(self: Topic, message: str, **kwargs: Any) -> str:
         return delivery.publish(self, message, **kwargs)
 
-    Topic.publish = publish  # type: ignore[method-assign,assignment]
-    try:
+    with MotoPatches([(Topic, "publish", publish)]).applied():
         yield delivery
-    finally:
-        Topic.publish = _ORIGINAL_TOPIC_PUBLISH  # type: ignore[method-assign]

@@ -23,6 +23,7 @@ from moto.sqs.models import Message, Queue, sqs_backends
 from moto.utilities.arns import parse_arn
 
 from sandbox.lambda_runtime import LambdaRuntime
+from sandbox.moto_patching import MotoPatches
 
 SQS_MAX_MESSAGES_PER_RECEIVE = 10
 # Each redelivery attempt of a failing record is one drain round; redrive policies in our stacks
@@ -137,9 +138,6 @@ class SqsPollers:
         }
 
 
-_ORIGINAL_CREATE_MAPPING = LambdaBackend.create_event_source_mapping
-
-
 @contextmanager
 def patched_event_source_mappings(pollers: SqsPollers) -> Iterator[SqsPollers]:
     """Adopt every SQS mapping created while the patch is active (API or CloudFormation)."""
@@ -147,13 +145,15 @@ def patched_event_source_mappings(pollers: SqsPollers) -> Iterator[SqsPollers]:
     def create_event_source_mapping(
         self: LambdaBackend, spec: dict[str, Any]
     ) -> EventSourceMapping:
-        mapping = _ORIGINAL_CREATE_MAPPING(self, spec)
+        mapping: EventSourceMapping = patches.original(
+            LambdaBackend, "create_event_source_mapping"
+        )(self, spec)
         pollers.adopt(mapping)
         return mapping
 
-    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
-    try:
+    patches = MotoPatches(
+        [(LambdaBackend, "create_event_source_mapping", create_event_source_mapping)]
+    )
+    with patches.applied():
         pollers.adopt_existing()
         yield pollers
-    finally:
-        LambdaBackend.create_event_source_mapping = _ORIGINAL_CREATE_MAPPING  # type: ignore[method-assign]
