@@ -3,11 +3,35 @@
 Every test runs with fake credentials and a fixed default region, and AWS config files are
 pointed at nothing, so a missing moto decorator fails loudly instead of using a developer's
 profile.
+
+Every botocore session in the test process also shares one model loader (see
+`_share_botocore_model_loader`).
 """
 
 from __future__ import annotations
 
+import functools
+
+import botocore.session
 import pytest
+
+
+def _share_botocore_model_loader() -> None:
+    """One botocore data loader per data path for the whole test process.
+
+    The handlers under test build their sessions the Lambda way (`boto3.Session()`, or one per
+    assumed role), and each new botocore session gets a fresh loader that parses endpoints.json
+    and every service model again: in a moto test with a few dozen handler invocations that JSON
+    parsing was a quarter of the CPU. In Lambda each execution environment pays it once; here one
+    process runs hundreds of invocations. The loader only reads botocore's packaged data files,
+    and sessions already share its cached results within one session, so sharing it across
+    sessions changes what is loaded nowhere. Keyed by the data path, so a test that sets
+    AWS_DATA_PATH still gets a loader of its own.
+    """
+    botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
+
+_share_botocore_model_loader()
 
 
 @pytest.fixture(autouse=True)
