@@ -1,9 +1,9 @@
 """A fixed corpus of hostile metric events, and what a correct hub does with each.
 
-Every case is built by one of the checked-in mutators below from one of two valid base events
-(a v1 event of the sample's format, a v2 event of three metrics), so the corpus is the same on
-every run: no randomness, no clock beyond the `now` it is given. Each case carries its expected
-outcome, written here by hand from the contract, never computed by the hub's code:
+Every case is built by a checked-in mutator (`bench.hostile_mutations`) from one of two valid
+base events (a v1 event of the sample's format, a v2 event of three metrics), so the corpus is the
+same on every run: no randomness, no clock beyond the `now` it is given. Each case carries its
+expected outcome, written here by hand from the contract, never computed by the hub's code:
 - `refuse`: the hub must quarantine it (any reason code: several checks may catch one defect);
 - `store`: the hub must store exactly these datapoints (metric, value, unit), for the benign
   variants a hostile sender may also use (3 written 3.0, an offset timestamp, extra envelope
@@ -14,13 +14,29 @@ The corpus feeds `bench/hardening_events.py`, which runs it through the real ing
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
+
+from bench.hostile_mutations import (
+    Mutation,
+    drop_detail,
+    drop_envelope,
+    drop_metric_field,
+    duplicate_first_metric,
+    metric_dimensions,
+    metric_field,
+    nested,
+    raw_value,
+    replace_text,
+    sender,
+    set_detail,
+    set_envelope,
+    version_lookalike,
+)
 
 ENROLLED_ACCOUNT: Final = "111111111111"  # alpha/dev
 OTHER_ENROLLED_ACCOUNT: Final = "222222222222"  # beta/prod
@@ -117,123 +133,6 @@ def _text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# ------------------------------------------------------------------------------ mutators
-# A mutator takes a fresh base event (a dict it may change) and returns the body to send: the
-# dict itself, or a string for what JSON cannot express (NaN tokens, escapes, broken JSON).
-
-Mutation = Callable[[dict[str, Any]], dict[str, Any] | str]
-
-
-def _set_detail(**changes: Any) -> Mutation:
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        event["detail"].update(changes)
-        return event
-
-    return mutate
-
-
-def _drop_detail(field: str) -> Mutation:
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        del event["detail"][field]
-        return event
-
-    return mutate
-
-
-def _set_envelope(**changes: Any) -> Mutation:
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        event.update(changes)
-        return event
-
-    return mutate
-
-
-def _sender(account: str) -> Mutation:
-    """Another sending account, consistently (a v2 detail names it too): only the registry
-    can tell that it may not write alpha/dev's numbers."""
-
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        event["account"] = account
-        if "AccountId" in event["detail"]:
-            event["detail"]["AccountId"] = account
-        return event
-
-    return mutate
-
-
-def _drop_envelope(field: str) -> Mutation:
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        del event[field]
-        return event
-
-    return mutate
-
-
-def _metric_field(index: int, **changes: Any) -> Mutation:
-    """v2: change field(s) of Metrics[index]; v1: the same fields of the detail."""
-
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        if "Metrics" in event["detail"]:
-            event["detail"]["Metrics"][index].update(changes)
-        else:
-            event["detail"].update(changes)
-        return event
-
-    return mutate
-
-
-def _drop_metric_field(field: str) -> Mutation:
-    def mutate(event: dict[str, Any]) -> dict[str, Any]:
-        del event["detail"]["Metrics"][0][field]
-        return event
-
-    return mutate
-
-
-def _raw_value(index: int, token: str) -> Mutation:
-    """The metric value written as raw JSON text (NaN, 1E+126...), which json.dumps cannot."""
-
-    def mutate(event: dict[str, Any]) -> str:
-        marker = "__RAW_VALUE__"
-        _metric_field(index, MetricValue=marker)(event)
-        return json.dumps(event).replace(f'"{marker}"', token)
-
-    return mutate
-
-
-def _replace_text(old: str, new: str) -> Mutation:
-    """A textual change of the serialized event (escapes such as a lone surrogate)."""
-
-    def mutate(event: dict[str, Any]) -> str:
-        text = json.dumps(event)
-        if old not in text:
-            raise ValueError(f"mutator: {old!r} is not in the base event")
-        return text.replace(old, new, 1)
-
-    return mutate
-
-
-def _nested(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {"leaf": 1}
-    for _ in range(depth):
-        value = {"level": value}
-    return value
-
-
-def _duplicate_first_metric(event: dict[str, Any]) -> dict[str, Any]:
-    event["detail"]["Metrics"].append(copy.deepcopy(event["detail"]["Metrics"][0]))
-    return event
-
-
-def _version_lookalike(event: dict[str, Any]) -> dict[str, Any]:
-    event["detail"]["version"] = event["detail"].pop("SchemaVersion")
-    return event
-
-
-def _dimensions(dimensions: dict[str, str]) -> Mutation:
-    return _metric_field(0, Dimensions=dimensions)
-
-
 # Metric values, and for which metric kinds each is acceptable (by the metric's meaning:
 # a Count is a whole number >= 0, Percent lies in 0..100, Seconds >= 0).
 VALUE_CASES: Final[tuple[tuple[str, Any, frozenset[str]], ...]] = (
@@ -279,87 +178,87 @@ def _refusing_mutators(base: str) -> Iterator[tuple[str, Mutation]]:
         ]
     )
     for field in required:
-        yield f"missing-{field}", _drop_detail(field)
+        yield f"missing-{field}", drop_detail(field)
     if base == "v2":
         for field in ("MetricName", "MetricValue", "Unit", "Dimensions", "Metadata"):
-            yield f"metric-missing-{field}", _drop_metric_field(field)
+            yield f"metric-missing-{field}", drop_metric_field(field)
     for field in ("id", "account", "region", "source", "detail-type", "detail"):
-        yield f"envelope-missing-{field}", _drop_envelope(field)
-    yield "unknown-detail-field", _set_detail(Extra="x")
-    yield "foreign-source", _set_envelope(source="aws.ec2")
-    yield "foreign-detail-type", _set_envelope(**{"detail-type": "other"})
-    yield "short-account", _set_envelope(account="12345")
-    yield "long-event-id", _set_envelope(id="i" * 200)
-    yield "detail-is-a-list", _set_envelope(detail=[1, 2])
-    yield "unknown-metric", _metric_field(0, MetricName="Bitcoins")
-    yield "metric-name-with-space", _metric_field(0, MetricName="Total Jobs")
-    yield "fake-envelope-region", _set_envelope(region="zz-fake-9")
-    yield "stranger-sender", _sender(STRANGER_ACCOUNT)
-    yield "offboarded-sender", _sender(OFFBOARDED_ACCOUNT)
-    yield "enrolled-elsewhere", _sender(OTHER_ENROLLED_ACCOUNT)
-    yield "claims-other-environment", _set_detail(Environment="prod")
-    yield "claims-other-project", _set_detail(ProjectName="beta")
-    yield "bad-project-name", _set_detail(ProjectName="Alpha!")
+        yield f"envelope-missing-{field}", drop_envelope(field)
+    yield "unknown-detail-field", set_detail(Extra="x")
+    yield "foreign-source", set_envelope(source="aws.ec2")
+    yield "foreign-detail-type", set_envelope(**{"detail-type": "other"})
+    yield "short-account", set_envelope(account="12345")
+    yield "long-event-id", set_envelope(id="i" * 200)
+    yield "detail-is-a-list", set_envelope(detail=[1, 2])
+    yield "unknown-metric", metric_field(0, MetricName="Bitcoins")
+    yield "metric-name-with-space", metric_field(0, MetricName="Total Jobs")
+    yield "fake-envelope-region", set_envelope(region="zz-fake-9")
+    yield "stranger-sender", sender(STRANGER_ACCOUNT)
+    yield "offboarded-sender", sender(OFFBOARDED_ACCOUNT)
+    yield "enrolled-elsewhere", sender(OTHER_ENROLLED_ACCOUNT)
+    yield "claims-other-environment", set_detail(Environment="prod")
+    yield "claims-other-project", set_detail(ProjectName="beta")
+    yield "bad-project-name", set_detail(ProjectName="Alpha!")
     # json.dumps writes a lone surrogate as its escape, as a hostile sender would.
-    yield "surrogate-in-metadata", _metric_field(0, Metadata={"n": "\ud800"})
-    yield "surrogate-in-key", _metric_field(0, Metadata={"\udfff": 1})
-    yield "surrogate-in-event-id", _replace_text('"id": "', '"id": "\\ud83d')
-    yield "surrogate-in-project", _replace_text('"alpha"', '"al\\ud800pha"')
-    yield "long-metadata-string", _metric_field(0, Metadata={"Note": "x" * 5000})
-    yield "long-metadata-key", _metric_field(0, Metadata={"k" * 1025: 1})
-    yield "deep-metadata", _metric_field(0, Metadata=_nested(20))
+    yield "surrogate-in-metadata", metric_field(0, Metadata={"n": "\ud800"})
+    yield "surrogate-in-key", metric_field(0, Metadata={"\udfff": 1})
+    yield "surrogate-in-event-id", replace_text('"id": "', '"id": "\\ud83d')
+    yield "surrogate-in-project", replace_text('"alpha"', '"al\\ud800pha"')
+    yield "long-metadata-string", metric_field(0, Metadata={"Note": "x" * 5000})
+    yield "long-metadata-key", metric_field(0, Metadata={"k" * 1025: 1})
+    yield "deep-metadata", metric_field(0, Metadata=nested(20))
     yield "future-timestamp", _shift_extraction(timedelta(hours=2))
     yield "timestamp-before-retention", _shift_extraction(-timedelta(days=RETENTION_DAYS + 1))
     if base == "v2":
         # v1 reads a naive timestamp as UTC, as the original sample writes it (benign below).
         yield "timestamp-without-zone", _strip_zone
-    yield "timestamp-garbage", _set_detail(ExtractionDate="yesterday")
-    yield "timestamp-leap-second", _set_detail(ExtractionDate="2016-12-31T23:59:60Z")
-    yield "metadata-is-a-list", _metric_field(0, Metadata=[1, 2])
+    yield "timestamp-garbage", set_detail(ExtractionDate="yesterday")
+    yield "timestamp-leap-second", set_detail(ExtractionDate="2016-12-31T23:59:60Z")
+    yield "metadata-is-a-list", metric_field(0, Metadata=[1, 2])
     if base == "v1":
         # v1's metric, TotalCompletedTrainingJobs, is a Count.
         for case, value, acceptable in VALUE_CASES:
             # v1 reads a finite numeric string as its number, as the original sample sends its
             # SSM metric (benign below); a word stays refused.
             if "Count" not in acceptable and case != "a-string":
-                yield f"value-{case}", _metric_field(0, MetricValue=value)
-        yield "value-a-word", _metric_field(0, MetricValue="forty-two")
-        yield "value-a-non-finite-string", _metric_field(0, MetricValue="NaN")
+                yield f"value-{case}", metric_field(0, MetricValue=value)
+        yield "value-a-word", metric_field(0, MetricValue="forty-two")
+        yield "value-a-non-finite-string", metric_field(0, MetricValue="NaN")
         for case, token in RAW_VALUE_CASES:
-            yield f"raw-value-{case}", _raw_value(0, token)
-        yield "detail-version-field", _set_detail(version=2)
+            yield f"raw-value-{case}", raw_value(0, token)
+        yield "detail-version-field", set_detail(version=2)
     if base == "v2":
         for index, _, kind in V2_METRIC_KINDS:
             for case, value, acceptable in VALUE_CASES:
                 if kind not in acceptable:
-                    yield f"{kind.lower()}-value-{case}", _metric_field(index, MetricValue=value)
+                    yield f"{kind.lower()}-value-{case}", metric_field(index, MetricValue=value)
         for case, token in RAW_VALUE_CASES:
-            yield f"raw-value-{case}", _raw_value(1, token)
-        yield "unit-not-the-metrics", _metric_field(0, Unit="Seconds")
-        yield "unit-unknown", _metric_field(0, Unit="Bananas")
-        yield "region-not-the-envelopes", _set_detail(Region="us-east-1")
-        yield "fake-detail-region", _set_detail(Region="zz-fake-9")
-        yield "account-not-the-senders", _set_detail(AccountId=OTHER_ENROLLED_ACCOUNT)
-        yield "schema-version-3", _set_detail(SchemaVersion=3)
-        yield "schema-version-string", _set_detail(SchemaVersion="2")
-        yield "schema-version-true", _set_detail(SchemaVersion=True)
-        yield "schema-version-2.0", _replace_text('"SchemaVersion": 2', '"SchemaVersion": 2.0')
-        yield "version-instead-of-schema-version", _version_lookalike
-        yield "part-beyond-part-count", _set_detail(Part=3, PartCount=2)
-        yield "same-series-twice", _duplicate_first_metric
-        yield "eleven-dimensions", _dimensions({f"D{i}": "v" for i in range(11)})
-        yield "long-dimension-value", _dimensions({"InstanceType": "m" * 300})
-        yield "dimension-with-hash", _dimensions({"InstanceType": "a#b"})
-        yield "dimension-with-comma", _dimensions({"InstanceType": "a,b"})
-        yield "dimension-with-equals", _dimensions({"InstanceType": "a=b"})
+            yield f"raw-value-{case}", raw_value(1, token)
+        yield "unit-not-the-metrics", metric_field(0, Unit="Seconds")
+        yield "unit-unknown", metric_field(0, Unit="Bananas")
+        yield "region-not-the-envelopes", set_detail(Region="us-east-1")
+        yield "fake-detail-region", set_detail(Region="zz-fake-9")
+        yield "account-not-the-senders", set_detail(AccountId=OTHER_ENROLLED_ACCOUNT)
+        yield "schema-version-3", set_detail(SchemaVersion=3)
+        yield "schema-version-string", set_detail(SchemaVersion="2")
+        yield "schema-version-true", set_detail(SchemaVersion=True)
+        yield "schema-version-2.0", replace_text('"SchemaVersion": 2', '"SchemaVersion": 2.0')
+        yield "version-instead-of-schema-version", version_lookalike
+        yield "part-beyond-part-count", set_detail(Part=3, PartCount=2)
+        yield "same-series-twice", duplicate_first_metric
+        yield "eleven-dimensions", metric_dimensions({f"D{i}": "v" for i in range(11)})
+        yield "long-dimension-value", metric_dimensions({"InstanceType": "m" * 300})
+        yield "dimension-with-hash", metric_dimensions({"InstanceType": "a#b"})
+        yield "dimension-with-comma", metric_dimensions({"InstanceType": "a,b"})
+        yield "dimension-with-equals", metric_dimensions({"InstanceType": "a=b"})
         yield (
             "surrogate-in-dimension",
-            _replace_text('"Dimensions": {}', '"Dimensions": {"D": "\\ud800"}'),
+            replace_text('"Dimensions": {}', '"Dimensions": {"D": "\\ud800"}'),
         )
-        yield "metrics-not-a-list", _set_detail(Metrics={"a": 1})
+        yield "metrics-not-a-list", set_detail(Metrics={"a": 1})
         yield (
             "error-message-too-long",
-            _set_detail(
+            set_detail(
                 Errors=[
                     {"MetricName": "FailedTrainingJobs", "ErrorCode": "X", "Message": "m" * 1025}
                 ]
@@ -394,20 +293,20 @@ def _body_cases() -> Iterator[tuple[str, str]]:
 def _benign_mutators(base: str) -> Iterator[tuple[str, Mutation, tuple[Datapoint, ...]]]:
     """Variants a correct hub must store, with exactly the datapoints it must store."""
     stored = V1_STORED if base == "v1" else V2_STORED
-    yield "extra-envelope-resources", _set_envelope(resources=["arn:aws:x"]), stored
+    yield "extra-envelope-resources", set_envelope(resources=["arn:aws:x"]), stored
     yield "offset-timestamp", _offset_timestamp, stored
-    yield "unicode-metadata", _metric_field(0, Metadata={"Note": "héllo 🌍"}), stored
+    yield "unicode-metadata", metric_field(0, Metadata={"Note": "héllo 🌍"}), stored
     yield (
         "whole-value-as-decimal",
-        _replace_text(": 42," if base == "v1" else ": 3,", ": 42.0," if base == "v1" else ": 3.0,"),
+        replace_text(": 42," if base == "v1" else ": 3,", ": 42.0," if base == "v1" else ": 3.0,"),
         stored,
     )
     if base == "v2":
-        yield "empty-extraction", _set_detail(Metrics=[]), ()
+        yield "empty-extraction", set_detail(Metrics=[]), ()
         zeroed = (("NumberEndPointsInService", Decimal(0), "Count"), *V2_STORED[1:])
-        yield "count-zero", _metric_field(0, MetricValue=0), zeroed
+        yield "count-zero", metric_field(0, MetricValue=0), zeroed
         full = (V2_STORED[0], ("ManagedSpotSavingsPercent", Decimal(100), "Percent"), V2_STORED[2])
-        yield "percent-hundred", _metric_field(1, MetricValue=100), full
+        yield "percent-hundred", metric_field(1, MetricValue=100), full
         for index, name, kind in V2_METRIC_KINDS:
             for case, value, acceptable in VALUE_CASES:
                 if kind in acceptable:
@@ -417,16 +316,16 @@ def _benign_mutators(base: str) -> Iterator[tuple[str, Mutation, tuple[Datapoint
                     )
                     yield (
                         f"{kind.lower()}-value-{case}",
-                        _metric_field(index, MetricValue=value),
+                        metric_field(index, MetricValue=value),
                         changed,
                     )
     else:
         # The original sample's dialect: a naive timestamp is UTC, "42" is 42.
         yield "sample-naive-timestamp", _strip_zone, stored
-        yield "sample-numeric-string", _metric_field(0, MetricValue="42"), stored
+        yield "sample-numeric-string", metric_field(0, MetricValue="42"), stored
         yield (
             "count-thousand",
-            _metric_field(0, MetricValue=1000),
+            metric_field(0, MetricValue=1000),
             (("TotalCompletedTrainingJobs", Decimal(1000), "None"),),
         )
 

@@ -98,7 +98,7 @@ def on_demand_reach(spokes: int, scope: dict[str, str]) -> dict[str, Any]:
 
 def run(*, quick: bool = False) -> BenchmarkResult:
     # Imported here: the rollout deploys the CDK app, which the reach measurement does not need.
-    from bench.enrollment_scale import rollout
+    from bench.enrollment_rollout import rollout
 
     result = BenchmarkResult(
         name="refresh",

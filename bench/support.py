@@ -8,6 +8,7 @@ Nothing here asserts a time.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -40,6 +41,20 @@ def isolate_from_real_aws() -> None:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
     )
+    _share_botocore_model_loader()
+
+
+def _share_botocore_model_loader() -> None:
+    """One botocore data loader per data path for this process. The handlers a benchmark runs make
+    their sessions the Lambda way (`boto3.Session()`, one per assumed role), and each new session
+    otherwise parses endpoints.json and its service models again: in the quick run most of the CPU
+    went there. It changes no figure: calls are counted by event hooks on each session, and the
+    Lambda CPU and memory figures come from a process of their own (`bench.lambda_runner`), which
+    keeps its cold loads."""
+    import botocore.session
+
+    if not hasattr(botocore.session.create_loader, "cache_info"):  # not shared already
+        botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 
 
 def ceil_div(numerator: int, denominator: int) -> int:
