@@ -29,7 +29,13 @@ from bench import (
     publishing,
     refresh_reach,
 )
-from bench.support import BenchmarkResult, isolate_from_real_aws, render_report, stopwatch
+from bench.support import (
+    BenchmarkResult,
+    isolate_from_real_aws,
+    quiet_function_logs,
+    render_report,
+    stopwatch,
+)
 
 Benchmark = Callable[..., BenchmarkResult]
 
@@ -78,6 +84,7 @@ def _figures_by_name(results: Sequence[BenchmarkResult]) -> dict[str, dict[str, 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     isolate_from_real_aws()
+    quiet_function_logs()
     names = [name for name in BENCHMARKS if not arguments.only or name in arguments.only]
     mode = "quick" if arguments.quick else "full"
     results: list[BenchmarkResult] = []

@@ -99,8 +99,8 @@ def _measure_batch(result: BenchmarkResult, records: int) -> int:
     section.add(
         "DynamoDB write calls per event",
         ratio(first_writes, len(batch)),
-        f"{first_writes} calls: one conditional UpdateItem of the spoke's latest item, one of "
-        "its freshness; no history item",
+        f"{first_writes} calls: one conditional UpdateItem of the spoke's latest item, which "
+        "holds its freshness too; no history item",
     )
     section.add(
         "write units per event (from item sizes)",
@@ -110,7 +110,7 @@ def _measure_batch(result: BenchmarkResult, records: int) -> int:
     section.add(
         "Firehose PutRecordBatch calls / records",
         f"{firehose_calls} / {firehose_records}",
-        f"one record per event; {billed} billed 5 KB increments "
+        f"the batch's rows packed into as few records as fit; {billed} billed 5 KB increments "
         f"({ratio(billed, datapoints):.3f} per datapoint)",
     )
     section.add("history rows in the Parquet files", len(rows), f"{datapoints:,} datapoints sent")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import time
@@ -17,13 +18,17 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import boto3
 
 # A figure is a scalar, or a mapping of them when the issue names one key for several sizes.
 FigureValue = int | float | str | bool | None | dict[str, Any]
+
+
+# Every dsdash function names its Powertools logger (its service) with this prefix.
+FUNCTION_LOGGER_PREFIX: Final = "dsdash-"
 
 
 def isolate_from_real_aws() -> None:
@@ -42,6 +47,18 @@ def isolate_from_real_aws() -> None:
         }
     )
     _share_botocore_model_loader()
+
+
+def quiet_function_logs() -> None:
+    """The functions a benchmark runs log as they do in Lambda (Powertools JSON at INFO): a full
+    run printed about 3,000 such lines from the enrollment rollout alone, around the figures that
+    are this command's output. Their loggers go to WARNING: those already made (a function module
+    makes its logger when first imported, named for its service) and those made later, which read
+    POWERTOOLS_LOG_LEVEL then. Warnings and errors still print."""
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith(FUNCTION_LOGGER_PREFIX):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _share_botocore_model_loader() -> None:
