@@ -28,7 +28,7 @@ for the callers the query layer has not replaced yet (outside every Lambda bundl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,23 @@ class HubSnapshot:
 
     spokes: tuple[FreshSpoke, ...]
     latest_values: Mapping[str, tuple[DatapointRecord, ...]]  # project -> its latest values
+
+
+def _projects_of(spokes: Iterable[SpokeRecord]) -> set[str]:
+    return {spoke.project_name for spoke in spokes if spoke.project_name}
+
+
+def _fresh_spokes(
+    spokes: Sequence[SpokeRecord], items: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[FreshSpoke, ...]:
+    """The spokes with the freshness of their newest latest item. Only the registry's projects
+    count: an item left in a project a spoke no longer belongs to (a project other readers name,
+    from the config) does not make it look fresh."""
+    registry_projects = _projects_of(spokes)
+    fresh = newest_freshness(
+        item for project in registry_projects for item in items.get(project, ())
+    )
+    return tuple(_with_freshness(spoke, fresh.get(spoke.account_id)) for spoke in spokes)
 
 
 def _with_freshness(spoke: SpokeRecord, found: SpokeFreshness | None) -> FreshSpoke:
@@ -175,13 +192,9 @@ class HubStore:
         the registry Query plus LATEST_SHARDS Queries per project. A reader that needs both (the
         dashboard, its publisher) reads the items once rather than once for each."""
         spokes = self.registry.list_spokes()
-        projects = sorted(
-            {spoke.project_name for spoke in spokes if spoke.project_name}.union(extra_projects)
-        )
-        items = {project: self._latest.items_of_project(project) for project in projects}
-        fresh = newest_freshness(item for found in items.values() for item in found)
+        items = self._latest_items_of(_projects_of(spokes).union(extra_projects))
         return HubSnapshot(
-            spokes=tuple(_with_freshness(spoke, fresh.get(spoke.account_id)) for spoke in spokes),
+            spokes=_fresh_spokes(spokes, items),
             latest_values={
                 project: tuple(record for item in found for record in records_of_item(item))
                 for project, found in items.items()
@@ -190,8 +203,14 @@ class HubStore:
 
     def spokes_with_freshness(self) -> list[FreshSpoke]:
         """The registry's spokes, with their freshness read from their latest items (the newest
-        of a spoke's regions): the registry Query plus LATEST_SHARDS Queries per project."""
-        return list(self.snapshot().spokes)
+        of a spoke's regions): the registry Query plus LATEST_SHARDS Queries per project. The
+        values stay undecoded: the health function and `dsdash status` need freshness only."""
+        spokes = self.registry.list_spokes()
+        return list(_fresh_spokes(spokes, self._latest_items_of(_projects_of(spokes))))
+
+    def _latest_items_of(self, projects: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Project -> its latest items, as stored (one paginated Query per shard)."""
+        return {project: self._latest.items_of_project(project) for project in sorted(projects)}
 
     def known_projects(self, extra_projects: Sequence[str] = ()) -> list[str]:
         """Projects named by any registry item (any state: history outlives enrollment)."""
