@@ -34,7 +34,6 @@ from sandbox.demo_truth import SpokeResult
 from sandbox.demo_world import Demo, DemoError, Progress, set_up_demo
 from sandbox.history_backfill import (
     DEFAULT_BACKFILL_DAYS,
-    DEFAULT_HOURLY_DAYS,
     DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
     backfill_history,
 )
@@ -66,9 +65,9 @@ class DemoOptions:
     # Days of history backfilled before the refresh (`sandbox.history_backfill`); 0: none.
     history_days: int = DEFAULT_BACKFILL_DAYS
     # Simulated hours between two backfilled extractions of a spoke, and the last days of the
-    # backfill that are hourly all the same.
+    # backfill that are hourly all the same (None: every day of it).
     history_every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS
-    history_hourly_days: int = DEFAULT_HOURLY_DAYS
+    history_hourly_days: int | None = None
 
 
 @dataclass
@@ -130,7 +129,11 @@ def run_demo_in(
         demo.seed(spoke.account_id, options.seed, now)
     backfill = None
     if options.history_days:
-        hourly_days = min(options.history_hourly_days, options.history_days)
+        hourly_days = (
+            options.history_days
+            if options.history_hourly_days is None
+            else min(options.history_hourly_days, options.history_days)
+        )
         progress(
             f"History: {options.history_days} days of extractions, hourly"
             + (
@@ -146,7 +149,7 @@ def run_demo_in(
             now,
             days=options.history_days,
             every_hours=options.history_every_hours,
-            hourly_days=options.history_hourly_days,
+            hourly_days=hourly_days,
             seed=options.seed,
             progress=progress,
         )

@@ -1,6 +1,7 @@
 """`dsdash demo`'s history: 14 days of hourly extractions through the real path
-(`DEFAULT_BACKFILL_DAYS`, `DEFAULT_HOURLY_DAYS`; fewer hourly days extract the days before them
-every `DEFAULT_HOURS_BETWEEN_EXTRACTIONS` hours, which the tests use to stay cheap).
+(`DEFAULT_BACKFILL_DAYS`, hourly throughout by default; a number of hourly days extracts the
+days before them every `DEFAULT_HOURS_BETWEEN_EXTRACTIONS` hours, which the tests use to stay
+cheap).
 
 Without it the demo's hub holds one extraction per spoke, and every history chart is one point.
 The backfill replays the spokes' SageMaker activity on a simulated clock:
@@ -47,6 +48,7 @@ from runtime_common.settings import read_settings
 from sandbox.seed import OBJECTIVE_METRICS, SEED_ROLE_NAME, TrainingJobPlan
 from spoke_stackset.extractor.runtime.extractor import (
     ExtractorSettings,
+    SettingsError,
     SpokeIdentity,
     run_extraction,
 )
@@ -55,13 +57,12 @@ if TYPE_CHECKING:
     from sandbox.demo_world import Demo
 
 DEFAULT_BACKFILL_DAYS: Final = 14
-# Every simulated hour of the 14 days is extracted, as issue 12 asks (docs/architecture.md §7,
-# "Dashboard"): 1,344 extractions of 4 spokes, measured at 49 s of CPU with their ingest once the
-# sandbox stopped paying moto's per-member serializer lookups and cold Lambda clients
-# (`sandbox.moto_serializer_cache`, `sandbox.lambda_runtime`); 165 s before. A smaller
-# `hourly_days` keeps the last days hourly and extracts the days before every
-# `DEFAULT_HOURS_BETWEEN_EXTRACTIONS` hours: the tests' short, cheap histories.
-DEFAULT_HOURLY_DAYS: Final = DEFAULT_BACKFILL_DAYS
+# By default every simulated hour of the backfill is extracted, as issue 12 asks
+# (docs/architecture.md §7, "Dashboard"): for 14 days, 1,344 extractions of 4 spokes, measured at
+# 47-49 s of CPU with their ingest once the sandbox stopped paying moto's per-member serializer
+# lookups and cold Lambda clients (`sandbox.moto_serializer_cache`, `sandbox.lambda_runtime`);
+# 165 s before. A number of `hourly_days` keeps only the last days hourly and extracts the days
+# before every `DEFAULT_HOURS_BETWEEN_EXTRACTIONS` hours: the tests' short, cheap histories.
 DEFAULT_HOURS_BETWEEN_EXTRACTIONS: Final = 4
 # Queues are drained once per this many simulated hours (see the module docstring).
 DELIVERY_BATCH_HOURS: Final = 24
@@ -269,7 +270,9 @@ def _extractor_settings(session: Any) -> ExtractorSettings:
     configuration = session.client("lambda").get_function_configuration(
         FunctionName=contracts.SPOKE_EXTRACTOR_FUNCTION_NAME
     )
-    return read_settings(ExtractorSettings, configuration["Environment"]["Variables"])
+    return read_settings(
+        ExtractorSettings, configuration["Environment"]["Variables"], error=SettingsError
+    )
 
 
 def _prepare_spokes(demo: Demo, now: datetime, days: int, seed: int) -> list[_SpokeReplay]:
@@ -342,12 +345,12 @@ def backfill_history(
     *,
     days: int = DEFAULT_BACKFILL_DAYS,
     every_hours: int = DEFAULT_HOURS_BETWEEN_EXTRACTIONS,
-    hourly_days: int = DEFAULT_HOURLY_DAYS,
+    hourly_days: int | None = None,
     seed: int = 7,
     progress: Callable[[str], None] = lambda message: None,
 ) -> BackfillResult:
     """Run an extraction every `every_hours` over `days` days, hourly over the last
-    `hourly_days` of them, in every seeded spoke and ingest them; leave every spoke's SageMaker
+    `hourly_days` of them (None: all of them), in every seeded spoke and ingest them; leave every spoke's SageMaker
     state as its (extended) plan says it is at `now`."""
     if every_hours < 1 or 24 % every_hours:
         raise ValueError(f"every_hours must divide a day, got {every_hours}")
@@ -355,7 +358,9 @@ def backfill_history(
     replays = _prepare_spokes(demo, now, days, seed)
     extractions = datapoints = events = rounds = 0
     extract_seconds = deliver_seconds = 0.0
-    hours = list(simulated_hours(now, days, every_hours, hourly_days))
+    hours = list(
+        simulated_hours(now, days, every_hours, days if hourly_days is None else hourly_days)
+    )
     first = now - timedelta(days=days)
 
     def delivery_round(moment: datetime) -> int:

@@ -66,14 +66,14 @@ def target_ous(stack_set: Any) -> dict[str, set[str]]:
     """region -> target OU ids, kept on moto's StackSet (moto does not record them)."""
     if not hasattr(stack_set, "sandbox_target_ous"):
         stack_set.sandbox_target_ous = {}
-        stack_set.sandboxknown_members = {}
+        stack_set.sandbox_known_members = {}
     targets: dict[str, set[str]] = stack_set.sandbox_target_ous
     return targets
 
 
 def known_members(stack_set: Any) -> dict[str, set[str]]:
     target_ous(stack_set)
-    known: dict[str, set[str]] = stack_set.sandboxknown_members
+    known: dict[str, set[str]] = stack_set.sandbox_known_members
     return known
 
 

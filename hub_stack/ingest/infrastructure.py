@@ -42,7 +42,7 @@ INGEST_MEMORY_MB: Final = 128
 
 # What the ingest function's store (hub_stack.runtime.store) does with the table: the registry
 # items of a batch's senders (BatchGetItem, GetItem), forward-only conditional updates of the
-# per-spoke latest items and of spoke freshness (UpdateItem), quarantine (PutItem). Alert state
+# per-spoke latest items, which hold the spoke's freshness too (UpdateItem), quarantine (PutItem). Alert state
 # (hub_stack.runtime.alert_state) uses GetItem, PutItem and UpdateItem. No Query (the registry is
 # read by key), no Scan, no DeleteItem, no BatchWriteItem (history is in S3 now), no
 # transactions, no index access.

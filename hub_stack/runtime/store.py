@@ -21,8 +21,7 @@ Items and where they live:
 
 History is not here: it is Parquet in the history bucket (`contracts.history_table`), delivered by
 `hub_stack.ingest.runtime.history_delivery` and read by the query layer (docs/architecture.md
-§7, "Hub data plane (issue 10)"); `hub_stack.history_files` holds thin readers of those files
-for the callers the query layer has not replaced yet (outside every Lambda bundle: pyarrow).
+§7, "Hub data plane (issue 10)").
 """
 
 from __future__ import annotations
@@ -237,8 +236,8 @@ class HubStore:
 
     def history_bucket(self) -> str:
         """The history files' bucket (`contracts.history_table.history_bucket_name` of the
-        caller's account and the table's region, unless given), for the history readers
-        (`hub_stack.history_files`): history is not in this table."""
+        caller's account and the table's region, unless given), for the history readers (the
+        query layer's S3 source): history is not in this table."""
         if self._history_bucket_name is None:
             identity = aws_client(self._session, "sts").get_caller_identity()
             region = self._client.meta.region_name

@@ -14,9 +14,10 @@ Two triggers (`hub_stack/dashboard_publisher/infrastructure.py`, docs/architectu
   the few seconds a schedule drifts), so the page is regenerated at least hourly.
 An invocation with `{"force": true}` renders unconditionally.
 
-Each run reads the registry (one paginated Query) and the page object's metadata (one
-HeadObject: the newest extraction it shows) before deciding; a run with nothing to do costs
-those two calls.
+Each run reads the hub table once (`HubStore.snapshot`: the registry Query and LATEST_SHARDS
+Queries per project, which give both the spokes' freshness and the values the page shows) and
+the page object's metadata (one HeadObject: the newest extraction it shows) before deciding; a
+run with nothing to do costs those reads and nothing more.
 
 It is the runtime of the publisher unit, above the page it renders (`dashboard/`, a shared
 runtime below this unit: docs/architecture.md §3, "Layers"). In a deployed hub it reads history

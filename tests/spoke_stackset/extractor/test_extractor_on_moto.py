@@ -326,7 +326,7 @@ def test_handler_reads_its_environment_and_takes_identity_from_the_function_arn(
 
 
 def test_warm_invocations_reuse_the_environments_clients(
-    spoke: CapturedSpoke, monkeypatch: pytest.MonkeyPatch
+    spoke: CapturedSpoke, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """Making a client loads its service's model, more CPU than the calls it then makes: a warm
     invocation makes none (docs/architecture.md §7, "Lambda sizing and the cost model")."""
@@ -344,6 +344,8 @@ def test_warm_invocations_reuse_the_environments_clients(
         ),
     )
     start_cold()
+    # The hook and the kept clients belong to this test's execution environment only.
+    request.addfinalizer(start_cold)
     made: list[str] = []
     warm_session().events.register(
         "creating-client-class", lambda event_name, **_: made.append(event_name)
