@@ -27,6 +27,7 @@ from spoke_stack_support import (
 )
 
 import contracts
+from config.loader import load_config
 from config.model import DsdashConfig
 from enrollment.connection.runtime.bus_policy import EventBus, account_statement
 from metrics.registry import all_metric_classes, build_metric, iam_statements_for
@@ -206,6 +207,19 @@ def test_extractor_environment_bakes_in_the_project_selection(
         {"name": selection.name, "args": dict(build_metric(selection.name, selection.args).args)}
         for selection in every_metric()
     ]
+
+
+def test_a_loaded_config_reaches_the_extractor_with_its_own_arguments() -> None:
+    """The environment holds each selection's arguments as the function reads them (above). For
+    a config read by the loader, which fills in the defaults, that is the config's own arguments:
+    the shipped example's METRICS did not change when the environment came to be written from
+    the settings class."""
+    shipped = load_config(Path(__file__).parents[2] / "config" / "projects.yaml")
+    for project in shipped.projects.values():
+        for selection in project.metrics:
+            assert dict(build_metric(selection.name, selection.args).args) == dict(
+                selection.args
+            ), (project.name, selection.name)
 
 
 def test_refresh_rule_runs_the_extractor_only_for_this_spokes_scope(
