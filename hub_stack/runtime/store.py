@@ -84,9 +84,9 @@ def _projects_of(spokes: Iterable[SpokeRecord]) -> set[str]:
 def _fresh_spokes(
     spokes: Sequence[SpokeRecord], items: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> tuple[FreshSpoke, ...]:
-    """The spokes with the freshness of their newest latest item. Only the registry's projects
-    count: an item left in a project a spoke no longer belongs to (a project other readers name,
-    from the config) does not make it look fresh."""
+    """The spokes with the freshness of their newest latest item. Only the projects the registry
+    gives them count: an item a spoke left in another project (one the config still names, so
+    the dashboard reads its values) does not make the spoke look fresh."""
     registry_projects = _projects_of(spokes)
     fresh = newest_freshness(
         item for project in registry_projects for item in items.get(project, ())
