@@ -4,7 +4,8 @@ The sandbox deploys the real CDK templates through moto's `CreateStack` (docs/ar
 Where moto falls short, the sandbox fills the gap at moto's own seams, never by rewriting the
 template: every resource is created from the template's own properties, as CloudFormation resolved
 them (Ref, GetAtt, Join, Sub...). `cloudformation_gap_fills()` installs the patches below for the
-duration of a block (`install()`/`uninstall()` for a long-running sandbox); each names its gap.
+duration of a block (`PATCHES.install()`/`.uninstall()` for a long-running process); each names
+its gap.
 
 Resource types moto has no model for, and properties it ignores, are filled by the handlers of
 `sandbox.moto_gap_registry`, registered by the modules imported below (messaging, storage, deployment, alerting, and the
@@ -76,7 +77,7 @@ def _resource_class_from_type(resource_type: str) -> Any:
         or resource_type.startswith("Custom::")
         or resource_type in parsing.get_model_map()
     ):
-        return _PATCHES.original(parsing, "resource_class_from_type")(resource_type)
+        return PATCHES.original(parsing, "resource_class_from_type")(resource_type)
     raise UnsupportedResourceTypeError(
         f"moto has no CloudFormation model for {resource_type} and the sandbox has no gap "
         "handler for it (register one with @gap_handler in a sandbox/moto_*_gaps.py module)"
@@ -86,7 +87,7 @@ def _resource_class_from_type(resource_type: str) -> Any:
 def _resource_name_property_from_type(resource_type: str) -> str | None:
     if resource_type in GAP_HANDLERS:
         return GAP_HANDLERS[resource_type].name_property or None
-    result: str | None = _PATCHES.original(parsing, "resource_name_property_from_type")(
+    result: str | None = PATCHES.original(parsing, "resource_name_property_from_type")(
         resource_type
     )
     return result
@@ -101,7 +102,7 @@ def _parse_and_create_resource(
 ) -> Any:
     resource_type = str(resource_json.get("Type"))
     try:
-        resource = _PATCHES.original(parsing, "parse_and_create_resource")(
+        resource = PATCHES.original(parsing, "parse_and_create_resource")(
             logical_id, resource_json, resources_map, account_id, region_name
         )
         if resource is not None:
@@ -139,14 +140,14 @@ def _fail_stack(stack: Any, status: str, failure: ResourceCreationError) -> None
 
 def _create_resources(stack: Any) -> None:
     try:
-        _PATCHES.original(cloudformation_models.Stack, "create_resources")(stack)
+        PATCHES.original(cloudformation_models.Stack, "create_resources")(stack)
     except ResourceCreationError as failure:
         _fail_stack(stack, "CREATE_FAILED", failure)
 
 
 def _update(stack: Any, *args: Any, **kwargs: Any) -> None:
     try:
-        _PATCHES.original(cloudformation_models.Stack, "update")(stack, *args, **kwargs)
+        PATCHES.original(cloudformation_models.Stack, "update")(stack, *args, **kwargs)
     except ResourceCreationError as failure:
         _fail_stack(stack, "UPDATE_FAILED", failure)
 
@@ -163,7 +164,7 @@ def _ssm_parameter_from_cloudformation(
     # moto gap: AWS::SSM::Parameter without Name crashes; CloudFormation generates one.
     properties = cloudformation_json.setdefault("Properties", {})
     properties.setdefault("Name", resource_name)
-    return _PATCHES.original(Parameter, "create_from_cloudformation_json").__func__(
+    return PATCHES.original(Parameter, "create_from_cloudformation_json").__func__(
         parameter_class, resource_name, cloudformation_json, account_id, region_name, **kwargs
     )
 
@@ -178,7 +179,7 @@ def _ssm_parameter_delete_from_cloudformation(
     # moto gap: a parameter already deleted out of band fails the stack's deletion; CloudFormation
     # treats it as deleted (https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-test-contract.html).
     try:
-        _PATCHES.original(Parameter, "delete_from_cloudformation_json").__func__(
+        PATCHES.original(Parameter, "delete_from_cloudformation_json").__func__(
             parameter_class, resource_name, cloudformation_json, account_id, region_name
         )
     except ParameterNotFound:
@@ -211,7 +212,7 @@ def _lambda_version_from_cloudformation(
 
 # The raw classmethods go in and come back out as classmethods (MotoPatches restores the raw
 # attribute); EventBus has no `physical_resource_id` of its own, so uninstall deletes it again.
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (parsing, "resource_class_from_type", _resource_class_from_type),
         (parsing, "resource_name_property_from_type", _resource_name_property_from_type),
@@ -238,23 +239,10 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    """Patch moto in-process (idempotent). The patches apply to every account and region."""
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def installed() -> bool:
-    return _PATCHES.installed()
-
-
 def cloudformation_gap_fills() -> AbstractContextManager[None]:
     """Install the gap fills for the block, unless already installed (then leave them be).
 
     A long-running sandbox installs them once for its lifetime, so that stacks also read back
     right (an EventBus's physical id, for instance) between deployments.
     """
-    return _PATCHES.applied()
+    return PATCHES.applied()

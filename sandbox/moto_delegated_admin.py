@@ -28,8 +28,9 @@ they grant, so this module fills these gaps, each from moto's own state:
   which for a member account is empty. Here a delegated administrator's StackSets resolve against
   the organization's (management account's) backend.
 
-`install()` patches moto in-process and is idempotent; `uninstall()` restores it. Install it after
-`sandbox.moto_stacksets` and `sandbox.moto_stackset_instances`, whose response patches it wraps.
+`stacksets_delegated_administrator()` patches moto for a block (`PATCHES`,
+`sandbox.moto_patching`). Enter it after `sandbox.moto_stacksets` and
+`sandbox.moto_stackset_instances`, whose response patches it wraps.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def is_stacksets_delegated_admin(account_id: str) -> bool:
 
 def _forwarded_read(name: str) -> Callable[..., Any]:
     def read(self: OrganizationsBackend, *args: Any, **kwargs: Any) -> Any:
-        original = _PATCHES.original(OrganizationsBackend, name)
+        original = PATCHES.original(OrganizationsBackend, name)
         if self.org is not None:
             return original(self, *args, **kwargs)
         management = management_backend_of(self.account_id)
@@ -180,7 +181,7 @@ def _checked_action(action: str) -> Callable[..., Any]:
         else:
             permission_model = _stack_set_permission_model(self, name)
             check_call_as(self.current_account, call_as, permission_model, name)
-        return _PATCHES.original(cloudformation_responses.CloudFormationResponse, action)(self)
+        return PATCHES.original(cloudformation_responses.CloudFormationResponse, action)(self)
 
     return checked
 
@@ -210,7 +211,7 @@ def _accepting_stacksets_principal(services: list[str]) -> list[str]:
 
 # The CloudFormation response methods wrapped here are those `sandbox.moto_stacksets` and
 # `sandbox.moto_stackset_instances` installed first: `original()` is what they left.
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (
             organizations_models.FakeDelegatedAdministrator,
@@ -229,19 +230,6 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    """Patch moto in-process (idempotent)."""
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def installed() -> bool:
-    return _PATCHES.installed()
-
-
 def stacksets_delegated_administrator() -> AbstractContextManager[None]:
     """Install the gap fills for the block, unless already installed (then leave them be)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()

@@ -246,7 +246,7 @@ def _put_s3_records(
 ) -> list[dict[str, str]]:
     if not converts_to_history(s3_destination):
         return list(
-            _PATCHES.original(FirehoseBackend, "put_s3_records")(
+            PATCHES.original(FirehoseBackend, "put_s3_records")(
                 self, delivery_stream_name, version_id, s3_destination, records
             )
         )
@@ -351,7 +351,7 @@ def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
     )
 
 
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (FirehoseBackend, "put_s3_records", _put_s3_records),
         (FakeBucket, "get_permission", _bucket_permission),
@@ -359,18 +359,6 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def installed() -> bool:
-    return _PATCHES.installed()
-
-
 def firehose_parquet_conversion() -> AbstractContextManager[None]:
     """Convert history rows to Parquet on delivery for the block (unless already installed)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()

@@ -15,8 +15,8 @@ moto gaps this module fills, for the tests and the sandbox:
   Exists, ...) are silently evaluated as Equals. Here such a filter is refused with a
   ValidationException that names the gap, rather than answering wrongly.
 
-Nothing is patched at import: call `install()` (undo with `uninstall()`), or use
-`paginated_search()` as a context manager or pytest fixture body.
+Nothing is patched at import: use `paginated_search()` as a context manager or pytest fixture
+body (or `PATCHES.install()`/`.uninstall()`, `sandbox.moto_patching`).
 """
 
 from __future__ import annotations
@@ -108,23 +108,10 @@ def _paginated_search(self: SageMakerResponse) -> ActionResult:
     return ActionResult(response)
 
 
-_PATCHES = MotoPatches([(SageMakerResponse, "search", _paginated_search)])
-
-
-def install() -> None:
-    """Make moto's SageMaker `Search` page like AWS (idempotent)."""
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def is_installed() -> bool:
-    return _PATCHES.installed()
+PATCHES = MotoPatches([(SageMakerResponse, "search", _paginated_search)])
 
 
 def paginated_search() -> AbstractContextManager[None]:
     """Install the gap fill for the duration of a block, restoring moto's behaviour after (unless
     it was installed before the block: then it stays)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()

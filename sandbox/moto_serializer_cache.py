@@ -84,10 +84,10 @@ def _pick(value: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 def _get_value(self: ResponseSerializer, value: Any, key: str, shape: Shape) -> Any:
     if not _memoizable(self, value):
-        return _PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
+        return PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
     keys = _member_keys(self, value, key, shape)
     if keys is None:
-        return _PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
+        return PATCHES.original(ResponseSerializer, "get_value")(self, value, key, shape)
     return _pick(value, keys)
 
 
@@ -123,7 +123,7 @@ def _serialize_type_structure(
         else None
     )
     if plan is None:
-        _PATCHES.original(ResponseSerializer, "_serialize_type_structure")(
+        PATCHES.original(ResponseSerializer, "_serialize_type_structure")(
             self, serialized, value, shape, key
         )
         return
@@ -137,7 +137,7 @@ def _serialize_type_structure(
         self._default_serialize(serialized, wrapper, shape, key)
 
 
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (ResponseSerializer, "get_value", _get_value),
         (ResponseSerializer, "_serialize_type_structure", _serialize_type_structure),
@@ -145,18 +145,6 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def is_installed() -> bool:
-    return _PATCHES.installed()
-
-
 def cached_member_keys() -> AbstractContextManager[None]:
     """Serialize moto's responses with the member-key memo for the block (unless installed)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()

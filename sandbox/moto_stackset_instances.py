@@ -84,7 +84,7 @@ def _stack_set_create_stack_instances(
     deployment_targets: dict[str, Any] | None,
     parameters: list[dict[str, Any]],
 ) -> str:
-    operation_id: str = _PATCHES.original(_STACK_SET, "create_stack_instances")(
+    operation_id: str = PATCHES.original(_STACK_SET, "create_stack_instances")(
         self, accounts, regions, deployment_targets, parameters
     )
     ou_ids = set((deployment_targets or {}).get("OrganizationalUnitIds") or [])
@@ -99,7 +99,7 @@ def _stack_set_create_stack_instances(
 
 
 def _response_delete_stack_instances(self: Any) -> Any:
-    result = _PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
+    result = PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
     targets = self._get_params().get("DeploymentTargets") or {}
     if targets.get("AccountFilterType", "NONE") == "NONE" and targets.get("OrganizationalUnitIds"):
         stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
@@ -127,7 +127,7 @@ def _record_stack_set_options(response: Any, stack_set: Any) -> None:
 
 def _response_create_stack_set(self: Any) -> Any:
     # moto gap: AutoDeployment and Capabilities are not stored.
-    result = _PATCHES.original(_RESPONSE, "create_stack_set")(self)
+    result = PATCHES.original(_RESPONSE, "create_stack_set")(self)
     _record_stack_set_options(
         self, self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     )
@@ -135,7 +135,7 @@ def _response_create_stack_set(self: Any) -> Any:
 
 
 def _response_update_stack_set(self: Any) -> Any:
-    result = _PATCHES.original(_RESPONSE, "update_stack_set")(self)
+    result = PATCHES.original(_RESPONSE, "update_stack_set")(self)
     _record_stack_set_options(
         self, self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     )
@@ -155,7 +155,7 @@ def _stack_instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
     )
     values = dict(zip(names, args, strict=False)) | kwargs
     if values.get("permission_model") != SERVICE_MANAGED:
-        _PATCHES.original(_INSTANCE, "__init__")(self, *args, **kwargs)
+        PATCHES.original(_INSTANCE, "__init__")(self, *args, **kwargs)
         return
     # moto gap: no hidden stack; StackSetAutoDeployer.sync() deploys a visible one.
     for name in names:
@@ -167,11 +167,11 @@ def _stack_instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
 def _stack_instance_delete(self: Any) -> None:
     if self.permission_model == SERVICE_MANAGED and self.stack is None:
         return  # sync() deletes the deployed stack
-    _PATCHES.original(_INSTANCE, "delete")(self)
+    PATCHES.original(_INSTANCE, "delete")(self)
 
 
 def _stack_instance_to_dict(self: Any) -> dict[str, Any]:
-    result: dict[str, Any] = _PATCHES.original(_INSTANCE, "to_dict")(self)
+    result: dict[str, Any] = PATCHES.original(_INSTANCE, "to_dict")(self)
     if self.permission_model != SERVICE_MANAGED:
         return result
     stack_id = getattr(self, "sandbox_stack_id", None)
@@ -192,7 +192,7 @@ def _stack_instance_to_dict(self: Any) -> dict[str, Any]:
 
 
 # Wraps the response methods `sandbox.moto_stacksets` installed first (delete_stack_instances).
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (_STACK_SET, "create_stack_instances", _stack_set_create_stack_instances),
         (_RESPONSE, "delete_stack_instances", _response_delete_stack_instances),
@@ -205,24 +205,11 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    """Patch moto in-process (idempotent)."""
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def installed() -> bool:
-    return _PATCHES.installed()
-
-
 def service_managed_auto_deployment() -> AbstractContextManager[None]:
     """Install the patches for the block, unless already installed (then leave them be). Enter it
     inside `moto_stacksets.service_managed_stacksets()` (this wraps that module's patches, so it
     must be removed first)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()
 
 
 # --- the deployer ----------------------------------------------------------------------------

@@ -17,8 +17,8 @@ moto gaps filled here (each patch below names the one it fills):
   use to tell "absent" in one call.
 
 Nothing is invented: accounts, OUs and states come from moto's Organizations backend, and the
-instances are moto's own. `install()` patches moto in-process and is idempotent; `uninstall()`
-restores it. The sandbox (`dsdash demo`) and the reconciler tests both use it.
+instances are moto's own. `service_managed_stacksets()` patches moto for a block (`PATCHES`,
+`sandbox.moto_patching`). The sandbox (`dsdash demo`) and the reconciler tests both use it.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _create_instances(  # noqa: PLR0917 (moto calls it positionally)
 ) -> list[dict[str, Any]]:
     # moto gap: grandchild OUs, account filters, management and suspended accounts (see above).
     if permission_model != "SERVICE_MANAGED":
-        return _PATCHES.original(_INSTANCES, "create_instances")(  # type: ignore[no-any-return]
+        return PATCHES.original(_INSTANCES, "create_instances")(  # type: ignore[no-any-return]
             self, accounts, regions, parameters, deployment_targets, permission_model
         )
     targets = resolve_deployment_targets(self.org_backend, deployment_targets)
@@ -140,7 +140,7 @@ def _create_instances(  # noqa: PLR0917 (moto calls it positionally)
 
 def _instance_to_dict(self: Any) -> dict[str, Any]:
     # moto gap: no OrganizationalUnitId in summaries.
-    result: dict[str, Any] = _PATCHES.original(_INSTANCE, "to_dict")(self)
+    result: dict[str, Any] = PATCHES.original(_INSTANCE, "to_dict")(self)
     ou_id = getattr(self, "organizational_unit_id", None)
     if ou_id is not None:
         result["OrganizationalUnitId"] = ou_id
@@ -160,7 +160,7 @@ def _response_update_stack_instances(self: Any) -> Any:
     _refuse_if_busy(stack_set)
     targets = self._get_params().get("DeploymentTargets")
     if not targets:
-        return _PATCHES.original(_RESPONSE, "update_stack_instances")(self)
+        return PATCHES.original(_RESPONSE, "update_stack_instances")(self)
     accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
     regions = self._get_param("Regions", [])
     present = {(i.account_id, i.region_name) for i in stack_set.instances.stack_instances}
@@ -185,7 +185,7 @@ def _response_delete_stack_instances(self: Any) -> Any:
     _refuse_if_busy(stack_set)
     targets = self._get_params().get("DeploymentTargets")
     if not targets:
-        return _PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
+        return PATCHES.original(_RESPONSE, "delete_stack_instances")(self)
     accounts = _existing_accounts(self.cloudformation_backend, stack_set.name, targets)
     regions = self._get_param("Regions", [])
     stack_set.delete_stack_instances(accounts, regions)
@@ -196,7 +196,7 @@ def _response_create_stack_instances(self: Any) -> Any:
     # moto gap: no OperationInProgressException.
     stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
     _refuse_if_busy(stack_set)
-    return _PATCHES.original(_RESPONSE, "create_stack_instances")(self)
+    return PATCHES.original(_RESPONSE, "create_stack_instances")(self)
 
 
 def _describe_stack_instance(
@@ -207,13 +207,13 @@ def _describe_stack_instance(
     instance = stack_set.instances.get_instance(account_id, region)
     if instance is None:
         raise StackInstanceNotFound
-    found: dict[str, Any] = _PATCHES.original(_BACKEND, "describe_stack_instance")(
+    found: dict[str, Any] = PATCHES.original(_BACKEND, "describe_stack_instance")(
         self, stack_set_name, account_id, region
     )
     return found
 
 
-_PATCHES = MotoPatches(
+PATCHES = MotoPatches(
     [
         (_BACKEND, "describe_stack_instance", _describe_stack_instance),
         (_INSTANCES, "create_instances", _create_instances),
@@ -225,22 +225,9 @@ _PATCHES = MotoPatches(
 )
 
 
-def install() -> None:
-    """Patch moto in-process (idempotent)."""
-    _PATCHES.install()
-
-
-def uninstall() -> None:
-    _PATCHES.uninstall()
-
-
-def installed() -> bool:
-    return _PATCHES.installed()
-
-
 def service_managed_stacksets() -> AbstractContextManager[None]:
     """Install the gap fills for the block, unless already installed (then leave them be)."""
-    return _PATCHES.applied()
+    return PATCHES.applied()
 
 
 def _stack_set(account_id: str, region: str, stack_set_name: str) -> Any:

@@ -19,7 +19,8 @@ from metrics.collect import (
     NaiveExtractionTimeError,
 )
 from metrics.registry import build_metric
-from sandbox.moto_sagemaker_search import is_installed, paginated_search, uninstall
+from sandbox.moto_sagemaker_search import PATCHES as SEARCH_PATCHES
+from sandbox.moto_sagemaker_search import paginated_search
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 ACCOUNT = "123456789012"
@@ -323,12 +324,12 @@ def test_search_gap_fill_is_undone_after_its_block(spoke_session):
     for index in range(12):
         _add_job(spoke_session, f"job-{index:02d}", status="Completed", ended_hours_ago=1)
     sagemaker = spoke_session.client("sagemaker")
-    uninstall()  # start from moto's own behaviour (the fixture had installed the fill)
+    SEARCH_PATCHES.uninstall()  # start from moto's own behaviour (the fixture had installed the fill)
 
     with paginated_search():
         assert len(sagemaker.search(Resource="TrainingJob", MaxResults=5)["Results"]) == 5
 
-    assert not is_installed()
+    assert not SEARCH_PATCHES.installed()
     # The moto gap is back: everything in one page, whatever MaxResults says.
     assert len(sagemaker.search(Resource="TrainingJob", MaxResults=5)["Results"]) == 12
 

@@ -28,7 +28,7 @@ REQUEST_ID = re.compile(rb"<RequestId>[^<]*</RequestId>")
 @pytest.fixture
 def session() -> Iterator[boto3.Session]:
     with mock_aws(), paginated_search():
-        moto_serializer_cache.uninstall()
+        moto_serializer_cache.PATCHES.uninstall()
         session = boto3.Session(
             region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
         )
@@ -52,7 +52,7 @@ def session() -> Iterator[boto3.Session]:
         )
         session.client("events").create_event_bus(Name="dsdash")
         yield session
-        moto_serializer_cache.uninstall()
+        moto_serializer_cache.PATCHES.uninstall()
 
 
 def _bodies(session: boto3.Session, calls: list[Callable[[boto3.Session], Any]]) -> list[bytes]:
@@ -102,7 +102,7 @@ def test_the_memo_writes_the_bytes_moto_writes(session: boto3.Session) -> None:
     plain = _bodies(session, CALLS)
     # Described training jobs carry every member the Search records do.
     assert b"TrainingJobArn" in plain[0] and b"FinalMetricDataList" in plain[0]
-    moto_serializer_cache.install()
+    moto_serializer_cache.PATCHES.install()
     memoized = _bodies(session, CALLS)
     # Twice: the second answer comes from the memo filled by the first.
     again = _bodies(session, CALLS)
@@ -112,10 +112,10 @@ def test_the_memo_writes_the_bytes_moto_writes(session: boto3.Session) -> None:
 
 
 def test_uninstall_gives_moto_its_own_serializer_back() -> None:
-    moto_serializer_cache.install()
-    assert moto_serializer_cache.is_installed()
-    moto_serializer_cache.uninstall()
-    assert not moto_serializer_cache.is_installed()
+    moto_serializer_cache.PATCHES.install()
+    assert moto_serializer_cache.PATCHES.installed()
+    moto_serializer_cache.PATCHES.uninstall()
+    assert not moto_serializer_cache.PATCHES.installed()
     with moto_serializer_cache.cached_member_keys():
-        assert moto_serializer_cache.is_installed()
-    assert not moto_serializer_cache.is_installed()
+        assert moto_serializer_cache.PATCHES.installed()
+    assert not moto_serializer_cache.PATCHES.installed()
