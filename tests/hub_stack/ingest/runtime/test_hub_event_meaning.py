@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from hub_ingest_support import run_ingest
 from hub_runtime_support import (
     ALPHA_DEV_ACCOUNT,
     NOW,
@@ -24,21 +25,8 @@ from hub_runtime_support import (
     with_envelope,
 )
 
-from hub_stack.ingest.runtime import ingest
 from hub_stack.ingest.runtime.event_validation import EventRejected, validate_metric_event
 from metrics.registry import all_metric_classes
-
-
-def run_ingest(hub: Hub, batch: dict[str, Any]) -> dict[str, Any]:
-    return dict(
-        ingest.ingest_batch(
-            batch,
-            store=hub.store,
-            history=hub.history,
-            retention_days=RETENTION_DAYS,
-            clock=lambda: NOW,
-        )
-    )
 
 
 def first_metric_changed(**changes: Any) -> dict[str, Any]:
