@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from hub_stack import table_design
@@ -58,6 +58,7 @@ from hub_stack.runtime.latest_item_format import (
     series_with_own_event,
     stored_series,
 )
+from hub_stack.table_access import deserialize, query_items
 from runtime_common.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ SERIES_PER_UPDATE: Final = 40
 MAX_ATTEMPTS: Final = 4
 
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class LatestItemContention(Exception):
@@ -165,20 +165,17 @@ class LatestValues:
 
     def items_of_project(self, project_name: str) -> list[dict[str, Any]]:
         """Every latest item of a project (deserialized): one paginated Query per shard."""
-        items: list[dict[str, Any]] = []
-        paginator = self._client.get_paginator("query")
-        for partition in table_design.latest_partition_keys(project_name):
-            for page in paginator.paginate(
-                TableName=self.table_name,
+        return [
+            item
+            for partition in table_design.latest_partition_keys(project_name)
+            for item in query_items(
+                self._client,
+                self.table_name,
                 KeyConditionExpression="#pk = :pk",
                 ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
                 ExpressionAttributeValues={":pk": {"S": partition}},
-            ):
-                items.extend(
-                    {name: _deserializer.deserialize(value) for name, value in item.items()}
-                    for item in page.get("Items", [])
-                )
-        return items
+            )
+        ]
 
     def record_event(
         self,
@@ -232,7 +229,7 @@ class LatestValues:
                 # The stored item, returned by ReturnValuesOnConditionCheckFailure (not typed).
                 response: Mapping[str, Any] = error.response
                 item: Mapping[str, Any] = response.get("Item") or {}
-                stored = {name: _deserializer.deserialize(value) for name, value in item.items()}
+                stored = deserialize(item)
                 planned = _update_from_stored(points, event, digest, stored)
                 if isinstance(planned, LatestWrite):
                     return planned

@@ -33,14 +33,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from contracts import history_table
-from hub_stack import table_design
 from hub_stack.runtime.datapoints import DatapointRecord
 from hub_stack.runtime.latest_item_format import SpokeFreshness, newest_freshness, records_of_item
 from hub_stack.runtime.latest_values import LatestItemContention, LatestValues, LatestWrite
 from hub_stack.runtime.quarantine import Quarantine
 from hub_stack.spoke_registry.records import SpokeRecord
 from hub_stack.spoke_registry.registry import SpokeRegistry
-from hub_stack.table_access import HubStoreError, query_items
+from hub_stack.table_access import HubStoreError
 from runtime_common.aws import client as aws_client
 
 if TYPE_CHECKING:
@@ -105,11 +104,6 @@ def _with_freshness(spoke: SpokeRecord, found: SpokeFreshness | None) -> FreshSp
     )
 
 
-def _records_of_latest_item(item: Mapping[str, Any]) -> list[DatapointRecord]:
-    """The latest values one spoke item holds, one record per series, in series order."""
-    return records_of_item(item)
-
-
 class HubStore:
     """The hub table. Construct with the table name and an injectable session (or client); the
     registry (`registry`) and the quarantine (`quarantine`) share its client."""
@@ -172,18 +166,11 @@ class HubStore:
     def latest_values(self, project_name: str) -> list[DatapointRecord]:
         """The latest value of every series (and spoke) of one project: one paginated Query per
         shard of the project (`table_design.LATEST_SHARDS`), whatever the history length."""
-        records: list[DatapointRecord] = []
-        for partition in table_design.latest_partition_keys(project_name):
-            items = query_items(
-                self._client,
-                self.table_name,
-                KeyConditionExpression="#pk = :pk",
-                ExpressionAttributeNames={"#pk": table_design.PARTITION_KEY},
-                ExpressionAttributeValues={":pk": {"S": partition}},
-            )
-            for item in items:
-                records.extend(_records_of_latest_item(item))
-        return records
+        return [
+            record
+            for item in self._latest.items_of_project(project_name)
+            for record in records_of_item(item)
+        ]
 
     def snapshot(self, extra_projects: Sequence[str] = ()) -> HubSnapshot:
         """The registry's spokes with their freshness, and the latest values of every project
