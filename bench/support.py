@@ -8,7 +8,6 @@ Nothing here asserts a time.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -19,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from sandbox.botocore_models import SHARED_MODEL_LOADER
 
 if TYPE_CHECKING:
     import boto3
@@ -46,7 +47,11 @@ def isolate_from_real_aws() -> None:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
     )
-    _share_botocore_model_loader()
+    # The handlers a benchmark runs make their sessions the Lambda way; one model loader serves
+    # them all. No figure changes: calls are counted by event hooks on each session, and the
+    # Lambda CPU and memory figures come from a process of their own (`bench.lambda_runner`),
+    # which keeps its cold loads.
+    SHARED_MODEL_LOADER.install()
 
 
 def quiet_function_logs() -> None:
@@ -59,19 +64,6 @@ def quiet_function_logs() -> None:
     for name in list(logging.Logger.manager.loggerDict):
         if name.startswith(FUNCTION_LOGGER_PREFIX):
             logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _share_botocore_model_loader() -> None:
-    """One botocore data loader per data path for this process. The handlers a benchmark runs make
-    their sessions the Lambda way (`boto3.Session()`, one per assumed role), and each new session
-    otherwise parses endpoints.json and its service models again: in the quick run most of the CPU
-    went there. It changes no figure: calls are counted by event hooks on each session, and the
-    Lambda CPU and memory figures come from a process of their own (`bench.lambda_runner`), which
-    keeps its cold loads."""
-    import botocore.session
-
-    if not hasattr(botocore.session.create_loader, "cache_info"):  # not shared already
-        botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 
 
 def ceil_div(numerator: int, denominator: int) -> int:

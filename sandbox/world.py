@@ -24,15 +24,11 @@ StackSet instances until the world is quiet, so every step of the demo is determ
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 from moto import mock_aws
 from moto.moto_api._internal import mock_random
 
@@ -44,6 +40,7 @@ from sandbox import (
     moto_stacksets,
     stackset_autodeploy,
 )
+from sandbox.botocore_models import SHARED_MODEL_LOADER
 from sandbox.credentials import AccountCredentials, account_credentials
 from sandbox.event_delivery import EventDelivery, patched_event_delivery
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
@@ -56,34 +53,6 @@ logger = logging.getLogger(__name__)
 
 # A settle loop that keeps finding work this many times is a feedback loop, not progress.
 MAX_SETTLE_ROUNDS = 200
-
-# One loader for every session: each new botocore session otherwise re-reads the service models
-# from disk, which dominates the run time of a sandbox with dozens of accounts. The sessions the
-# sandbox makes register it explicitly; the handlers' own default sessions (`boto3.Session()`,
-# one per invocation in some handlers, as in a Lambda cold start) get it through
-# `_shared_data_loader()`. The loader's models are read-only data every client of a session
-# already shares.
-_SHARED_LOADER = botocore.loaders.create_loader()
-# Any: the botocore stubs do not type the session's private component registration.
-_BOTOCORE_SESSION: Any = botocore.session.Session
-_ORIGINAL_REGISTER_DATA_LOADER = _BOTOCORE_SESSION._register_data_loader
-
-
-def _register_shared_data_loader(self: Any) -> None:
-    def loader() -> botocore.loaders.Loader:
-        data_path = self.get_config_variable("data_path")
-        return _SHARED_LOADER if data_path is None else botocore.loaders.create_loader(data_path)
-
-    self._components.lazy_register_component("data_loader", loader)
-
-
-@contextmanager
-def _shared_data_loader() -> Iterator[None]:
-    _BOTOCORE_SESSION._register_data_loader = _register_shared_data_loader
-    try:
-        yield
-    finally:
-        _BOTOCORE_SESSION._register_data_loader = _ORIGINAL_REGISTER_DATA_LOADER
 
 
 class SandboxNotQuietError(RuntimeError):
@@ -107,7 +76,9 @@ class SandboxWorld:
     def __enter__(self) -> SandboxWorld:
         stack = self._exit_stack
         stack.enter_context(mock_aws())
-        stack.enter_context(_shared_data_loader())
+        # Every session of the world, the handlers' default ones included, shares one model
+        # loader (`sandbox.botocore_models`).
+        stack.enter_context(SHARED_MODEL_LOADER.applied())
         # moto's random ids (accounts, OUs, the organization) follow the seed: same seed, same ids.
         mock_random.seed(self.seed)
         self.runtime = LambdaRuntime(
@@ -146,14 +117,11 @@ class SandboxWorld:
     def session(self, account_id: str, region: str) -> boto3.Session:
         """A session that moto serves as `account_id` in `region`."""
         credentials = self.credentials(account_id)
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _SHARED_LOADER)
         return boto3.Session(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
             region_name=region,
-            botocore_session=core,
         )
 
     def settle(self) -> int:

@@ -5,34 +5,20 @@ pointed at nothing, so a missing moto decorator fails loudly instead of using a 
 profile.
 
 Every botocore session in the test process also shares one model loader (see
-`_share_botocore_model_loader`), and the long files are handed out first (see
+`SHARED_MODEL_LOADER` below), and the long files are handed out first (see
 `pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
 
-import functools
-
-import botocore.session
 import pytest
 
+from sandbox.botocore_models import SHARED_MODEL_LOADER
 
-def _share_botocore_model_loader() -> None:
-    """One botocore data loader per data path for the whole test process.
-
-    The handlers under test build their sessions the Lambda way (`boto3.Session()`, or one per
-    assumed role), and each new botocore session gets a fresh loader that parses endpoints.json
-    and every service model again: in a moto test with a few dozen handler invocations that JSON
-    parsing was a quarter of the CPU. In Lambda each execution environment pays it once; here one
-    process runs hundreds of invocations. The loader only reads botocore's packaged data files,
-    and sessions already share its cached results within one session, so sharing it across
-    sessions changes what is loaded nowhere. Keyed by the data path, so a test that sets
-    AWS_DATA_PATH still gets a loader of its own.
-    """
-    botocore.session.create_loader = functools.cache(botocore.session.create_loader)
-
-
-_share_botocore_model_loader()
+# The handlers under test make their sessions the Lambda way (`boto3.Session()`, one per assumed
+# role); one botocore model loader serves them all (`sandbox.botocore_models`): re-parsing the
+# service models was a quarter of a moto test's CPU. It changes what is loaded nowhere.
+SHARED_MODEL_LOADER.install()
 
 
 @pytest.fixture(autouse=True)

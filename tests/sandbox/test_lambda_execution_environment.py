@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from runtime_common.aws import warm_client
-from sandbox import world as sandbox_world
+from sandbox.botocore_models import SHARED_MODEL_LOADER
 from sandbox.credentials import account_credentials
 from sandbox.lambda_runtime import LambdaRuntime, patched_lambda_invoke
 from sandbox.world import SandboxWorld
@@ -78,6 +78,12 @@ def test_sessions_inside_the_world_share_its_service_models() -> None:
     def loader() -> Any:
         return botocore.session.get_session().get_component("data_loader")
 
-    with SandboxWorld():
-        assert loader() is sandbox_world._SHARED_LOADER
-    assert loader() is not sandbox_world._SHARED_LOADER
+    # The suite shares the loader for the whole process (tests/conftest.py); this test looks at
+    # what the world does on its own.
+    SHARED_MODEL_LOADER.uninstall()
+    try:
+        with SandboxWorld():
+            assert loader() is loader()
+        assert loader() is not loader()
+    finally:
+        SHARED_MODEL_LOADER.install()
