@@ -9,6 +9,10 @@ session already hands the same parsed models to each of its clients, so sharing 
 sessions changes nothing that is loaded. Keyed by the data path, so a session with
 AWS_DATA_PATH set still gets a loader of its own.
 
+Every `boto3.Session` appends boto3's own data folder to its loader's search paths. On a shared
+loader that list would grow by one entry per session, and every model lookup walks it: the
+shared loader keeps each path once.
+
 `SHARED_MODEL_LOADER.applied()` shares it for a block (the sandbox world);
 `SHARED_MODEL_LOADER.install()` for the rest of the process (the test suite, the benchmarks).
 """
@@ -16,13 +20,30 @@ AWS_DATA_PATH set still gets a loader of its own.
 from __future__ import annotations
 
 import functools
-from typing import Final
+from typing import Any, Final, cast
 
+import botocore.loaders
 import botocore.session
 
 from sandbox.moto_patching import MotoPatches
 
-# botocore's session resolves its `data_loader` component through this module-level function.
-SHARED_MODEL_LOADER: Final = MotoPatches(
-    [(botocore.session, "create_loader", functools.cache(botocore.session.create_loader))]
-)
+
+class _DistinctPaths(list[str]):
+    """A search-path list that ignores a path it already holds."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    loader = botocore.loaders.create_loader(search_path_string)
+    # The list botocore made, behind a read-only property (`search_paths`); Any: the attribute
+    # is private and untyped.
+    cast(Any, loader)._search_paths = _DistinctPaths(loader.search_paths)
+    return loader
+
+
+# botocore's session resolves its `data_loader` component through `botocore.session.create_loader`.
+SHARED_MODEL_LOADER: Final = MotoPatches([(botocore.session, "create_loader", _shared_loader)])

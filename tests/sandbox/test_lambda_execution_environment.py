@@ -87,3 +87,13 @@ def test_sessions_inside_the_world_share_its_service_models() -> None:
         assert loader() is not loader()
     finally:
         SHARED_MODEL_LOADER.install()
+
+
+def test_sessions_do_not_grow_the_shared_loaders_search_paths() -> None:
+    # Every boto3.Session appends boto3's data folder to its loader's search paths; on a shared
+    # loader, one entry per session would make every model lookup walk a longer list.
+    with SandboxWorld():
+        for _ in range(5):
+            boto3.Session(region_name="eu-west-1").client("sqs")
+        paths = botocore.session.get_session().get_component("data_loader").search_paths
+        assert len(paths) == len(set(paths)), paths
